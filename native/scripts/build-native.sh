@@ -1,0 +1,211 @@
+#!/usr/bin/env bash
+# Builds the native libraries NeuronScope loads: llama, ggml (+ CPU variants chosen at run time),
+# mtmd, with the project's patches applied on top of the pinned llama.cpp.
+#
+#   build-native.sh <cpu|cuda> <output-dir> [<include-dir> [<source-link>]]
+#
+# <output-dir> receives the shared libraries (and .libraries, their names); <include-dir>, if
+# given, the C headers they were built from (for bindings and the struct-layout test);
+# <source-link>, if given, becomes a symbolic link to the patched llama.cpp tree (tests read its
+# vocab files, tokenizer test vectors and media samples).
+#
+# Source of llama.cpp (see ../llama.cpp.properties):
+#   - by default the npm package pinned there, fetched by name, integrity-checked, unbundled;
+#   - or a checkout of the same version given by NEURONSCOPE_LLAMA_SRC (never modified: patches
+#     are applied to a copy).
+# Results are cached under ${NEURONSCOPE_CACHE:-~/.cache/neuronscope}, keyed by a hash of
+# everything that decides them (version, patches, this script, variant): a second build with
+# nothing native changed copies the cached libraries and compiles nothing.
+#
+# Other environment: NEURONSCOPE_NATIVE_JOBS (parallel compile jobs, default: all cores),
+# NEURONSCOPE_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES for the cuda variant, default "80;90").
+set -euo pipefail
+
+variant=${1:?usage: build-native.sh <cpu|cuda> <output-dir>}
+out_dir=${2:?usage: build-native.sh <cpu|cuda> <output-dir>}
+include_out=${3:-}
+source_link=${4:-}
+case "$variant" in cpu|cuda) ;; *) echo "build-native: unknown variant '$variant' (cpu or cuda)" >&2; exit 2 ;; esac
+
+here=$(cd "$(dirname "$0")" && pwd)
+native_dir=$(dirname "$here")
+patch_dir=${NEURONSCOPE_PATCH_DIR:-$native_dir/patches}
+cache=${NEURONSCOPE_CACHE:-$HOME/.cache/neuronscope}
+jobs=${NEURONSCOPE_NATIVE_JOBS:-$(nproc)}
+
+prop() { sed -n "s/^$1=//p" "$native_dir/llama.cpp.properties"; }
+npm_package=$(prop npm.package)
+npm_version=$(prop npm.version)
+npm_integrity=$(prop npm.integrity)
+pinned_commit=$(prop llama.cpp.commit)
+ggml_version=$(prop ggml.version)
+
+fail() { echo "build-native: ERROR: $*" >&2; exit 1; }
+log() { echo "build-native: $*" >&2; }
+
+# CPU variants built for x86-64. ggml loads the best one the running CPU supports, so the
+# libraries never die with SIGILL on an older CPU than the build machine's: 'x64' needs only
+# the x86-64 baseline. The list trades build time (2-core CI) against coverage of common CPUs.
+cpu_variants_x86="x64 sse42 sandybridge haswell skylakex icelake"
+
+# ---------------------------------------------------------------- llama.cpp source
+pristine_source() {
+  if [[ -n "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
+    local src=$NEURONSCOPE_LLAMA_SRC
+    [[ -f "$src/include/llama.h" && -f "$src/ggml/CMakeLists.txt" ]] \
+      || fail "NEURONSCOPE_LLAMA_SRC=$src is not a llama.cpp source tree (no include/llama.h)"
+    local v
+    v=$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' "$src/ggml/CMakeLists.txt" | paste -sd.)
+    [[ "$v" == "$ggml_version" ]] \
+      || fail "NEURONSCOPE_LLAMA_SRC=$src has ggml $v, but this project is pinned to ggml $ggml_version (llama.cpp $pinned_commit)"
+    if git -C "$src" rev-parse HEAD >/dev/null 2>&1 && [[ "$(git -C "$src" rev-parse HEAD)" != "$pinned_commit" ]]; then
+      log "warning: $src is at $(git -C "$src" rev-parse HEAD), not the pinned $pinned_commit; building it anyway"
+    fi
+    echo "$src"
+    return
+  fi
+  local dir=$cache/llama.cpp/$pinned_commit
+  if [[ -f "$dir/.complete" ]]; then echo "$dir"; return; fi
+  local tgz_dir=$cache/npm
+  local tgz=$tgz_dir/$npm_package-$npm_version.tgz
+  mkdir -p "$tgz_dir"
+  if [[ ! -f "$tgz" ]]; then
+    log "fetching $npm_package@$npm_version with npm"
+    (cd "$tgz_dir" && npm pack --silent "$npm_package@$npm_version" >/dev/null) \
+      || fail "npm could not fetch $npm_package@$npm_version"
+  fi
+  local actual="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
+  if [[ "$actual" != "$npm_integrity" ]]; then
+    rm -f "$tgz"
+    fail "$npm_package@$npm_version failed its integrity check: expected $npm_integrity, got $actual"
+  fi
+  log "unbundling llama.cpp $pinned_commit"
+  local tmp
+  tmp=$(mktemp -d "$cache/unpack.XXXXXX")
+  tar -xzf "$tgz" -C "$tmp" package/llama/gitRelease.bundle
+  rm -rf "$dir"
+  git clone --quiet --no-checkout "$tmp/package/llama/gitRelease.bundle" "$dir"
+  git -C "$dir" -c advice.detachedHead=false checkout --quiet "$pinned_commit" \
+    || fail "the bundle in $npm_package@$npm_version does not contain llama.cpp commit $pinned_commit"
+  rm -rf "$tmp"
+  touch "$dir/.complete"
+  echo "$dir"
+}
+
+patch_series() {
+  # Patches in name order (0001-…, 0002-…); an empty series is allowed.
+  find "$patch_dir" -maxdepth 1 -name '*.patch' | LC_ALL=C sort
+}
+
+# ---------------------------------------------------------------- build key
+src=$(pristine_source)
+key_input=$( {
+  echo "variant=$variant"
+  echo "cpu_variants=$cpu_variants_x86"
+  echo "cuda_archs=${NEURONSCOPE_CUDA_ARCHS:-80;90}"
+  if [[ -n "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then echo "src=$src"; else echo "commit=$pinned_commit"; fi
+  sha256sum "$native_dir/llama.cpp.properties" "$0" | cut -d' ' -f1
+  for p in $(patch_series); do sha256sum "$p" | cut -d' ' -f1; done
+} )
+key=$(echo "$key_input" | sha256sum | cut -c1-16)
+result=$cache/native/$variant-$key
+
+install_result() {
+  rm -rf "$out_dir"
+  mkdir -p "$out_dir"
+  cp -a "$result/lib/." "$out_dir/"
+  if [[ -n "$include_out" ]]; then
+    rm -rf "$include_out"
+    mkdir -p "$include_out"
+    cp -a "$result/include/." "$include_out/"
+  fi
+  if [[ -n "$source_link" ]]; then
+    rm -f "$source_link"
+    ln -s "$(cat "$result/source-dir.txt")" "$source_link"
+  fi
+}
+
+# A user's own checkout is always rebuilt incrementally (its files may have changed).
+if [[ -f "$result/.complete" && -z "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
+  log "up to date: $result"
+  install_result
+  exit 0
+fi
+
+# ---------------------------------------------------------------- patched copy of the tree
+work=$cache/work/$variant-$key
+patched=$work/src
+if [[ ! -f "$work/.patched" ]]; then
+  rm -rf "$work"
+  mkdir -p "$patched"
+  (cd "$src" && tar --exclude=.git -cf - .) | tar -xf - -C "$patched"
+  for p in $(patch_series); do
+    if ! git -C "$patched" apply --check "$p" 2>"$work/patch-error.txt"; then
+      echo "build-native: ERROR: patch $(basename "$p") does not apply to llama.cpp $pinned_commit:" >&2
+      sed 's/^/  /' "$work/patch-error.txt" >&2
+      echo "build-native: fix or regenerate the patch against the pinned tree (see native/README.md)" >&2
+      exit 1
+    fi
+    git -C "$patched" apply "$p"
+    log "applied $(basename "$p")"
+  done
+  touch "$work/.patched"
+fi
+
+# ---------------------------------------------------------------- cmake
+cmake_args=(
+  -DCMAKE_BUILD_TYPE=Release
+  -DBUILD_SHARED_LIBS=ON
+  -DCMAKE_INSTALL_RPATH='$ORIGIN'
+  -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON
+  -DGGML_BACKEND_DL=ON
+  -DGGML_NATIVE=OFF
+  -DGGML_OPENMP=OFF
+  -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF
+  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF
+  -DLLAMA_BUILD_MTMD=ON -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
+)
+targets=(ggml-base ggml llama mtmd)
+if [[ "$variant" == cpu ]]; then
+  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON)
+  for v in $cpu_variants_x86; do targets+=("ggml-cpu-$v"); done
+else
+  command -v nvcc >/dev/null || fail "the cuda variant needs nvcc (CUDA toolkit with cuBLAS) on PATH"
+  cmake_args+=(-DGGML_CPU=OFF -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${NEURONSCOPE_CUDA_ARCHS:-80;90}")
+  targets=(ggml-cuda)
+fi
+
+build=$work/build
+log "configuring ($variant) in $build"
+cmake -S "$patched" -B "$build" "${cmake_args[@]}" >"$work/cmake-configure.log" 2>&1 \
+  || { tail -30 "$work/cmake-configure.log" >&2; fail "cmake configure failed (full log: $work/cmake-configure.log)"; }
+log "compiling ${targets[*]} with $jobs jobs (first build takes a while)"
+cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$work/cmake-build.log" 2>&1 \
+  || { tail -40 "$work/cmake-build.log" >&2; fail "native build failed (full log: $work/cmake-build.log)"; }
+
+# ---------------------------------------------------------------- collect
+staging=$result.tmp
+rm -rf "$staging"
+mkdir -p "$staging/lib" "$staging/include"
+# Shared objects are stored under their SONAME (what DT_NEEDED asks for), so that loading them
+# by file name in dependency order lets the dynamic linker and ggml's registry see each once.
+while IFS= read -r -d '' so; do
+  real=$(readlink -f "$so")
+  soname=$(objdump -p "$real" 2>/dev/null | awk '/SONAME/ {print $2}')
+  name=${soname:-$(basename "$so")}
+  [[ -f "$staging/lib/$name" ]] || cp "$real" "$staging/lib/$name"
+done < <(find "$build/bin" "$build" -maxdepth 1 \( -name 'lib*.so' -o -name 'lib*.so.*' \) -print0 2>/dev/null)
+for h in include/llama.h ggml/include/ggml.h ggml/include/ggml-backend.h ggml/include/ggml-alloc.h \
+         ggml/include/ggml-cpu.h ggml/include/ggml-opt.h ggml/include/gguf.h \
+         tools/mtmd/mtmd.h tools/mtmd/mtmd-helper.h; do
+  cp "$patched/$h" "$staging/include/"
+done
+find "$patched/include" -maxdepth 1 -name 'llama-*.h' -exec cp {} "$staging/include/" \;
+(cd "$staging/lib" && ls -1) >"$staging/lib/.libraries"
+echo "$key_input" >"$staging/build-key.txt"
+echo "$patched" >"$staging/source-dir.txt"
+rm -rf "$result"
+mv "$staging" "$result"
+touch "$result/.complete"
+log "built $(wc -l <"$result/lib/.libraries") libraries into $result"
+install_result
