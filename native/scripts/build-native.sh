@@ -43,10 +43,10 @@ ggml_version=$(prop ggml.version)
 fail() { echo "build-native: ERROR: $*" >&2; exit 1; }
 log() { echo "build-native: $*" >&2; }
 
-# CPU variants built for x86-64. ggml loads the best one the running CPU supports, so the
-# libraries never die with SIGILL on an older CPU than the build machine's: 'x64' needs only
-# the x86-64 baseline. The list trades build time (2-core CI) against coverage of common CPUs.
-cpu_variants_x86="x64 sse42 sandybridge haswell skylakex icelake"
+# The CPU backend is built once per x86-64 feature level (GGML_CPU_ALL_VARIANTS: x64, sse42,
+# sandybridge, haswell, skylakex, icelake, zen4, ...). ggml loads the best one the running CPU
+# supports, so the libraries never die with SIGILL on an older CPU than the build machine's:
+# 'x64' needs only the x86-64 baseline.
 
 # ---------------------------------------------------------------- llama.cpp source
 pristine_source() {
@@ -97,14 +97,37 @@ patch_series() {
   find "$patch_dir" -maxdepth 1 -name '*.patch' | LC_ALL=C sort
 }
 
+# ---------------------------------------------------------------- cmake
+cmake_args=(
+  -DCMAKE_BUILD_TYPE=Release
+  -DBUILD_SHARED_LIBS=ON
+  -DCMAKE_INSTALL_RPATH='$ORIGIN'
+  -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON
+  -DGGML_BACKEND_DL=ON
+  -DGGML_NATIVE=OFF
+  -DGGML_OPENMP=OFF
+  -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF
+  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF
+  -DLLAMA_BUILD_MTMD=ON -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
+)
+targets=(all) # with tools, tests, examples and servers off: ggml, its backends, llama, mtmd
+if [[ "$variant" == cpu ]]; then
+  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON)
+else
+  command -v nvcc >/dev/null || fail "the cuda variant needs nvcc (CUDA toolkit with cuBLAS) on PATH"
+  cmake_args+=(-DGGML_CPU=OFF -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${NEURONSCOPE_CUDA_ARCHS:-80;90}")
+  targets=(ggml-cuda)
+fi
+
+# The key covers what decides the result: source, patches, cmake arguments, result layout.
+result_layout=2
 # ---------------------------------------------------------------- build key
 src=$(pristine_source)
 key_input=$( {
-  echo "variant=$variant"
-  echo "cpu_variants=$cpu_variants_x86"
-  echo "cuda_archs=${NEURONSCOPE_CUDA_ARCHS:-80;90}"
+  echo "variant=$variant layout=$result_layout"
+  echo "cmake: ${cmake_args[*]} targets: ${targets[*]}"
   if [[ -n "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then echo "src=$src"; else echo "commit=$pinned_commit"; fi
-  sha256sum "$native_dir/llama.cpp.properties" "$0" | cut -d' ' -f1
+  sha256sum "$native_dir/llama.cpp.properties" | cut -d' ' -f1
   for p in $(patch_series); do sha256sum "$p" | cut -d' ' -f1; done
 } )
 key=$(echo "$key_input" | sha256sum | cut -c1-16)
@@ -133,47 +156,39 @@ if [[ -f "$result/.complete" && -z "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
 fi
 
 # ---------------------------------------------------------------- patched copy of the tree
-work=$cache/work/$variant-$key
+# The work tree is keyed by variant and cmake arguments, not by the patches: when the patches
+# change, the old ones are reversed and the new ones applied, so only the files they touch are
+# recompiled.
+work_key=$(echo "$variant ${cmake_args[*]} ${NEURONSCOPE_LLAMA_SRC:-$pinned_commit}" | sha256sum | cut -c1-16)
+work=$cache/work/$variant-$work_key
 patched=$work/src
-if [[ ! -f "$work/.patched" ]]; then
-  rm -rf "$work"
-  mkdir -p "$patched"
+applied=$work/applied-patches
+fresh_tree() {
+  rm -rf "$patched" "$applied"
+  mkdir -p "$patched" "$applied"
   (cd "$src" && tar --exclude=.git -cf - .) | tar -xf - -C "$patched"
-  for p in $(patch_series); do
-    if ! git -C "$patched" apply --check "$p" 2>"$work/patch-error.txt"; then
-      echo "build-native: ERROR: patch $(basename "$p") does not apply to llama.cpp $pinned_commit:" >&2
-      sed 's/^/  /' "$work/patch-error.txt" >&2
-      echo "build-native: fix or regenerate the patch against the pinned tree (see native/README.md)" >&2
-      exit 1
-    fi
-    git -C "$patched" apply "$p"
-    log "applied $(basename "$p")"
+}
+if [[ ! -d "$applied" ]]; then
+  fresh_tree
+elif [[ "$(cd "$applied" && sha256sum -- *.patch 2>/dev/null | cut -d' ' -f1)" != \
+        "$(for p in $(patch_series); do sha256sum "$p" | cut -d' ' -f1; done)" ]]; then
+  for p in $(find "$applied" -name '*.patch' | LC_ALL=C sort -r); do
+    git -C "$patched" apply -R "$p" 2>/dev/null || { log "cannot reverse $(basename "$p"); starting from a fresh tree"; fresh_tree; break; }
+    rm -f "$p"
   done
-  touch "$work/.patched"
 fi
-
-# ---------------------------------------------------------------- cmake
-cmake_args=(
-  -DCMAKE_BUILD_TYPE=Release
-  -DBUILD_SHARED_LIBS=ON
-  -DCMAKE_INSTALL_RPATH='$ORIGIN'
-  -DCMAKE_BUILD_WITH_INSTALL_RPATH=ON
-  -DGGML_BACKEND_DL=ON
-  -DGGML_NATIVE=OFF
-  -DGGML_OPENMP=OFF
-  -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF
-  -DLLAMA_BUILD_EXAMPLES=OFF -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF
-  -DLLAMA_BUILD_MTMD=ON -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
-)
-targets=(ggml-base ggml llama mtmd)
-if [[ "$variant" == cpu ]]; then
-  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON)
-  for v in $cpu_variants_x86; do targets+=("ggml-cpu-$v"); done
-else
-  command -v nvcc >/dev/null || fail "the cuda variant needs nvcc (CUDA toolkit with cuBLAS) on PATH"
-  cmake_args+=(-DGGML_CPU=OFF -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${NEURONSCOPE_CUDA_ARCHS:-80;90}")
-  targets=(ggml-cuda)
-fi
+for p in $(patch_series); do
+  [[ -f "$applied/$(basename "$p")" ]] && continue
+  if ! git -C "$patched" apply --check "$p" 2>"$work/patch-error.txt"; then
+    echo "build-native: ERROR: patch $(basename "$p") does not apply to llama.cpp $pinned_commit:" >&2
+    sed 's/^/  /' "$work/patch-error.txt" >&2
+    echo "build-native: fix or regenerate the patch against the pinned tree (see native/README.md)" >&2
+    exit 1
+  fi
+  git -C "$patched" apply "$p"
+  cp "$p" "$applied/"
+  log "applied $(basename "$p")"
+done
 
 build=$work/build
 log "configuring ($variant) in $build"
@@ -201,7 +216,8 @@ for h in include/llama.h ggml/include/ggml.h ggml/include/ggml-backend.h ggml/in
   cp "$patched/$h" "$staging/include/"
 done
 find "$patched/include" -maxdepth 1 -name 'llama-*.h' -exec cp {} "$staging/include/" \;
-(cd "$staging/lib" && ls -1) >"$staging/lib/.libraries"
+# The loader keys its extraction cache by this file and checks each library against it.
+(cd "$staging/lib" && sha256sum -- *) >"$staging/lib/.libraries"
 echo "$key_input" >"$staging/build-key.txt"
 echo "$patched" >"$staging/source-dir.txt"
 rm -rf "$result"

@@ -1,0 +1,51 @@
+package org.neuronscope.hooks;
+
+import org.neuronscope.NeuronScopeException;
+
+/** A named tensor inside every layer that hooks can observe or change. */
+public enum HookPoint {
+    /** The gate pre-activation gate·x (gated FFNs only); act(gate·x) > 0 exactly when it is > 0. */
+    FFN_GATE("ffn.gate", 0),
+    /** The neuron activation act(gate·x) (act(up·x) for non-gated FFNs): what LAPE and MINER measure. */
+    FFN_ACT("ffn.act", 1),
+    /** The input of the down projection, act(gate·x) ⊙ up·x: what a neuron contributes. */
+    FFN_OUT("ffn.out", 2),
+    /** The layer's output, the residual stream after the block: for the logit lens and probing. */
+    RESID_POST("resid.post", 3);
+
+    private final String id;
+    private final int nativeId;
+
+    HookPoint(String id, int nativeId) {
+        this.id = id;
+        this.nativeId = nativeId;
+    }
+
+    /** The stable name, e.g. {@code ffn.act}. */
+    public String id() {
+        return id;
+    }
+
+    int nativeId() {
+        return nativeId;
+    }
+
+    /** Whether interventions (scale/shift) are possible here. */
+    public boolean acceptsInterventions() {
+        return this == FFN_ACT || this == FFN_OUT;
+    }
+
+    public static HookPoint parse(String id) {
+        for (HookPoint p : values()) {
+            if (p.id.equals(id) || p.name().equalsIgnoreCase(id)) {
+                return p;
+            }
+        }
+        throw new NeuronScopeException("unknown hook point '" + id + "' (ffn.gate, ffn.act, ffn.out, resid.post)");
+    }
+
+    @Override
+    public String toString() {
+        return id;
+    }
+}
