@@ -39,8 +39,9 @@ public final class Model implements AutoCloseable {
         this.handle = new NativeHandle("model", pointer, neuronscope_h::llama_model_free);
         this.nLayer = neuronscope_h.llama_model_n_layer(pointer);
         this.nEmbd = neuronscope_h.llama_model_n_embd(pointer);
-        this.nHead = neuronscope_h.llama_model_n_head(pointer);
-        this.nHeadKv = neuronscope_h.llama_model_n_head_kv(pointer);
+        // per-layer hyperparameters abort in llama.cpp on a model without layers (vocab only)
+        this.nHead = nLayer > 0 ? neuronscope_h.llama_model_n_head(pointer) : 0;
+        this.nHeadKv = nLayer > 0 ? neuronscope_h.llama_model_n_head_kv(pointer) : 0;
         this.nCtxTrain = neuronscope_h.llama_model_n_ctx_train(pointer);
         this.ropeType = neuronscope_h.llama_model_rope_type(pointer);
         this.tokenizer = new Tokenizer(this, neuronscope_h.llama_model_get_vocab(pointer));
@@ -86,6 +87,9 @@ public final class Model implements AutoCloseable {
 
     /** Opens a session (a llama.cpp context) with its own KV cache. */
     public Session newSession(SessionParams params) {
+        if (nLayer == 0) {
+            throw new NeuronScopeException("the model " + path.getFileName() + " has no layers (loaded vocabulary only)");
+        }
         Session s = new Session(this, params);
         sessions.add(s);
         return s;

@@ -41,7 +41,14 @@ public final class Tokenizer {
         if (text == null) {
             throw new IllegalArgumentException("text must not be null");
         }
-        byte[] utf8 = text.getBytes(StandardCharsets.UTF_8);
+        return tokenize(text.getBytes(StandardCharsets.UTF_8), addSpecial, parseSpecial);
+    }
+
+    /** Tokenizes raw bytes (normally UTF-8; invalid sequences are the tokenizer's business). */
+    public int[] tokenize(byte[] utf8, boolean addSpecial, boolean parseSpecial) {
+        if (utf8 == null) {
+            throw new IllegalArgumentException("text must not be null");
+        }
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment in = arena.allocate(utf8.length + 1L);
             MemorySegment.copy(utf8, 0, in, ValueLayout.JAVA_BYTE, 0, utf8.length);

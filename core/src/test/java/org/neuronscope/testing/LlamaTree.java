@@ -1,0 +1,23 @@
+package org.neuronscope.testing;
+
+import org.junit.jupiter.api.Assumptions;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+
+/** The pinned, patched llama.cpp tree the native build left behind (vocab files, test vectors, media). */
+public final class LlamaTree {
+    private LlamaTree() {
+    }
+
+    public static Path root() {
+        String p = System.getProperty("neuronscope.llama.src");
+        Assumptions.assumeTrue(p != null && Files.isDirectory(Path.of(p, "models")),
+                "the llama.cpp tree (native/target/llama.cpp) is missing: build the native module first");
+        return Path.of(p).toAbsolutePath();
+    }
+
+    public static Path models() {
+        return root().resolve("models");
+    }
+}
