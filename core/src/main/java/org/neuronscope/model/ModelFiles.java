@@ -1,5 +1,7 @@
 package org.neuronscope.model;
 
+import org.neuronscope.gguf.GgufFile;
+
 import java.nio.file.Path;
 
 /** The checks a model file passes before llama.cpp sees it. */
@@ -7,7 +9,8 @@ final class ModelFiles {
     private ModelFiles() {
     }
 
+    /** Throws {@link org.neuronscope.gguf.GgufFormatException} naming the first problem of a bad file. */
     static void validate(Path path) {
-        // PENDING-MERGE: GgufFile.validate(path)
+        GgufFile.validate(path);
     }
 }
