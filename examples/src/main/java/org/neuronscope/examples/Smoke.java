@@ -1,6 +1,7 @@
 package org.neuronscope.examples;
 
-import org.neuronscope.model.Batch;
+import org.neuronscope.gguf.ModelSpec;
+import org.neuronscope.gguf.SyntheticModels;
 import org.neuronscope.model.Generator;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Sampler;
@@ -8,20 +9,29 @@ import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
 import org.neuronscope.runtime.LlamaRuntime;
 
+import java.nio.file.Files;
 import java.nio.file.Path;
 
 /**
- * Loads the native libraries, prints llama.cpp's system information and devices, and, given a GGUF
- * path, generates a few tokens with it.
+ * Loads the native libraries, prints llama.cpp's system information and devices, and generates a
+ * few tokens with a model: the GGUF given as argument, or a small synthetic one written on the spot
+ * (random weights, llama.cpp's Qwen2 tokenizer from -Dneuronscope.llama.src).
  */
 public final class Smoke {
-    public static void main(String[] args) {
+    public static void main(String[] args) throws Exception {
         System.out.println("llama.cpp system info: " + LlamaRuntime.systemInfo());
-        LlamaRuntime.devices().forEach(d -> System.out.println("device: " + d));
-        if (args.length == 0) {
-            return;
+        LlamaRuntime.devices().forEach(d -> System.out.println("device: " + d.name() + " (" + d.description() + ")"));
+        Path modelPath;
+        if (args.length > 0) {
+            modelPath = Path.of(args[0]);
+        } else {
+            Path vocab = Path.of(System.getProperty("neuronscope.llama.src", "native/target/llama.cpp"), "models", "ggml-vocab-qwen2.gguf");
+            modelPath = Files.createTempFile("neuronscope-smoke", ".gguf");
+            modelPath.toFile().deleteOnExit();
+            SyntheticModels.write(ModelSpec.tiny("qwen2", vocab), modelPath);
+            System.out.println("wrote a synthetic qwen2 model to " + modelPath);
         }
-        try (Model model = Model.load(Path.of(args[0]));
+        try (Model model = Model.load(modelPath);
              Session session = model.newSession(SessionParams.defaults().withContextSize(256).withBatchSize(64));
              Sampler sampler = Sampler.greedy()) {
             System.out.println("model: " + model + ", " + model.description());

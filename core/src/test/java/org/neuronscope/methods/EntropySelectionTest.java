@@ -1,0 +1,192 @@
+package org.neuronscope.methods;
+
+import org.junit.jupiter.api.Test;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Comparator;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.TreeSet;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+class EntropySelectionTest {
+    static NeuronStatistics random(int layers, int neurons, List<String> groups, long seed) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
+        for (int g = 0; g < groups.size(); g++) {
+            long tokens = 50 + rng.nextInt(100);
+            s.addTokens(g, tokens);
+            for (int l = 0; l < layers; l++) {
+                for (int n = 0; n < neurons; n++) {
+                    // a skewed distribution with many ties (integer counts)
+                    double c = rng.nextInt(10) < 7 ? rng.nextInt((int) tokens / 4 + 1) : rng.nextInt((int) tokens + 1);
+                    s.set(Statistic.COUNT, l, g, n, c);
+                    s.set(Statistic.SUM, l, g, n, rng.nextGaussian() * tokens);
+                    s.set(Statistic.MAX, l, g, n, rng.nextDouble() * 3);
+                }
+            }
+        }
+        return s;
+    }
+
+    /** METHODS.md §1 written out with plain loops, a full sort and explicit tie rules. */
+    static List<String> bruteForce(NeuronStatistics s, double topRate, double pct) {
+        int L = s.layers(), N = s.neurons(), K = s.groupCount();
+        double[][][] p = new double[L][N][K];
+        List<Double> all = new ArrayList<>();
+        for (int l = 0; l < L; l++) {
+            for (int n = 0; n < N; n++) {
+                for (int k = 0; k < K; k++) {
+                    p[l][n][k] = s.get(Statistic.COUNT, l, k, n) / s.tokens(k);
+                    all.add(p[l][n][k]);
+                }
+            }
+        }
+        all.sort(Comparator.naturalOrder());
+        int kth = (int) Math.round(pct * all.size());
+        double tau = kth == 0 ? Double.NEGATIVE_INFINITY : all.get(kth - 1);
+        List<double[]> candidates = new ArrayList<>(); // {H, l, n}
+        for (int l = 0; l < L; l++) {
+            for (int n = 0; n < N; n++) {
+                double sum = 0, max = 0;
+                for (int k = 0; k < K; k++) {
+                    sum += p[l][n][k];
+                    max = Math.max(max, p[l][n][k]);
+                }
+                if (max <= tau) {
+                    continue;
+                }
+                double h = 0;
+                for (int k = 0; k < K; k++) {
+                    double q = sum == 0 ? 0 : p[l][n][k] / sum;
+                    if (q > 0) {
+                        h -= q * Math.log(q);
+                    }
+                }
+                candidates.add(new double[] {h, l, n});
+            }
+        }
+        candidates.sort(Comparator.<double[]>comparingDouble(c -> c[0]).thenComparingDouble(c -> c[1]).thenComparingDouble(c -> c[2]));
+        int budget = (int) Math.round(topRate * L * N);
+        List<String> out = new ArrayList<>();
+        for (double[] c : candidates.subList(0, Math.min(budget, candidates.size()))) {
+            int l = (int) c[1], n = (int) c[2];
+            for (int k = 0; k < K; k++) {
+                if (p[l][n][k] > tau) {
+                    out.add(s.groups().get(k) + "@" + l + ":" + n);
+                }
+            }
+        }
+        out.sort(Comparator.naturalOrder());
+        return out;
+    }
+
+    static List<String> flatten(NeuronSet set) {
+        List<String> out = new ArrayList<>();
+        for (String g : set.groupNames()) {
+            set.neurons(g).forEach(n -> out.add(g + "@" + n.layer() + ":" + n.neuron()));
+        }
+        out.sort(Comparator.naturalOrder());
+        return out;
+    }
+
+    @Test
+    void matchesAStraightforwardImplementationOnThousandsOfNeurons() {
+        for (long seed = 1; seed <= 3; seed++) {
+            try (NeuronStatistics s = random(6, 1500, List.of("en", "fr", "zh", "de"), seed)) {
+                NeuronSet set = EntropySelection.select(s, EntropySelection.Params.DEFAULTS);
+                assertEquals(bruteForce(s, 0.01, 0.95), flatten(set), "seed " + seed);
+                NeuronSet other = EntropySelection.select(s, new EntropySelection.Params(0.05, 0.5, 0.5));
+                assertEquals(bruteForce(s, 0.05, 0.5), flatten(other), "seed " + seed + " other params");
+            }
+        }
+    }
+
+    @Test
+    void handCheckableCase() {
+        // 1 layer, 4 neurons, 2 groups of 10 tokens
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 4, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            s.addTokens(0, 10);
+            s.addTokens(1, 10);
+            double[][] counts = {{10, 0}, {5, 5}, {0, 0}, {9, 1}}; // neuron -> group counts
+            for (int n = 0; n < 4; n++) {
+                for (int g = 0; g < 2; g++) {
+                    s.set(Statistic.COUNT, 0, g, n, counts[n][g]);
+                }
+            }
+            // p values: 1, 0, .5, .5, 0, 0, .9, .1; sorted: 0 0 0 .1 .5 .5 .9 1; k = round(0.5·8) = 4 -> τ = 0.1
+            EntropySelection.Result r = EntropySelection.compute(s, new EntropySelection.Params(0.5, 0.5, 0.5));
+            assertEquals(0.1, r.filterThreshold(), 1e-12);
+            assertEquals(0.0, r.entropy()[0], 1e-12);                     // all in a: H = 0
+            assertEquals(Math.log(2), r.entropy()[1], 1e-12);             // even split
+            assertEquals(Double.POSITIVE_INFINITY, r.entropy()[2]);       // never fires: dropped
+            double q = 0.9;
+            assertEquals(-(q * Math.log(q) + 0.1 * Math.log(0.1)), r.entropy()[3], 1e-12);
+            // budget round(0.5·4) = 2: neurons 0 (H 0) and 3 (H .325); 3 goes to a only (p_b = .1 is not > τ)
+            assertEquals(List.of("a@0:0", "a@0:3"), flatten(r.selected()));
+        }
+    }
+
+    @Test
+    void entropyIsBoundedAndInvariantToGroupOrder() {
+        List<String> groups = List.of("g0", "g1", "g2", "g3", "g4");
+        try (NeuronStatistics s = random(3, 800, groups, 9); NeuronStatistics reversed = reversedGroups(s)) {
+            EntropySelection.Result a = EntropySelection.compute(s, EntropySelection.Params.DEFAULTS);
+            EntropySelection.Result b = EntropySelection.compute(reversed, EntropySelection.Params.DEFAULTS);
+            for (double h : a.entropy()) {
+                assertTrue(h == Double.POSITIVE_INFINITY || (h >= -1e-12 && h <= Math.log(groups.size()) + 1e-12), "H = " + h);
+            }
+            assertTrue(Arrays.equals(a.entropy(), b.entropy()) || maxDiff(a.entropy(), b.entropy()) < 1e-12);
+            assertEquals(new TreeSet<>(flatten(a.selected())), new TreeSet<>(flatten(b.selected())));
+            assertEquals(Math.round(0.01 * 3 * 800), a.selected().distinctSize(), "defaults: 1 % of L·N");
+        }
+    }
+
+    @Test
+    void thePercentileIsGlobalNotPerGroup() {
+        // group b fires far more often: a per-group percentile would let a's neurons pass, a global one must not
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 100, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            s.addTokens(0, 100);
+            s.addTokens(1, 100);
+            for (int n = 0; n < 100; n++) {
+                s.set(Statistic.COUNT, 0, 0, n, n % 10);       // a: p <= 0.09
+                s.set(Statistic.COUNT, 0, 1, n, 50 + n % 50);  // b: p in [0.5, 0.99]
+            }
+            EntropySelection.Result r = EntropySelection.compute(s, new EntropySelection.Params(0.5, 0.95, 0.95));
+            assertTrue(r.filterThreshold() >= 0.5, "τ = " + r.filterThreshold());
+            assertEquals(0, r.selected().size("a"), "no neuron of a passes a global 95th percentile");
+        }
+    }
+
+    private static NeuronStatistics reversedGroups(NeuronStatistics s) {
+        List<String> rev = new ArrayList<>(s.groups());
+        java.util.Collections.reverse(rev);
+        NeuronStatistics r = new NeuronStatistics(s.hookPoint(), s.layers(), s.neurons(), rev, s.statistics(), 0f, 0.1f);
+        int K = s.groupCount();
+        for (int g = 0; g < K; g++) {
+            r.addTokens(K - 1 - g, s.tokens(g));
+            for (int l = 0; l < s.layers(); l++) {
+                for (int n = 0; n < s.neurons(); n++) {
+                    r.set(Statistic.COUNT, l, K - 1 - g, n, s.get(Statistic.COUNT, l, g, n));
+                }
+            }
+        }
+        return r;
+    }
+
+    private static double maxDiff(double[] a, double[] b) {
+        double m = 0;
+        for (int i = 0; i < a.length; i++) {
+            if (a[i] != b[i]) {
+                m = Math.max(m, Math.abs(a[i] - b[i]));
+            }
+        }
+        return m;
+    }
+}
