@@ -2,7 +2,6 @@ package org.neuronscope.benchmarks;
 
 import org.neuronscope.gguf.ModelSpec;
 import org.neuronscope.gguf.SyntheticModels;
-import org.neuronscope.hooks.Accumulator;
 import org.neuronscope.hooks.HookPoint;
 import org.neuronscope.hooks.Intervention;
 import org.neuronscope.hooks.NeuronHooks;
