@@ -19,6 +19,6 @@ rm -rf "$out/org/neuronscope/bindings"
   --header-class-name neuronscope_h \
   --output "$out" \
   -I "$include" \
-  @"$here/jextract/symbols.txt" \
-  "$here/jextract/neuronscope.h"
+  @"$here/jextract-input/symbols.txt" \
+  "$here/jextract-input/neuronscope.h"
 echo "jextract.sh: bindings written to $out/org/neuronscope/bindings ($("$jextract" --version 2>&1 | head -1))"
