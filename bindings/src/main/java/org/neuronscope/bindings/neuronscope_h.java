@@ -6267,10 +6267,19 @@ public class neuronscope_h extends neuronscope_h$shared {
     public static int LLAMA_NH_RESID_POST() {
         return LLAMA_NH_RESID_POST;
     }
-    private static final int LLAMA_NH_POINT_COUNT = (int)4L;
+    private static final int LLAMA_NH_ATTN_PROBS = (int)4L;
     /**
      * {@snippet lang=c :
-     * enum llama_nh_point.LLAMA_NH_POINT_COUNT = 4
+     * enum llama_nh_point.LLAMA_NH_ATTN_PROBS = 4
+     * }
+     */
+    public static int LLAMA_NH_ATTN_PROBS() {
+        return LLAMA_NH_ATTN_PROBS;
+    }
+    private static final int LLAMA_NH_POINT_COUNT = (int)5L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_nh_point.LLAMA_NH_POINT_COUNT = 5
      * }
      */
     public static int LLAMA_NH_POINT_COUNT() {
@@ -6799,6 +6808,67 @@ public class neuronscope_h extends neuronscope_h$shared {
                 traceDowncall("llama_nh_set_tap_callback", ctx, callback, user_data);
             }
             return (int)mh$.invokeExact(ctx, callback, user_data);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_portable_reductions {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_portable_reductions");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_portable_reductions(struct llama_context *ctx, _Bool portable)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_portable_reductions$descriptor() {
+        return llama_nh_set_portable_reductions.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_portable_reductions(struct llama_context *ctx, _Bool portable)
+     * }
+     */
+    public static MethodHandle llama_nh_set_portable_reductions$handle() {
+        return llama_nh_set_portable_reductions.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_portable_reductions(struct llama_context *ctx, _Bool portable)
+     * }
+     */
+    public static MemorySegment llama_nh_set_portable_reductions$address() {
+        return llama_nh_set_portable_reductions.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_portable_reductions(struct llama_context *ctx, _Bool portable)
+     * }
+     */
+    public static int llama_nh_set_portable_reductions(MemorySegment ctx, boolean portable) {
+        var mh$ = llama_nh_set_portable_reductions.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_portable_reductions", ctx, portable);
+            }
+            return (int)mh$.invokeExact(ctx, portable);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {

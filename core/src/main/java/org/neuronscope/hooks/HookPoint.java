@@ -11,7 +11,13 @@ public enum HookPoint {
     /** The input of the down projection, act(gate·x) ⊙ up·x: what a neuron contributes. */
     FFN_OUT("ffn.out", 2),
     /** The layer's output, the residual stream after the block: for the logit lens and probing. */
-    RESID_POST("resid.post", 3);
+    RESID_POST("resid.post", 3),
+    /**
+     * The layer's attention probabilities averaged over heads (taps only; flash attention must be
+     * off): row i is what query token i pays to each KV-cache cell. With a cleared cache and one
+     * sequence, cell j is position j.
+     */
+    ATTN_PROBS("attn.probs", 4);
 
     private final String id;
     private final int nativeId;
@@ -30,6 +36,16 @@ public enum HookPoint {
         return nativeId;
     }
 
+    /** Whether reductions are possible here (everywhere but attn.probs, whose width changes per decode). */
+    public boolean acceptsReductions() {
+        return this != ATTN_PROBS;
+    }
+
+    /** The points that hold one value per neuron (FFN) or per embedding dimension. */
+    public static HookPoint[] neuronPoints() {
+        return new HookPoint[] {FFN_GATE, FFN_ACT, FFN_OUT, RESID_POST};
+    }
+
     /** Whether interventions (scale/shift) are possible here. */
     public boolean acceptsInterventions() {
         return this == FFN_ACT || this == FFN_OUT;
@@ -41,7 +57,7 @@ public enum HookPoint {
                 return p;
             }
         }
-        throw new NeuronScopeException("unknown hook point '" + id + "' (ffn.gate, ffn.act, ffn.out, resid.post)");
+        throw new NeuronScopeException("unknown hook point '" + id + "' (ffn.gate, ffn.act, ffn.out, resid.post, attn.probs)");
     }
 
     @Override

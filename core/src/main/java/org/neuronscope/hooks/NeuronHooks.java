@@ -116,6 +116,9 @@ public final class NeuronHooks implements AutoCloseable, Session.FailureSource {
      */
     public Accumulator reduce(HookPoint point, Reduction reduction, float threshold) {
         ensureOpen();
+        if (!point.acceptsReductions()) {
+            throw new NeuronScopeException(point + " can be tapped, not reduced");
+        }
         if (columns == 0) {
             throw new NeuronScopeException("call setColumns before adding reductions");
         }
@@ -260,6 +263,15 @@ public final class NeuronHooks implements AutoCloseable, Session.FailureSource {
         Throwable t = tapFailure;
         tapFailure = null;
         return t;
+    }
+
+    /**
+     * Computes reductions with ggml operations (the path GPU layers take) even for layers on the CPU,
+     * instead of the fused CPU pass; for comparisons and tests.
+     */
+    public void setPortableReductions(boolean portable) {
+        ensureOpen();
+        check(neuronscope_h.llama_nh_set_portable_reductions(ctx(), portable), "set portable reductions");
     }
 
     // ------------------------------------------------------------------ lifecycle

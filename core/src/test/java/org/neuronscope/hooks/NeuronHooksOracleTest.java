@@ -32,10 +32,16 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 class NeuronHooksOracleTest {
     private static final int GROUPS = 3;
     private static final int TOKENS = 45;
-    private static final HookPoint[] POINTS = HookPoint.values();
+    private static final HookPoint[] POINTS = HookPoint.neuronPoints();
 
     static List<String> architectures() {
         return SyntheticFixtures.ARCHITECTURES;
+    }
+
+    /** Every architecture, with the fused CPU pass and with the portable ggml-op path GPUs run. */
+    static java.util.stream.Stream<org.junit.jupiter.params.provider.Arguments> architecturesAndPaths() {
+        return SyntheticFixtures.ARCHITECTURES.stream().flatMap(a -> java.util.stream.Stream.of(
+                org.junit.jupiter.params.provider.Arguments.of(a, false), org.junit.jupiter.params.provider.Arguments.of(a, true)));
     }
 
     /** Tokens of a fixed pseudo-random prompt, valid for the vocabulary. */
@@ -92,12 +98,13 @@ class NeuronHooksOracleTest {
         }
     }
 
-    @ParameterizedTest
-    @MethodSource("architectures")
-    void reductionsEqualBruteForceOverTheTaps(String arch) {
+    @ParameterizedTest(name = "{0}, portable={1}")
+    @MethodSource("architecturesAndPaths")
+    void reductionsEqualBruteForceOverTheTaps(String arch, boolean portable) {
         try (Model model = Model.load(SyntheticFixtures.tiny(arch));
              Session session = model.newSession(params());
              NeuronHooks hooks = NeuronHooks.attach(session)) {
+            hooks.setPortableReductions(portable);
             int layers = model.layerCount();
             int[] tokens = prompt(model, 1, TOKENS);
             int[] group = groups(TOKENS);
@@ -147,6 +154,54 @@ class NeuronHooksOracleTest {
                     }
                 }
             }
+        }
+    }
+
+    @ParameterizedTest
+    @MethodSource("architectures")
+    void attentionProbabilitiesAreCausalDistributions(String arch) {
+        SessionParams noFlash = params().withFlashAttention(SessionParams.FlashAttention.OFF);
+        try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(noFlash);
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            int[] tokens = prompt(model, 6, 30);
+            float[][][] probs = new float[model.layerCount()][tokens.length][];
+            hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, width, n, idx) -> {
+                for (int i = 0; i < n; i++) {
+                    probs[layer][idx[i]] = data.asSlice((long) i * width * 4, (long) width * 4).toArray(ValueLayout.JAVA_FLOAT);
+                }
+            });
+            decode(session, tokens, 0);
+            float[] first = null;
+            for (int l = 0; l < model.layerCount(); l++) {
+                for (int i = 0; i < tokens.length; i++) {
+                    float[] row = probs[l][i];
+                    assertTrue(row.length >= tokens.length, "one column per KV cell");
+                    double sum = 0;
+                    for (int j = 0; j < row.length; j++) {
+                        if (j > i) {
+                            assertEquals(0f, row[j], arch + " layer " + l + ": token " + i + " attends to the future cell " + j);
+                        }
+                        sum += row[j];
+                    }
+                    assertEquals(1.0, sum, 1e-4, arch + " layer " + l + " token " + i + ": probabilities must sum to 1");
+                }
+                assertEquals(1.0f, probs[l][0][0], 1e-6f, "the first token can only attend to itself");
+                if (l == 0) {
+                    first = probs[0][tokens.length - 1].clone();
+                }
+            }
+            session.clearMemory();
+            decode(session, tokens, 0);
+            assertArrayEquals(first, probs[0][tokens.length - 1], "the same prompt gives the same attention");
+        }
+        // with flash attention the probabilities never exist: a clear error, not empty data
+        try (Model model = Model.load(SyntheticFixtures.tiny(arch));
+             Session session = model.newSession(params().withFlashAttention(SessionParams.FlashAttention.ON));
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            hooks.tap(HookPoint.ATTN_PROBS, 0, (p, layer, data, width, n, idx) -> { });
+            var e = org.junit.jupiter.api.Assertions.assertThrows(org.neuronscope.NeuronScopeException.class,
+                    () -> decode(session, prompt(model, 6, 8), 0));
+            assertTrue(e.getMessage().contains("flash attention"), e.getMessage());
         }
     }
 

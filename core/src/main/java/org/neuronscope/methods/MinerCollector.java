@@ -1,0 +1,141 @@
+package org.neuronscope.methods;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.hooks.HookPoint;
+import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.model.Batch;
+import org.neuronscope.model.Session;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+
+/**
+ * Runs one sample through a session and computes MINER's per-sample inputs (METHODS.md §2, stage 2)
+ * from the raw taps, layer by layer, without keeping any layer's activations: per modality the
+ * activation COUNT (a > 0), SUM and MAX, and with attention on, the attention-weighted sums
+ * attn_k[n] = Σ_j w_k[j]·a[j,n] (w_k[j]: attention token j receives from the modality's tokens) and
+ * attn_q[n] = Σ_j w_q[j]·a[j,n] (w_q[j]: attention token j pays to them), both restricted to the
+ * modality's tokens and averaged over heads. Attention needs flash attention off.
+ */
+public final class MinerCollector {
+    private final NeuronHooks hooks;
+    private final List<String> modalities;
+    private final boolean attention;
+
+    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention) {
+        this.hooks = hooks;
+        this.modalities = List.copyOf(modalities);
+        this.attention = attention;
+    }
+
+    /**
+     * Clears the session's memory and decodes {@code batch} (one sample: sequence 0, positions
+     * 0..n-1 in order), entry i belonging to modality {@code modalityOfEntry[i]} (an index into the
+     * modalities, or -1 for tokens no modality measures).
+     */
+    public Miner.SampleStatistics collect(Session session, Batch batch, int[] modalityOfEntry) {
+        int n = batch.size();
+        if (modalityOfEntry.length != n) {
+            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a batch of " + n);
+        }
+        for (int i = 0; i < n; i++) {
+            if (batch.position(i) != i || batch.sequenceCount(i) != 1 || batch.sequence(i, 0) != 0) {
+                throw new NeuronScopeException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
+            }
+            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= modalities.size()) {
+                throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
+            }
+        }
+        int layers = hooks.layers();
+        int width = hooks.width(HookPoint.FFN_ACT, 0);
+        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
+        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.SUM), 0f, 0f) : null;
+        List<List<Integer>> members = new ArrayList<>();
+        for (int m = 0; m < modalities.size(); m++) {
+            members.add(new ArrayList<>());
+        }
+        for (int i = 0; i < n; i++) {
+            if (modalityOfEntry[i] >= 0) {
+                members.get(modalityOfEntry[i]).add(i);
+            }
+        }
+        for (int m = 0; m < modalities.size(); m++) {
+            act.addTokens(m, members.get(m).size());
+        }
+        float[][][] probs = new float[layers][][]; // [layer][query entry][kv cell], head-averaged
+        try {
+            if (attention) {
+                hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
+                    float[][] rowsOfLayer = new float[n][];
+                    for (int r = 0; r < rows; r++) {
+                        rowsOfLayer[idx[r]] = data.asSlice((long) r * w * Float.BYTES, (long) Math.min(w, n) * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+                    }
+                    probs[layer] = rowsOfLayer;
+                });
+            }
+            hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
+                MemorySegment[] rowOf = new MemorySegment[n];
+                for (int r = 0; r < rows; r++) {
+                    rowOf[idx[r]] = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
+                }
+                for (int m = 0; m < modalities.size(); m++) {
+                    List<Integer> tm = members.get(m);
+                    for (int i : tm) {
+                        act.observeExtrema(layer, m, rowOf[i]);
+                        for (int k = 0; k < w; k++) {
+                            double a = rowOf[i].getAtIndex(ValueLayout.JAVA_FLOAT, k);
+                            if (a > 0) {
+                                act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
+                            }
+                            act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
+                        }
+                    }
+                    if (attention) {
+                        float[][] pl = probs[layer];
+                        for (int j : tm) {
+                            double wk = 0;
+                            double wq = 0;
+                            for (int i : tm) {
+                                wk += pl[i][j]; // j receives from the modality's queries
+                                wq += pl[j][i]; // j pays to the modality's keys
+                            }
+                            for (int k = 0; k < w; k++) {
+                                double a = rowOf[j].getAtIndex(ValueLayout.JAVA_FLOAT, k);
+                                attnK.set(Statistic.SUM, layer, m, k, attnK.get(Statistic.SUM, layer, m, k) + wk * a);
+                                attnQ.set(Statistic.SUM, layer, m, k, attnQ.get(Statistic.SUM, layer, m, k) + wq * a);
+                            }
+                        }
+                    }
+                }
+                probs[layer] = null;
+            });
+            session.clearMemory();
+            session.decode(batch);
+        } catch (RuntimeException e) {
+            act.close();
+            if (attnK != null) {
+                attnK.close();
+                attnQ.close();
+            }
+            throw e;
+        } finally {
+            hooks.removeTap(HookPoint.FFN_ACT, -1);
+            if (attention) {
+                hooks.removeTap(HookPoint.ATTN_PROBS, -1);
+            }
+        }
+        if (attention) {
+            for (int m = 0; m < modalities.size(); m++) {
+                attnK.addTokens(m, members.get(m).size());
+                attnQ.addTokens(m, members.get(m).size());
+            }
+        }
+        return new Miner.SampleStatistics(act, attnK, attnQ);
+    }
+}

@@ -1,0 +1,110 @@
+package org.neuronscope.methods;
+
+import org.junit.jupiter.api.Test;
+import org.neuronscope.hooks.Accumulator;
+import org.neuronscope.hooks.HookPoint;
+import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.hooks.Reduction;
+import org.neuronscope.hooks.TokenWeights;
+import org.neuronscope.model.Batch;
+import org.neuronscope.model.Model;
+import org.neuronscope.model.Session;
+import org.neuronscope.model.SessionParams;
+import org.neuronscope.stats.Statistic;
+import org.neuronscope.testing.SyntheticFixtures;
+
+import java.lang.foreign.ValueLayout;
+import java.util.List;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * MINER's per-sample inputs computed in Java from taps, against the in-graph reductions of the same
+ * prompt: activation counts and sums with one-hot groups, and the attention-weighted sums with the
+ * attention weights (from an attn.probs tap) given to the graph as token weights.
+ */
+class MinerCollectorTest {
+    @Test
+    void perSampleMetricsAgreeWithInGraphReductions() {
+        int n = 30;
+        int[] modality = new int[n];
+        for (int i = 0; i < n; i++) {
+            modality[i] = i < 10 ? 0 : i < 25 ? 1 : -1; // text, image, then special tokens
+        }
+        SessionParams params = SessionParams.defaults().withContextSize(128).withBatchSize(64).withThreads(2)
+                .withFlashAttention(SessionParams.FlashAttention.OFF);
+        try (Model model = Model.load(SyntheticFixtures.tiny("qwen2vl")); Session session = model.newSession(params);
+             NeuronHooks hooks = NeuronHooks.attach(session); Batch batch = Batch.ofTokens(n)) {
+            for (int i = 0; i < n; i++) {
+                batch.add(500 + 37 * i, i, 0, i == n - 1);
+            }
+            MinerCollector collector = new MinerCollector(hooks, List.of("text", "image"), true);
+            Miner.SampleStatistics sample = collector.collect(session, batch, modality);
+            int layers = model.layerCount();
+            int width = hooks.width(HookPoint.FFN_ACT, 0);
+
+            // 1. counts and sums: one-hot groups in the graph
+            TokenWeights w = hooks.setColumns(2);
+            w.setGroups(modality);
+            Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
+            Accumulator sum = hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM, 0f);
+            session.clearMemory();
+            session.decode(batch);
+            for (int l = 0; l < layers; l++) {
+                for (int m = 0; m < 2; m++) {
+                    for (int k = 0; k < width; k++) {
+                        assertEquals(count.get(l, m, k), sample.activations().get(Statistic.COUNT, l, m, k), "count " + l + "/" + m + "/" + k);
+                        assertEquals(sum.get(l, m, k), sample.activations().get(Statistic.SUM, l, m, k), 1e-4, "sum " + l + "/" + m + "/" + k);
+                    }
+                }
+            }
+            assertEquals(10, sample.activations().tokens(0));
+            assertEquals(15, sample.activations().tokens(1));
+
+            // 2. attention: w_k from an attn.probs tap, then Σ_j w_k[j]·a[j] in the graph, per layer
+            hooks.clear();
+            float[][][] probs = new float[layers][n][];
+            hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, width2, rows, idx) -> {
+                for (int r = 0; r < rows; r++) {
+                    probs[layer][idx[r]] = data.asSlice((long) r * width2 * 4, (long) width2 * 4).toArray(ValueLayout.JAVA_FLOAT);
+                }
+            });
+            session.clearMemory();
+            session.decode(batch);
+            hooks.clear();
+            for (int l = 0; l < layers; l++) {
+                TokenWeights tw = hooks.setColumns(2);
+                for (int j = 0; j < n; j++) {
+                    if (modality[j] < 0) {
+                        continue;
+                    }
+                    double wk = 0;
+                    for (int i = 0; i < n; i++) {
+                        if (modality[i] == modality[j]) {
+                            wk += probs[l][i][j];
+                        }
+                    }
+                    tw.set(j, modality[j], (float) wk);
+                }
+                Accumulator weighted = hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM, 0f);
+                session.clearMemory();
+                session.decode(batch);
+                for (int m = 0; m < 2; m++) {
+                    for (int k = 0; k < width; k++) {
+                        assertEquals(weighted.get(l, m, k), sample.attnK().get(Statistic.SUM, l, m, k), 1e-4,
+                                "attn_k layer " + l + " modality " + m + " neuron " + k);
+                    }
+                }
+            }
+
+            // 3. the default MINER weights (attention included) now select
+            Miner.Aggregator agg = new Miner.Aggregator(layers, width, List.of("text", "image"));
+            agg.add("synthetic", sample);
+            NeuronSet set = Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS);
+            int k = (int) Math.round(0.02 * layers * width);
+            assertEquals(Math.round(k / 2.0), set.size("image"));
+            assertTrue(set.size("text") > 0);
+        }
+    }
+}
