@@ -23,6 +23,35 @@ public final class Interventions {
     private Interventions() {
     }
 
+    /**
+     * MINER's "set to the minimum": each chosen neuron of layer l is set to the smallest value the
+     * activation tensor of layer l took in {@code observed} (its MIN statistic, over all groups).
+     */
+    public static void setToMinimum(NeuronHooks hooks, HookPoint point, NeuronSet set, Collection<String> groups,
+                                    org.neuronscope.stats.NeuronStatistics observed) {
+        if (!observed.has(org.neuronscope.stats.Statistic.MIN) || observed.layers() != set.layers() || observed.neurons() != set.neurons()) {
+            throw new NeuronScopeException("setToMinimum needs MIN statistics of the set's shape");
+        }
+        for (int l = 0; l < set.layers(); l++) {
+            double min = Double.POSITIVE_INFINITY;
+            for (int g = 0; g < observed.groupCount(); g++) {
+                for (int n = 0; n < observed.neurons(); n++) {
+                    min = Math.min(min, observed.get(org.neuronscope.stats.Statistic.MIN, l, g, n));
+                }
+            }
+            if (!Double.isFinite(min)) {
+                throw new NeuronScopeException("no minimum observed in layer " + l);
+            }
+            NeuronSet layerOnly = new NeuronSet(set.method(), set.hookPoint(), set.layers(), set.neurons(), set.params());
+            for (String g : groups) {
+                for (int n : set.neurons(g, l)) {
+                    layerOnly.add(g, l, n, 0);
+                }
+            }
+            apply(hooks, point, layerOnly, groups.stream().filter(layerOnly.groupNames()::contains).toList(), Mode.SET, (float) min);
+        }
+    }
+
     /** Applies {@code mode} to the neurons of {@code groups} at {@code point} (ffn.act or ffn.out). */
     public static void apply(NeuronHooks hooks, HookPoint point, NeuronSet set, Collection<String> groups, Mode mode, float value) {
         if (set.layers() != hooks.layers()) {
