@@ -60,27 +60,34 @@ public final class EntropySelection {
         double tauAssign = params.assignPercentile() == params.filterPercentile() ? tau
                 : Selection.kthSmallest(p, Math.round(params.assignPercentile() * p.length));
         double[] h = new double[layers * neurons];
+        double[] total = new double[neurons];
+        double[] max = new double[neurons];
         for (int l = 0; l < layers; l++) {
+            // group-major loops: every pass runs along contiguous neurons
+            java.util.Arrays.fill(total, 0);
+            java.util.Arrays.fill(max, 0);
+            for (int k = 0; k < groups; k++) {
+                int base = (l * groups + k) * neurons;
+                for (int n = 0; n < neurons; n++) {
+                    double v = p[base + n];
+                    total[n] += v;
+                    max[n] = Math.max(max[n], v);
+                }
+            }
+            int out = l * neurons;
             for (int n = 0; n < neurons; n++) {
-                double total = 0;
-                double max = 0;
-                for (int k = 0; k < groups; k++) {
-                    double v = p[(l * groups + k) * neurons + n];
-                    total += v;
-                    max = Math.max(max, v);
+                if (max[n] <= tau) {
+                    h[out + n] = Double.POSITIVE_INFINITY; // filtered out: no logarithms spent on it
                 }
-                if (max <= tau) {
-                    h[l * neurons + n] = Double.POSITIVE_INFINITY;
-                    continue;
-                }
-                double entropy = 0;
-                for (int k = 0; k < groups; k++) {
-                    double q = total == 0 ? 0 : p[(l * groups + k) * neurons + n] / total;
-                    if (q > 0) {
-                        entropy -= q * Math.log(q);
+            }
+            for (int k = 0; k < groups; k++) {
+                int base = (l * groups + k) * neurons;
+                for (int n = 0; n < neurons; n++) {
+                    double q = total[n] == 0 ? 0 : p[base + n] / total[n];
+                    if (q > 0 && h[out + n] != Double.POSITIVE_INFINITY) {
+                        h[out + n] -= q * Math.log(q);
                     }
                 }
-                h[l * neurons + n] = entropy;
             }
         }
         int budget = (int) Math.round(params.topRate() * layers * neurons);

@@ -9,7 +9,8 @@ final class Selection {
 
     /**
      * The k-th smallest value (1-based) of {@code values}: METHODS.md's percentile, k = round(q·|P|).
-     * k = 0 gives -infinity (nothing is below). Runs in O(n) expected time (quickselect) on a copy.
+     * k = 0 gives -infinity (nothing is below). A radix select on the order-preserving bit pattern of
+     * each double: one histogram pass over all values, then passes over the shrinking candidates.
      */
     static double kthSmallest(double[] values, long k) {
         if (k <= 0) {
@@ -18,42 +19,51 @@ final class Selection {
         if (k > values.length) {
             throw new IllegalArgumentException("k = " + k + " > " + values.length);
         }
-        double[] a = values.clone();
-        int target = (int) (k - 1);
-        int lo = 0;
-        int hi = a.length - 1;
-        long seed = 0x9E3779B97F4A7C15L;
-        while (lo < hi) {
-            seed = seed * 6364136223846793005L + 1442695040888963407L;
-            double pivot = a[lo + (int) Long.remainderUnsigned(seed, hi - lo + 1)];
-            // three-way partition: [lo, lt) < pivot, [lt, gt] == pivot, (gt, hi] > pivot
-            int lt = lo;
-            int gt = hi;
-            int i = lo;
-            while (i <= gt) {
-                if (a[i] < pivot) {
-                    swap(a, lt++, i++);
-                } else if (a[i] > pivot) {
-                    swap(a, i, gt--);
-                } else {
-                    i++;
+        long[] keys = null;
+        int n = values.length;
+        long remaining = k; // rank within the current candidates
+        long prefix = 0;
+        for (int shift = 48; shift >= 0; shift -= 16) {
+            int[] histogram = new int[1 << 16];
+            long mask = shift == 48 ? 0 : -1L << (shift + 16);
+            for (int i = 0; i < n; i++) {
+                long key = keys == null ? key(values[i]) : keys[i];
+                if ((key & mask) == prefix) {
+                    histogram[(int) (key >>> shift) & 0xFFFF]++;
                 }
             }
-            if (target < lt) {
-                hi = lt - 1;
-            } else if (target > gt) {
-                lo = gt + 1;
-            } else {
-                return pivot;
+            int bucket = 0;
+            while (remaining > histogram[bucket]) {
+                remaining -= histogram[bucket++];
+            }
+            prefix |= (long) bucket << shift;
+            if (keys == null) { // keep only the candidates once they are few enough to copy
+                int count = histogram[bucket];
+                long[] next = new long[count];
+                int j = 0;
+                long sel = -1L << shift;
+                for (int i = 0; i < n; i++) {
+                    long key = key(values[i]);
+                    if ((key & sel) == prefix) {
+                        next[j++] = key;
+                    }
+                }
+                keys = next;
+                n = count;
             }
         }
-        return a[lo];
+        return unkey(prefix);
     }
 
-    private static void swap(double[] a, int i, int j) {
-        double t = a[i];
-        a[i] = a[j];
-        a[j] = t;
+    /** A long whose unsigned order is the order of the doubles (negative values reversed). */
+    private static long key(double v) {
+        long bits = Double.doubleToLongBits(v == 0.0 ? 0.0 : v); // -0.0 sorts as 0.0
+        return bits < 0 ? ~bits : bits ^ Long.MIN_VALUE;
+    }
+
+    private static double unkey(long key) {
+        long bits = key < 0 ? key ^ Long.MIN_VALUE : ~key;
+        return Double.longBitsToDouble(bits);
     }
 
     /**
