@@ -400,7 +400,7 @@ public final class GgufFile implements AutoCloseable {
                 }
                 case FLOAT32 -> {
                     need(4L * len, "array '" + key + "'");
-                    float[] a = seg.asSlice(pos, 4L * len).toArray(FLOAT.withOrder(ByteOrder.LITTLE_ENDIAN).withByteAlignment(1));
+                    float[] a = seg.asSlice(pos, 4L * len).toArray(FLOAT);
                     pos += 4L * len;
                     yield a;
                 }
