@@ -62,7 +62,8 @@ public record Sample(String id, String prompt, String system, List<Path> images,
     /** A multiple-choice text question; {@code answers} becomes the correct option's text. */
     public static Sample multipleChoice(String id, String prompt, List<String> choices, int answerIndex) {
         return new Sample(id, prompt, null, List.of(), List.of(), List.of(),
-                answerIndex == NO_ANSWER ? List.of() : List.of(choices.get(answerIndex)), choices, answerIndex, Map.of());
+                answerIndex >= 0 && answerIndex < choices.size() ? List.of(choices.get(answerIndex)) : List.of(),
+                choices, answerIndex, Map.of());
     }
 
     private static String requireNonNull(String s, String id) {
