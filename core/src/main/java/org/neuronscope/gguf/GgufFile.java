@@ -25,6 +25,7 @@ import java.util.List;
 import java.util.Map;
 import java.util.Optional;
 import java.util.Set;
+import java.util.function.Supplier;
 
 /**
  * A GGUF file (version 2 or 3), memory-mapped and validated completely when opened: header, every
@@ -322,7 +323,7 @@ public final class GgufFile implements AutoCloseable {
         return typed(key, v, v.isArray(), "an array", () -> v);
     }
 
-    private <T> T typed(String key, GgufValue v, boolean ok, String expected, java.util.function.Supplier<T> get) {
+    private <T> T typed(String key, GgufValue v, boolean ok, String expected, Supplier<T> get) {
         if (!ok) {
             throw new NeuronScopeException("metadata '" + key + "' in " + path.getFileName() + " is " + v + ", not " + expected);
         }

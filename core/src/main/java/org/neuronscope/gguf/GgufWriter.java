@@ -16,6 +16,8 @@ import java.nio.file.Path;
 import java.nio.file.StandardCopyOption;
 import java.nio.file.StandardOpenOption;
 import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.Collections;
 import java.util.HashSet;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -137,7 +139,7 @@ public final class GgufWriter {
     }
 
     public Map<String, GgufValue> metadata() {
-        return java.util.Collections.unmodifiableMap(metadata);
+        return Collections.unmodifiableMap(metadata);
     }
 
     /** The alignment the file will have: {@code general.alignment} if set, else 32. */
@@ -215,7 +217,7 @@ public final class GgufWriter {
         long elements = 1;
         for (long d : shape) {
             if (d <= 0) {
-                throw new IllegalArgumentException("tensor '" + name + "' has a non-positive dimension: " + java.util.Arrays.toString(shape));
+                throw new IllegalArgumentException("tensor '" + name + "' has a non-positive dimension: " + Arrays.toString(shape));
             }
             elements = Math.multiplyExact(elements, d);
         }

@@ -18,8 +18,10 @@ import java.util.SplittableRandom;
  * norms, gemma3 post-attention and post-FFN norms, qwen2vl M-RoPE sections. The tokenizer is copied
  * from a vocab-only GGUF ({@code tokenizer.*}), and the vocabulary size follows from it.
  *
- * <p>Weights are N(0, 1/row length) (so a matrix-vector product keeps the input's scale), token
- * embeddings N(0, 1), biases N(0, 0.02²), norms 1. Every tensor has its own random stream seeded
+ * <p>Matrices, token embeddings included, are N(0, 1/row length): a matrix-vector product keeps its
+ * input's scale, and logits from a normalised hidden state have a standard deviation of about 1, tied
+ * to the embeddings or not (so sampling at temperature 1 is not near-greedy). Biases are N(0, 0.02²),
+ * norms 1. Every tensor has its own random stream seeded
  * from (seed, tensor name): the same spec gives the same bytes, and changing one tensor (say through
  * an override) changes no other. A {@link TensorOverride} sees every row before it is encoded, which
  * is how structure is planted: chosen gate rows for chosen neurons, zeroed rows, ....
@@ -33,7 +35,7 @@ public final class SyntheticModels {
 
     /** What a tensor is, which decides its type and initial values. */
     public enum Kind {
-        /** token_embd: N(0, 1), the spec's weight type. */
+        /** token_embd: N(0, 1/n_embd), the spec's weight type. */
         EMBEDDING,
         /** a matrix: N(0, 1/row length), the spec's weight type. */
         WEIGHT,
@@ -136,8 +138,7 @@ public final class SyntheticModels {
             for (TensorPlan t : plan(spec, nVocab)) {
                 SplittableRandom rng = new SplittableRandom(tensorSeed(spec.seed(), t.name()));
                 double sigma = switch (t.kind()) {
-                    case EMBEDDING -> 1.0;
-                    case WEIGHT -> 1.0 / Math.sqrt(t.rowLength());
+                    case EMBEDDING, WEIGHT -> 1.0 / Math.sqrt(t.rowLength());
                     case BIAS -> BIAS_SIGMA;
                     case NORM -> 0.0;
                 };
