@@ -1,43 +1,128 @@
 package org.neuronscope.gguf;
 
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Objects;
 import java.util.SplittableRandom;
 
 /**
- * Writes random-weight GGUF models llama.cpp loads, for tests, benchmarks and the demo. Weights are
- * N(0, 1/fan_in) (embeddings N(0, 1)), norms 1, seeded per tensor name: the same spec gives the same
- * bytes. A {@link TensorOverride} can change any row before it is written, which is how structure is
- * planted (chosen gate rows for chosen neurons, zeroed rows, ...).
+ * Writes random-weight GGUF models that llama.cpp loads and runs, for tests, benchmarks and demos.
+ *
+ * <p>Metadata and tensors are those llama.cpp's loader reads for each architecture (see
+ * {@code src/models/<arch>.cpp}): qwen2 and qwen2vl get Q/K/V biases, qwen3 and gemma3 per-head Q/K
+ * norms, gemma3 post-attention and post-FFN norms, qwen2vl M-RoPE sections. The tokenizer is copied
+ * from a vocab-only GGUF ({@code tokenizer.*}), and the vocabulary size follows from it.
+ *
+ * <p>Matrices, token embeddings included, are N(0, 1/row length): a matrix-vector product keeps its
+ * input's scale, and logits from a normalised hidden state have a standard deviation of about 1, tied
+ * to the embeddings or not (so sampling at temperature 1 is not near-greedy). Biases are N(0, 0.02²),
+ * norms 1. Every tensor has its own random stream seeded
+ * from (seed, tensor name): the same spec gives the same bytes, and changing one tensor (say through
+ * an override) changes no other. A {@link TensorOverride} sees every row before it is encoded, which
+ * is how structure is planted: chosen gate rows for chosen neurons, zeroed rows, ....
  */
 public final class SyntheticModels {
+    private static final Logger LOG = LoggerFactory.getLogger(SyntheticModels.class);
+    private static final double BIAS_SIGMA = 0.02;
+
     private SyntheticModels() {
     }
 
-    /** Changes the generated values of one row of a tensor before it is written. */
-    @FunctionalInterface
-    public interface TensorOverride {
-        void apply(String tensor, long row, float[] values);
-
-        TensorOverride NONE = (t, r, v) -> { };
+    /** What a tensor is, which decides its type and initial values. */
+    public enum Kind {
+        /** token_embd: N(0, 1/n_embd), the spec's weight type. */
+        EMBEDDING,
+        /** a matrix: N(0, 1/row length), the spec's weight type. */
+        WEIGHT,
+        /** a bias vector: N(0, 0.02²), F32. */
+        BIAS,
+        /** a norm's scale: 1, F32. */
+        NORM
     }
 
-    /** One tensor the architecture needs: name, ggml shape, whether it is a norm (ones, F32). */
-    public record TensorPlan(String name, long[] shape, boolean norm) {
+    /** One tensor the architecture needs: name, ggml shape ({ne0 = row length, ...}) and kind. */
+    public record TensorPlan(String name, long[] shape, Kind kind) {
+        public TensorPlan {
+            shape = shape.clone();
+        }
+
+        @Override
+        public long[] shape() {
+            return shape.clone();
+        }
+
+        public long rowLength() {
+            return shape[0];
+        }
+
+        public long rows() {
+            long n = 1;
+            for (int i = 1; i < shape.length; i++) {
+                n *= shape[i];
+            }
+            return n;
+        }
+
+        /** The type the tensor is written in. */
+        public GgmlType type(ModelSpec spec) {
+            return kind == Kind.EMBEDDING || kind == Kind.WEIGHT ? spec.weightType() : GgmlType.F32;
+        }
+    }
+
+    /**
+     * Changes a tensor's generated values before they are encoded: called once per row, in order, with
+     * the row's values, which it may modify in place (the random stream is unaffected).
+     */
+    @FunctionalInterface
+    public interface TensorOverride {
+        TensorOverride NONE = (tensor, row, values) -> { };
+
+        void apply(TensorPlan tensor, long row, float[] values);
+
+        default TensorOverride andThen(TensorOverride next) {
+            Objects.requireNonNull(next, "next");
+            return (tensor, row, values) -> {
+                apply(tensor, row, values);
+                next.apply(tensor, row, values);
+            };
+        }
+    }
+
+    /**
+     * The vocab-only GGUF of llama.cpp's source tree ({@code models/}) used for an architecture's
+     * tokenizer: llama → ggml-vocab-llama-spm, qwen2/qwen3/qwen2vl → ggml-vocab-qwen2, gemma3 →
+     * ggml-vocab-gemma-4 (the tree has no gemma3 vocab; gemma 4's is a gemma tokenizer of the same
+     * 262144 tokens).
+     */
+    public static Path vocabFor(String architecture, Path llamaCppSource) {
+        String file = switch (architecture) {
+            case "llama" -> "ggml-vocab-llama-spm.gguf";
+            case "qwen2", "qwen3", "qwen2vl" -> "ggml-vocab-qwen2.gguf";
+            case "gemma3" -> "ggml-vocab-gemma-4.gguf";
+            default -> throw new IllegalArgumentException("unsupported synthetic architecture '" + architecture + "'");
+        };
+        return llamaCppSource.resolve("models").resolve(file);
     }
 
     public static Path write(ModelSpec spec, Path out) {
         return write(spec, out, TensorOverride.NONE);
     }
 
+    /** Writes the model described by {@code spec} to {@code out}, passing every row through {@code override}. */
     public static Path write(ModelSpec spec, Path out, TensorOverride override) {
+        Objects.requireNonNull(override, "override");
         try (GgufFile vocab = GgufFile.open(spec.vocabFile())) {
             int nVocab = vocab.getStringArray("tokenizer.ggml.tokens").length;
             String a = spec.architecture();
             GgufWriter w = new GgufWriter();
             w.putString("general.architecture", a);
             w.putString("general.name", "neuronscope-synthetic-" + a);
+            w.putUint32("general.file_type", fileType(spec.weightType()));
             w.putUint32(a + ".context_length", spec.contextLength());
             w.putUint32(a + ".embedding_length", spec.embedding());
             w.putUint32(a + ".block_count", spec.layers());
@@ -47,59 +132,100 @@ public final class SyntheticModels {
             w.putFloat32(a + ".attention.layer_norm_rms_epsilon", spec.rmsEps());
             w.putFloat32(a + ".rope.freq_base", spec.ropeTheta());
             if (a.equals("qwen2vl")) {
-                int h = spec.headDim(); // sections of the rotated half-dimensions: temporal, height, width, extra
-                w.put(a + ".rope.dimension_sections", GgufValue.ofArray(GgufValueType.INT32, new long[] {h / 8, 3 * h / 16, h / 2 - h / 8 - 3 * h / 16, 0}));
+                w.putInt32Array(a + ".rope.dimension_sections", ropeSections(spec.headDim()));
             }
             w.copyMetadata(vocab, "tokenizer.");
             for (TensorPlan t : plan(spec, nVocab)) {
-                GgmlType type = t.norm() || t.shape().length == 1 ? GgmlType.F32 : spec.weightType();
-                if (t.name().equals("token_embd.weight") && type == GgmlType.Q8_0) {
-                    type = GgmlType.F16; // get_rows on Q8_0 is fine, but keep embeddings precise
-                }
-                SplittableRandom rng = new SplittableRandom(spec.seed() * 0x9E3779B97F4A7C15L ^ t.name().hashCode());
-                double sigma = t.name().equals("token_embd.weight") ? 1.0 : 1.0 / Math.sqrt(t.shape()[0]);
-                boolean norm = t.norm();
-                String name = t.name();
-                w.addTensor(name, type, t.shape(), (row, values) -> {
+                SplittableRandom rng = new SplittableRandom(tensorSeed(spec.seed(), t.name()));
+                double sigma = switch (t.kind()) {
+                    case EMBEDDING, WEIGHT -> 1.0 / Math.sqrt(t.rowLength());
+                    case BIAS -> BIAS_SIGMA;
+                    case NORM -> 0.0;
+                };
+                w.addTensor(t.name(), t.type(spec), t.shape(), (row, values) -> {
                     for (int i = 0; i < values.length; i++) {
-                        values[i] = norm ? 1.0f : (float) (rng.nextGaussian() * sigma);
+                        values[i] = t.kind() == Kind.NORM ? 1.0f : (float) (rng.nextGaussian() * sigma);
                     }
-                    override.apply(name, row, values);
+                    override.apply(t, row, values);
                 });
             }
             w.write(out);
+            LOG.debug("wrote synthetic {} model {} ({} layers, {} wide, vocabulary {})", a, out, spec.layers(), spec.embedding(), nVocab);
             return out;
         }
     }
 
-    /** The tensors of an architecture, in file order. */
+    /**
+     * qwen2vl's M-RoPE sections (temporal, height, width, unused), in rotated pairs, summing to half
+     * the head size, in Qwen2-VL's proportions (16, 24, 24, 0 for 128-wide heads).
+     */
+    static int[] ropeSections(int headDim) {
+        int t = headDim / 8;
+        int h = 3 * headDim / 16;
+        return new int[] {t, h, headDim / 2 - t - h, 0};
+    }
+
+    /** llama_ftype of a model whose matrices are {@code type} (informational for llama.cpp). */
+    private static long fileType(GgmlType type) {
+        return switch (type) {
+            case F32 -> 0; // LLAMA_FTYPE_ALL_F32
+            case F16 -> 1; // LLAMA_FTYPE_MOSTLY_F16
+            case Q8_0 -> 7; // LLAMA_FTYPE_MOSTLY_Q8_0
+            default -> throw new IllegalArgumentException(type.toString());
+        };
+    }
+
+    /** A stream per (seed, name): FNV-1a of the name's bytes, mixed with the seed. */
+    private static long tensorSeed(long seed, String name) {
+        long h = 0xcbf29ce484222325L;
+        for (byte b : name.getBytes(StandardCharsets.UTF_8)) {
+            h = (h ^ (b & 0xFF)) * 0x100000001b3L;
+        }
+        return h ^ (seed * 0x9E3779B97F4A7C15L);
+    }
+
+    /** The tensors of a spec's architecture with a vocabulary of {@code nVocab}, in file order. */
     public static List<TensorPlan> plan(ModelSpec s, int nVocab) {
-        int e = s.embedding();
-        int kv = s.kvHeads() * s.headDim();
+        String arch = s.architecture();
+        long e = s.embedding();
+        long kv = s.kvWidth();
+        long ff = s.feedForward();
+        boolean qkvBias = arch.equals("qwen2") || arch.equals("qwen2vl");
+        boolean qkNorm = arch.equals("qwen3") || arch.equals("gemma3");
+        boolean postNorms = arch.equals("gemma3");
         List<TensorPlan> t = new ArrayList<>();
-        t.add(new TensorPlan("token_embd.weight", new long[] {e, nVocab}, false));
+        t.add(new TensorPlan("token_embd.weight", new long[] {e, nVocab}, Kind.EMBEDDING));
         for (int i = 0; i < s.layers(); i++) {
             String p = "blk." + i + ".";
-            t.add(new TensorPlan(p + "attn_norm.weight", new long[] {e}, true));
-            t.add(new TensorPlan(p + "attn_q.weight", new long[] {e, e}, false));
-            t.add(new TensorPlan(p + "attn_k.weight", new long[] {e, kv}, false));
-            t.add(new TensorPlan(p + "attn_v.weight", new long[] {e, kv}, false));
-            t.add(new TensorPlan(p + "attn_output.weight", new long[] {e, e}, false));
-            if (s.architecture().equals("qwen3") || s.architecture().equals("gemma3")) {
-                t.add(new TensorPlan(p + "attn_q_norm.weight", new long[] {s.headDim()}, true));
-                t.add(new TensorPlan(p + "attn_k_norm.weight", new long[] {s.headDim()}, true));
+            t.add(new TensorPlan(p + "attn_norm.weight", new long[] {e}, Kind.NORM));
+            t.add(new TensorPlan(p + "attn_q.weight", new long[] {e, e}, Kind.WEIGHT));
+            t.add(new TensorPlan(p + "attn_k.weight", new long[] {e, kv}, Kind.WEIGHT));
+            t.add(new TensorPlan(p + "attn_v.weight", new long[] {e, kv}, Kind.WEIGHT));
+            if (qkvBias) {
+                t.add(new TensorPlan(p + "attn_q.bias", new long[] {e}, Kind.BIAS));
+                t.add(new TensorPlan(p + "attn_k.bias", new long[] {kv}, Kind.BIAS));
+                t.add(new TensorPlan(p + "attn_v.bias", new long[] {kv}, Kind.BIAS));
             }
-            if (s.architecture().equals("gemma3")) {
-                t.add(new TensorPlan(p + "post_attention_norm.weight", new long[] {e}, true));
-                t.add(new TensorPlan(p + "post_ffw_norm.weight", new long[] {e}, true));
+            if (qkNorm) {
+                t.add(new TensorPlan(p + "attn_q_norm.weight", new long[] {s.headDim()}, Kind.NORM));
+                t.add(new TensorPlan(p + "attn_k_norm.weight", new long[] {s.headDim()}, Kind.NORM));
             }
-            t.add(new TensorPlan(p + "ffn_norm.weight", new long[] {e}, true));
-            t.add(new TensorPlan(p + "ffn_gate.weight", new long[] {e, s.feedForward()}, false));
-            t.add(new TensorPlan(p + "ffn_up.weight", new long[] {e, s.feedForward()}, false));
-            t.add(new TensorPlan(p + "ffn_down.weight", new long[] {s.feedForward(), e}, false));
+            t.add(new TensorPlan(p + "attn_output.weight", new long[] {e, e}, Kind.WEIGHT));
+            if (postNorms) {
+                t.add(new TensorPlan(p + "post_attention_norm.weight", new long[] {e}, Kind.NORM));
+            }
+            t.add(new TensorPlan(p + "ffn_norm.weight", new long[] {e}, Kind.NORM));
+            t.add(new TensorPlan(p + "ffn_gate.weight", new long[] {e, ff}, Kind.WEIGHT));
+            t.add(new TensorPlan(p + "ffn_up.weight", new long[] {e, ff}, Kind.WEIGHT));
+            t.add(new TensorPlan(p + "ffn_down.weight", new long[] {ff, e}, Kind.WEIGHT));
+            if (postNorms) {
+                t.add(new TensorPlan(p + "post_ffw_norm.weight", new long[] {e}, Kind.NORM));
+            }
         }
-        t.add(new TensorPlan("output_norm.weight", new long[] {e}, true));
-        t.add(new TensorPlan("output.weight", new long[] {e, nVocab}, false));
+        t.add(new TensorPlan("output_norm.weight", new long[] {e}, Kind.NORM));
+        if (!s.tiedEmbeddings()) {
+            t.add(new TensorPlan("output.weight", new long[] {e, nVocab}, Kind.WEIGHT));
+        }
         return t;
     }
 }
