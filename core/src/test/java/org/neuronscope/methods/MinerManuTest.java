@@ -94,7 +94,7 @@ class MinerManuTest {
         assertEquals(lamu.size("text"), Arrays.stream(wText).filter(w -> w > cut).count() + Arrays.stream(wText).filter(w -> w == cut).limit(1).count());
 
         NeuronSet adaptive = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.ADAPTIVE));
-        assertEquals(K, adaptive.distinctSize(), "ADAPTIVE: K neurons, each in one modality");
+        assertEquals(K, adaptive.size(), "ADAPTIVE: K neurons, each in one modality");
         assertEquals(K, MODS.stream().mapToInt(adaptive::size).sum());
 
         NeuronSet luma = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.LU_MA));
