@@ -5,8 +5,12 @@ import org.neuronscope.gguf.GgufEdits;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.EnumMap;
 import java.util.HashMap;
+import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
@@ -15,9 +19,17 @@ import java.util.Map;
  * deviation of z (population), I_rms = sqrt(mean z²), values clamped to ±1000 — then the score and
  * the global top α.
  *
- * <p>From in-graph statistics: SUM_ABS, COUNT_ABS (threshold 0.1), SUM, SUM_SQ and the token counts.
- * The reductions see unclamped values; when MAX and MIN are held they prove no value exceeded
- * ±1000 (otherwise an exception asks for tap-based statistics, see {@link #importanceOfValues}).
+ * <p>From statistics: SUM_ABS, COUNT_ABS (threshold 0.1), SUM, SUM_SQ and the token counts:
+ * {@code I_abs = SUM_ABS/T}, {@code I_freq = COUNT_ABS/T}, {@code I_rms = sqrt(SUM_SQ/T)},
+ * {@code I_var = sqrt(max(0, SUM_SQ/T − (SUM/T)²))} (population standard deviation).
+ * <b>The clamp:</b> MANU clamps every value to ±1000 <em>before</em> reducing, so the sums must have
+ * been accumulated over clamped values. The in-graph reductions see unclamped values; when the
+ * statistics also hold MAX and MIN they prove whether any value exceeded ±1000, and if one did
+ * {@link #importance} refuses (collect clamped values from a tap instead, or use
+ * {@link #importanceOfValues} on raw values). Without MAX/MIN the caller vouches for it.
+ *
+ * <p>The retain set is capped at the size of the forget set (METHODS.md): that is the caller's
+ * choice of samples; {@link #select} only reads the statistics it is given.
  */
 public final class Manu {
     public static final double CLAMP = 1000;
@@ -62,11 +74,12 @@ public final class Manu {
         if (s.countAbsThreshold() != FREQ_THRESHOLD) {
             throw new NeuronScopeException("MANU's I_freq needs COUNT_ABS with threshold 0.1, not " + s.countAbsThreshold());
         }
-        if (s.has(Statistic.MAX) && s.has(Statistic.MIN)) {
+        if (s.has(Statistic.MAX) || s.has(Statistic.MIN)) {
             for (int l = 0; l < s.layers(); l++) {
                 for (int n = 0; n < s.neurons(); n++) {
-                    if (s.get(Statistic.MAX, l, group, n) > CLAMP || s.get(Statistic.MIN, l, group, n) < -CLAMP) {
-                        throw new NeuronScopeException("layer " + l + " neuron " + n + " exceeds ±1000: MANU's clamp applies, use importanceOfValues");
+                    if ((s.has(Statistic.MAX) && s.get(Statistic.MAX, l, group, n) > CLAMP) || (s.has(Statistic.MIN) && s.get(Statistic.MIN, l, group, n) < -CLAMP)) {
+                        throw new NeuronScopeException("layer " + l + " neuron " + n + " of group " + s.groups().get(group)
+                                + " exceeds ±1000: MANU clamps before reducing, so these sums are not MANU's (collect clamped values)");
                     }
                 }
             }
@@ -75,22 +88,28 @@ public final class Manu {
         if (t == 0) {
             throw new NeuronScopeException("group " + s.groups().get(group) + " has no tokens");
         }
-        int size = s.layers() * s.neurons();
-        Map<Metric, double[]> out = new HashMap<>();
-        for (Metric m : Metric.values()) {
-            out.put(m, new double[size]);
-        }
-        for (int l = 0; l < s.layers(); l++) {
-            for (int n = 0; n < s.neurons(); n++) {
-                int i = l * s.neurons() + n;
-                double mean = s.get(Statistic.SUM, l, group, n) / t;
-                double meanSq = s.get(Statistic.SUM_SQ, l, group, n) / t;
-                out.get(Metric.ABS)[i] = s.get(Statistic.SUM_ABS, l, group, n) / t;
-                out.get(Metric.FREQ)[i] = s.get(Statistic.COUNT_ABS, l, group, n) / t;
-                out.get(Metric.VAR)[i] = Math.sqrt(Math.max(0, meanSq - mean * mean));
-                out.get(Metric.RMS)[i] = Math.sqrt(meanSq);
+        int layers = s.layers(), neurons = s.neurons();
+        int size = layers * neurons;
+        double[] abs = new double[size], freq = new double[size], var = new double[size], rms = new double[size];
+        MemorySegment sum = s.segment(Statistic.SUM), sumSq = s.segment(Statistic.SUM_SQ);
+        MemorySegment sumAbs = s.segment(Statistic.SUM_ABS), countAbs = s.segment(Statistic.COUNT_ABS);
+        for (int l = 0; l < layers; l++) {
+            long base = s.offset(l, group);
+            for (int n = 0; n < neurons; n++) {
+                int i = l * neurons + n;
+                double mean = sum.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
+                double meanSq = sumSq.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
+                abs[i] = sumAbs.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
+                freq[i] = countAbs.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
+                var[i] = Math.sqrt(Math.max(0, meanSq - mean * mean));
+                rms[i] = Math.sqrt(meanSq);
             }
         }
+        Map<Metric, double[]> out = new EnumMap<>(Metric.class);
+        out.put(Metric.ABS, abs);
+        out.put(Metric.FREQ, freq);
+        out.put(Metric.VAR, var);
+        out.put(Metric.RMS, rms);
         return out;
     }
 
@@ -110,7 +129,10 @@ public final class Manu {
                 Math.sqrt(sumSq / n));
     }
 
-    /** S per neuron, [layer][neuron]. */
+    /**
+     * S per neuron, [layer][neuron]: CODE {@code Σ_metric w·(I_f/(I_r + 1e-5) − 1)} (metrics of weight 0
+     * skipped); PAPER {@code Σ_metric I_f / (Σ_metric I_r + 1e-5)} (unweighted, as the paper states it).
+     */
     public static double[] scores(Map<Metric, double[]> forget, Map<Metric, double[]> retain, Params p) {
         int size = forget.get(Metric.ABS).length;
         double[] s = new double[size];
@@ -134,21 +156,54 @@ public final class Manu {
         return s;
     }
 
-    /** The global top α of S, as group {@code name} of a neuron set. */
+    /** The global top α of S, as group {@code name} of a neuron set (ties: lower layer, then lower neuron). */
     public static NeuronSet select(NeuronStatistics forget, int forgetGroup, NeuronStatistics retain, int retainGroup, Params p, String name) {
-        if (forget.layers() != retain.layers() || forget.neurons() != retain.neurons()) {
-            throw new NeuronScopeException("forget and retain statistics differ in shape");
+        checkShapes(forget, retain);
+        NeuronSet set = newSet(forget, p);
+        addTop(set, name, scores(importance(forget, forgetGroup), importance(retain, retainGroup), p), p, forget.neurons());
+        return set;
+    }
+
+    /**
+     * Per group (e.g. "image+text" and "text"), the top α of S within the group, from forget and
+     * retain statistics with the same groups: group g's forget neurons against group g's retain ones.
+     */
+    public static NeuronSet select(NeuronStatistics forget, NeuronStatistics retain, Params p) {
+        checkShapes(forget, retain);
+        if (!forget.groups().equals(retain.groups())) {
+            throw new NeuronScopeException("forget groups " + forget.groups() + " differ from retain groups " + retain.groups());
         }
-        double[] s = scores(importance(forget, forgetGroup), importance(retain, retainGroup), p);
-        int budget = (int) Math.round(p.alpha() * s.length);
-        NeuronSet set = new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), Map.of(
-                "variant", p.variant().name(), "alpha", Double.toString(p.alpha()), "weights", p.weights().toString(),
-                "budget", Integer.toString(budget)));
-        set.ensureGroup(name);
-        for (int i : Selection.largest(s, budget)) {
-            set.add(name, i / forget.neurons(), i % forget.neurons(), s[i]);
+        NeuronSet set = newSet(forget, p);
+        for (int g = 0; g < forget.groupCount(); g++) {
+            addTop(set, forget.groups().get(g), scores(importance(forget, g), importance(retain, g), p), p, forget.neurons());
         }
         return set;
+    }
+
+    private static void checkShapes(NeuronStatistics forget, NeuronStatistics retain) {
+        if (forget.layers() != retain.layers() || forget.neurons() != retain.neurons()) {
+            throw new NeuronScopeException("forget (" + forget.layers() + " x " + forget.neurons() + ") and retain (" + retain.layers() + " x "
+                    + retain.neurons() + ") statistics differ in shape");
+        }
+    }
+
+    private static NeuronSet newSet(NeuronStatistics forget, Params p) {
+        Map<String, String> m = new LinkedHashMap<>();
+        m.put("variant", p.variant().name());
+        m.put("alpha", Double.toString(p.alpha()));
+        m.put("weights", p.weights().toString());
+        m.put("epsilon", Double.toString(EPSILON));
+        m.put("clamp", Double.toString(CLAMP));
+        m.put("budget", Long.toString(Math.round(p.alpha() * forget.layers() * forget.neurons())));
+        return new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), m);
+    }
+
+    private static void addTop(NeuronSet set, String name, double[] s, Params p, int neurons) {
+        int budget = (int) Math.round(p.alpha() * s.length);
+        set.ensureGroup(name);
+        for (int i : Selection.largest(s, budget)) {
+            set.add(name, i / neurons, i % neurons, s[i]);
+        }
     }
 
     /**

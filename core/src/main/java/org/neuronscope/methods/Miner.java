@@ -4,8 +4,13 @@ import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.EnumMap;
+import java.util.EnumSet;
+import java.util.Set;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -28,6 +33,14 @@ public final class Miner {
         /** A set that needs no attention probabilities. */
         public static final Weights MEAN_MAX = new Weights(0, 0.5, 0.5, 0, 0);
 
+        public Weights {
+            for (double v : new double[] {prob, mean, max, attnK, attnQ}) {
+                if (!Double.isFinite(v)) {
+                    throw new NeuronScopeException("MINER weights must be finite: " + this);
+                }
+            }
+        }
+
         double of(Metric m) {
             return switch (m) {
                 case PROB -> prob;
@@ -39,7 +52,11 @@ public final class Miner {
         }
     }
 
-    /** @param ratio budget K = round(ratio·L·N), default 2 % */
+    /**
+     * @param ratio    budget K = round(ratio·L·N), default 2 % (the paper also uses 0.1, 0.5, 1, 1.5, 5, 10 %)
+     * @param strategy default LA_MU
+     * @param seed     RANDOM's seed
+     */
     public record Params(Weights weights, double ratio, Strategy strategy, long seed) {
         public static final Params DEFAULTS = new Params(Weights.DEFAULTS, 0.02, Strategy.LA_MU, 0);
 
@@ -63,90 +80,183 @@ public final class Miner {
     }
 
     /**
-     * The statistics of one sample, groups = modalities.
+     * The statistics of one sample, groups = modalities (a modality absent from the sample is either
+     * not a group or a group with 0 tokens).
      *
-     * @param activations COUNT (threshold 0), SUM and MAX of the activations, per modality
-     * @param attnK       SUM of w_k[j]·a[j] (column m: weights = attention token j receives from the
-     *                    tokens of modality m, head-averaged, summed over those queries); null if unused
-     * @param attnQ       likewise with the attention token j pays; null if unused
+     * @param activations COUNT (threshold 0: a &gt; 0), SUM and MAX of the activations a[t,n] over the
+     *                    tokens of each modality, and its token counts |T_m|
+     * @param attnK       WEIGHTED_SUM {@code Σ_{j∈T_m} w_k[j]·a[j,n]} per modality m, where
+     *                    {@code w_k[j] = Σ_{i∈T_m} A[i,j]} is the attention token j <em>receives</em>
+     *                    from the modality's tokens (A: attention probabilities averaged over heads,
+     *                    rows = queries); the weight column of group m is w_k restricted to T_m.
+     *                    Null when no weight needs attn_k.
+     * @param attnQ       likewise with {@code w_q[j] = Σ_{i∈T_m} A[j,i]}, the attention token j
+     *                    <em>pays</em> to the modality's tokens; null when unused
      */
     public record SampleStatistics(NeuronStatistics activations, NeuronStatistics attnK, NeuronStatistics attnQ) {
+        public SampleStatistics {
+            if (activations == null) {
+                throw new NeuronScopeException("a MINER sample needs its activation statistics");
+            }
+            for (NeuronStatistics a : new NeuronStatistics[] {attnK, attnQ}) {
+                if (a != null && (a.layers() != activations.layers() || a.neurons() != activations.neurons())) {
+                    throw new NeuronScopeException("attention statistics of shape " + a.layers() + " x " + a.neurons()
+                            + " for activations of " + activations.layers() + " x " + activations.neurons());
+                }
+            }
+        }
     }
 
     private Miner() {
     }
 
-    /** Stage 2 and 3: per-sample normalised metrics, summed per dataset, combined over datasets. */
+    /**
+     * Stage 2 for one sample, metric and modality: the raw metric per neuron, [layer][neuron], each
+     * layer min–max normalised across its N neurons ({@code (v − min)/(max − min)}; a constant layer
+     * becomes all 0). Null when the sample has no token of the modality.
+     */
+    public static double[] sampleScore(SampleStatistics sample, Metric metric, String modality) {
+        NeuronStatistics a = sample.activations();
+        if (!a.groups().contains(modality)) {
+            return null;
+        }
+        int g = a.groupIndex(modality);
+        long tokens = a.tokens(g);
+        if (tokens == 0) {
+            return null;
+        }
+        NeuronStatistics src = switch (metric) {
+            case ATTN_K -> sample.attnK();
+            case ATTN_Q -> sample.attnQ();
+            default -> a;
+        };
+        if (src == null) {
+            throw new NeuronScopeException(metric + " needs attention statistics, which this sample lacks");
+        }
+        Statistic stat = switch (metric) {
+            case PROB -> Statistic.COUNT;
+            case MEAN -> Statistic.SUM;
+            case MAX -> Statistic.MAX;
+            case ATTN_K, ATTN_Q -> Statistic.WEIGHTED_SUM;
+        };
+        if (metric == Metric.PROB && a.countThreshold() != 0f) {
+            throw new NeuronScopeException("MINER's prob needs COUNT with threshold 0 (a > 0), not " + a.countThreshold());
+        }
+        int gi = src.groupIndex(modality);
+        MemorySegment seg = src.segment(stat);
+        int layers = a.layers();
+        int neurons = a.neurons();
+        double div = metric == Metric.PROB || metric == Metric.MEAN ? tokens : 1;
+        double[] out = new double[layers * neurons];
+        for (int l = 0; l < layers; l++) {
+            MemorySegment.copy(seg, ValueLayout.JAVA_DOUBLE, src.offset(l, gi) * Double.BYTES, out, l * neurons, neurons);
+            if (div != 1) {
+                for (int n = l * neurons; n < (l + 1) * neurons; n++) {
+                    out[n] = out[n] / div;
+                }
+            }
+            minMaxNormalise(out, l * neurons, neurons);
+        }
+        return out;
+    }
+
+    /**
+     * Stage 3: per dataset, the per-sample scores are summed and divided by the dataset's sample
+     * count; the datasets' results are summed and, per modality, divided by the number of datasets in
+     * which the modality occurs (has tokens in at least one sample).
+     */
     public static final class Aggregator {
         private final int layers;
         private final int neurons;
         private final List<String> modalities;
+        private final Set<Metric> metrics;
         private final Map<String, Map<Metric, double[][]>> sums = new LinkedHashMap<>(); // dataset -> metric -> [modality][l*N+n]
         private final Map<String, Integer> samples = new LinkedHashMap<>();
         private final Map<String, boolean[]> occurs = new LinkedHashMap<>();
 
+        /** An aggregator of every metric the samples supply. */
         public Aggregator(int layers, int neurons, List<String> modalities) {
+            this(layers, neurons, modalities, EnumSet.allOf(Metric.class));
+        }
+
+        /** An aggregator of only {@code metrics} (memory: one L·N array per dataset, metric and modality). */
+        public Aggregator(int layers, int neurons, List<String> modalities, Set<Metric> metrics) {
+            if (layers <= 0 || neurons <= 0 || modalities.isEmpty() || modalities.stream().distinct().count() != modalities.size()) {
+                throw new NeuronScopeException("an aggregator needs layers, neurons and distinct modalities (got " + layers + ", " + neurons + ", " + modalities + ")");
+            }
             this.layers = layers;
             this.neurons = neurons;
             this.modalities = List.copyOf(modalities);
+            this.metrics = metrics.isEmpty() ? EnumSet.noneOf(Metric.class) : EnumSet.copyOf(metrics);
         }
 
         public List<String> modalities() {
             return modalities;
         }
 
-        /** Adds one sample of a dataset. */
+        public int layers() {
+            return layers;
+        }
+
+        public int neurons() {
+            return neurons;
+        }
+
+        /** Adds one sample of a dataset (metrics needing absent attention statistics are skipped). */
         public void add(String dataset, SampleStatistics sample) {
             NeuronStatistics a = sample.activations();
             if (a.layers() != layers || a.neurons() != neurons) {
                 throw new NeuronScopeException("sample statistics of shape " + a.layers() + " x " + a.neurons() + ", expected " + layers + " x " + neurons);
+            }
+            for (String g : a.groups()) {
+                if (!modalities.contains(g)) {
+                    throw new NeuronScopeException("the sample has a modality '" + g + "' this aggregator does not know (" + modalities + ")");
+                }
             }
             Map<Metric, double[][]> d = sums.computeIfAbsent(dataset, k -> new EnumMap<>(Metric.class));
             samples.merge(dataset, 1, Integer::sum);
             boolean[] seen = occurs.computeIfAbsent(dataset, k -> new boolean[modalities.size()]);
             for (int mi = 0; mi < modalities.size(); mi++) {
                 String m = modalities.get(mi);
-                if (!a.groups().contains(m)) {
-                    continue;
-                }
-                int g = a.groupIndex(m);
-                long tokens = a.tokens(g);
-                if (tokens == 0) {
-                    continue;
-                }
-                seen[mi] = true;
-                for (Metric metric : Metric.values()) {
-                    NeuronStatistics src = metric == Metric.ATTN_K ? sample.attnK() : metric == Metric.ATTN_Q ? sample.attnQ() : a;
-                    if (src == null) {
+                for (Metric metric : metrics) {
+                    if ((metric == Metric.ATTN_K && sample.attnK() == null) || (metric == Metric.ATTN_Q && sample.attnQ() == null)
+                            || (metric != Metric.ATTN_K && metric != Metric.ATTN_Q && !a.has(statisticOf(metric)))) {
                         continue;
                     }
-                    double[][] acc = d.computeIfAbsent(metric, k -> new double[modalities.size()][layers * neurons]);
-                    int gi = src == a ? g : src.groupIndex(m);
-                    double[] v = new double[neurons];
-                    for (int l = 0; l < layers; l++) {
-                        for (int n = 0; n < neurons; n++) {
-                            v[n] = switch (metric) {
-                                case PROB -> a.get(Statistic.COUNT, l, g, n) / tokens;
-                                case MEAN -> a.get(Statistic.SUM, l, g, n) / tokens;
-                                case MAX -> a.get(Statistic.MAX, l, g, n);
-                                case ATTN_K, ATTN_Q -> src.get(Statistic.SUM, l, gi, n);
-                            };
-                        }
-                        minMaxNormalise(v);
-                        for (int n = 0; n < neurons; n++) {
-                            acc[mi][l * neurons + n] += v[n];
+                    double[] v = sampleScore(sample, metric, m);
+                    if (v == null) {
+                        break; // the modality is absent from this sample
+                    }
+                    seen[mi] = true;
+                    double[] acc = d.computeIfAbsent(metric, k -> new double[modalities.size()][])[mi];
+                    if (acc == null) {
+                        d.get(metric)[mi] = v;
+                    } else {
+                        for (int i = 0; i < acc.length; i++) {
+                            acc[i] += v[i];
                         }
                     }
                 }
             }
         }
 
-        /** The aggregated score of a metric for a modality, [layer][neuron] (all 0 if never seen). */
-        public double[] score(Metric metric, String modality) {
+        /** The number of datasets in which a modality occurs. */
+        public int datasetsWith(String modality) {
+            int mi = indexOf(modality);
+            return (int) occurs.values().stream().filter(o -> o[mi]).count();
+        }
+
+        private int indexOf(String modality) {
             int mi = modalities.indexOf(modality);
             if (mi < 0) {
-                throw new NeuronScopeException("unknown modality " + modality);
+                throw new NeuronScopeException("unknown modality '" + modality + "' (modalities: " + modalities + ")");
             }
+            return mi;
+        }
+
+        /** The aggregated score of a metric for a modality, [layer][neuron] (all 0 if never seen). */
+        public double[] score(Metric metric, String modality) {
+            int mi = indexOf(modality);
             double[] out = new double[layers * neurons];
             int datasetsWith = 0;
             for (var e : sums.entrySet()) {
@@ -155,10 +265,10 @@ public final class Miner {
                 }
                 datasetsWith++;
                 double[][] acc = e.getValue().get(metric);
-                if (acc == null) {
+                if (acc == null || acc[mi] == null) {
                     continue;
                 }
-                int count = samples.get(e.getKey());
+                double count = samples.get(e.getKey());
                 for (int i = 0; i < out.length; i++) {
                     out[i] += acc[mi][i] / count;
                 }
@@ -171,11 +281,17 @@ public final class Miner {
             return out;
         }
 
-        boolean hasMetric(Metric m) {
+        /** Whether any sample supplied a metric. */
+        public boolean hasMetric(Metric m) {
             return sums.values().stream().anyMatch(d -> d.containsKey(m));
         }
 
-        /** W_m = Σ_metric w_metric · score[metric, m]. */
+        /** Whether a modality occurs in any dataset. */
+        public boolean occurs(String modality) {
+            return datasetsWith(modality) > 0;
+        }
+
+        /** Stage 4's W_m = Σ_metric w_metric · score[metric, m]; a metric of weight 0 is never read. */
         public double[] combined(String modality, Weights w) {
             double[] out = new double[layers * neurons];
             for (Metric m : Metric.values()) {
@@ -195,29 +311,54 @@ public final class Miner {
         }
     }
 
-    /** Min–max normalisation across the neurons of a layer; a constant vector becomes 0. */
-    static void minMaxNormalise(double[] v) {
+    private static Statistic statisticOf(Metric m) {
+        return switch (m) {
+            case PROB -> Statistic.COUNT;
+            case MEAN -> Statistic.SUM;
+            case MAX -> Statistic.MAX;
+            case ATTN_K, ATTN_Q -> Statistic.WEIGHTED_SUM;
+        };
+    }
+
+    /** Min–max normalisation of v[from, from+n); a constant (or non-finite range) slice becomes 0. */
+    static void minMaxNormalise(double[] v, int from, int n) {
         double min = Double.POSITIVE_INFINITY;
         double max = Double.NEGATIVE_INFINITY;
-        for (double x : v) {
-            min = Math.min(min, x);
-            max = Math.max(max, x);
+        for (int i = from; i < from + n; i++) {
+            min = Math.min(min, v[i]);
+            max = Math.max(max, v[i]);
         }
         double range = max - min;
-        for (int i = 0; i < v.length; i++) {
-            v[i] = range > 0 && Double.isFinite(range) ? (v[i] - min) / range : 0.0;
+        boolean ok = range > 0 && Double.isFinite(range);
+        for (int i = from; i < from + n; i++) {
+            v[i] = ok ? (v[i] - min) / range : 0.0;
         }
     }
 
-    /** Stage 4. */
+    /**
+     * Stage 4: W_m for every modality that occurs in some dataset (M of them), then the budget
+     * K = round(ratio·L·N) spent by the strategy (ties: lower layer, lower neuron, then modality order):
+     * <ul>
+     * <li>{@code LA_MU}: per modality, the global top round(K/M) of W_m (a neuron may be in several);</li>
+     * <li>{@code ADAPTIVE}: the global top K of Σ_m W_m, each in its arg-max modality (first on ties);</li>
+     * <li>{@code LU_MA}: per layer, the top round(K/L) (modality, neuron) pairs by W_m;</li>
+     * <li>{@code UNIFORM}: per (layer, modality), the top round(K/(M·L)) of W_m;</li>
+     * <li>{@code RANDOM}: K distinct (layer, neuron) pairs drawn with the seed, in group "random"
+     *     (the aggregator's scores are not read).</li>
+     * </ul>
+     * Scores in the set are W_m (RANDOM: 0). Modalities that never occur get an empty group.
+     */
     public static NeuronSet select(Aggregator agg, String hookPoint, Params params) {
         int layers = agg.layers;
         int neurons = agg.neurons;
-        List<String> mods = agg.modalities;
         int budget = (int) Math.round(params.ratio() * layers * neurons);
-        NeuronSet set = new NeuronSet("miner", hookPoint, layers, neurons, Map.of(
-                "strategy", params.strategy().name(), "ratio", Double.toString(params.ratio()),
-                "weights", params.weights().toString(), "budget", Integer.toString(budget), "seed", Long.toString(params.seed())));
+        Map<String, String> p = new LinkedHashMap<>();
+        p.put("strategy", params.strategy().name());
+        p.put("ratio", Double.toString(params.ratio()));
+        p.put("weights", params.weights().toString());
+        p.put("budget", Integer.toString(budget));
+        p.put("seed", Long.toString(params.seed()));
+        NeuronSet set = new NeuronSet("miner", hookPoint, layers, neurons, p);
         if (params.strategy() == Strategy.RANDOM) {
             set.ensureGroup("random");
             SplittableRandom rng = new SplittableRandom(params.seed());
@@ -226,15 +367,20 @@ public final class Miner {
             }
             return set;
         }
-        mods.forEach(set::ensureGroup);
+        agg.modalities.forEach(set::ensureGroup);
+        List<String> mods = agg.modalities.stream().filter(agg::occurs).toList();
+        if (mods.isEmpty()) {
+            return set;
+        }
         List<double[]> w = new ArrayList<>();
         for (String m : mods) {
             w.add(agg.combined(m, params.weights()));
         }
+        int mCount = mods.size();
         switch (params.strategy()) {
             case LA_MU -> {
-                int perModality = (int) Math.round((double) budget / mods.size());
-                for (int mi = 0; mi < mods.size(); mi++) {
+                int perModality = (int) Math.round((double) budget / mCount);
+                for (int mi = 0; mi < mCount; mi++) {
                     for (int i : Selection.largest(w.get(mi), perModality)) {
                         set.add(mods.get(mi), i / neurons, i % neurons, w.get(mi)[i]);
                     }
@@ -249,7 +395,7 @@ public final class Miner {
                 }
                 for (int i : Selection.largest(total, budget)) {
                     int best = 0;
-                    for (int mi = 1; mi < mods.size(); mi++) {
+                    for (int mi = 1; mi < mCount; mi++) {
                         if (w.get(mi)[i] > w.get(best)[i]) {
                             best = mi;
                         }
@@ -259,28 +405,31 @@ public final class Miner {
             }
             case LU_MA -> {
                 int perLayer = (int) Math.round((double) budget / layers);
+                double[] pairs = new double[neurons * mCount]; // [neuron][modality]: lower neuron first on ties
                 for (int l = 0; l < layers; l++) {
-                    double[] pairs = new double[mods.size() * neurons]; // [modality][neuron]
-                    for (int mi = 0; mi < mods.size(); mi++) {
-                        System.arraycopy(w.get(mi), l * neurons, pairs, mi * neurons, neurons);
+                    for (int mi = 0; mi < mCount; mi++) {
+                        double[] v = w.get(mi);
+                        for (int n = 0; n < neurons; n++) {
+                            pairs[n * mCount + mi] = v[l * neurons + n];
+                        }
                     }
                     for (int i : Selection.largest(pairs, perLayer)) {
-                        set.add(mods.get(i / neurons), l, i % neurons, pairs[i]);
+                        set.add(mods.get(i % mCount), l, i / mCount, pairs[i]);
                     }
                 }
             }
             case UNIFORM -> {
-                int perCell = (int) Math.round((double) budget / (mods.size() * layers));
-                for (int mi = 0; mi < mods.size(); mi++) {
+                int perCell = (int) Math.round((double) budget / (mCount * layers));
+                for (int mi = 0; mi < mCount; mi++) {
                     for (int l = 0; l < layers; l++) {
-                        double[] row = java.util.Arrays.copyOfRange(w.get(mi), l * neurons, (l + 1) * neurons);
+                        double[] row = Arrays.copyOfRange(w.get(mi), l * neurons, (l + 1) * neurons);
                         for (int n : Selection.largest(row, perCell)) {
                             set.add(mods.get(mi), l, n, row[n]);
                         }
                     }
                 }
             }
-            default -> throw new IllegalStateException();
+            default -> throw new IllegalStateException(params.strategy().name());
         }
         return set;
     }

@@ -54,8 +54,8 @@ public final class MinerCollector {
         int layers = hooks.layers();
         int width = hooks.width(HookPoint.FFN_ACT, 0);
         NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
-        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.SUM), 0f, 0f) : null;
-        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.SUM), 0f, 0f) : null;
+        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
         List<List<Integer>> members = new ArrayList<>();
         for (int m = 0; m < modalities.size(); m++) {
             members.add(new ArrayList<>());
@@ -107,8 +107,8 @@ public final class MinerCollector {
                             }
                             for (int k = 0; k < w; k++) {
                                 double a = rowOf[j].getAtIndex(ValueLayout.JAVA_FLOAT, k);
-                                attnK.set(Statistic.SUM, layer, m, k, attnK.get(Statistic.SUM, layer, m, k) + wk * a);
-                                attnQ.set(Statistic.SUM, layer, m, k, attnQ.get(Statistic.SUM, layer, m, k) + wq * a);
+                                attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + wk * a);
+                                attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + wq * a);
                             }
                         }
                     }

@@ -7,29 +7,45 @@ import com.fasterxml.jackson.databind.node.ObjectNode;
 import org.neuronscope.NeuronScopeException;
 
 import java.io.IOException;
+import java.nio.file.AtomicMoveNotSupportedException;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardCopyOption;
 import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.BitSet;
+import java.util.Collection;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.TreeMap;
 
 /**
- * The result of a selection: per group (modality, domain, language, "forget"...), the chosen neurons
- * of each layer with the score that chose them, plus the method and parameters used.
+ * The result of a selection: per group (modality, domain, language, "forget", ...), the chosen
+ * neurons of each layer with the score that chose them, plus the method and the parameters used.
+ * A neuron may be in several groups, at most once per group.
  *
- * <p>JSON form ({@code neuronscope-neuron-set/1}):
- * <pre>{"format": "neuronscope-neuron-set/1", "method": "lape", "hook_point": "ffn.act",
- *  "layers": 24, "neurons": 4864, "params": {"top_rate": "0.01", ...},
- *  "groups": {"image": {"3": {"neurons": [12, 40], "scores": [0.1, 0.2]}, ...}, ...}}</pre>
+ * <p>JSON form ({@value #FORMAT}), written by {@link #save} and read by {@link #load}:
+ * <pre>{
+ *   "format": "neuronscope-neuron-set/1",
+ *   "method": "lape", "hook_point": "ffn.act", "layers": 28, "neurons": 18944,
+ *   "params": {"top_rate": "0.01", ...},            // strings, as the method recorded them
+ *   "groups": {
+ *     "image": {"3": {"neurons": [12, 40], "scores": [0.10, 0.21]}, ...},   // layer -> sorted neurons
+ *     "text": {}                                                           // a group may be empty
+ *   }
+ * }</pre>
+ * Layers with no neuron are left out; group order is kept. Not thread-safe while being built.
  */
 public final class NeuronSet {
+    public static final String FORMAT = "neuronscope-neuron-set/1";
     private static final ObjectMapper JSON = new ObjectMapper();
 
     /** One chosen neuron with its score. */
     public record Neuron(int layer, int neuron, double score) {
+    }
+
+    /** Overlap between two groups: neurons in both, the groups' sizes, and |A∩B| / |A∪B| (0 for two empty groups). */
+    public record Overlap(int shared, int sizeA, int sizeB, double jaccard) {
     }
 
     private final String method;
@@ -37,10 +53,69 @@ public final class NeuronSet {
     private final int layers;
     private final int neurons;
     private final Map<String, String> params;
-    /** group -> layer -> sorted neurons (with scores). */
-    private final Map<String, TreeMap<Integer, List<Neuron>>> groups = new LinkedHashMap<>();
+    private final Map<String, Group> groups = new LinkedHashMap<>();
+
+    /** The neurons of one group: per layer, growable arrays sorted lazily. */
+    private final class Group {
+        final int[][] index = new int[layers][];
+        final double[][] score = new double[layers][];
+        final int[] count = new int[layers];
+        final boolean[] unsorted = new boolean[layers];
+        final BitSet members = new BitSet();
+        int size;
+
+        void add(int layer, int neuron, double s) {
+            int flat = layer * neurons + neuron;
+            if (members.get(flat)) {
+                return;
+            }
+            members.set(flat);
+            int c = count[layer];
+            if (index[layer] == null) {
+                index[layer] = new int[8];
+                score[layer] = new double[8];
+            } else if (c == index[layer].length) {
+                index[layer] = Arrays.copyOf(index[layer], c * 2);
+                score[layer] = Arrays.copyOf(score[layer], c * 2);
+            }
+            if (c > 0 && index[layer][c - 1] > neuron) {
+                unsorted[layer] = true;
+            }
+            index[layer][c] = neuron;
+            score[layer][c] = s;
+            count[layer] = c + 1;
+            size++;
+        }
+
+        void sort(int layer) {
+            if (!unsorted[layer]) {
+                return;
+            }
+            int c = count[layer];
+            long[] keys = new long[c];
+            for (int i = 0; i < c; i++) {
+                keys[i] = ((long) index[layer][i] << 32) | i;
+            }
+            Arrays.sort(keys);
+            int[] idx = new int[c];
+            double[] sc = new double[c];
+            for (int i = 0; i < c; i++) {
+                idx[i] = (int) (keys[i] >>> 32);
+                sc[i] = score[layer][(int) keys[i]];
+            }
+            index[layer] = idx;
+            score[layer] = sc;
+            unsorted[layer] = false;
+        }
+    }
 
     public NeuronSet(String method, String hookPoint, int layers, int neurons, Map<String, String> params) {
+        if (layers <= 0 || neurons <= 0) {
+            throw new NeuronScopeException("a neuron set needs layers and neurons > 0, got " + layers + " x " + neurons);
+        }
+        if ((long) layers * neurons > Integer.MAX_VALUE) {
+            throw new NeuronScopeException("too many neurons: " + layers + " x " + neurons);
+        }
         this.method = method;
         this.hookPoint = hookPoint;
         this.layers = layers;
@@ -48,25 +123,22 @@ public final class NeuronSet {
         this.params = Map.copyOf(params);
     }
 
-    /** Adds a neuron to a group (a neuron may be in several groups). */
+    /** Adds a neuron to a group (creating the group); adding a neuron the group already holds throws. */
     public NeuronSet add(String group, int layer, int neuron, double score) {
         if (layer < 0 || layer >= layers || neuron < 0 || neuron >= neurons) {
-            throw new NeuronScopeException("(" + layer + ", " + neuron + ") out of range (" + layers + ", " + neurons + ")");
+            throw new NeuronScopeException("(layer " + layer + ", neuron " + neuron + ") out of range (" + layers + " x " + neurons + ")");
         }
-        List<Neuron> list = groups.computeIfAbsent(group, g -> new TreeMap<>()).computeIfAbsent(layer, l -> new ArrayList<>());
-        for (Neuron n : list) {
-            if (n.neuron() == neuron) {
-                throw new NeuronScopeException("neuron (" + layer + ", " + neuron + ") is already in group " + group);
-            }
+        Group g = groups.computeIfAbsent(group, x -> new Group());
+        if (g.members.get(layer * neurons + neuron)) {
+            throw new NeuronScopeException("neuron (" + layer + ", " + neuron + ") is already in group " + group);
         }
-        list.add(new Neuron(layer, neuron, score));
-        list.sort((a, b) -> Integer.compare(a.neuron(), b.neuron()));
+        g.add(layer, neuron, score);
         return this;
     }
 
     /** Declares a group even if it ends up empty. */
     public NeuronSet ensureGroup(String group) {
-        groups.computeIfAbsent(group, g -> new TreeMap<>());
+        groups.computeIfAbsent(group, x -> new Group());
         return this;
     }
 
@@ -94,56 +166,103 @@ public final class NeuronSet {
         return List.copyOf(groups.keySet());
     }
 
+    public boolean hasGroup(String group) {
+        return groups.containsKey(group);
+    }
+
+    private Group group(String name) {
+        Group g = groups.get(name);
+        if (g == null) {
+            throw new NeuronScopeException("no group '" + name + "' in this neuron set (groups: " + groups.keySet() + ")");
+        }
+        return g;
+    }
+
     /** The chosen neurons of a group, by layer then neuron. */
     public List<Neuron> neurons(String group) {
-        TreeMap<Integer, List<Neuron>> g = groups.get(group);
-        if (g == null) {
-            throw new NeuronScopeException("no group '" + group + "' in this neuron set (groups: " + groups.keySet() + ")");
+        Group g = group(group);
+        List<Neuron> out = new ArrayList<>(g.size);
+        for (int l = 0; l < layers; l++) {
+            g.sort(l);
+            for (int i = 0; i < g.count[l]; i++) {
+                out.add(new Neuron(l, g.index[l][i], g.score[l][i]));
+            }
         }
-        return g.values().stream().flatMap(List::stream).toList();
+        return out;
     }
 
-    /** Sorted neuron indices of a group in one layer. */
+    /** Sorted neuron indices of a group in one layer (a copy). */
     public int[] neurons(String group, int layer) {
-        TreeMap<Integer, List<Neuron>> g = groups.get(group);
-        if (g == null || !g.containsKey(layer)) {
-            return new int[0];
-        }
-        return g.get(layer).stream().mapToInt(Neuron::neuron).toArray();
+        Group g = group(group);
+        checkLayer(layer);
+        g.sort(layer);
+        return g.index[layer] == null ? new int[0] : Arrays.copyOf(g.index[layer], g.count[layer]);
     }
 
+    /** The scores of {@link #neurons(String, int)}, in the same order (a copy). */
+    public double[] scores(String group, int layer) {
+        Group g = group(group);
+        checkLayer(layer);
+        g.sort(layer);
+        return g.score[layer] == null ? new double[0] : Arrays.copyOf(g.score[layer], g.count[layer]);
+    }
+
+    public boolean contains(String group, int layer, int neuron) {
+        checkLayer(layer);
+        return neuron >= 0 && neuron < neurons && group(group).members.get(layer * neurons + neuron);
+    }
+
+    private void checkLayer(int layer) {
+        if (layer < 0 || layer >= layers) {
+            throw new NeuronScopeException("layer " + layer + " out of range [0, " + layers + ")");
+        }
+    }
+
+    /** The neurons in a group. */
     public int size(String group) {
-        return neurons(group).size();
+        return group(group).size;
     }
 
     /** Distinct (layer, neuron) pairs over all groups. */
-    public int distinctSize() {
-        return (int) groups.values().stream().flatMap(m -> m.values().stream()).flatMap(List::stream)
-                .map(n -> (long) n.layer() * neurons + n.neuron()).distinct().count();
+    public int size() {
+        return union(groups.keySet()).cardinality();
     }
 
     /** Neurons per layer of a group. */
     public int[] perLayerCounts(String group) {
+        return group(group).count.clone();
+    }
+
+    /** Distinct neurons per layer over all groups. */
+    public int[] perLayerCounts() {
+        BitSet u = union(groups.keySet());
         int[] c = new int[layers];
-        for (Neuron n : neurons(group)) {
-            c[n.layer()]++;
+        for (int i = u.nextSetBit(0); i >= 0; i = u.nextSetBit(i + 1)) {
+            c[i / neurons]++;
         }
         return c;
     }
 
-    /** Overlap between two groups: shared neurons and Jaccard index. */
-    public record Overlap(int shared, int sizeA, int sizeB, double jaccard) {
+    /** The neurons of the given groups as a bit set over flat indices layer·N + neuron. */
+    public BitSet union(Collection<String> names) {
+        BitSet u = new BitSet();
+        for (String name : names) {
+            u.or(group(name).members);
+        }
+        return u;
     }
 
     public Overlap overlap(String a, String b) {
-        var sa = neurons(a).stream().map(n -> (long) n.layer() * neurons + n.neuron()).collect(java.util.stream.Collectors.toSet());
-        var sb = neurons(b).stream().map(n -> (long) n.layer() * neurons + n.neuron()).collect(java.util.stream.Collectors.toSet());
-        long shared = sa.stream().filter(sb::contains).count();
-        long union = sa.size() + sb.size() - shared;
-        return new Overlap((int) shared, sa.size(), sb.size(), union == 0 ? 0 : (double) shared / union);
+        BitSet sa = group(a).members;
+        BitSet sb = group(b).members;
+        BitSet both = (BitSet) sa.clone();
+        both.and(sb);
+        int shared = both.cardinality();
+        int union = sa.cardinality() + sb.cardinality() - shared;
+        return new Overlap(shared, sa.cardinality(), sb.cardinality(), union == 0 ? 0 : (double) shared / union);
     }
 
-    /** Every pairwise overlap, as "a|b" -> overlap. */
+    /** Every pairwise overlap of the groups, keyed "a|b" in group order. */
     public Map<String, Overlap> overlaps() {
         Map<String, Overlap> m = new LinkedHashMap<>();
         List<String> names = groupNames();
@@ -157,37 +276,61 @@ public final class NeuronSet {
 
     // ------------------------------------------------------------------ JSON
 
+    /** Writes the JSON form (to a temporary file renamed into place). */
     public void save(Path file) throws IOException {
         ObjectNode root = JSON.createObjectNode();
-        root.put("format", "neuronscope-neuron-set/1");
+        root.put("format", FORMAT);
         root.put("method", method);
         root.put("hook_point", hookPoint);
         root.put("layers", layers);
         root.put("neurons", neurons);
         ObjectNode p = root.putObject("params");
-        params.forEach(p::put);
+        params.entrySet().stream().sorted(Map.Entry.comparingByKey()).forEach(e -> p.put(e.getKey(), e.getValue()));
         ObjectNode gs = root.putObject("groups");
-        groups.forEach((g, byLayer) -> {
-            ObjectNode go = gs.putObject(g);
-            byLayer.forEach((l, list) -> {
+        for (String name : groups.keySet()) {
+            Group g = groups.get(name);
+            ObjectNode go = gs.putObject(name);
+            for (int l = 0; l < layers; l++) {
+                if (g.count[l] == 0) {
+                    continue;
+                }
+                g.sort(l);
                 ObjectNode lo = go.putObject(Integer.toString(l));
                 ArrayNode ns = lo.putArray("neurons");
                 ArrayNode sc = lo.putArray("scores");
-                list.forEach(n -> {
-                    ns.add(n.neuron());
-                    sc.add(n.score());
-                });
-            });
-        });
-        Path tmp = file.resolveSibling(file.getFileName() + ".tmp");
+                for (int i = 0; i < g.count[l]; i++) {
+                    ns.add(g.index[l][i]);
+                    sc.add(g.score[l][i]);
+                }
+            }
+        }
+        Path abs = file.toAbsolutePath();
+        Files.createDirectories(abs.getParent());
+        Path tmp = abs.resolveSibling(abs.getFileName() + ".tmp");
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), root);
-        Files.move(tmp, file, java.nio.file.StandardCopyOption.REPLACE_EXISTING);
+        try {
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING, StandardCopyOption.ATOMIC_MOVE);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, abs, StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
+    /** Reads the JSON form, checking the format, ranges, and that every neuron has a score. */
     public static NeuronSet load(Path file) throws IOException {
-        JsonNode root = JSON.readTree(file.toFile());
-        if (!"neuronscope-neuron-set/1".equals(root.path("format").asText())) {
-            throw new NeuronScopeException(file + " is not a neuron set (format " + root.path("format") + ")");
+        if (!Files.isRegularFile(file)) {
+            throw new NeuronScopeException("no neuron set at " + file);
+        }
+        JsonNode root;
+        try {
+            root = JSON.readTree(file.toFile());
+        } catch (IOException e) {
+            throw new NeuronScopeException(file + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (root == null || !FORMAT.equals(root.path("format").asText())) {
+            throw new NeuronScopeException(file + " is not a neuron set (format " + (root == null ? "none" : root.path("format")) + ", expected " + FORMAT + ")");
+        }
+        if (!root.path("layers").canConvertToInt() || !root.path("neurons").canConvertToInt() || !root.path("groups").isObject()) {
+            throw new NeuronScopeException(file + " lacks layers, neurons or groups");
         }
         Map<String, String> params = new LinkedHashMap<>();
         root.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
@@ -196,14 +339,23 @@ public final class NeuronSet {
         root.path("groups").fields().forEachRemaining(g -> {
             set.ensureGroup(g.getKey());
             g.getValue().fields().forEachRemaining(l -> {
+                int layer;
+                try {
+                    layer = Integer.parseInt(l.getKey());
+                } catch (NumberFormatException e) {
+                    throw new NeuronScopeException(file + ": group " + g.getKey() + " has a layer key '" + l.getKey() + "' that is not a number");
+                }
                 JsonNode ns = l.getValue().path("neurons");
                 JsonNode sc = l.getValue().path("scores");
-                if (ns.size() != sc.size()) {
-                    throw new NeuronScopeException(file + ": group " + g.getKey() + " layer " + l.getKey() + " has " + ns.size()
+                if (!ns.isArray() || !sc.isArray() || ns.size() != sc.size()) {
+                    throw new NeuronScopeException(file + ": group " + g.getKey() + " layer " + layer + " has " + ns.size()
                             + " neurons but " + sc.size() + " scores");
                 }
                 for (int i = 0; i < ns.size(); i++) {
-                    set.add(g.getKey(), Integer.parseInt(l.getKey()), ns.get(i).asInt(), sc.get(i).asDouble());
+                    if (!ns.get(i).canConvertToInt()) {
+                        throw new NeuronScopeException(file + ": group " + g.getKey() + " layer " + layer + ": neuron " + ns.get(i) + " is not an index");
+                    }
+                    set.add(g.getKey(), layer, ns.get(i).asInt(), sc.get(i).asDouble());
                 }
             });
         });
@@ -212,12 +364,12 @@ public final class NeuronSet {
 
     @Override
     public String toString() {
-        StringBuilder b = new StringBuilder("NeuronSet[" + method + ", " + hookPoint);
-        groups.keySet().forEach(g -> b.append(", ").append(g).append('=').append(size(g)));
+        StringBuilder b = new StringBuilder("NeuronSet[" + method + ", " + hookPoint + ", " + layers + " x " + neurons);
+        groups.forEach((name, g) -> b.append(", ").append(name).append('=').append(g.size));
         return b.append(']').toString();
     }
 
-    /** For tests and debugging: all (layer, neuron) of a group as "l:n". */
+    /** All (layer, neuron) of a group as "l:n", for tests and debugging. */
     public String describe(String group) {
         return Arrays.toString(neurons(group).stream().map(n -> n.layer() + ":" + n.neuron()).toArray());
     }

@@ -32,13 +32,31 @@ public final class RandomBaseline {
     }
 
     /**
-     * As many random neurons as {@code group} of {@code set} has, in a group of the same name;
-     * with {@code sameLayers}, the same number in each layer as the set.
+     * A random set matching every group of {@code set}: per group (in order, one seeded generator),
+     * as many distinct random neurons as the group has, with {@code preserveLayerDistribution} the
+     * same number in each layer. Same seed, same set.
      */
-    public static NeuronSet matching(NeuronSet set, String group, long seed, boolean sameLayers) {
+    public static NeuronSet matching(NeuronSet set, long seed, boolean preserveLayerDistribution) {
         SplittableRandom rng = new SplittableRandom(seed);
         NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
-                "matching", set.method() + ":" + group, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
+                "matching", set.method(), "seed", Long.toString(seed), "same_layers", Boolean.toString(preserveLayerDistribution)));
+        for (String group : set.groupNames()) {
+            draw(rng, set, group, preserveLayerDistribution, out);
+        }
+        return out;
+    }
+
+    /** {@code count} distinct random (layer, neuron) pairs of L × N, in group {@code group}. */
+    public static NeuronSet of(String hookPoint, int layers, int neurons, int count, long seed, String group) {
+        NeuronSet out = new NeuronSet("random", hookPoint, layers, neurons, Map.of("seed", Long.toString(seed), "count", Integer.toString(count)));
+        out.ensureGroup(group);
+        for (int i : sample(new SplittableRandom(seed), layers * neurons, count)) {
+            out.add(group, i / neurons, i % neurons, 0);
+        }
+        return out;
+    }
+
+    private static void draw(SplittableRandom rng, NeuronSet set, String group, boolean sameLayers, NeuronSet out) {
         out.ensureGroup(group);
         if (sameLayers) {
             int[] perLayer = set.perLayerCounts(group);
@@ -52,6 +70,17 @@ public final class RandomBaseline {
                 out.add(group, i / set.neurons(), i % set.neurons(), 0);
             }
         }
+    }
+
+    /**
+     * As many random neurons as {@code group} of {@code set} has, in a group of the same name;
+     * with {@code sameLayers}, the same number in each layer as the set.
+     */
+    public static NeuronSet matching(NeuronSet set, String group, long seed, boolean sameLayers) {
+        SplittableRandom rng = new SplittableRandom(seed);
+        NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
+                "matching", set.method() + ":" + group, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
+        draw(rng, set, group, sameLayers, out);
         return out;
     }
 }

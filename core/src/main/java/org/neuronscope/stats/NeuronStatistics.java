@@ -28,12 +28,19 @@ import java.util.Set;
  * count of each group. Sums and counts merge exactly by addition (so a job split over processes or
  * machines merges to the whole), maxima and minima by max and min.
  *
- * <p>Saved as a directory (see {@link #save(Path)}): one numpy {@code .npy} file per statistic,
- * {@code tokens.npy}, and {@code meta.json}; written to a temporary directory and moved into place,
- * so a saved directory is always complete and doubles as a checkpoint.
+ * <p>Saved as a directory (see {@link #save(Path)} and {@code FORMAT.md} in this package): one numpy
+ * {@code .npy} file per statistic (float64, shape (L, G, N), C order), {@code tokens.npy} (int64,
+ * shape (G,)) and {@code meta.json}; written to a temporary directory and moved into place, so a saved
+ * directory is always complete and doubles as a checkpoint that a long job resumes from.
+ *
+ * <p>Not thread-safe; the arrays live until {@link #close()}, after which every access throws.
  */
 public final class NeuronStatistics implements AutoCloseable {
     private static final ObjectMapper JSON = new ObjectMapper();
+    /** The {@code format} field of meta.json. */
+    public static final String FORMAT = "neuronscope-statistics/1";
+    /** The metadata key of the model's name. */
+    public static final String MODEL = "model";
 
     private final Arena arena = Arena.ofShared();
     private final String hookPoint;
@@ -130,6 +137,7 @@ public final class NeuronStatistics implements AutoCloseable {
 
     /** The array of a statistic, [layer][group][neuron] doubles (zero-copy, valid until close). */
     public MemorySegment segment(Statistic s) {
+        checkOpen();
         MemorySegment seg = values.get(s);
         if (seg == null) {
             throw new NeuronScopeException("these statistics do not hold " + s + " (they hold " + values.keySet() + ")");
@@ -159,12 +167,54 @@ public final class NeuronStatistics implements AutoCloseable {
         segment(s).setAtIndex(ValueLayout.JAVA_DOUBLE, offset(layer, group) + neuron, v);
     }
 
+    /** The number of tokens counted for a group. */
     public long tokens(int group) {
+        checkOpen();
         return tokens.getAtIndex(ValueLayout.JAVA_LONG, checkGroup(group));
     }
 
+    /** Adds {@code n} tokens to a group's count. */
     public void addTokens(int group, long n) {
-        tokens.setAtIndex(ValueLayout.JAVA_LONG, checkGroup(group), tokens(group) + n);
+        setTokens(group, tokens(group) + n);
+    }
+
+    public void setTokens(int group, long n) {
+        if (n < 0) {
+            throw new NeuronScopeException("token count of group " + group + " cannot be negative: " + n);
+        }
+        checkOpen();
+        tokens.setAtIndex(ValueLayout.JAVA_LONG, checkGroup(group), n);
+    }
+
+    /** The token counts as G int64 values (zero-copy, settable, valid until close). */
+    public MemorySegment tokenCounts() {
+        checkOpen();
+        return tokens;
+    }
+
+    /** The model's name from the metadata ({@value #MODEL}), or null if none was recorded. */
+    public String modelName() {
+        return metadata.get(MODEL);
+    }
+
+    public NeuronStatistics setModelName(String model) {
+        metadata.put(MODEL, model);
+        return this;
+    }
+
+    /** The threshold a counting statistic used: COUNT's (x > t) or COUNT_ABS's (|x| > t). */
+    public float threshold(Statistic s) {
+        return switch (s) {
+            case COUNT -> countThreshold;
+            case COUNT_ABS -> countAbsThreshold;
+            default -> throw new NeuronScopeException(s + " has no threshold");
+        };
+    }
+
+    private void checkOpen() {
+        if (!arena.scope().isAlive()) {
+            throw new NeuronScopeException("these statistics (" + hookPoint + ") are closed");
+        }
     }
 
     private int checkGroup(int group) {
@@ -214,46 +264,126 @@ public final class NeuronStatistics implements AutoCloseable {
         }
     }
 
-    /** Adds another run's statistics (same hook point, shape, groups, statistics and thresholds). */
+    /**
+     * Adds another run's statistics: sums and counts add, MAX and MIN combine, token counts add.
+     * Both must agree on hook point, shape, groups (in order), statistics, thresholds and, when both
+     * name one, the model; otherwise nothing changes and the exception names the difference.
+     */
     public void merge(NeuronStatistics other) {
-        if (!hookPoint.equals(other.hookPoint) || layers != other.layers || neurons != other.neurons || !groups.equals(other.groups)
-                || !values.keySet().equals(other.values.keySet()) || countThreshold != other.countThreshold
-                || countAbsThreshold != other.countAbsThreshold) {
-            throw new NeuronScopeException("cannot merge statistics of different shape, groups, statistics or thresholds");
+        checkOpen();
+        other.checkOpen();
+        String why = !hookPoint.equals(other.hookPoint) ? "hook point " + hookPoint + " vs " + other.hookPoint
+                : layers != other.layers || neurons != other.neurons ? "shape " + layers + " x " + neurons + " vs " + other.layers + " x " + other.neurons
+                : !groups.equals(other.groups) ? "groups " + groups + " vs " + other.groups
+                : !values.keySet().equals(other.values.keySet()) ? "statistics " + values.keySet() + " vs " + other.values.keySet()
+                : countThreshold != other.countThreshold || countAbsThreshold != other.countAbsThreshold
+                        ? "thresholds (" + countThreshold + ", " + countAbsThreshold + ") vs (" + other.countThreshold + ", " + other.countAbsThreshold + ")"
+                : modelName() != null && other.modelName() != null && !modelName().equals(other.modelName())
+                        ? "model " + modelName() + " vs " + other.modelName()
+                : null;
+        if (why != null) {
+            throw new NeuronScopeException("cannot merge statistics that differ in " + why);
         }
         long n = (long) layers * groups.size() * neurons;
         for (var e : values.entrySet()) {
             MemorySegment a = e.getValue();
             MemorySegment b = other.values.get(e.getKey());
+            Statistic st = e.getKey();
             for (long i = 0; i < n; i++) {
                 double x = a.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
                 double y = b.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
-                a.setAtIndex(ValueLayout.JAVA_DOUBLE, i, switch (e.getKey()) {
-                    case MAX -> Math.max(x, y);
-                    case MIN -> Math.min(x, y);
-                    default -> x + y;
-                });
+                a.setAtIndex(ValueLayout.JAVA_DOUBLE, i, st == Statistic.MAX ? Math.max(x, y) : st == Statistic.MIN ? Math.min(x, y) : x + y);
             }
         }
         for (int g = 0; g < groups.size(); g++) {
             addTokens(g, other.tokens(g));
         }
+        if (modelName() == null && other.modelName() != null) {
+            setModelName(other.modelName());
+        }
+    }
+
+    /** An independent copy (same arrays, token counts and metadata). */
+    public NeuronStatistics copy() {
+        checkOpen();
+        NeuronStatistics c = new NeuronStatistics(hookPoint, layers, neurons, groups, statistics(), countThreshold, countAbsThreshold);
+        values.forEach((s, seg) -> c.values.get(s).copyFrom(seg));
+        c.tokens.copyFrom(tokens);
+        c.metadata.putAll(metadata);
+        return c;
+    }
+
+    /**
+     * Statistics from plain arrays, for tests and imports: {@code values.get(s)[layer][group][neuron]}.
+     * The statistics held are the map's keys; every array must have the same shape.
+     */
+    public static NeuronStatistics fromArrays(String hookPoint, List<String> groups, Map<Statistic, double[][][]> values, long[] tokens,
+                                              float countThreshold, float countAbsThreshold) {
+        if (values.isEmpty()) {
+            throw new NeuronScopeException("fromArrays needs at least one statistic");
+        }
+        double[][][] first = values.values().iterator().next();
+        int layers = first.length;
+        int neurons = layers == 0 || first[0].length == 0 ? 0 : first[0][0].length;
+        if (tokens.length != groups.size()) {
+            throw new NeuronScopeException(tokens.length + " token counts for " + groups.size() + " groups");
+        }
+        NeuronStatistics st = new NeuronStatistics(hookPoint, layers, neurons, groups, values.keySet(), countThreshold, countAbsThreshold);
+        try {
+            for (var e : values.entrySet()) {
+                double[][][] v = e.getValue();
+                if (v.length != layers) {
+                    throw new NeuronScopeException(e.getKey() + " has " + v.length + " layers, expected " + layers);
+                }
+                for (int l = 0; l < layers; l++) {
+                    if (v[l].length != groups.size()) {
+                        throw new NeuronScopeException(e.getKey() + " layer " + l + " has " + v[l].length + " groups, expected " + groups.size());
+                    }
+                    for (int g = 0; g < groups.size(); g++) {
+                        if (v[l][g].length != neurons) {
+                            throw new NeuronScopeException(e.getKey() + " layer " + l + " group " + g + " has " + v[l][g].length
+                                    + " neurons, expected " + neurons);
+                        }
+                        MemorySegment.copy(v[l][g], 0, st.values.get(e.getKey()), ValueLayout.JAVA_DOUBLE, st.offset(l, g) * Double.BYTES, neurons);
+                    }
+                }
+            }
+            for (int g = 0; g < tokens.length; g++) {
+                st.setTokens(g, tokens[g]);
+            }
+            return st;
+        } catch (RuntimeException e) {
+            st.close();
+            throw e;
+        }
     }
 
     // ------------------------------------------------------------------ persistence
 
-    /** Writes the directory (atomically replacing an older one). */
+    /**
+     * Writes the directory, atomically replacing an older one: the files go to {@code <dir>.tmp}, an
+     * older {@code dir} is renamed to {@code <dir>.old}, the new one renamed into place, and the old
+     * one deleted. A crash at any point leaves either {@code dir} or {@code <dir>.old} complete, and
+     * {@link #read(Path)} falls back to {@code <dir>.old} when {@code dir} is missing: a checkpoint.
+     */
     public void save(Path dir) throws IOException {
-        Path parent = dir.toAbsolutePath().getParent();
+        checkOpen();
+        dir = dir.toAbsolutePath();
+        Path parent = dir.getParent();
         Files.createDirectories(parent);
-        Path tmp = Files.createTempDirectory(parent, dir.getFileName() + ".tmp");
+        Path tmp = sibling(dir, ".tmp");
+        Path old = sibling(dir, ".old");
+        if (Files.exists(tmp)) {
+            deleteRecursively(tmp); // left by an interrupted save: never complete
+        }
+        Files.createDirectory(tmp);
         long[] shape = {layers, groups.size(), neurons};
         for (var e : values.entrySet()) {
-            Npy.writeDoubles(tmp.resolve(e.getKey().fileName()), shape, e.getValue().toArray(ValueLayout.JAVA_DOUBLE));
+            Npy.writeDoubles(tmp.resolve(e.getKey().fileName()), shape, e.getValue());
         }
         Npy.writeLongs(tmp.resolve("tokens.npy"), new long[] {groups.size()}, tokens.toArray(ValueLayout.JAVA_LONG));
         ObjectNode meta = JSON.createObjectNode();
-        meta.put("format", "neuronscope-statistics/1");
+        meta.put("format", FORMAT);
         meta.put("hook_point", hookPoint);
         meta.put("layers", layers);
         meta.put("neurons", neurons);
@@ -264,46 +394,78 @@ public final class NeuronStatistics implements AutoCloseable {
         ObjectNode md = meta.putObject("metadata");
         metadata.forEach(md::put);
         JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.resolve("meta.json").toFile(), meta);
-        Path old = null;
         if (Files.exists(dir)) {
-            old = Files.createTempDirectory(parent, dir.getFileName() + ".old");
-            Files.delete(old);
-            Files.move(dir, old);
+            if (Files.exists(old)) {
+                deleteRecursively(old);
+            }
+            Files.move(dir, old, StandardCopyOption.ATOMIC_MOVE);
         }
         try {
             Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
         } catch (AtomicMoveNotSupportedException e) {
             Files.move(tmp, dir);
         }
-        if (old != null) {
+        if (Files.exists(old)) {
             deleteRecursively(old);
         }
     }
 
-    /** Reads a saved directory, checking every array's shape against meta.json. */
+    private static Path sibling(Path dir, String suffix) {
+        return dir.resolveSibling(dir.getFileName() + suffix);
+    }
+
+    /** Same as {@link #read(Path)}. */
     public static NeuronStatistics load(Path dir) throws IOException {
+        return read(dir);
+    }
+
+    /**
+     * Reads a saved directory (or, if it is missing, the {@code <dir>.old} an interrupted
+     * {@link #save} left), checking every array's dtype and shape against meta.json.
+     */
+    public static NeuronStatistics read(Path dir) throws IOException {
+        if (!Files.isDirectory(dir) && Files.isRegularFile(sibling(dir.toAbsolutePath(), ".old").resolve("meta.json"))) {
+            dir = sibling(dir.toAbsolutePath(), ".old");
+        }
         Path metaFile = dir.resolve("meta.json");
         if (!Files.isRegularFile(metaFile)) {
             throw new NeuronScopeException(dir + " has no meta.json: not a statistics directory");
         }
-        JsonNode meta = JSON.readTree(metaFile.toFile());
-        if (!"neuronscope-statistics/1".equals(meta.path("format").asText())) {
-            throw new NeuronScopeException(metaFile + ": unknown format " + meta.path("format"));
+        JsonNode meta;
+        try {
+            meta = JSON.readTree(metaFile.toFile());
+        } catch (IOException e) {
+            throw new NeuronScopeException(metaFile + " is not valid JSON: " + e.getMessage(), e);
+        }
+        if (!FORMAT.equals(meta.path("format").asText())) {
+            throw new NeuronScopeException(metaFile + ": unknown format " + meta.path("format") + ", expected " + FORMAT);
+        }
+        for (String field : List.of("hook_point", "layers", "neurons", "groups", "statistics", "count_threshold", "count_abs_threshold")) {
+            if (meta.path(field).isMissingNode()) {
+                throw new NeuronScopeException(metaFile + " lacks the field '" + field + "'");
+            }
         }
         List<String> groups = new ArrayList<>();
         meta.path("groups").forEach(g -> groups.add(g.asText()));
         EnumSet<Statistic> stats = EnumSet.noneOf(Statistic.class);
-        meta.path("statistics").forEach(s -> stats.add(Statistic.valueOf(s.asText())));
+        for (JsonNode s : meta.path("statistics")) {
+            try {
+                stats.add(Statistic.valueOf(s.asText()));
+            } catch (IllegalArgumentException e) {
+                throw new NeuronScopeException(metaFile + ": unknown statistic " + s.asText());
+            }
+        }
         NeuronStatistics st = new NeuronStatistics(meta.path("hook_point").asText(), meta.path("layers").asInt(), meta.path("neurons").asInt(),
                 groups, stats, (float) meta.path("count_threshold").asDouble(), (float) meta.path("count_abs_threshold").asDouble());
         try {
             long[] shape = {st.layers, groups.size(), st.neurons};
             for (Statistic s : stats) {
-                double[] v = Npy.readDoubles(dir.resolve(s.fileName()), shape);
-                MemorySegment.copy(v, 0, st.values.get(s), ValueLayout.JAVA_DOUBLE, 0, v.length);
+                Npy.readDoubles(dir.resolve(s.fileName()), shape, st.values.get(s));
             }
             long[] t = Npy.readLongs(dir.resolve("tokens.npy"), new long[] {groups.size()});
-            MemorySegment.copy(t, 0, st.tokens, ValueLayout.JAVA_LONG, 0, t.length);
+            for (int g = 0; g < t.length; g++) {
+                st.setTokens(g, t[g]);
+            }
             meta.path("metadata").fields().forEachRemaining(e -> st.metadata.put(e.getKey(), e.getValue().asText()));
             return st;
         } catch (IOException | RuntimeException e) {

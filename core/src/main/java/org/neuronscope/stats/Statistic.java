@@ -15,18 +15,26 @@ public enum Statistic {
     /** max x (from taps). */
     MAX,
     /** min x (from taps). */
-    MIN;
+    MIN,
+    /**
+     * Σ_t w_t·x_t with per-token weights supplied by the caller, one weight column per group (a token's
+     * weight in column g is its weight for group g). MINER's attn_k and attn_q are this statistic with
+     * the attention weights w_k or w_q (see {@code org.neuronscope.methods.Miner}).
+     */
+    WEIGHTED_SUM;
 
     /** The file name of this statistic in a saved directory. */
     public String fileName() {
         return name().toLowerCase(java.util.Locale.ROOT) + ".npy";
     }
 
-    boolean isExtremum() {
+    /** Whether merging takes the max or min (MAX, MIN) rather than the sum. */
+    public boolean isExtremum() {
         return this == MAX || this == MIN;
     }
 
-    double identity() {
+    /** The value of an empty statistic: 0, or -inf for MAX, +inf for MIN. */
+    public double identity() {
         return this == MAX ? Double.NEGATIVE_INFINITY : this == MIN ? Double.POSITIVE_INFINITY : 0.0;
     }
 }

@@ -58,7 +58,7 @@ public final class StatisticsCollector implements AutoCloseable {
         }
     }
 
-    /** The in-graph reduction computing a statistic; null for MAX and MIN (taps). */
+    /** The in-graph reduction computing a statistic; null for MAX and MIN (taps) and WEIGHTED_SUM (caller's weights). */
     private static Reduction reductionOf(Statistic s) {
         return switch (s) {
             case COUNT -> Reduction.COUNT;
@@ -66,13 +66,17 @@ public final class StatisticsCollector implements AutoCloseable {
             case SUM -> Reduction.SUM;
             case SUM_SQ -> Reduction.SUM_SQ;
             case SUM_ABS -> Reduction.SUM_ABS;
-            case MAX, MIN -> null;
+            case MAX, MIN, WEIGHTED_SUM -> null;
         };
     }
 
     /** A new collection. */
     public static StatisticsCollector start(NeuronHooks hooks, HookPoint point, List<String> groups, Set<Statistic> statistics,
                                             float countThreshold, float countAbsThreshold) {
+        if (statistics.contains(Statistic.WEIGHTED_SUM)) {
+            throw new NeuronScopeException("StatisticsCollector labels tokens with one-hot groups; WEIGHTED_SUM needs the caller's "
+                    + "token weights (see MinerCollector, or NeuronHooks.reduce with TokenWeights)");
+        }
         int width = hooks.width(point, 0);
         return new StatisticsCollector(hooks, point,
                 new NeuronStatistics(point.id(), hooks.layers(), width, groups, statistics, countThreshold, countAbsThreshold), 0);
@@ -80,7 +84,7 @@ public final class StatisticsCollector implements AutoCloseable {
 
     /** Continues the collection saved by {@link #checkpoint(Path)}; {@link #samplesDone()} says where. */
     public static StatisticsCollector resume(NeuronHooks hooks, Path checkpoint) throws IOException {
-        NeuronStatistics saved = NeuronStatistics.load(checkpoint);
+        NeuronStatistics saved = NeuronStatistics.read(checkpoint);
         HookPoint point = HookPoint.parse(saved.hookPoint());
         if (saved.layers() != hooks.layers() || saved.neurons() != hooks.width(point, 0)) {
             saved.close();
@@ -133,7 +137,8 @@ public final class StatisticsCollector implements AutoCloseable {
 
     /** Whether {@code dir} holds a checkpoint. */
     public static boolean hasCheckpoint(Path dir) {
-        return Files.isRegularFile(dir.resolve("meta.json"));
+        return Files.isRegularFile(dir.resolve("meta.json"))
+                || Files.isRegularFile(dir.toAbsolutePath().resolveSibling(dir.getFileName() + ".old").resolve("meta.json"));
     }
 
     /** Removes this collector's reductions and taps; the totals stay usable until closed by their owner. */

@@ -37,13 +37,17 @@ class EntropySelectionTest {
 
     /** METHODS.md §1 written out with plain loops, a full sort and explicit tie rules. */
     static List<String> bruteForce(NeuronStatistics s, double topRate, double pct) {
+        return bruteForce(s, topRate, pct, pct);
+    }
+
+    static List<String> bruteForce(NeuronStatistics s, double topRate, double pct, double assignPct) {
         int L = s.layers(), N = s.neurons(), K = s.groupCount();
         double[][][] p = new double[L][N][K];
         List<Double> all = new ArrayList<>();
         for (int l = 0; l < L; l++) {
             for (int n = 0; n < N; n++) {
                 for (int k = 0; k < K; k++) {
-                    p[l][n][k] = s.get(Statistic.COUNT, l, k, n) / s.tokens(k);
+                    p[l][n][k] = s.tokens(k) == 0 ? 0 : s.get(Statistic.COUNT, l, k, n) / s.tokens(k);
                     all.add(p[l][n][k]);
                 }
             }
@@ -51,6 +55,8 @@ class EntropySelectionTest {
         all.sort(Comparator.naturalOrder());
         int kth = (int) Math.round(pct * all.size());
         double tau = kth == 0 ? Double.NEGATIVE_INFINITY : all.get(kth - 1);
+        int kthAssign = (int) Math.round(assignPct * all.size());
+        double tauAssign = kthAssign == 0 ? Double.NEGATIVE_INFINITY : all.get(kthAssign - 1);
         List<double[]> candidates = new ArrayList<>(); // {H, l, n}
         for (int l = 0; l < L; l++) {
             for (int n = 0; n < N; n++) {
@@ -78,7 +84,7 @@ class EntropySelectionTest {
         for (double[] c : candidates.subList(0, Math.min(budget, candidates.size()))) {
             int l = (int) c[1], n = (int) c[2];
             for (int k = 0; k < K; k++) {
-                if (p[l][n][k] > tau) {
+                if (p[l][n][k] > tauAssign) {
                     out.add(s.groups().get(k) + "@" + l + ":" + n);
                 }
             }
@@ -144,7 +150,7 @@ class EntropySelectionTest {
             }
             assertTrue(Arrays.equals(a.entropy(), b.entropy()) || maxDiff(a.entropy(), b.entropy()) < 1e-12);
             assertEquals(new TreeSet<>(flatten(a.selected())), new TreeSet<>(flatten(b.selected())));
-            assertEquals(Math.round(0.01 * 3 * 800), a.selected().distinctSize(), "defaults: 1 % of L·N");
+            assertEquals(Math.round(0.01 * 3 * 800), a.selected().size(), "defaults: 1 % of L·N");
         }
     }
 
@@ -161,6 +167,64 @@ class EntropySelectionTest {
             EntropySelection.Result r = EntropySelection.compute(s, new EntropySelection.Params(0.5, 0.95, 0.95));
             assertTrue(r.filterThreshold() >= 0.5, "τ = " + r.filterThreshold());
             assertEquals(0, r.selected().size("a"), "no neuron of a passes a global 95th percentile");
+        }
+    }
+
+    @Test
+    void defaultsAreLapes() {
+        assertEquals(new EntropySelection.Params(0.01, 0.95, 0.95), EntropySelection.Params.DEFAULTS);
+    }
+
+    /** Many specific neurons (one dominant group) and ties: the entropy bound prunes hard here. */
+    @Test
+    void skewedInputsWithTiesMatchTheStraightforwardImplementation() {
+        List<String> groups = List.of("g0", "g1", "g2", "g3", "g4", "g5", "g6");
+        for (long seed = 4; seed <= 5; seed++) {
+            SplittableRandom rng = new SplittableRandom(seed);
+            int L = 4, N = 2500;
+            try (NeuronStatistics s = new NeuronStatistics("ffn.act", L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+                for (int g = 0; g < groups.size(); g++) {
+                    s.addTokens(g, g == 6 ? 0 : 40); // a group without tokens: p = 0
+                }
+                int[][] patterns = new int[30][groups.size()];
+                for (int[] p : patterns) {
+                    for (int g = 0; g < p.length; g++) {
+                        p[g] = rng.nextInt(3) == 0 ? rng.nextInt(41) : rng.nextInt(4);
+                    }
+                }
+                for (int l = 0; l < L; l++) {
+                    for (int n = 0; n < N; n++) {
+                        int[] p = patterns[rng.nextInt(patterns.length)]; // repeated count vectors: exact ties
+                        for (int g = 0; g < groups.size(); g++) {
+                            s.set(Statistic.COUNT, l, g, n, p[g]);
+                        }
+                    }
+                }
+                for (EntropySelection.Params params : List.of(EntropySelection.Params.DEFAULTS, new EntropySelection.Params(0.2, 0.9, 0.95),
+                        new EntropySelection.Params(0.02, 0.0, 0.5))) {
+                    NeuronSet fast = EntropySelection.select(s, params);
+                    List<String> want = bruteForce(s, params.topRate(), params.filterPercentile(), params.assignPercentile());
+                    assertEquals(want, flatten(fast), "seed " + seed + " " + params);
+                    assertEquals(flatten(fast), flatten(EntropySelection.compute(s, params).selected()));
+                }
+            }
+        }
+    }
+
+    @Test
+    void equalEntropiesGoToTheLowerLayerThenNeuron() {
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 3, 10, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            s.addTokens(0, 10);
+            s.addTokens(1, 10);
+            for (int l = 0; l < 3; l++) {
+                for (int n = 0; n < 10; n++) {
+                    s.set(Statistic.COUNT, l, 0, n, 9); // every neuron identical: H ties everywhere
+                    s.set(Statistic.COUNT, l, 1, n, 1);
+                }
+            }
+            s.set(Statistic.COUNT, 2, 1, 9, 0); // the one lowest entropy (H = 0)
+            NeuronSet set = EntropySelection.select(s, new EntropySelection.Params(0.1, 0.0, 0.0)); // budget 3, τ = −∞
+            assertEquals("[0:0, 0:1, 2:9]", set.describe("a"));
         }
     }
 

@@ -92,7 +92,7 @@ class MinerCollectorTest {
                 session.decode(batch);
                 for (int m = 0; m < 2; m++) {
                     for (int k = 0; k < width; k++) {
-                        assertEquals(weighted.get(l, m, k), sample.attnK().get(Statistic.SUM, l, m, k), 1e-4,
+                        assertEquals(weighted.get(l, m, k), sample.attnK().get(Statistic.WEIGHTED_SUM, l, m, k), 1e-4,
                                 "attn_k layer " + l + " modality " + m + " neuron " + k);
                     }
                 }

@@ -94,7 +94,7 @@ class MinerManuTest {
         assertEquals(lamu.size("text"), Arrays.stream(wText).filter(w -> w > cut).count() + Arrays.stream(wText).filter(w -> w == cut).limit(1).count());
 
         NeuronSet adaptive = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.ADAPTIVE));
-        assertEquals(K, adaptive.distinctSize(), "ADAPTIVE: K neurons, each in one modality");
+        assertEquals(K, adaptive.size(), "ADAPTIVE: K neurons, each in one modality");
         assertEquals(K, MODS.stream().mapToInt(adaptive::size).sum());
 
         NeuronSet luma = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.LU_MA));
@@ -169,6 +169,60 @@ class MinerManuTest {
         Map<Manu.Metric, double[]> one = Map.of(Manu.Metric.ABS, new double[] {1}, Manu.Metric.FREQ, new double[] {1},
                 Manu.Metric.VAR, new double[] {1}, Manu.Metric.RMS, new double[] {1});
         assertEquals(6 * (1 / 1e-5 - 1), Manu.scores(one, zero, Manu.Params.DEFAULTS)[0], 1e-6);
+    }
+
+    @Test
+    void manuHandCheckedAndPerGroup() {
+        // forget tokens z = {2, -2, 0.05}: I_abs = 4.05/3, I_freq = 2/3, I_rms = sqrt(8.0025/3), I_var = sqrt(8.0025/3 - (0.05/3)^2)
+        Map<Manu.Metric, Double> f = Manu.importanceOfValues(new double[] {2, -2, 0.05});
+        assertEquals(4.05 / 3, f.get(Manu.Metric.ABS), 1e-15);
+        assertEquals(2.0 / 3, f.get(Manu.Metric.FREQ), 1e-15);
+        assertEquals(Math.sqrt(8.0025 / 3), f.get(Manu.Metric.RMS), 1e-15);
+        assertEquals(Math.sqrt(8.0025 / 3 - Math.pow(0.05 / 3, 2)), f.get(Manu.Metric.VAR), 1e-15);
+        // two groups, one neuron each layer that only the forget set of group "text" drives
+        double[][][] sum = new double[2][2][20], sq = new double[2][2][20], abs = new double[2][2][20], cnt = new double[2][2][20];
+        for (int l = 0; l < 2; l++) {
+            for (int g = 0; g < 2; g++) {
+                for (int n = 0; n < 20; n++) {
+                    sq[l][g][n] = 10;
+                    abs[l][g][n] = 10;
+                    cnt[l][g][n] = 10;
+                }
+            }
+        }
+        double[][][] fsq = new double[2][2][20], fabs = new double[2][2][20];
+        for (int l = 0; l < 2; l++) {
+            for (int g = 0; g < 2; g++) {
+                fsq[l][g] = sq[l][g].clone();
+                fabs[l][g] = abs[l][g].clone();
+            }
+        }
+        fsq[1][0][4] = 1000;
+        fabs[1][0][4] = 100;  // "text" group, layer 1, neuron 4
+        fsq[0][1][7] = 1000;
+        fabs[0][1][7] = 100;  // "image+text" group, layer 0, neuron 7
+        List<String> groups = List.of("text", "image+text");
+        try (NeuronStatistics forget = NeuronStatistics.fromArrays("ffn.out", groups,
+                Map.of(Statistic.SUM, sum, Statistic.SUM_SQ, fsq, Statistic.SUM_ABS, fabs, Statistic.COUNT_ABS, cnt), new long[] {10, 10}, 0f, 0.1f);
+             NeuronStatistics retain = NeuronStatistics.fromArrays("ffn.out", groups,
+                     Map.of(Statistic.SUM, sum, Statistic.SUM_SQ, sq, Statistic.SUM_ABS, abs, Statistic.COUNT_ABS, cnt), new long[] {10, 10}, 0f, 0.1f)) {
+            NeuronSet set = Manu.select(forget, retain, new Manu.Params(Manu.Weights.DEFAULTS, Manu.Variant.CODE, 0.025)); // 1 of 40 per group
+            assertEquals("[1:4]", set.describe("text"));
+            assertEquals("[0:7]", set.describe("image+text"));
+            double expected = 2 * (10 / (1 + 1e-5) - 1) + 2 * (Math.sqrt(100) / (1 + 1e-5) - 1) + 2 * (Math.sqrt(100) / (1 + 1e-5) - 1);
+            assertEquals(expected, set.neurons("text").get(0).score(), 1e-9, "abs 10/1, var sqrt(100)/1, rms sqrt(100)/1");
+        }
+        // sums of unclamped values are refused when MAX proves a value beyond ±1000
+        try (NeuronStatistics s = NeuronStatistics.fromArrays("ffn.out", List.of("f"), Map.of(Statistic.SUM, new double[][][] {{{1}}},
+                Statistic.SUM_SQ, new double[][][] {{{1}}}, Statistic.SUM_ABS, new double[][][] {{{1}}}, Statistic.COUNT_ABS, new double[][][] {{{1}}},
+                Statistic.MAX, new double[][][] {{{1500}}}), new long[] {1}, 0f, 0.1f)) {
+            assertTrue(assertThrows(NeuronScopeException.class, () -> Manu.importance(s, 0)).getMessage().contains("1000"));
+        }
+        Map<Manu.Metric, double[]> big = Map.of(Manu.Metric.ABS, new double[] {1e9}, Manu.Metric.FREQ, new double[] {1},
+                Manu.Metric.VAR, new double[] {0}, Manu.Metric.RMS, new double[] {0});
+        assertEquals((1e9 + 1) / (1 + 1e-5), Manu.scores(big, Map.of(Manu.Metric.ABS, new double[] {1}, Manu.Metric.FREQ, new double[] {0},
+                Manu.Metric.VAR, new double[] {0}, Manu.Metric.RMS, new double[] {0}), new Manu.Params(Manu.Weights.DEFAULTS, Manu.Variant.PAPER, 0.02))[0], 1e-3,
+                "paper variant: ΣI_f / (ΣI_r + ε)");
     }
 
     private static double[] fill(NeuronStatistics s, int l, int n, SplittableRandom rng, double scale) {

@@ -1,0 +1,133 @@
+package org.neuronscope.methods;
+
+import com.fasterxml.jackson.databind.JsonNode;
+import com.fasterxml.jackson.databind.ObjectMapper;
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neuronscope.NeuronScopeException;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertNotEquals;
+import static org.junit.jupiter.api.Assertions.assertThrows;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Neuron sets: JSON, overlap, counts, random baselines and masks. */
+class NeuronSetTest {
+    static NeuronSet example() {
+        NeuronSet set = new NeuronSet("lape", "ffn.act", 3, 10, Map.of("top_rate", "0.01"));
+        // added out of order: kept sorted per layer
+        set.add("en", 2, 1, 0.25).add("en", 0, 3, 0.5).add("en", 0, 1, 0.75).add("fr", 2, 1, 0.25).add("fr", 1, 9, 0.1);
+        set.ensureGroup("zh");
+        return set;
+    }
+
+    @Test
+    void jsonRoundTripAndItsDocumentedShape(@TempDir Path tmp) throws Exception {
+        NeuronSet set = example();
+        Path file = tmp.resolve("set.json");
+        set.save(file);
+        JsonNode root = new ObjectMapper().readTree(file.toFile());
+        assertEquals("neuronscope-neuron-set/1", root.path("format").asText());
+        assertEquals("[1,3]", root.path("groups").path("en").path("0").path("neurons").toString());
+        assertEquals("[0.75,0.5]", root.path("groups").path("en").path("0").path("scores").toString());
+        assertTrue(root.path("groups").path("zh").isObject() && root.path("groups").path("zh").isEmpty());
+        NeuronSet back = NeuronSet.load(file);
+        assertEquals(set.groupNames(), back.groupNames());
+        for (String g : set.groupNames()) {
+            assertEquals(set.neurons(g), back.neurons(g));
+        }
+        assertEquals(Map.of("top_rate", "0.01"), back.params());
+        assertEquals("lape", back.method());
+        assertArrayEquals(new double[] {0.75, 0.5}, back.scores("en", 0));
+    }
+
+    @Test
+    void loadRejectsBrokenFiles(@TempDir Path tmp) throws Exception {
+        Path f = tmp.resolve("bad.json");
+        Files.writeString(f, "{\"format\": \"something-else\"}");
+        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("not a neuron set"));
+        Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [4], \"scores\": [0]}}}}");
+        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("out of range"));
+        Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [2, 2], \"scores\": [0, 0]}}}}");
+        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("already"));
+        Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [2], \"scores\": []}}}}");
+        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("scores"));
+        Files.writeString(f, "{ not json");
+        assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f));
+    }
+
+    @Test
+    void overlapSizesAndCounts() {
+        NeuronSet set = example();
+        NeuronSet.Overlap o = set.overlap("en", "fr");   // en {0:1, 0:3, 2:1}, fr {1:9, 2:1}
+        assertEquals(new NeuronSet.Overlap(1, 3, 2, 1.0 / 4), o);
+        assertEquals(new NeuronSet.Overlap(0, 0, 0, 0), set.overlap("zh", "zh"));
+        assertEquals(3, set.overlaps().size());
+        assertEquals(4, set.size(), "distinct over groups");
+        assertArrayEquals(new int[] {2, 0, 1}, set.perLayerCounts("en"));
+        assertArrayEquals(new int[] {2, 1, 1}, set.perLayerCounts());
+        assertArrayEquals(new int[] {1, 3}, set.neurons("en", 0));
+        assertTrue(set.contains("fr", 1, 9));
+        assertThrows(NeuronScopeException.class, () -> set.neurons("de"));
+        assertThrows(NeuronScopeException.class, () -> set.add("en", 3, 0, 0));
+    }
+
+    @Test
+    void randomBaselinesMatchSizeAndOptionallyLayersSeeded() {
+        NeuronSet set = new NeuronSet("miner", "ffn.act", 6, 400, Map.of());
+        for (int i = 0; i < 60; i++) {
+            set.add("image", i % 3, i * 5, 1);      // layers 0..2 only
+            set.add("audio", 5, i, 1);
+        }
+        NeuronSet same = RandomBaseline.matching(set, 7, true);
+        assertArrayEquals(set.perLayerCounts("image"), same.perLayerCounts("image"));
+        assertArrayEquals(set.perLayerCounts("audio"), same.perLayerCounts("audio"));
+        NeuronSet any = RandomBaseline.matching(set, 7, false);
+        assertEquals(60, any.size("image"));
+        assertTrue(any.perLayerCounts("image")[4] > 0 || any.perLayerCounts("image")[5] > 0, "spread over all layers");
+        assertEquals(same.describe("image"), RandomBaseline.matching(set, 7, true).describe("image"), "seeded");
+        assertNotEquals(same.describe("image"), RandomBaseline.matching(set, 8, true).describe("image"));
+        NeuronSet r = RandomBaseline.of("ffn.act", 6, 400, 100, 1, "random");
+        assertEquals(100, r.size("random"));
+    }
+
+    @Test
+    void masksDoWhatTheModesSay() {
+        NeuronSet set = example();
+        InterventionMask off = InterventionMask.of(set, List.of("en"), InterventionMask.Mode.DEACTIVATE, 0f);
+        assertEquals(0f, off.scale(0, 3));
+        assertEquals(0f, off.shift(0, 3));
+        assertEquals(1f, off.scale(1, 9), "fr not chosen");
+        assertEquals(3, off.changed());
+
+        InterventionMask set5 = InterventionMask.of(set, List.of("en", "fr"), InterventionMask.Mode.SET, 5f);
+        assertEquals(0f, set5.scale(1, 9));
+        assertEquals(5f, set5.shift(1, 9));
+        assertEquals(4, set5.changed(), "the union: 2:1 once");
+
+        InterventionMask amp = InterventionMask.of(set, List.of("fr"), InterventionMask.Mode.SCALE, 2f);
+        assertEquals(2f, amp.scale(2, 1));
+        assertEquals(0f, amp.shift(2, 1));
+
+        InterventionMask comp = InterventionMask.of(set, List.of("fr"), InterventionMask.Mode.COMPLEMENTARY, 0f);
+        assertEquals(1f, comp.scale(1, 9));
+        assertEquals(0f, comp.scale(1, 8));
+        assertEquals(3 * 10 - 2, comp.changed());
+
+        InterventionMask min = InterventionMask.setToMinimum(set, List.of("en"), new double[] {-0.5, -1, -2});
+        assertEquals(-0.5f, min.shift(0, 1));
+        assertEquals(-2f, min.shift(2, 1));
+        assertEquals(0f, min.scale(2, 1));
+        assertEquals(1f, min.scale(1, 9));
+        assertThrows(NeuronScopeException.class, () -> InterventionMask.of(set, List.of("en"), InterventionMask.Mode.SET_TO_MIN, 0f));
+        float[][] scale = off.scale();
+        scale[0][3] = 7f;
+        assertEquals(0f, off.scale(0, 3), "arrays handed out are copies");
+    }
+}
