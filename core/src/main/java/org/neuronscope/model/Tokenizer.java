@@ -69,18 +69,7 @@ public final class Tokenizer {
 
     /** The text of one token as it appears in generated text (special tokens rendered if {@code special}). */
     public String piece(int token, boolean special) {
-        checkToken(token);
-        try (Arena arena = Arena.ofConfined()) {
-            int capacity = 64;
-            MemorySegment buf = arena.allocate(capacity);
-            int n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
-            if (n < 0) {
-                capacity = -n;
-                buf = arena.allocate(capacity);
-                n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
-            }
-            return new String(buf.asSlice(0, Math.max(n, 0)).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-        }
+        return new String(pieceBytes(token, special), StandardCharsets.UTF_8);
     }
 
     /** Raw bytes of one token's piece (a token may hold part of a UTF-8 character). */
