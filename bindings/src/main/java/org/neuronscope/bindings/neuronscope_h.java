@@ -2095,6 +2095,66 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class llama_model_n_embd_inp {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_model_n_embd_inp");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_model_n_embd_inp(const struct llama_model *model)
+     * }
+     */
+    public static FunctionDescriptor llama_model_n_embd_inp$descriptor() {
+        return llama_model_n_embd_inp.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_model_n_embd_inp(const struct llama_model *model)
+     * }
+     */
+    public static MethodHandle llama_model_n_embd_inp$handle() {
+        return llama_model_n_embd_inp.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_model_n_embd_inp(const struct llama_model *model)
+     * }
+     */
+    public static MemorySegment llama_model_n_embd_inp$address() {
+        return llama_model_n_embd_inp.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_model_n_embd_inp(const struct llama_model *model)
+     * }
+     */
+    public static int llama_model_n_embd_inp(MemorySegment model) {
+        var mh$ = llama_model_n_embd_inp.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_model_n_embd_inp", model);
+            }
+            return (int)mh$.invokeExact(model);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_model_n_layer {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_INT,
@@ -7983,6 +8043,66 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_bitmap_get_id {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_bitmap_get_id");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *mtmd_bitmap_get_id(const mtmd_bitmap *bitmap)
+     * }
+     */
+    public static FunctionDescriptor mtmd_bitmap_get_id$descriptor() {
+        return mtmd_bitmap_get_id.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *mtmd_bitmap_get_id(const mtmd_bitmap *bitmap)
+     * }
+     */
+    public static MethodHandle mtmd_bitmap_get_id$handle() {
+        return mtmd_bitmap_get_id.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *mtmd_bitmap_get_id(const mtmd_bitmap *bitmap)
+     * }
+     */
+    public static MemorySegment mtmd_bitmap_get_id$address() {
+        return mtmd_bitmap_get_id.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *mtmd_bitmap_get_id(const mtmd_bitmap *bitmap)
+     * }
+     */
+    public static MemorySegment mtmd_bitmap_get_id(MemorySegment bitmap) {
+        var mh$ = mtmd_bitmap_get_id.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_bitmap_get_id", bitmap);
+            }
+            return (MemorySegment)mh$.invokeExact(bitmap);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_bitmap_set_id {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             neuronscope_h.C_POINTER,
@@ -8036,6 +8156,66 @@ public class neuronscope_h extends neuronscope_h$shared {
                 traceDowncall("mtmd_bitmap_set_id", bitmap, id);
             }
             mh$.invokeExact(bitmap, id);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mtmd_bitmap_set_mergeable {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_bitmap_set_mergeable");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void mtmd_bitmap_set_mergeable(mtmd_bitmap *bitmap, _Bool mergeable)
+     * }
+     */
+    public static FunctionDescriptor mtmd_bitmap_set_mergeable$descriptor() {
+        return mtmd_bitmap_set_mergeable.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void mtmd_bitmap_set_mergeable(mtmd_bitmap *bitmap, _Bool mergeable)
+     * }
+     */
+    public static MethodHandle mtmd_bitmap_set_mergeable$handle() {
+        return mtmd_bitmap_set_mergeable.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void mtmd_bitmap_set_mergeable(mtmd_bitmap *bitmap, _Bool mergeable)
+     * }
+     */
+    public static MemorySegment mtmd_bitmap_set_mergeable$address() {
+        return mtmd_bitmap_set_mergeable.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void mtmd_bitmap_set_mergeable(mtmd_bitmap *bitmap, _Bool mergeable)
+     * }
+     */
+    public static void mtmd_bitmap_set_mergeable(MemorySegment bitmap, boolean mergeable) {
+        var mh$ = mtmd_bitmap_set_mergeable.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_bitmap_set_mergeable", bitmap, mergeable);
+            }
+            mh$.invokeExact(bitmap, mergeable);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
@@ -8882,6 +9062,68 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_image_tokens_get_decoder_pos {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            mtmd_decoder_pos.layout(),
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_image_tokens_get_decoder_pos");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * struct mtmd_decoder_pos mtmd_image_tokens_get_decoder_pos(const mtmd_image_tokens *image_tokens, llama_pos pos_0, size_t i)
+     * }
+     */
+    public static FunctionDescriptor mtmd_image_tokens_get_decoder_pos$descriptor() {
+        return mtmd_image_tokens_get_decoder_pos.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * struct mtmd_decoder_pos mtmd_image_tokens_get_decoder_pos(const mtmd_image_tokens *image_tokens, llama_pos pos_0, size_t i)
+     * }
+     */
+    public static MethodHandle mtmd_image_tokens_get_decoder_pos$handle() {
+        return mtmd_image_tokens_get_decoder_pos.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * struct mtmd_decoder_pos mtmd_image_tokens_get_decoder_pos(const mtmd_image_tokens *image_tokens, llama_pos pos_0, size_t i)
+     * }
+     */
+    public static MemorySegment mtmd_image_tokens_get_decoder_pos$address() {
+        return mtmd_image_tokens_get_decoder_pos.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * struct mtmd_decoder_pos mtmd_image_tokens_get_decoder_pos(const mtmd_image_tokens *image_tokens, llama_pos pos_0, size_t i)
+     * }
+     */
+    public static MemorySegment mtmd_image_tokens_get_decoder_pos(SegmentAllocator allocator, MemorySegment image_tokens, int pos_0, long i) {
+        var mh$ = mtmd_image_tokens_get_decoder_pos.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_image_tokens_get_decoder_pos", allocator, image_tokens, pos_0, i);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator, image_tokens, pos_0, i);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_tokenize {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_INT,
@@ -9303,6 +9545,66 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_helper_support_video {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_BOOL,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_helper_support_video");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * _Bool mtmd_helper_support_video(const mtmd_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor mtmd_helper_support_video$descriptor() {
+        return mtmd_helper_support_video.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * _Bool mtmd_helper_support_video(const mtmd_context *ctx)
+     * }
+     */
+    public static MethodHandle mtmd_helper_support_video$handle() {
+        return mtmd_helper_support_video.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * _Bool mtmd_helper_support_video(const mtmd_context *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_helper_support_video$address() {
+        return mtmd_helper_support_video.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * _Bool mtmd_helper_support_video(const mtmd_context *ctx)
+     * }
+     */
+    public static boolean mtmd_helper_support_video(MemorySegment ctx) {
+        var mh$ = mtmd_helper_support_video.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_helper_support_video", ctx);
+            }
+            return (boolean)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_helper_bitmap_init_from_file {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             mtmd_helper_bitmap_wrapper.layout(),
@@ -9611,6 +9913,68 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_helper_video_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            mtmd_helper_video_init_params.layout()
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_helper_video_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * mtmd_helper_video *mtmd_helper_video_init(const struct mtmd_context *mctx, const char *path, struct mtmd_helper_video_init_params params)
+     * }
+     */
+    public static FunctionDescriptor mtmd_helper_video_init$descriptor() {
+        return mtmd_helper_video_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * mtmd_helper_video *mtmd_helper_video_init(const struct mtmd_context *mctx, const char *path, struct mtmd_helper_video_init_params params)
+     * }
+     */
+    public static MethodHandle mtmd_helper_video_init$handle() {
+        return mtmd_helper_video_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * mtmd_helper_video *mtmd_helper_video_init(const struct mtmd_context *mctx, const char *path, struct mtmd_helper_video_init_params params)
+     * }
+     */
+    public static MemorySegment mtmd_helper_video_init$address() {
+        return mtmd_helper_video_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * mtmd_helper_video *mtmd_helper_video_init(const struct mtmd_context *mctx, const char *path, struct mtmd_helper_video_init_params params)
+     * }
+     */
+    public static MemorySegment mtmd_helper_video_init(MemorySegment mctx, MemorySegment path, MemorySegment params) {
+        var mh$ = mtmd_helper_video_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_helper_video_init", mctx, path, params);
+            }
+            return (MemorySegment)mh$.invokeExact(mctx, path, params);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_helper_video_free {
         public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
             neuronscope_h.C_POINTER
@@ -9663,6 +10027,128 @@ public class neuronscope_h extends neuronscope_h$shared {
                 traceDowncall("mtmd_helper_video_free", ctx);
             }
             mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mtmd_helper_video_get_info {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            mtmd_helper_video_info.layout(),
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_helper_video_get_info");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * struct mtmd_helper_video_info mtmd_helper_video_get_info(const mtmd_helper_video *ctx)
+     * }
+     */
+    public static FunctionDescriptor mtmd_helper_video_get_info$descriptor() {
+        return mtmd_helper_video_get_info.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * struct mtmd_helper_video_info mtmd_helper_video_get_info(const mtmd_helper_video *ctx)
+     * }
+     */
+    public static MethodHandle mtmd_helper_video_get_info$handle() {
+        return mtmd_helper_video_get_info.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * struct mtmd_helper_video_info mtmd_helper_video_get_info(const mtmd_helper_video *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_helper_video_get_info$address() {
+        return mtmd_helper_video_get_info.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * struct mtmd_helper_video_info mtmd_helper_video_get_info(const mtmd_helper_video *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_helper_video_get_info(SegmentAllocator allocator, MemorySegment ctx) {
+        var mh$ = mtmd_helper_video_get_info.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_helper_video_get_info", allocator, ctx);
+            }
+            return (MemorySegment)mh$.invokeExact(allocator, ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class mtmd_helper_video_read_next {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_helper_video_read_next");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_video_read_next(mtmd_helper_video *ctx, mtmd_bitmap **out_bitmap, char **out_text)
+     * }
+     */
+    public static FunctionDescriptor mtmd_helper_video_read_next$descriptor() {
+        return mtmd_helper_video_read_next.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_video_read_next(mtmd_helper_video *ctx, mtmd_bitmap **out_bitmap, char **out_text)
+     * }
+     */
+    public static MethodHandle mtmd_helper_video_read_next$handle() {
+        return mtmd_helper_video_read_next.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_video_read_next(mtmd_helper_video *ctx, mtmd_bitmap **out_bitmap, char **out_text)
+     * }
+     */
+    public static MemorySegment mtmd_helper_video_read_next$address() {
+        return mtmd_helper_video_read_next.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_video_read_next(mtmd_helper_video *ctx, mtmd_bitmap **out_bitmap, char **out_text)
+     * }
+     */
+    public static int mtmd_helper_video_read_next(MemorySegment ctx, MemorySegment out_bitmap, MemorySegment out_text) {
+        var mh$ = mtmd_helper_video_read_next.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_helper_video_read_next", ctx, out_bitmap, out_text);
+            }
+            return (int)mh$.invokeExact(ctx, out_bitmap, out_text);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
