@@ -9188,6 +9188,70 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_tokenize_from_parts {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_LONG,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_tokenize_from_parts");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_tokenize_from_parts(const mtmd_context *ctx, mtmd_input_chunks *output, const mtmd_input_part *const *parts, size_t n_parts, _Bool add_special)
+     * }
+     */
+    public static FunctionDescriptor mtmd_tokenize_from_parts$descriptor() {
+        return mtmd_tokenize_from_parts.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_tokenize_from_parts(const mtmd_context *ctx, mtmd_input_chunks *output, const mtmd_input_part *const *parts, size_t n_parts, _Bool add_special)
+     * }
+     */
+    public static MethodHandle mtmd_tokenize_from_parts$handle() {
+        return mtmd_tokenize_from_parts.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_tokenize_from_parts(const mtmd_context *ctx, mtmd_input_chunks *output, const mtmd_input_part *const *parts, size_t n_parts, _Bool add_special)
+     * }
+     */
+    public static MemorySegment mtmd_tokenize_from_parts$address() {
+        return mtmd_tokenize_from_parts.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_tokenize_from_parts(const mtmd_context *ctx, mtmd_input_chunks *output, const mtmd_input_part *const *parts, size_t n_parts, _Bool add_special)
+     * }
+     */
+    public static int mtmd_tokenize_from_parts(MemorySegment ctx, MemorySegment output, MemorySegment parts, long n_parts, boolean add_special) {
+        var mh$ = mtmd_tokenize_from_parts.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_tokenize_from_parts", ctx, output, parts, n_parts, add_special);
+            }
+            return (int)mh$.invokeExact(ctx, output, parts, n_parts, add_special);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_encode_chunk {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_INT,

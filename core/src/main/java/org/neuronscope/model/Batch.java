@@ -132,6 +132,28 @@ public final class Batch implements AutoCloseable {
         return this;
     }
 
+    /** A copy of the embedding of entry {@code i} of an embedding batch. */
+    public float[] embedding(int i) {
+        ensureOpen();
+        if (embeddingSize == 0) {
+            throw new NeuronScopeException("this batch holds tokens, not embeddings");
+        }
+        if (i < 0 || i >= size) {
+            throw new IndexOutOfBoundsException("entry " + i + " of a batch of " + size);
+        }
+        long bytes = (long) embeddingSize * Float.BYTES;
+        return embeddings.asSlice((long) i * bytes, bytes).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    /** All positions of entry {@code i} (one, or four with M-RoPE). */
+    public int[] positions(int i) {
+        ensureOpen();
+        if (i < 0 || i >= size) {
+            throw new IndexOutOfBoundsException("entry " + i + " of a batch of " + size);
+        }
+        return java.util.Arrays.copyOfRange(positionsStaged, i * positionsPerToken, (i + 1) * positionsPerToken);
+    }
+
     /** Appends an embedding given as a float array. */
     public Batch addEmbedding(float[] embedding, int[] positionsOfEmbedding, int seqId, boolean output) {
         if (embedding.length != embeddingSize) {

@@ -43,6 +43,14 @@ public final class LlamaRuntime {
         }
     }
 
+    /**
+     * The last error line llama.cpp, ggml or mtmd logged ("" if none). Native calls that fail by
+     * returning NULL explain themselves only in the log; exceptions quote this line.
+     */
+    public static String lastNativeError() {
+        return NativeLog.lastError();
+    }
+
     /** llama.cpp's description of the CPU features and backends in use. */
     public static String systemInfo() {
         init();

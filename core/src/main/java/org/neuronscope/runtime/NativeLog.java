@@ -14,6 +14,7 @@ final class NativeLog {
     private static final Logger LOG = LoggerFactory.getLogger("llama.cpp");
     private static final StringBuilder PENDING = new StringBuilder();
     private static int pendingLevel = neuronscope_h.GGML_LOG_LEVEL_INFO();
+    private static volatile String lastError = "";
 
     private NativeLog() {
     }
@@ -38,11 +39,22 @@ final class NativeLog {
         }
     }
 
+    /** The last line logged at ERROR level by native code ("" if none): the reason behind a NULL return. */
+    static String lastError() {
+        synchronized (PENDING) {
+            if (pendingLevel == neuronscope_h.GGML_LOG_LEVEL_ERROR() && !PENDING.isEmpty()) {
+                return PENDING.toString().strip();
+            }
+        }
+        return lastError;
+    }
+
     private static void emit(int level, String line) {
         if (line.isBlank()) {
             return;
         }
         if (level == neuronscope_h.GGML_LOG_LEVEL_ERROR()) {
+            lastError = line.strip();
             LOG.error(line);
         } else if (level == neuronscope_h.GGML_LOG_LEVEL_WARN()) {
             LOG.warn(line);

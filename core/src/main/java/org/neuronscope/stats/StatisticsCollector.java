@@ -5,6 +5,7 @@ import org.neuronscope.hooks.Accumulator;
 import org.neuronscope.hooks.HookPoint;
 import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.hooks.Reduction;
+import org.neuronscope.media.Prompt;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Session;
 
@@ -99,16 +100,40 @@ public final class StatisticsCollector implements AutoCloseable {
      * (-1: for none). Every entry of every layer is observed.
      */
     public void add(Batch batch, int[] groupOfEntry) {
-        Session session = hooks.session();
         if (groupOfEntry.length != batch.size()) {
             throw new NeuronScopeException(groupOfEntry.length + " group labels for a batch of " + batch.size());
         }
+        beginSample();
+        decodeLabelled(batch, groupOfEntry);
+        endSample(groupOfEntry);
+    }
+
+    /**
+     * Decodes one prompt (text, or text and media in several decodes) with an empty KV cache into
+     * sequence 0; entry i counts for group {@code groupOfEntry[i]} (-1: for none).
+     */
+    public void add(Prompt prompt, int[] groupOfEntry) {
+        if (groupOfEntry.length != prompt.length()) {
+            throw new NeuronScopeException(groupOfEntry.length + " group labels for a prompt of " + prompt.length() + " entries");
+        }
+        beginSample();
+        prompt.decode(hooks.session(), 0, 0, groupOfEntry, this::decodeLabelled);
+        endSample(groupOfEntry);
+    }
+
+    private void beginSample() {
+        accumulators.values().forEach(Accumulator::reset);
+        hooks.session().clearMemory();
+    }
+
+    private void decodeLabelled(Batch batch, int[] groupOfEntry) {
         hooks.tokenWeights().setGroups(groupOfEntry);
         java.util.Arrays.fill(currentGroups, -1);
         System.arraycopy(groupOfEntry, 0, currentGroups, 0, groupOfEntry.length);
-        accumulators.values().forEach(Accumulator::reset);
-        session.clearMemory();
-        session.decode(batch);
+        hooks.session().decode(batch);
+    }
+
+    private void endSample(int[] groupOfEntry) {
         for (var e : accumulators.entrySet()) {
             totals.addSums(e.getKey(), e.getValue().segment(), totals.groupCount(), 0);
         }

@@ -1,0 +1,108 @@
+package org.neuronscope.media;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.model.Session;
+
+import java.util.Arrays;
+import java.util.List;
+
+/** A prompt made of segments decoded in order; closes the native resources it was given. */
+final class SegmentedPrompt implements Prompt {
+    private final List<Segment> segments;
+    private final AutoCloseable owned;
+    private final int length;
+    private final int positions;
+    private int lastBatchIndex = -1;
+    private boolean open = true;
+
+    SegmentedPrompt(List<Segment> segments, AutoCloseable owned) {
+        if (segments.isEmpty()) {
+            throw new NeuronScopeException("a prompt needs at least one token or media item");
+        }
+        this.segments = List.copyOf(segments);
+        this.owned = owned;
+        this.length = this.segments.stream().mapToInt(Segment::length).sum();
+        this.positions = this.segments.stream().mapToInt(Segment::positionCount).sum();
+    }
+
+    List<Segment> segments() {
+        return segments;
+    }
+
+    @Override
+    public int length() {
+        return length;
+    }
+
+    @Override
+    public int positionCount() {
+        return positions;
+    }
+
+    @Override
+    public Modality modality(int entry) {
+        if (entry < 0 || entry >= length) {
+            throw new IndexOutOfBoundsException("entry " + entry + " of a prompt of " + length);
+        }
+        for (Segment s : segments) {
+            if (entry < s.length()) {
+                return s.modality(entry);
+            }
+            entry -= s.length();
+        }
+        throw new AssertionError();
+    }
+
+    @Override
+    public int decode(Session session, int seqId, int startPosition, int[] groupOfEntry, DecodeStep step) {
+        ensureOpen();
+        if (groupOfEntry.length != length) {
+            throw new NeuronScopeException(groupOfEntry.length + " group labels for a prompt of " + length + " entries");
+        }
+        if (startPosition < 0) {
+            throw new NeuronScopeException("start position must not be negative, got " + startPosition);
+        }
+        if (startPosition + positions > session.contextSize()) {
+            throw new NeuronScopeException("a prompt of " + positions + " positions from position " + startPosition
+                    + " does not fit the session's context of " + session.contextSize());
+        }
+        int entry = 0;
+        int position = startPosition;
+        for (int k = 0; k < segments.size(); k++) {
+            Segment s = segments.get(k);
+            int[] groups = Arrays.copyOfRange(groupOfEntry, entry, entry + s.length());
+            lastBatchIndex = s.decode(session, seqId, position, groups, k == segments.size() - 1, step);
+            entry += s.length();
+            position += s.positionCount();
+        }
+        return position;
+    }
+
+    @Override
+    public int lastBatchIndex() {
+        if (lastBatchIndex < 0) {
+            throw new NeuronScopeException("the prompt has not been decoded yet");
+        }
+        return lastBatchIndex;
+    }
+
+    private void ensureOpen() {
+        if (!open) {
+            throw new NeuronScopeException("the prompt is closed");
+        }
+    }
+
+    @Override
+    public void close() {
+        if (open) {
+            open = false;
+            if (owned != null) {
+                try {
+                    owned.close();
+                } catch (Exception e) {
+                    throw new NeuronScopeException("closing the prompt's native chunks failed", e);
+                }
+            }
+        }
+    }
+}
