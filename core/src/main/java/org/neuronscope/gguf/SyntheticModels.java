@@ -117,8 +117,11 @@ public final class SyntheticModels {
     public static Path write(ModelSpec spec, Path out, TensorOverride override) {
         Objects.requireNonNull(override, "override");
         try (GgufFile vocab = GgufFile.open(spec.vocabFile())) {
-            int nVocab = vocab.getStringArray("tokenizer.ggml.tokens").length;
             String a = spec.architecture();
+            String[] tokens = vocab.getStringArray("tokenizer.ggml.tokens");
+            long[] tokenTypes = vocab.getLongArray("tokenizer.ggml.token_type");
+            String[] extra = isQwen(a) ? QWEN_MEDIA_TOKENS : new String[0];
+            int nVocab = tokens.length + extra.length;
             GgufWriter w = new GgufWriter();
             w.putString("general.architecture", a);
             w.putString("general.name", "neuronscope-synthetic-" + a);
@@ -135,6 +138,21 @@ public final class SyntheticModels {
                 w.putInt32Array(a + ".rope.dimension_sections", ropeSections(spec.headDim()));
             }
             w.copyMetadata(vocab, "tokenizer.");
+            if (extra.length > 0) {
+                // Qwen2's real tokenizer carries the vision/audio boundary tokens that mtmd inserts around
+                // media; llama.cpp's vocab-only file lacks them, so they are appended as control tokens.
+                String[] allTokens = java.util.Arrays.copyOf(tokens, nVocab);
+                int[] allTypes = new int[nVocab];
+                for (int i = 0; i < tokens.length; i++) {
+                    allTypes[i] = (int) tokenTypes[i];
+                }
+                for (int i = 0; i < extra.length; i++) {
+                    allTokens[tokens.length + i] = extra[i];
+                    allTypes[tokens.length + i] = TOKEN_TYPE_CONTROL;
+                }
+                w.putStringArray("tokenizer.ggml.tokens", allTokens);
+                w.putInt32Array("tokenizer.ggml.token_type", allTypes);
+            }
             for (TensorPlan t : plan(spec, nVocab)) {
                 SplittableRandom rng = new SplittableRandom(tensorSeed(spec.seed(), t.name()));
                 double sigma = switch (t.kind()) {
@@ -153,6 +171,17 @@ public final class SyntheticModels {
             LOG.debug("wrote synthetic {} model {} ({} layers, {} wide, vocabulary {})", a, out, spec.layers(), spec.embedding(), nVocab);
             return out;
         }
+    }
+
+    /** Qwen's media boundary tokens (Qwen2-VL, Qwen2-Audio, Qwen2.5-Omni), appended to Qwen vocabularies. */
+    public static final String[] QWEN_MEDIA_TOKENS = {
+        "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
+        "<|audio_bos|>", "<|audio_eos|>", "<|AUDIO|>",
+    };
+    private static final int TOKEN_TYPE_CONTROL = 3; // llama_token_type LLAMA_TOKEN_TYPE_CONTROL
+
+    private static boolean isQwen(String architecture) {
+        return architecture.equals("qwen2") || architecture.equals("qwen3") || architecture.equals("qwen2vl");
     }
 
     /**
