@@ -6,6 +6,7 @@ import org.neuronscope.hooks.HookPoint;
 import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.hooks.Reduction;
 import org.neuronscope.media.Prompt;
+import org.neuronscope.media.PromptBatcher;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Session;
 
@@ -105,7 +106,7 @@ public final class StatisticsCollector implements AutoCloseable {
         }
         beginSample();
         decodeLabelled(batch, groupOfEntry);
-        endSample(groupOfEntry);
+        endSample(List.of(groupOfEntry));
     }
 
     /**
@@ -118,7 +119,22 @@ public final class StatisticsCollector implements AutoCloseable {
         }
         beginSample();
         prompt.decode(hooks.session(), 0, 0, groupOfEntry, this::decodeLabelled);
-        endSample(groupOfEntry);
+        endSample(List.of(groupOfEntry));
+    }
+
+    /**
+     * Decodes several prompts together (each in its own sequence 0, 1, ...; the session needs that
+     * many sequences), sharing token batches for throughput. Counts as {@code prompts.size()} samples.
+     */
+    public void addAll(List<? extends Prompt> prompts, List<int[]> groupsOfPrompt) {
+        if (prompts.size() > hooks.session().maxSequences()) {
+            throw new NeuronScopeException(prompts.size() + " prompts at once need a session with as many sequences; it has "
+                    + hooks.session().maxSequences());
+        }
+        beginSample();
+        int[] seqIds = java.util.stream.IntStream.range(0, prompts.size()).toArray();
+        PromptBatcher.decode(hooks.session(), prompts, seqIds, groupsOfPrompt, this::decodeLabelled, (p, i) -> { });
+        endSample(groupsOfPrompt);
     }
 
     private void beginSample() {
@@ -133,16 +149,19 @@ public final class StatisticsCollector implements AutoCloseable {
         hooks.session().decode(batch);
     }
 
-    private void endSample(int[] groupOfEntry) {
+    /** Adds what the accumulators gathered for these samples to the totals. */
+    private void endSample(List<int[]> groupsOfSamples) {
         for (var e : accumulators.entrySet()) {
             totals.addSums(e.getKey(), e.getValue().segment(), totals.groupCount(), 0);
         }
-        for (int g : groupOfEntry) {
-            if (g >= 0) {
-                totals.addTokens(g, 1);
+        for (int[] groupOfEntry : groupsOfSamples) {
+            for (int g : groupOfEntry) {
+                if (g >= 0) {
+                    totals.addTokens(g, 1);
+                }
             }
+            samplesDone++;
         }
-        samplesDone++;
     }
 
     public long samplesDone() {

@@ -1,0 +1,151 @@
+package org.neuronscope.media;
+
+import org.junit.jupiter.api.Test;
+import org.neuronscope.eval.Sample;
+import org.neuronscope.hooks.HookPoint;
+import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.model.Model;
+import org.neuronscope.model.Session;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+import org.neuronscope.stats.StatisticsCollector;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.Map;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** Several prompts in one go (text sharing batches, media in between) against each decoded alone. */
+class PromptBatcherTest {
+    @Test
+    void batchedPromptsGiveTheLogitsAndStatisticsOfSeparateDecodes() throws Exception {
+        Path image = SyntheticMedia.writePng(MultimodalFixtures.dir().resolve("batcher.png"), 64, 80, 11);
+        List<Sample> samples = List.of(
+                Sample.text("t1", "The capital of France is", List.of()),
+                new Sample("i1", "What is shown?", null, List.of(image), List.of(), List.of(), List.of(), List.of(), Sample.NO_ANSWER, Map.of()),
+                Sample.text("t2", "Count from one to ten: one, two, three, four, five", List.of()),
+                new Sample("i2", "Compare the pictures.", "Be brief.", List.of(image, MultimodalFixtures.testImage()), List.of(), List.of(),
+                        List.of(), List.of(), Sample.NO_ANSWER, Map.of()));
+        ModalityGrouping grouping = new ModalityGrouping();
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session().withBatchSize(48).withMaxSequences(4));
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
+            List<Prompt> prompts = new ArrayList<>();
+            List<int[]> groups = new ArrayList<>();
+            try {
+                for (Sample s : samples) {
+                    Prompt p = source.prepare(s);
+                    prompts.add(p);
+                    groups.add(grouping.groups(s, p));
+                }
+                // separately: last logits and statistics per prompt
+                float[][] alone = new float[prompts.size()][];
+                NeuronStatistics separate;
+                try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+                        EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
+                    for (int i = 0; i < prompts.size(); i++) {
+                        c.add(prompts.get(i), groups.get(i));
+                        alone[i] = session.logitsArray(prompts.get(i).lastBatchIndex());
+                    }
+                    separate = c.statistics().copy();
+                }
+                // together
+                float[][] together = new float[prompts.size()][];
+                session.clearMemory();
+                int[] next = PromptBatcher.decode(session, prompts, new int[] {0, 1, 2, 3}, groups, DecodeStep.plain(session),
+                        (p, index) -> together[p] = session.logitsArray(index));
+                for (int i = 0; i < prompts.size(); i++) {
+                    assertEquals(prompts.get(i).positionCount(), next[i]);
+                    assertEquals(session.maxPosition(i), next[i] - 1, "sequence " + i + " holds the prompt");
+                    for (int k = 0; k < alone[i].length; k++) {
+                        assertEquals(alone[i][k], together[i][k], 2e-3f + 2e-3f * Math.abs(alone[i][k]), "prompt " + i + " logit " + k);
+                    }
+                }
+                try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+                        EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
+                    c.addAll(prompts, groups);
+                    NeuronStatistics batched = c.statistics();
+                    assertEquals(prompts.size(), c.samplesDone());
+                    double countDiff = 0;
+                    double countTotal = 0;
+                    for (int g = 0; g < grouping.groupNames().size(); g++) {
+                        assertEquals(separate.tokens(g), batched.tokens(g), "tokens of group " + g);
+                        for (int l = 0; l < separate.layers(); l++) {
+                            for (int n = 0; n < separate.neurons(); n++) {
+                                countDiff += Math.abs(separate.get(Statistic.COUNT, l, g, n) - batched.get(Statistic.COUNT, l, g, n));
+                                countTotal += separate.get(Statistic.COUNT, l, g, n);
+                                assertEquals(separate.get(Statistic.SUM, l, g, n), batched.get(Statistic.SUM, l, g, n),
+                                        1e-2 + 1e-3 * Math.abs(separate.get(Statistic.SUM, l, g, n)));
+                            }
+                        }
+                    }
+                    assertTrue(countTotal > 1000);
+                    // activations within rounding of zero may flip sign between batch shapes; nothing more
+                    assertTrue(countDiff <= 1e-3 * countTotal, "count differences " + countDiff + " of " + countTotal);
+                }
+                separate.close();
+            } finally {
+                prompts.forEach(Prompt::close);
+            }
+        }
+    }
+
+    @Test
+    void videoFramesAreMergedInPairsAndLabelledVideo() {
+        List<Media> frames = new ArrayList<>();
+        for (int f = 0; f < 4; f++) {
+            frames.add(Media.image(SyntheticMedia.writePng(MultimodalFixtures.dir().resolve("frame-" + f + ".png"), 56, 56, 100 + f)));
+        }
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session())) {
+            MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
+            String m = Projector.marker();
+            int perImage;
+            try (Prompt one = source.prepare(m, List.of(frames.get(0)), false)) {
+                perImage = (int) java.util.Arrays.stream(one.modalities()).filter(x -> x == Modality.IMAGE).count();
+            }
+            try (Prompt video = source.prepare("Watch: " + m + " and this image " + m + " now.",
+                    List.of(Media.videoFrames(frames), frames.get(1)), false)) {
+                Modality[] ms = video.modalities();
+                long videoEntries = java.util.Arrays.stream(ms).filter(x -> x == Modality.VIDEO).count();
+                long imageEntries = java.util.Arrays.stream(ms).filter(x -> x == Modality.IMAGE).count();
+                // Qwen2-VL merges two frames of one size into one chunk of one frame's tokens
+                assertEquals(2L * perImage, videoEntries);
+                assertEquals(perImage, imageEntries);
+                int next = video.decode(session, 0, 0, new int[video.length()], DecodeStep.plain(session));
+                assertEquals(video.positionCount(), next);
+                assertTrue(video.positionCount() < video.length(), "M-RoPE media share positions");
+            }
+        }
+    }
+
+    @Test
+    void textPromptsLabelTemplateTokensSpecial() {
+        try (Model model = Model.load(MultimodalFixtures.audioModel())) {
+            TextPrompts prompts = new TextPrompts(model, PromptFormat.chat());
+            Sample s = new Sample("q", "Which is larger?", "Answer briefly.", List.of(), List.of(), List.of(), List.of("B"),
+                    List.of("one", "two"), 1, Map.of("lang", "en"));
+            try (Prompt p = prompts.prepare(s)) {
+                String text = PromptFormat.chat().format(model.tokenizer(), s, null);
+                assertTrue(text.contains("A. one\nB. two"), text);
+                int[] tokens = model.tokenizer().tokenize(text, false, true);
+                assertEquals(tokens.length, p.length());
+                for (int i = 0; i < tokens.length; i++) {
+                    assertEquals(model.tokenizer().isControl(tokens[i]) ? Modality.SPECIAL : Modality.TEXT, p.modality(i));
+                }
+                assertTrue(java.util.Arrays.asList(p.modalities()).contains(Modality.SPECIAL));
+                int[] byLabel = new LabelGrouping("lang", List.of("de", "en"), true).groups(s, p);
+                for (int i = 0; i < tokens.length; i++) {
+                    assertEquals(p.modality(i) == Modality.TEXT ? 1 : -1, byLabel[i]);
+                }
+            }
+        }
+    }
+}
