@@ -100,13 +100,26 @@ class SyntheticModelsTest {
                     assertArrayEquals(new long[] {2, 3, 3, 0}, sections, "Qwen2-VL's 16:24:24 proportions for 16-wide heads");
                     assertEquals(spec.headDim() / 2, Arrays.stream(sections).sum(), "sections cover the rotated pairs");
                 }
-                // the tokenizer, copied with exact types and values
+                // the tokenizer, copied with exact types and values; Qwen vocabularies gain the media
+                // boundary tokens (control type) at the end, everything before them unchanged
+                boolean qwen = arch.startsWith("qwen");
+                String[] extra = qwen ? SyntheticModels.QWEN_MEDIA_TOKENS : new String[0];
                 vocab.metadata().forEach((k, v) -> {
-                    if (k.startsWith("tokenizer.")) {
+                    if (k.startsWith("tokenizer.") && !(qwen && (k.equals("tokenizer.ggml.tokens") || k.equals("tokenizer.ggml.token_type")))) {
                         assertEquals(v, f.metadata().get(k), arch + ": " + k);
                     }
                 });
-                int nVocab = vocab.getStringArray("tokenizer.ggml.tokens").length;
+                String[] baseTokens = vocab.getStringArray("tokenizer.ggml.tokens");
+                String[] tokens = f.getStringArray("tokenizer.ggml.tokens");
+                long[] types = f.getLongArray("tokenizer.ggml.token_type");
+                assertEquals(baseTokens.length + extra.length, tokens.length, arch);
+                assertArrayEquals(baseTokens, Arrays.copyOf(tokens, baseTokens.length), arch);
+                assertArrayEquals(vocab.getLongArray("tokenizer.ggml.token_type"), Arrays.copyOf(types, baseTokens.length), arch);
+                for (int i = 0; i < extra.length; i++) {
+                    assertEquals(extra[i], tokens[baseTokens.length + i]);
+                    assertEquals(3, types[baseTokens.length + i], "control token " + extra[i]);
+                }
+                int nVocab = tokens.length;
                 Map<String, long[]> expected = expectedTensors(spec, nVocab);
                 assertEquals(expected.keySet(), f.tensors().keySet().stream().collect(java.util.stream.Collectors.toSet()), arch);
                 for (TensorInfo t : f.tensors().values()) {
