@@ -138,4 +138,116 @@ public final class MinerCollector {
         }
         return new Miner.SampleStatistics(act, attnK, attnQ);
     }
+
+    /**
+     * MINER's per-sample inputs for a prompt of any length and any number of decodes (text and media
+     * chunks, micro-batches): clears the session's memory and decodes {@code prompt} into sequence 0,
+     * entry i belonging to modality {@code modalityOfEntry[i]} (or -1). With attention on, the prompt
+     * is decoded twice: first to gather, per layer, the attention each entry receives from and pays to
+     * each modality (head-averaged probabilities, rows of every micro-batch); then to weight the
+     * activations with them. Memory stays O(layers × modalities × entries), never activations × entries.
+     */
+    public Miner.SampleStatistics collect(Session session, org.neuronscope.media.Prompt prompt, int[] modalityOfEntry) {
+        int n = prompt.length();
+        if (modalityOfEntry.length != n) {
+            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + n + " entries");
+        }
+        int nm = modalities.size();
+        for (int i = 0; i < n; i++) {
+            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= nm) {
+                throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
+            }
+        }
+        int layers = hooks.layers();
+        int width = hooks.width(HookPoint.FFN_ACT, 0);
+        int[] base = {0}; // entry index of the current batch's first entry
+        org.neuronscope.media.DecodeStep counting = (batch, groups) -> {
+            session.decode(batch);
+            base[0] += batch.size();
+        };
+        // pass 1: attention received (k) and paid (q) by each entry, per layer and modality.
+        // After clearMemory a single sequence fills KV cells in entry order, so cell j is entry j.
+        double[][][] wk = attention ? new double[layers][nm][n] : null;
+        double[][][] wq = attention ? new double[layers][nm][n] : null;
+        if (attention) {
+            try {
+                hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
+                    int cols = Math.min(w, n);
+                    for (int r = 0; r < rows; r++) {
+                        int i = base[0] + idx[r];
+                        MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) cols * Float.BYTES);
+                        int mi = modalityOfEntry[i];
+                        for (int j = 0; j < cols; j++) {
+                            float pij = row.getAtIndex(ValueLayout.JAVA_FLOAT, j);
+                            if (pij == 0f) {
+                                continue;
+                            }
+                            int mj = modalityOfEntry[j];
+                            if (mi >= 0 && mi == mj) {
+                                wk[layer][mi][j] += pij; // j receives from a query of its modality
+                                wq[layer][mj][i] += pij; // i pays to a key of its modality
+                            }
+                        }
+                    }
+                });
+                session.clearMemory();
+                base[0] = 0;
+                prompt.decode(session, 0, 0, modalityOfEntry, counting);
+            } finally {
+                hooks.removeTap(HookPoint.ATTN_PROBS, -1);
+            }
+        }
+        // pass 2: activations, weighted by the attention gathered above
+        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
+        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        try {
+            hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
+                for (int r = 0; r < rows; r++) {
+                    int e = base[0] + idx[r];
+                    int m = modalityOfEntry[e];
+                    if (m < 0) {
+                        continue;
+                    }
+                    MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
+                    act.observeExtrema(layer, m, row);
+                    double k1 = attention ? wk[layer][m][e] : 0;
+                    double q1 = attention ? wq[layer][m][e] : 0;
+                    for (int k = 0; k < w; k++) {
+                        double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
+                        if (a > 0) {
+                            act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
+                        }
+                        act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
+                        if (attention) {
+                            attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + k1 * a);
+                            attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + q1 * a);
+                        }
+                    }
+                }
+            });
+            session.clearMemory();
+            base[0] = 0;
+            prompt.decode(session, 0, 0, modalityOfEntry, counting);
+        } catch (RuntimeException e) {
+            act.close();
+            if (attnK != null) {
+                attnK.close();
+                attnQ.close();
+            }
+            throw e;
+        } finally {
+            hooks.removeTap(HookPoint.FFN_ACT, -1);
+        }
+        for (int m = 0; m < nm; m++) {
+            final int modality = m;
+            long count = java.util.Arrays.stream(modalityOfEntry).filter(x -> x == modality).count();
+            act.addTokens(m, count);
+            if (attention) {
+                attnK.addTokens(m, count);
+                attnQ.addTokens(m, count);
+            }
+        }
+        return new Miner.SampleStatistics(act, attnK, attnQ);
+    }
 }

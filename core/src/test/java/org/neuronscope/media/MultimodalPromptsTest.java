@@ -282,6 +282,36 @@ class MultimodalPromptsTest {
         }
     }
 
+    /** MINER's inputs (attention included) for an image prompt decoded in several chunks and micro-batches. */
+    @Test
+    void minerInputsOfAnImagePrompt() {
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session().withBatchSize(32).withUbatchSize(8)
+                     .withFlashAttention(org.neuronscope.model.SessionParams.FlashAttention.OFF));
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            Sample s = sample("img", List.of(generatedImage), List.of());
+            try (Prompt p = new MultimodalPrompts(projector, PromptFormat.chat()).prepare(s)) {
+                ModalityGrouping g = new ModalityGrouping();
+                int[] groups = g.groups(s, p);
+                var miner = new org.neuronscope.methods.MinerCollector(hooks, g.groupNames(), true).collect(session, p, groups);
+                int image = Modality.IMAGE.ordinal();
+                assertEquals(java.util.Arrays.stream(groups).filter(x -> x == image).count(), miner.activations().tokens(image));
+                assertEquals(0, miner.activations().tokens(Modality.AUDIO.ordinal()));
+                double k = 0;
+                double q = 0;
+                for (int l = 0; l < model.layerCount(); l++) {
+                    for (int n = 0; n < miner.activations().neurons(); n++) {
+                        k += Math.abs(miner.attnK().get(Statistic.WEIGHTED_SUM, l, image, n));
+                        q += Math.abs(miner.attnQ().get(Statistic.WEIGHTED_SUM, l, image, n));
+                        assertEquals(0.0, miner.attnK().get(Statistic.WEIGHTED_SUM, l, Modality.AUDIO.ordinal(), n));
+                    }
+                }
+                assertTrue(k > 0 && q > 0, "image tokens attend to each other");
+            }
+        }
+    }
+
     static Sample sample(String id, List<Path> images, List<Path> audio) {
         return new Sample(id, "Describe it.", "You are a helpful assistant.", images, audio, List.of(), List.of("x"), List.of(),
                 Sample.NO_ANSWER, Map.of());

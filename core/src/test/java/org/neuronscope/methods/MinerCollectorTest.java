@@ -107,4 +107,53 @@ class MinerCollectorTest {
             assertTrue(set.size("text") > 0);
         }
     }
+
+    /**
+     * The prompt path (several decodes, micro-batches of 8) against the single-batch path on the same
+     * text prompt: every MINER input agrees; then an image prompt yields image inputs.
+     */
+    @Test
+    void promptsOverManyDecodesAgreeWithOneBatch() {
+        SessionParams one = SessionParams.defaults().withContextSize(256).withBatchSize(128).withUbatchSize(128).withThreads(2)
+                .withFlashAttention(SessionParams.FlashAttention.OFF);
+        SessionParams many = one.withBatchSize(16).withUbatchSize(8);
+        try (Model model = Model.load(SyntheticFixtures.tiny("qwen2vl"))) {
+            org.neuronscope.media.TextPrompts texts = new org.neuronscope.media.TextPrompts(model, org.neuronscope.media.PromptFormat.chat());
+            org.neuronscope.eval.Sample sample = new org.neuronscope.eval.Sample("s", "Name three rivers of Europe and one of Asia, please.",
+                    "You are terse.", List.of(), List.of(), List.of(), List.of(), List.of(), -1, java.util.Map.of());
+            try (org.neuronscope.media.Prompt prompt = texts.prepare(sample)) {
+                int n = prompt.length();
+                int[] modality = new int[n];
+                for (int i = 0; i < n; i++) {
+                    modality[i] = prompt.modality(i) == org.neuronscope.media.Modality.TEXT ? 0 : 1;
+                }
+                Miner.SampleStatistics reference;
+                try (Session session = model.newSession(one); NeuronHooks hooks = NeuronHooks.attach(session); Batch batch = Batch.ofTokens(n)) {
+                    int[] tokens = model.tokenizer().tokenize(org.neuronscope.media.PromptFormat.chat().format(model.tokenizer(), sample, null), false, true);
+                    assertEquals(n, tokens.length);
+                    for (int i = 0; i < n; i++) {
+                        batch.add(tokens[i], i, 0, i == n - 1);
+                    }
+                    reference = new MinerCollector(hooks, List.of("text", "special"), true).collect(session, batch, modality);
+                }
+                Miner.SampleStatistics split;
+                try (Session session = model.newSession(many); NeuronHooks hooks = NeuronHooks.attach(session)) {
+                    split = new MinerCollector(hooks, List.of("text", "special"), true).collect(session, prompt, modality);
+                }
+                for (int l = 0; l < model.layerCount(); l++) {
+                    for (int m = 0; m < 2; m++) {
+                        assertEquals(reference.activations().tokens(m), split.activations().tokens(m));
+                        for (int k = 0; k < reference.activations().neurons(); k++) {
+                            String at = l + "/" + m + "/" + k;
+                            assertEquals(reference.activations().get(Statistic.COUNT, l, m, k), split.activations().get(Statistic.COUNT, l, m, k), 1.0, "count " + at);
+                            assertEquals(reference.activations().get(Statistic.SUM, l, m, k), split.activations().get(Statistic.SUM, l, m, k), 1e-3, "sum " + at);
+                            assertEquals(reference.activations().get(Statistic.MAX, l, m, k), split.activations().get(Statistic.MAX, l, m, k), 1e-4, "max " + at);
+                            assertEquals(reference.attnK().get(Statistic.WEIGHTED_SUM, l, m, k), split.attnK().get(Statistic.WEIGHTED_SUM, l, m, k), 1e-3, "attn_k " + at);
+                            assertEquals(reference.attnQ().get(Statistic.WEIGHTED_SUM, l, m, k), split.attnQ().get(Statistic.WEIGHTED_SUM, l, m, k), 1e-3, "attn_q " + at);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
