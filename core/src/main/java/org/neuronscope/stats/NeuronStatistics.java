@@ -303,6 +303,67 @@ public final class NeuronStatistics implements AutoCloseable {
         }
     }
 
+    /**
+     * A copy with extra groups that unite existing ones (e.g. MINER's {@code special_text} = text ∪
+     * special and {@code prompt} = all): sums and counts add, MAX/MIN combine, token counts add — exact,
+     * since every statistic held is a sum, a count or an extremum over the union's tokens.
+     *
+     * @param unions new group name → the existing groups it unites (in the order to append)
+     */
+    public NeuronStatistics withUnions(Map<String, List<String>> unions) {
+        checkOpen();
+        List<String> all = new java.util.ArrayList<>(groups);
+        List<int[]> members = new java.util.ArrayList<>();
+        for (var u : unions.entrySet()) {
+            if (all.contains(u.getKey())) {
+                throw new NeuronScopeException("group " + u.getKey() + " already exists");
+            }
+            if (u.getValue().isEmpty()) {
+                throw new NeuronScopeException("union " + u.getKey() + " has no groups");
+            }
+            int[] idx = new int[u.getValue().size()];
+            for (int i = 0; i < idx.length; i++) {
+                idx[i] = groupIndex(u.getValue().get(i));
+            }
+            all.add(u.getKey());
+            members.add(idx);
+        }
+        NeuronStatistics c = new NeuronStatistics(hookPoint, layers, neurons, all, statistics(), countThreshold, countAbsThreshold);
+        c.metadata.putAll(metadata);
+        for (var e : values.entrySet()) {
+            Statistic st = e.getKey();
+            MemorySegment src = e.getValue();
+            MemorySegment dst = c.values.get(st);
+            for (int l = 0; l < layers; l++) {
+                for (int g = 0; g < groups.size(); g++) {
+                    MemorySegment.copy(src, offset(l, g) * Double.BYTES, dst, c.offset(l, g) * Double.BYTES, (long) neurons * Double.BYTES);
+                }
+                for (int u = 0; u < members.size(); u++) {
+                    long d = c.offset(l, groups.size() + u);
+                    for (int n = 0; n < neurons; n++) {
+                        double acc = st == Statistic.MAX ? Double.NEGATIVE_INFINITY : st == Statistic.MIN ? Double.POSITIVE_INFINITY : 0;
+                        for (int g : members.get(u)) {
+                            double v = src.getAtIndex(ValueLayout.JAVA_DOUBLE, offset(l, g) + n);
+                            acc = st == Statistic.MAX ? Math.max(acc, v) : st == Statistic.MIN ? Math.min(acc, v) : acc + v;
+                        }
+                        dst.setAtIndex(ValueLayout.JAVA_DOUBLE, d + n, acc);
+                    }
+                }
+            }
+        }
+        for (int g = 0; g < groups.size(); g++) {
+            c.setTokens(g, tokens(g));
+        }
+        for (int u = 0; u < members.size(); u++) {
+            long t = 0;
+            for (int g : members.get(u)) {
+                t += tokens(g);
+            }
+            c.setTokens(groups.size() + u, t);
+        }
+        return c;
+    }
+
     /** An independent copy (same arrays, token counts and metadata). */
     public NeuronStatistics copy() {
         checkOpen();

@@ -194,4 +194,46 @@ class NeuronStatisticsTest {
         assertThrows(NeuronScopeException.class, () -> s.tokens(0));
         s.close(); // idempotent
     }
+
+    /** Derived groups (MINER's special_text and prompt) against plain loops over the base groups. */
+    @Test
+    void unionsAddSumsAndCombineExtrema() {
+        SplittableRandom rng = new SplittableRandom(3);
+        int layers = 3;
+        int groups = 5;
+        int neurons = 40;
+        Map<Statistic, double[][][]> values = new java.util.EnumMap<>(Statistic.class);
+        for (Statistic st : List.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX, Statistic.MIN)) {
+            double[][][] v = new double[layers][groups][neurons];
+            for (double[][] a : v) {
+                for (double[] b : a) {
+                    for (int n = 0; n < neurons; n++) {
+                        b[n] = st == Statistic.COUNT ? rng.nextInt(100) : rng.nextGaussian();
+                    }
+                }
+            }
+            values.put(st, v);
+        }
+        long[] tokens = {10, 20, 30, 40, 50};
+        List<String> names = List.of("text", "special", "image", "audio", "video");
+        try (NeuronStatistics s = NeuronStatistics.fromArrays("ffn.act", names, values, tokens, 0f, 0f);
+             NeuronStatistics u = s.withUnions(Map.of("special_text", List.of("text", "special")))) {
+            assertEquals(List.of("text", "special", "image", "audio", "video", "special_text"), u.groups());
+            assertEquals(30, u.tokens(5));
+            for (int l = 0; l < layers; l++) {
+                for (int n = 0; n < neurons; n++) {
+                    for (int g = 0; g < groups; g++) {
+                        assertEquals(s.get(Statistic.SUM, l, g, n), u.get(Statistic.SUM, l, g, n));
+                    }
+                    double[][] c = values.get(Statistic.COUNT)[l];
+                    assertEquals(c[0][n] + c[1][n], u.get(Statistic.COUNT, l, 5, n));
+                    assertEquals(values.get(Statistic.SUM)[l][0][n] + values.get(Statistic.SUM)[l][1][n], u.get(Statistic.SUM, l, 5, n), 1e-12);
+                    assertEquals(Math.max(values.get(Statistic.MAX)[l][0][n], values.get(Statistic.MAX)[l][1][n]), u.get(Statistic.MAX, l, 5, n));
+                    assertEquals(Math.min(values.get(Statistic.MIN)[l][0][n], values.get(Statistic.MIN)[l][1][n]), u.get(Statistic.MIN, l, 5, n));
+                }
+            }
+            assertThrows(NeuronScopeException.class, () -> s.withUnions(Map.of("text", List.of("image"))));
+            assertThrows(NeuronScopeException.class, () -> s.withUnions(Map.of("x", List.of("nope"))));
+        }
+    }
 }
