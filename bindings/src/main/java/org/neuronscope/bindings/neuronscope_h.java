@@ -9977,6 +9977,73 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class mtmd_helper_eval_chunks {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_BOOL,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_helper_eval_chunks");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_eval_chunks(mtmd_context *ctx, struct llama_context *lctx, const mtmd_input_chunks *chunks, llama_pos n_past, llama_seq_id seq_id, int32_t n_batch, _Bool logits_last, llama_pos *new_n_past)
+     * }
+     */
+    public static FunctionDescriptor mtmd_helper_eval_chunks$descriptor() {
+        return mtmd_helper_eval_chunks.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_eval_chunks(mtmd_context *ctx, struct llama_context *lctx, const mtmd_input_chunks *chunks, llama_pos n_past, llama_seq_id seq_id, int32_t n_batch, _Bool logits_last, llama_pos *new_n_past)
+     * }
+     */
+    public static MethodHandle mtmd_helper_eval_chunks$handle() {
+        return mtmd_helper_eval_chunks.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_eval_chunks(mtmd_context *ctx, struct llama_context *lctx, const mtmd_input_chunks *chunks, llama_pos n_past, llama_seq_id seq_id, int32_t n_batch, _Bool logits_last, llama_pos *new_n_past)
+     * }
+     */
+    public static MemorySegment mtmd_helper_eval_chunks$address() {
+        return mtmd_helper_eval_chunks.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_helper_eval_chunks(mtmd_context *ctx, struct llama_context *lctx, const mtmd_input_chunks *chunks, llama_pos n_past, llama_seq_id seq_id, int32_t n_batch, _Bool logits_last, llama_pos *new_n_past)
+     * }
+     */
+    public static int mtmd_helper_eval_chunks(MemorySegment ctx, MemorySegment lctx, MemorySegment chunks, int n_past, int seq_id, int n_batch, boolean logits_last, MemorySegment new_n_past) {
+        var mh$ = mtmd_helper_eval_chunks.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_helper_eval_chunks", ctx, lctx, chunks, n_past, seq_id, n_batch, logits_last, new_n_past);
+            }
+            return (int)mh$.invokeExact(ctx, lctx, chunks, n_past, seq_id, n_batch, logits_last, new_n_past);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class mtmd_helper_video_init {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_POINTER,

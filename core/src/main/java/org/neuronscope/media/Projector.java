@@ -167,6 +167,11 @@ public final class Projector implements AutoCloseable {
         }
     }
 
+    /** The mtmd context, for calling mtmd directly through the bindings; valid until close. */
+    public MemorySegment nativeHandle() {
+        return handle();
+    }
+
     MemorySegment handle() {
         if (ctx == null) {
             throw new NeuronScopeException("the projector is closed");
