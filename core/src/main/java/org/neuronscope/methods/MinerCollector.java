@@ -26,11 +26,62 @@ public final class MinerCollector {
     private final NeuronHooks hooks;
     private final List<String> modalities;
     private final boolean attention;
+    private final List<String> groups;           // modalities, then unions
+    private final int[][][] common;             // [base i][base j] -> groups holding both
 
     public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention) {
+        this(hooks, modalities, attention, java.util.Map.of());
+    }
+
+    /**
+     * A collector that also measures unions of modalities as groups of their own (MINER's derived
+     * groupings, e.g. {@code ModalityGrouping.DERIVED}: special_text, prompt): their attention metrics
+     * count attention between all the union's tokens, which per-modality sums cannot give. Unions are
+     * appended to the groups of the result, in the map's iteration order; only the prompt path takes them.
+     */
+    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
         this.hooks = hooks;
         this.modalities = List.copyOf(modalities);
         this.attention = attention;
+        List<String> all = new ArrayList<>(this.modalities);
+        List<java.util.Set<Integer>> members = new ArrayList<>();
+        for (int m = 0; m < this.modalities.size(); m++) {
+            members.add(java.util.Set.of(m));
+        }
+        for (var u : unions.entrySet()) {
+            if (all.contains(u.getKey())) {
+                throw new NeuronScopeException("union " + u.getKey() + " has the name of a group");
+            }
+            java.util.Set<Integer> set = new java.util.HashSet<>();
+            for (String name : u.getValue()) {
+                int idx = this.modalities.indexOf(name);
+                if (idx < 0) {
+                    throw new NeuronScopeException("union " + u.getKey() + " names " + name + ", not one of " + this.modalities);
+                }
+                set.add(idx);
+            }
+            all.add(u.getKey());
+            members.add(set);
+        }
+        this.groups = List.copyOf(all);
+        int nb = this.modalities.size();
+        this.common = new int[nb][nb][];
+        for (int a = 0; a < nb; a++) {
+            for (int b = 0; b < nb; b++) {
+                List<Integer> both = new ArrayList<>();
+                for (int g = 0; g < members.size(); g++) {
+                    if (members.get(g).contains(a) && members.get(g).contains(b)) {
+                        both.add(g);
+                    }
+                }
+                common[a][b] = both.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+    }
+
+    /** The groups of the statistics this collector returns: the modalities, then the unions. */
+    public List<String> groups() {
+        return groups;
     }
 
     /**
@@ -39,6 +90,9 @@ public final class MinerCollector {
      * modalities, or -1 for tokens no modality measures).
      */
     public Miner.SampleStatistics collect(Session session, Batch batch, int[] modalityOfEntry) {
+        if (groups.size() != modalities.size()) {
+            throw new NeuronScopeException("unions of modalities are measured on prompts (collect(session, prompt, ...))");
+        }
         int n = batch.size();
         if (modalityOfEntry.length != n) {
             throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a batch of " + n);
@@ -152,9 +206,10 @@ public final class MinerCollector {
         if (modalityOfEntry.length != n) {
             throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + n + " entries");
         }
-        int nm = modalities.size();
+        int nb = modalities.size();
+        int nm = groups.size();
         for (int i = 0; i < n; i++) {
-            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= nm) {
+            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= nb) {
                 throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
             }
         }
@@ -183,9 +238,11 @@ public final class MinerCollector {
                                 continue;
                             }
                             int mj = modalityOfEntry[j];
-                            if (mi >= 0 && mi == mj) {
-                                wk[layer][mi][j] += pij; // j receives from a query of its modality
-                                wq[layer][mj][i] += pij; // i pays to a key of its modality
+                            if (mi >= 0 && mj >= 0) {
+                                for (int g : common[mi][mj]) {
+                                    wk[layer][g][j] += pij; // j receives from a query of its group
+                                    wq[layer][g][i] += pij; // i pays to a key of its group
+                                }
                             }
                         }
                     }
@@ -198,30 +255,32 @@ public final class MinerCollector {
             }
         }
         // pass 2: activations, weighted by the attention gathered above
-        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
-        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
-        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
+        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
         try {
             hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
                 for (int r = 0; r < rows; r++) {
                     int e = base[0] + idx[r];
-                    int m = modalityOfEntry[e];
-                    if (m < 0) {
+                    int mb = modalityOfEntry[e];
+                    if (mb < 0) {
                         continue;
                     }
                     MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
-                    act.observeExtrema(layer, m, row);
-                    double k1 = attention ? wk[layer][m][e] : 0;
-                    double q1 = attention ? wq[layer][m][e] : 0;
-                    for (int k = 0; k < w; k++) {
-                        double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
-                        if (a > 0) {
-                            act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
-                        }
-                        act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
-                        if (attention) {
-                            attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + k1 * a);
-                            attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + q1 * a);
+                    for (int m : common[mb][mb]) {
+                        act.observeExtrema(layer, m, row);
+                        double k1 = attention ? wk[layer][m][e] : 0;
+                        double q1 = attention ? wq[layer][m][e] : 0;
+                        for (int k = 0; k < w; k++) {
+                            double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
+                            if (a > 0) {
+                                act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
+                            }
+                            act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
+                            if (attention) {
+                                attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + k1 * a);
+                                attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + q1 * a);
+                            }
                         }
                     }
                 }
@@ -240,8 +299,9 @@ public final class MinerCollector {
             hooks.removeTap(HookPoint.FFN_ACT, -1);
         }
         for (int m = 0; m < nm; m++) {
-            final int modality = m;
-            long count = java.util.Arrays.stream(modalityOfEntry).filter(x -> x == modality).count();
+            final int group = m;
+            long count = java.util.Arrays.stream(modalityOfEntry)
+                    .filter(x -> x >= 0 && java.util.Arrays.stream(common[x][x]).anyMatch(g -> g == group)).count();
             act.addTokens(m, count);
             if (attention) {
                 attnK.addTokens(m, count);

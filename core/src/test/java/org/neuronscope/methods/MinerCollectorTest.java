@@ -156,4 +156,40 @@ class MinerCollectorTest {
             }
         }
     }
+
+    /** A union group (special_text) measures exactly what one group holding all its tokens measures. */
+    @Test
+    void unionGroupsEqualRelabelledGroups() {
+        SessionParams params = SessionParams.defaults().withContextSize(256).withBatchSize(32).withUbatchSize(16).withThreads(2)
+                .withFlashAttention(SessionParams.FlashAttention.OFF);
+        try (Model model = Model.load(SyntheticFixtures.tiny("qwen2vl")); Session session = model.newSession(params);
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            org.neuronscope.media.TextPrompts texts = new org.neuronscope.media.TextPrompts(model, org.neuronscope.media.PromptFormat.chat());
+            org.neuronscope.eval.Sample sample = org.neuronscope.eval.Sample.text("u", "Why is the sky blue at noon but red at dusk?", List.of());
+            try (org.neuronscope.media.Prompt prompt = texts.prepare(sample)) {
+                int n = prompt.length();
+                int[] modality = new int[n];
+                int[] one = new int[n];
+                for (int i = 0; i < n; i++) {
+                    modality[i] = prompt.modality(i) == org.neuronscope.media.Modality.TEXT ? 0 : 1;
+                }
+                MinerCollector withUnion = new MinerCollector(hooks, List.of("text", "special"), true,
+                        java.util.Map.of("special_text", List.of("text", "special")));
+                assertEquals(List.of("text", "special", "special_text"), withUnion.groups());
+                Miner.SampleStatistics a = withUnion.collect(session, prompt, modality);
+                Miner.SampleStatistics b = new MinerCollector(hooks, List.of("special_text"), true).collect(session, prompt, one);
+                assertEquals(n, a.activations().tokens(2));
+                assertEquals(a.activations().tokens(0) + a.activations().tokens(1), a.activations().tokens(2));
+                for (int l = 0; l < model.layerCount(); l++) {
+                    for (int k = 0; k < a.activations().neurons(); k++) {
+                        for (Statistic st : List.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX)) {
+                            assertEquals(b.activations().get(st, l, 0, k), a.activations().get(st, l, 2, k), 1e-9, st + " " + l + "/" + k);
+                        }
+                        assertEquals(b.attnK().get(Statistic.WEIGHTED_SUM, l, 0, k), a.attnK().get(Statistic.WEIGHTED_SUM, l, 2, k), 1e-9);
+                        assertEquals(b.attnQ().get(Statistic.WEIGHTED_SUM, l, 0, k), a.attnQ().get(Statistic.WEIGHTED_SUM, l, 2, k), 1e-9);
+                    }
+                }
+            }
+        }
+    }
 }
