@@ -120,7 +120,7 @@ public final class SyntheticModels {
             String a = spec.architecture();
             String[] tokens = vocab.getStringArray("tokenizer.ggml.tokens");
             long[] tokenTypes = vocab.getLongArray("tokenizer.ggml.token_type");
-            String[] extra = isQwen(a) ? QWEN_MEDIA_TOKENS : new String[0];
+            String[] extra = isQwen(a) ? QWEN_MEDIA_TOKENS : a.equals("gemma3") ? GEMMA_MEDIA_TOKENS : new String[0];
             int nVocab = tokens.length + extra.length;
             GgufWriter w = new GgufWriter();
             w.putString("general.architecture", a);
@@ -152,6 +152,9 @@ public final class SyntheticModels {
                 }
                 w.putStringArray("tokenizer.ggml.tokens", allTokens);
                 w.putInt32Array("tokenizer.ggml.token_type", allTypes);
+                if (vocab.containsKey("tokenizer.ggml.scores")) {
+                    w.putFloat32Array("tokenizer.ggml.scores", java.util.Arrays.copyOf(vocab.getFloatArray("tokenizer.ggml.scores"), nVocab));
+                }
             }
             for (TensorPlan t : plan(spec, nVocab)) {
                 SplittableRandom rng = new SplittableRandom(tensorSeed(spec.seed(), t.name()));
@@ -178,6 +181,8 @@ public final class SyntheticModels {
         "<|vision_start|>", "<|vision_end|>", "<|vision_pad|>", "<|image_pad|>", "<|video_pad|>",
         "<|audio_bos|>", "<|audio_eos|>", "<|AUDIO|>",
     };
+    /** Gemma 3's image boundary tokens, appended to the Gemma vocabulary (llama.cpp's file is Gemma 4's). */
+    public static final String[] GEMMA_MEDIA_TOKENS = {"<start_of_image>", "<end_of_image>"};
     private static final int TOKEN_TYPE_CONTROL = 3; // llama_token_type LLAMA_TOKEN_TYPE_CONTROL
 
     private static boolean isQwen(String architecture) {

@@ -11,8 +11,9 @@ import java.util.SplittableRandom;
 /**
  * Writes small multimodal projectors (mmproj GGUF files) with random weights that llama.cpp's mtmd
  * loads and runs like the real ones: {@code qwen2vl_merger} (Qwen2-VL's vision transformer and patch
- * merger, for a {@code qwen2vl} text model) and {@code qwen2a} (Qwen2-Audio's Whisper encoder and
- * projection, for a {@code qwen2} text model). The tensor names, shapes and metadata keys follow
+ * merger, for a {@code qwen2vl} text model), {@code qwen2a} (Qwen2-Audio's Whisper encoder and
+ * projection, for a {@code qwen2} text model) and {@code gemma3} (Gemma 3's SigLIP encoder, for a
+ * {@code gemma3} text model). The tensor names, shapes and metadata keys follow
  * llama.cpp's converter ({@code tools/mtmd/clip-impl.h}, {@code clip.cpp}).
  *
  * <p>For planted ground truth, {@link Spec#withOutputBias} adds a fixed vector to every embedding the
@@ -26,6 +27,8 @@ public final class SyntheticProjectors {
     private static final float[] IMAGE_STD = {0.26862954f, 0.26130258f, 0.27577711f};
     /** Whisper's positions: 30 s of audio at 100 mel frames per second, halved by the second convolution. */
     private static final int AUDIO_POSITIONS = 1500;
+    /** Gemma 3's fixed image side for the synthetic projector (the real one uses 896). */
+    private static final int GEMMA3_IMAGE = 128;
 
     private SyntheticProjectors() {
     }
@@ -49,8 +52,11 @@ public final class SyntheticProjectors {
                        int melBins, long seed, float weightScale, float[] outputBias) {
         public Spec {
             Objects.requireNonNull(projectorType, "projectorType");
-            if (!projectorType.equals("qwen2vl_merger") && !projectorType.equals("qwen2a")) {
-                throw new IllegalArgumentException("projector type must be qwen2vl_merger or qwen2a, got " + projectorType);
+            if (!projectorType.equals("qwen2vl_merger") && !projectorType.equals("qwen2a") && !projectorType.equals("gemma3")) {
+                throw new IllegalArgumentException("projector type must be qwen2vl_merger, qwen2a or gemma3, got " + projectorType);
+            }
+            if (projectorType.equals("gemma3") && outputBias != null) {
+                throw new IllegalArgumentException("Gemma 3's projection has no bias to plant an output direction in");
             }
             if (width <= 0 || layers <= 0 || heads <= 0 || feedForward <= 0 || projectionDim <= 0) {
                 throw new IllegalArgumentException("sizes must be positive");
@@ -74,7 +80,7 @@ public final class SyntheticProjectors {
         }
 
         public boolean isVision() {
-            return projectorType.equals("qwen2vl_merger");
+            return !projectorType.equals("qwen2a");
         }
 
         public Spec withOutputBias(float[] bias) {
@@ -100,6 +106,15 @@ public final class SyntheticProjectors {
         return new Spec("qwen2a", 32, 1, 4, 64, projectionDim, 0, 128, seed, 1f, null);
     }
 
+    /**
+     * A tiny Gemma 3 vision projector (SigLIP encoder 32 wide, 1 block, 128-pixel images of 8-pixel
+     * patches, average-pooled 4×4 into 16 tokens) for a gemma3 text model of width projectionDim.
+     * Gemma 3 attends to an image's tokens bidirectionally, which the prompt decoding must honour.
+     */
+    public static Spec gemma3(int projectionDim, long seed) {
+        return new Spec("gemma3", 32, 1, 4, 64, projectionDim, 8, 0, seed, 1f, null);
+    }
+
     /** Writes the projector to {@code out} (atomically) and returns it. */
     public static Path write(Spec spec, Path out) {
         GgufWriter w = new GgufWriter();
@@ -116,7 +131,15 @@ public final class SyntheticProjectors {
         w.putUint32("clip." + m + ".attention.head_count", spec.heads());
         w.putUint32("clip." + m + ".projection_dim", spec.projectionDim());
         w.putFloat32("clip." + m + ".attention.layer_norm_epsilon", 1e-6f);
-        if (spec.isVision()) {
+        if (spec.projectorType().equals("gemma3")) {
+            w.putUint32("clip.vision.image_size", GEMMA3_IMAGE);
+            w.putUint32("clip.vision.patch_size", spec.patchSize());
+            w.putFloat32Array("clip.vision.image_mean", 0.5f, 0.5f, 0.5f);
+            w.putFloat32Array("clip.vision.image_std", 0.5f, 0.5f, 0.5f);
+            w.putBool("clip.use_gelu", true);
+            w.putUint32("clip.vision.projector.scale_factor", 4);
+            gemma3(w, spec);
+        } else if (spec.isVision()) {
             w.putUint32("clip.vision.image_size", 560);
             w.putUint32("clip.vision.patch_size", spec.patchSize());
             w.putFloat32Array("clip.vision.image_mean", IMAGE_MEAN);
@@ -146,6 +169,21 @@ public final class SyntheticProjectors {
         bias(w, s, "mm.0.bias", merged, null);
         weight(w, s, "mm.2.weight", GgmlType.F16, new long[] {merged, s.projectionDim()}, s.weightScale() / Math.sqrt(merged));
         bias(w, s, "mm.2.bias", s.projectionDim(), s.outputBias);
+    }
+
+    private static void gemma3(GgufWriter w, Spec s) {
+        int e = s.width();
+        int p = s.patchSize();
+        int patches = (GEMMA3_IMAGE / p) * (GEMMA3_IMAGE / p);
+        weight(w, s, "v.patch_embd.weight", GgmlType.F16, new long[] {p, p, 3, e}, 1.0 / Math.sqrt(p * p * 3.0));
+        bias(w, s, "v.patch_embd.bias", e, null);
+        weight(w, s, "v.position_embd.weight", GgmlType.F32, new long[] {e, patches}, 0.1);
+        for (int il = 0; il < s.layers(); il++) {
+            block(w, s, "v.blk." + il, true);
+        }
+        norm(w, "v.post_ln", e);
+        w.addTensor("mm.soft_emb_norm.weight", GgmlType.F32, new long[] {e}, (row, values) -> java.util.Arrays.fill(values, 1f));
+        weight(w, s, "mm.input_projection.weight", GgmlType.F16, new long[] {s.projectionDim(), e}, s.weightScale() / Math.sqrt(e));
     }
 
     private static void audio(GgufWriter w, Spec s) {

@@ -102,10 +102,18 @@ class SyntheticModelsTest {
                 }
                 // the tokenizer, copied with exact types and values; Qwen vocabularies gain the media
                 // boundary tokens (control type) at the end, everything before them unchanged
-                boolean qwen = arch.startsWith("qwen");
-                String[] extra = qwen ? SyntheticModels.QWEN_MEDIA_TOKENS : new String[0];
+                String[] extra = arch.startsWith("qwen") ? SyntheticModels.QWEN_MEDIA_TOKENS
+                        : arch.equals("gemma3") ? SyntheticModels.GEMMA_MEDIA_TOKENS : new String[0];
+                boolean extended = extra.length > 0;
+                java.util.Set<String> extendedKeys = java.util.Set.of("tokenizer.ggml.tokens", "tokenizer.ggml.token_type", "tokenizer.ggml.scores");
+                if (extended && vocab.containsKey("tokenizer.ggml.scores")) {
+                    float[] base = vocab.getFloatArray("tokenizer.ggml.scores");
+                    float[] scores = f.getFloatArray("tokenizer.ggml.scores");
+                    assertArrayEquals(base, Arrays.copyOf(scores, base.length), arch);
+                    assertEquals(base.length + extra.length, scores.length, arch);
+                }
                 vocab.metadata().forEach((k, v) -> {
-                    if (k.startsWith("tokenizer.") && !(qwen && (k.equals("tokenizer.ggml.tokens") || k.equals("tokenizer.ggml.token_type")))) {
+                    if (k.startsWith("tokenizer.") && !(extended && extendedKeys.contains(k))) {
                         assertEquals(v, f.metadata().get(k), arch + ": " + k);
                     }
                 });

@@ -46,6 +46,15 @@ final class MultimodalFixtures {
         return cached("mmproj-qwen2a-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.audio(64, 9), p));
     }
 
+    /** gemma3 text model, 64 wide, with its Gemma 3 (SigLIP) projector below. */
+    static Path gemmaModel() {
+        return SyntheticFixtures.tiny("gemma3");
+    }
+
+    static Path gemmaProjector() {
+        return cached("mmproj-gemma3-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.gemma3(64, 13), p));
+    }
+
     /** A vision projector for a model of another width (32): belongs to another model. */
     static Path mismatchedProjector() {
         return cached("mmproj-qwen2vl-32.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.vision(32, 7), p));

@@ -148,4 +148,50 @@ class PromptBatcherTest {
             }
         }
     }
+
+    /**
+     * Gemma 3 attends to an image's tokens bidirectionally: the image chunk is decoded with causal
+     * attention off (so an image token sees the ones after it) and back on for the text after it.
+     * Oracle: the logits after the prompt differ from a causal decode of the same embeddings, and a
+     * chunk that does not fit one micro-batch is refused with a clear message.
+     */
+    @Test
+    void gemma3ImagesAreDecodedNonCausally() {
+        try (Model model = Model.load(MultimodalFixtures.gemmaModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.gemmaProjector(), MultimodalFixtures.params())) {
+            assertTrue(projector.supportsVision());
+            assertTrue(!projector.usesMrope());
+            String text = "<start_of_turn>user\n" + Projector.marker() + "What is it?<end_of_turn>\n<start_of_turn>model\n";
+            Path image = SyntheticMedia.writePng(MultimodalFixtures.dir().resolve("gemma.png"), 100, 70, 17);
+            try (Prompt p = new MultimodalPrompts(projector, PromptFormat.chat()).prepare(text, List.of(Media.image(image)), true)) {
+                long images = java.util.Arrays.stream(p.modalities()).filter(m -> m == Modality.IMAGE).count();
+                assertEquals(16, images, "128-pixel image, 8-pixel patches pooled 4x4");
+                int[] none = new int[p.length()];
+                float[] nonCausal;
+                try (Session session = model.newSession(MultimodalFixtures.session())) {
+                    p.decode(session, 0, 0, none, DecodeStep.plain(session));
+                    nonCausal = session.logitsArray(p.lastBatchIndex());
+                }
+                // the same embeddings, decoded causally: forcing causal attention back on inside every decode
+                float[] causal;
+                try (Session session = model.newSession(MultimodalFixtures.session())) {
+                    p.decode(session, 0, 0, none, (batch, g) -> {
+                        org.neuronscope.bindings.neuronscope_h.llama_set_causal_attn(session.nativeHandle(), true);
+                        session.decode(batch);
+                    });
+                    causal = session.logitsArray(p.lastBatchIndex());
+                }
+                double diff = 0;
+                for (int k = 0; k < causal.length; k++) {
+                    diff = Math.max(diff, Math.abs(causal[k] - nonCausal[k]));
+                }
+                assertTrue(diff > 1e-3, "bidirectional attention within the image changes the output, diff " + diff);
+                try (Session small = model.newSession(MultimodalFixtures.session().withBatchSize(8).withUbatchSize(8))) {
+                    var e = org.junit.jupiter.api.Assertions.assertThrows(org.neuronscope.NeuronScopeException.class,
+                            () -> p.decode(small, 0, 0, none, DecodeStep.plain(small)));
+                    assertTrue(e.getMessage().contains("micro-batch"), e.getMessage());
+                }
+            }
+        }
+    }
 }
