@@ -38,14 +38,10 @@ public final class Generator {
         if (maxTokens < 0) {
             throw new IllegalArgumentException("maxTokens must not be negative");
         }
-        Tokenizer tokenizer = session.model().tokenizer();
-        int[] out = new int[Math.max(maxTokens, 0)];
-        int n = 0;
-        ByteArrayOutputStream text = new ByteArrayOutputStream();
-        StopReason reason = StopReason.MAX_TOKENS;
         int chunk = session.batchSize();
+        int pos = startPosition;
+        int last = -1;
         try (Batch batch = Batch.ofTokens(chunk)) {
-            int pos = startPosition;
             for (int start = 0; start < prompt.length; start += chunk) {
                 batch.clear();
                 int end = Math.min(prompt.length, start + chunk);
@@ -53,8 +49,31 @@ public final class Generator {
                     batch.add(prompt[i], pos++, seqId, i == prompt.length - 1);
                 }
                 session.decode(batch);
+                last = batch.size() - 1;
             }
-            int last = batch.size() - 1;
+        }
+        return continueAfter(session, sampler, seqId, pos, last, maxTokens, stopStrings, listener);
+    }
+
+    /**
+     * Generates after a prompt that was already decoded into {@code seqId} (for example a multimodal
+     * {@code Prompt}, whose next position differs from its length under M-RoPE): samples from the
+     * last decode's output at {@code lastBatchIndex}, then feeds each token at {@code nextPosition},
+     * {@code nextPosition + 1}, ...
+     */
+    public static Result continueAfter(Session session, Sampler sampler, int seqId, int nextPosition, int lastBatchIndex, int maxTokens,
+                                       String[] stopStrings, TokenListener listener) {
+        if (maxTokens < 0) {
+            throw new IllegalArgumentException("maxTokens must not be negative");
+        }
+        Tokenizer tokenizer = session.model().tokenizer();
+        int[] out = new int[maxTokens];
+        int n = 0;
+        ByteArrayOutputStream text = new ByteArrayOutputStream();
+        StopReason reason = StopReason.MAX_TOKENS;
+        try (Batch batch = Batch.ofTokens(1)) {
+            int pos = nextPosition;
+            int last = lastBatchIndex;
             while (n < maxTokens) {
                 int token = sampler.sample(session, last);
                 if (tokenizer.isEndOfGeneration(token)) {

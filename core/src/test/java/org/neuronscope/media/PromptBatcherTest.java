@@ -194,4 +194,33 @@ class PromptBatcherTest {
             }
         }
     }
+
+    /** Generation after a prepared prompt equals generation from its tokens; after an image it continues at the M-RoPE position. */
+    @Test
+    void generationContinuesAfterAPrompt() {
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session());
+             org.neuronscope.model.Sampler greedy = org.neuronscope.model.Sampler.greedy()) {
+            Sample s = Sample.text("g", "Once upon a time", List.of());
+            int[] expected;
+            try (Prompt p = new TextPrompts(model, PromptFormat.raw()).prepare(s)) {
+                int[] tokens = model.tokenizer().tokenize(PromptFormat.raw().format(model.tokenizer(), s, null), true, true);
+                expected = org.neuronscope.model.Generator.generate(session, greedy, tokens, 12).tokens();
+                session.clearMemory();
+                int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
+                int[] got = org.neuronscope.model.Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), 12, null, null).tokens();
+                org.junit.jupiter.api.Assertions.assertArrayEquals(expected, got);
+            }
+            session.clearMemory();
+            try (Prompt p = new MultimodalPrompts(projector, PromptFormat.chat())
+                    .prepare(new Sample("i", "Describe.", null, List.of(MultimodalFixtures.testImage()), List.of(), List.of(), List.of(),
+                            List.of(), Sample.NO_ANSWER, Map.of()))) {
+                int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
+                var r = org.neuronscope.model.Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), 5, null, null);
+                int fed = r.tokens().length - (r.stopReason() == org.neuronscope.model.Generator.StopReason.MAX_TOKENS ? 1 : 0);
+                assertEquals(next - 1 + fed, session.maxPosition(0));
+            }
+        }
+    }
 }
