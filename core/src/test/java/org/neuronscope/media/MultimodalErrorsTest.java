@@ -111,6 +111,20 @@ class MultimodalErrorsTest {
     }
 
     @Test
+    void promptDecodedIntoAnotherModelsSession() {
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector vision = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Model other = Model.load(MultimodalFixtures.audioModel());
+             org.neuronscope.model.Session session = other.newSession(MultimodalFixtures.session());
+             Prompt p = new MultimodalPrompts(vision, PromptFormat.chat()).prepare(Projector.marker(),
+                     List.of(Media.image(MultimodalFixtures.testImage())), false)) {
+            var e = assertThrows(NeuronScopeException.class, () -> p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session)));
+            assertMessage(e, "position");
+            assertThrows(NeuronScopeException.class, () -> p.decode(session, 0, 0, new int[p.length() + 1], DecodeStep.plain(session)));
+        }
+    }
+
+    @Test
     void closedProjectorAndModel() {
         Model model = Model.load(MultimodalFixtures.visionModel());
         Projector vision = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());

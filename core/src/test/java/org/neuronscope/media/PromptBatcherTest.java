@@ -223,4 +223,33 @@ class PromptBatcherTest {
             }
         }
     }
+
+    /**
+     * A video file through mtmd's ffmpeg helper (llama.cpp's tools/mtmd/test-3.mp4): its frames become
+     * video entries. Needs ffmpeg and ffprobe on PATH and a build with video support, else skipped.
+     */
+    @Test
+    void videoFileThroughFfmpeg() {
+        org.junit.jupiter.api.Assumptions.assumeTrue(onPath("ffmpeg") && onPath("ffprobe"), "ffmpeg/ffprobe not on PATH");
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session().withContextSize(8192).withBatchSize(1024))) {
+            org.junit.jupiter.api.Assumptions.assumeTrue(projector.supportsVideoFiles(), "mtmd built without video support");
+            Path video = org.neuronscope.testing.LlamaTree.root().resolve("tools/mtmd/test-3.mp4");
+            try (Prompt p = new MultimodalPrompts(projector, PromptFormat.chat()).prepare("Watch " + Projector.marker() + " now.",
+                    List.of(Media.video(video)), false)) {
+                long videoEntries = java.util.Arrays.stream(p.modalities()).filter(m -> m == Modality.VIDEO).count();
+                assertTrue(videoEntries > 0, "video entries");
+                assertEquals(0, java.util.Arrays.stream(p.modalities()).filter(m -> m == Modality.IMAGE).count());
+                int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
+                assertEquals(p.positionCount(), next);
+            }
+        }
+    }
+
+    private static boolean onPath(String tool) {
+        String path = System.getenv("PATH");
+        return path != null && java.util.Arrays.stream(path.split(java.io.File.pathSeparator))
+                .anyMatch(d -> java.nio.file.Files.isExecutable(Path.of(d, tool)));
+    }
 }
