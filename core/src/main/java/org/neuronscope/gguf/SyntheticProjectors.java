@@ -117,14 +117,53 @@ public final class SyntheticProjectors {
 
     /** Writes the projector to {@code out} (atomically) and returns it. */
     public static Path write(Spec spec, Path out) {
+        GgufWriter w = header("neuronscope-synthetic-" + spec.projectorType(), spec.isVision(), !spec.isVision());
+        w.putString("clip.projector_type", spec.projectorType());
+        encoder(w, spec);
+        w.write(out);
+        LOG.debug("wrote synthetic {} projector {} ({} wide into {})", spec.projectorType(), out, spec.width(), spec.projectionDim());
+        return out;
+    }
+
+    /**
+     * Writes one projector with a vision and an audio encoder, as Qwen2.5-Omni's mmproj is: the
+     * projector type per modality ({@code clip.vision.projector_type}, {@code clip.audio.projector_type}),
+     * tensors {@code v.*}/{@code mm.0}, {@code mm.2} for vision and {@code a.*}/{@code mm.a.*} for audio.
+     */
+    public static Path writeCombined(Spec vision, Spec audio, Path out) {
+        if (!vision.isVision() || audio.isVision()) {
+            throw new IllegalArgumentException("writeCombined takes a vision spec and an audio spec");
+        }
+        if (vision.projectorType().equals("gemma3")) {
+            throw new IllegalArgumentException("a combined projector pairs qwen2vl_merger with qwen2a");
+        }
+        if (vision.projectionDim() != audio.projectionDim()) {
+            throw new IllegalArgumentException("both encoders must project into the same width: " + vision.projectionDim()
+                    + " vs " + audio.projectionDim());
+        }
+        GgufWriter w = header("neuronscope-synthetic-omni", true, true);
+        w.putString("clip.vision.projector_type", vision.projectorType());
+        w.putString("clip.audio.projector_type", audio.projectorType());
+        encoder(w, vision);
+        encoder(w, audio);
+        w.write(out);
+        LOG.debug("wrote synthetic vision+audio projector {}", out);
+        return out;
+    }
+
+    private static GgufWriter header(String name, boolean vision, boolean audio) {
         GgufWriter w = new GgufWriter();
         w.putString("general.architecture", "clip");
-        w.putString("general.name", "neuronscope-synthetic-" + spec.projectorType());
+        w.putString("general.name", name);
         w.putUint32("general.file_type", 1);
-        w.putString("clip.projector_type", spec.projectorType());
+        w.putBool("clip.has_vision_encoder", vision);
+        w.putBool("clip.has_audio_encoder", audio);
+        return w;
+    }
+
+    /** The hyper-parameters and tensors of one encoder. */
+    private static void encoder(GgufWriter w, Spec spec) {
         String m = spec.isVision() ? "vision" : "audio";
-        w.putBool("clip.has_vision_encoder", spec.isVision());
-        w.putBool("clip.has_audio_encoder", !spec.isVision());
         w.putUint32("clip." + m + ".embedding_length", spec.width());
         w.putUint32("clip." + m + ".feed_forward_length", spec.feedForward());
         w.putUint32("clip." + m + ".block_count", spec.layers());
@@ -149,9 +188,6 @@ public final class SyntheticProjectors {
             w.putUint32("clip.audio.num_mel_bins", spec.melBins());
             audio(w, spec);
         }
-        w.write(out);
-        LOG.debug("wrote synthetic {} projector {} ({} wide into {})", spec.projectorType(), out, spec.width(), spec.projectionDim());
-        return out;
     }
 
     private static void vision(GgufWriter w, Spec s) {

@@ -55,6 +55,12 @@ final class MultimodalFixtures {
         return cached("mmproj-gemma3-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.gemma3(64, 13), p));
     }
 
+    /** One projector with Qwen2-VL's vision and Qwen2-Audio's audio encoders, as Qwen2.5-Omni's is, for the qwen2vl model. */
+    static Path omniProjector() {
+        return cached("mmproj-omni-64.gguf", p -> SyntheticProjectors.writeCombined(SyntheticProjectors.vision(64, 21),
+                SyntheticProjectors.audio(64, 22), p));
+    }
+
     /** A vision projector for a model of another width (32): belongs to another model. */
     static Path mismatchedProjector() {
         return cached("mmproj-qwen2vl-32.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.vision(32, 7), p));

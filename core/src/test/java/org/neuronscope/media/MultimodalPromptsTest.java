@@ -312,6 +312,55 @@ class MultimodalPromptsTest {
         }
     }
 
+    /**
+     * Image and audio in one prompt through one projector with both encoders (Qwen2.5-Omni's layout) on
+     * an M-RoPE model: counts match mtmd, audio positions are one per entry in all four M-RoPE
+     * dimensions, and statistics see image, audio, text and special tokens but no video.
+     */
+    @Test
+    void imageAndAudioInOnePrompt() throws Exception {
+        try (Model model = Model.load(MultimodalFixtures.visionModel());
+             Projector omni = Projector.load(model, MultimodalFixtures.omniProjector(), MultimodalFixtures.params());
+             Session session = model.newSession(MultimodalFixtures.session());
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            assertTrue(omni.supportsVision() && omni.supportsAudio() && omni.usesMrope());
+            String m = Projector.marker();
+            String text = "<|im_start|>user\n" + m + "\n" + m + "What do you see and hear?<|im_end|>\n";
+            List<Path> files = List.of(generatedImage, generatedWav);
+            MultimodalPrompts source = new MultimodalPrompts(omni, PromptFormat.chat());
+            try (Prompt p = source.prepare(text, List.of(Media.image(files.get(0)), Media.audio(files.get(1))), false)) {
+                MtmdReport mtmd = mtmdReport(omni, text, files);
+                Map<Modality, Integer> c = counts(p);
+                assertEquals(mtmd.tokensByType().get(neuronscope_h.MTMD_INPUT_CHUNK_TYPE_IMAGE()), (long) c.get(Modality.IMAGE));
+                assertEquals(mtmd.tokensByType().get(neuronscope_h.MTMD_INPUT_CHUNK_TYPE_AUDIO()), (long) c.get(Modality.AUDIO));
+                assertTrue(c.get(Modality.IMAGE) > 0 && c.get(Modality.AUDIO) > 0);
+                List<int[]> audioPositions = new ArrayList<>();
+                p.decode(session, 0, 0, new int[p.length()], (batch, groups) -> {
+                    if (batch.holdsEmbeddings()) {
+                        for (int i = 0; i < batch.size(); i++) {
+                            audioPositions.add(batch.positions(i));
+                        }
+                    }
+                    session.decode(batch);
+                });
+                // the last embedding batch is the audio clip: 1-D positions repeated over the 4 M-RoPE dimensions
+                List<int[]> audio = audioPositions.subList(audioPositions.size() - c.get(Modality.AUDIO), audioPositions.size());
+                for (int i = 0; i < audio.size(); i++) {
+                    int[] q = audio.get(i);
+                    assertEquals(audio.get(0)[0] + i, q[0]);
+                    assertArrayEquals(new int[] {q[0], q[0], q[0], q[0]}, q);
+                }
+            }
+            NeuronStatistics s = collect(hooks, source, new Sample("av", "What do you see and hear?", null, List.of(generatedImage),
+                    List.of(generatedWav), List.of(), List.of(), List.of(), Sample.NO_ANSWER, Map.of()));
+            for (Modality present : List.of(Modality.IMAGE, Modality.AUDIO, Modality.TEXT, Modality.SPECIAL)) {
+                assertTrue(total(s, present) > 0, present + " counted");
+            }
+            assertEquals(0.0, total(s, Modality.VIDEO));
+            s.close();
+        }
+    }
+
     static Sample sample(String id, List<Path> images, List<Path> audio) {
         return new Sample(id, "Describe it.", "You are a helpful assistant.", images, audio, List.of(), List.of("x"), List.of(),
                 Sample.NO_ANSWER, Map.of());
