@@ -59,7 +59,7 @@ public final class MultimodalBenchmark {
                     .feedForward(1536).heads(8).kvHeads(2).contextLength(4096).weightType(GgmlType.F16).build(), modelFile);
         }
         if (!Files.exists(projFile)) {
-            SyntheticProjectors.write(new SyntheticProjectors.Spec("qwen2vl_merger", 256, 4, 4, 1024, 512, 14, 0, 1, 1f, null), projFile);
+            SyntheticProjectors.write(new SyntheticProjectors.Spec("qwen2vl_merger", 256, 4, 4, 1024, 512, 14, 0, 1, 1f, null, null), projFile);
         }
         Path image = src.resolve("tools/mtmd/test-1.jpeg");
         System.out.println(LlamaRuntime.systemInfo());

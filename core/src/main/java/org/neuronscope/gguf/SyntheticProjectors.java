@@ -47,9 +47,11 @@ public final class SyntheticProjectors {
      * @param seed           random stream
      * @param weightScale    multiplies the final projection's random weights
      * @param outputBias     added to every output embedding (projectionDim floats), or null
+     * @param quietOutputs   output dimensions the final projection's weights leave at exactly the bias
+     *                       (their weight rows are zero): a planted axis carries only its planted value
      */
     public record Spec(String projectorType, int width, int layers, int heads, int feedForward, int projectionDim, int patchSize,
-                       int melBins, long seed, float weightScale, float[] outputBias) {
+                       int melBins, long seed, float weightScale, float[] outputBias, int[] quietOutputs) {
         public Spec {
             Objects.requireNonNull(projectorType, "projectorType");
             if (!projectorType.equals("qwen2vl_merger") && !projectorType.equals("qwen2a") && !projectorType.equals("gemma3")) {
@@ -72,6 +74,22 @@ public final class SyntheticProjectors {
                 throw new IllegalArgumentException("output bias has " + outputBias.length + " values, projection is " + projectionDim + " wide");
             }
             outputBias = outputBias == null ? null : outputBias.clone();
+            quietOutputs = quietOutputs == null ? new int[0] : quietOutputs.clone();
+            for (int d : quietOutputs) {
+                if (d < 0 || d >= projectionDim) {
+                    throw new IllegalArgumentException("quiet output " + d + " outside the projection's " + projectionDim + " dimensions");
+                }
+            }
+        }
+
+        @Override
+        public int[] quietOutputs() {
+            return quietOutputs.clone();
+        }
+
+        /** Output dimensions {@code dims} carry exactly their bias value, nothing of the media. */
+        public Spec withQuietOutputs(int... dims) {
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, outputBias, dims);
         }
 
         @Override
@@ -84,26 +102,26 @@ public final class SyntheticProjectors {
         }
 
         public Spec withOutputBias(float[] bias) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, bias);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, bias, quietOutputs);
         }
 
         public Spec withWeightScale(float scale) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, scale, outputBias);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, scale, outputBias, quietOutputs);
         }
 
         public Spec withSeed(long newSeed) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, newSeed, weightScale, outputBias);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, newSeed, weightScale, outputBias, quietOutputs);
         }
     }
 
     /** A tiny Qwen2-VL vision projector (32 wide, 1 block, 14-pixel patches) for a text model of width projectionDim. */
     public static Spec vision(int projectionDim, long seed) {
-        return new Spec("qwen2vl_merger", 32, 1, 4, 64, projectionDim, 14, 0, seed, 1f, null);
+        return new Spec("qwen2vl_merger", 32, 1, 4, 64, projectionDim, 14, 0, seed, 1f, null, null);
     }
 
     /** A tiny Qwen2-Audio projector (32 wide, 1 block, 128 mel bins) for a text model of width projectionDim. */
     public static Spec audio(int projectionDim, long seed) {
-        return new Spec("qwen2a", 32, 1, 4, 64, projectionDim, 0, 128, seed, 1f, null);
+        return new Spec("qwen2a", 32, 1, 4, 64, projectionDim, 0, 128, seed, 1f, null, null);
     }
 
     /**
@@ -112,7 +130,7 @@ public final class SyntheticProjectors {
      * Gemma 3 attends to an image's tokens bidirectionally, which the prompt decoding must honour.
      */
     public static Spec gemma3(int projectionDim, long seed) {
-        return new Spec("gemma3", 32, 1, 4, 64, projectionDim, 8, 0, seed, 1f, null);
+        return new Spec("gemma3", 32, 1, 4, 64, projectionDim, 8, 0, seed, 1f, null, null);
     }
 
     /** Writes the projector to {@code out} (atomically) and returns it. */
@@ -203,8 +221,8 @@ public final class SyntheticProjectors {
         int merged = 4 * e; // 2x2 patches merged into one token
         weight(w, s, "mm.0.weight", GgmlType.F16, new long[] {merged, merged}, 1.0 / Math.sqrt(merged));
         bias(w, s, "mm.0.bias", merged, null);
-        weight(w, s, "mm.2.weight", GgmlType.F16, new long[] {merged, s.projectionDim()}, s.weightScale() / Math.sqrt(merged));
-        bias(w, s, "mm.2.bias", s.projectionDim(), s.outputBias);
+        projection(w, s, "mm.2.weight", new long[] {merged, s.projectionDim()}, s.weightScale() / Math.sqrt(merged));
+        projectionBias(w, s, "mm.2.bias");
     }
 
     private static void gemma3(GgufWriter w, Spec s) {
@@ -233,8 +251,8 @@ public final class SyntheticProjectors {
             block(w, s, "a.blk." + il, false);
         }
         norm(w, "a.post_ln", e);
-        weight(w, s, "mm.a.fc.weight", GgmlType.F16, new long[] {e, s.projectionDim()}, s.weightScale() / Math.sqrt(e));
-        bias(w, s, "mm.a.fc.bias", s.projectionDim(), s.outputBias);
+        projection(w, s, "mm.a.fc.weight", new long[] {e, s.projectionDim()}, s.weightScale() / Math.sqrt(e));
+        projectionBias(w, s, "mm.a.fc.bias");
     }
 
     /** One pre-norm transformer block; Whisper's attention has no key bias. */
@@ -255,11 +273,39 @@ public final class SyntheticProjectors {
         bias(w, s, prefix + ".ffn_down.bias", e, null);
     }
 
+    /** The final projection: random rows, zero for the quiet output dimensions (a row is one output). */
+    private static void projection(GgufWriter w, Spec s, String name, long[] shape, double sigma) {
+        SplittableRandom rng = new SplittableRandom(seedOf(s.seed(), name));
+        java.util.Set<Long> quiet = java.util.Arrays.stream(s.quietOutputs).mapToObj(d -> (long) d).collect(java.util.stream.Collectors.toSet());
+        w.addTensor(name, GgmlType.F16, shape, (row, values) -> {
+            for (int i = 0; i < values.length; i++) {
+                double v = rng.nextGaussian() * sigma; // drawn for every row, so quiet rows leave the others unchanged
+                values[i] = quiet.contains(row) ? 0f : (float) v;
+            }
+        });
+    }
+
     private static void weight(GgufWriter w, Spec s, String name, GgmlType type, long[] shape, double sigma) {
         SplittableRandom rng = new SplittableRandom(seedOf(s.seed(), name));
         w.addTensor(name, type, shape, (row, values) -> {
             for (int i = 0; i < values.length; i++) {
                 values[i] = (float) (rng.nextGaussian() * sigma);
+            }
+        });
+    }
+
+    /** The final projection's bias: small noise plus the planted output bias; quiet dimensions get the planted value exactly. */
+    private static void projectionBias(GgufWriter w, Spec s, String name) {
+        SplittableRandom rng = new SplittableRandom(seedOf(s.seed(), name));
+        boolean[] quiet = new boolean[s.projectionDim()];
+        for (int d : s.quietOutputs) {
+            quiet[d] = true;
+        }
+        w.addTensor(name, GgmlType.F32, new long[] {s.projectionDim()}, (row, values) -> {
+            for (int i = 0; i < values.length; i++) {
+                double noise = rng.nextGaussian() * 0.02;
+                float planted = s.outputBias == null ? 0f : s.outputBias[i];
+                values[i] = quiet[i] ? planted : (float) noise + planted;
             }
         });
     }
