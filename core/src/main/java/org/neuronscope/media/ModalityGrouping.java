@@ -13,9 +13,14 @@ import java.util.Map;
  */
 public final class ModalityGrouping implements TokenGrouping {
     /** Derived groups and the base groups they unite (METHODS.md §2). */
-    public static final Map<String, List<String>> DERIVED = Map.of(
-            "special_text", List.of("text", "special"),
-            "prompt", List.of("text", "special", "image", "audio", "video"));
+    public static final Map<String, List<String>> DERIVED = derived();
+
+    private static Map<String, List<String>> derived() {
+        Map<String, List<String>> m = new java.util.LinkedHashMap<>(); // a fixed order: files written from it compare byte for byte
+        m.put("special_text", List.of("text", "special"));
+        m.put("prompt", List.of("text", "special", "image", "audio", "video"));
+        return java.util.Collections.unmodifiableMap(m);
+    }
 
     private static final List<String> NAMES = Arrays.stream(Modality.values()).map(Modality::groupName).toList();
 

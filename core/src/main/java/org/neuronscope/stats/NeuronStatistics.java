@@ -364,6 +364,29 @@ public final class NeuronStatistics implements AutoCloseable {
         return c;
     }
 
+    /** A copy holding only {@code keep} (existing groups, in the order given): e.g. LAPE over base modalities. */
+    public NeuronStatistics subset(List<String> keep) {
+        checkOpen();
+        int[] idx = new int[keep.size()];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = groupIndex(keep.get(i));
+        }
+        NeuronStatistics c = new NeuronStatistics(hookPoint, layers, neurons, keep, statistics(), countThreshold, countAbsThreshold);
+        c.metadata.putAll(metadata);
+        for (var e : values.entrySet()) {
+            MemorySegment dst = c.values.get(e.getKey());
+            for (int l = 0; l < layers; l++) {
+                for (int i = 0; i < idx.length; i++) {
+                    MemorySegment.copy(e.getValue(), offset(l, idx[i]) * Double.BYTES, dst, c.offset(l, i) * Double.BYTES, (long) neurons * Double.BYTES);
+                }
+            }
+        }
+        for (int i = 0; i < idx.length; i++) {
+            c.setTokens(i, tokens(idx[i]));
+        }
+        return c;
+    }
+
     /** An independent copy (same arrays, token counts and metadata). */
     public NeuronStatistics copy() {
         checkOpen();

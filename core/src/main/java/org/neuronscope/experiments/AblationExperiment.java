@@ -1,0 +1,130 @@
+package org.neuronscope.experiments;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.eval.Accuracy;
+import org.neuronscope.eval.Dataset;
+import org.neuronscope.eval.MetricTable;
+import org.neuronscope.eval.Metrics;
+import org.neuronscope.eval.Sample;
+import org.neuronscope.hooks.HookPoint;
+import org.neuronscope.media.DecodeStep;
+import org.neuronscope.media.Prompt;
+import org.neuronscope.methods.Interventions;
+import org.neuronscope.methods.NeuronSet;
+import org.neuronscope.model.Generator;
+import org.neuronscope.model.Sampler;
+import org.neuronscope.model.Session;
+
+import java.util.ArrayList;
+import java.util.Collection;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.function.Function;
+
+/**
+ * The {@code ablate} experiment: the dataset evaluated with no intervention and under each condition
+ * (a neuron set deactivated, set to a value or kept alone, a matched random set), per sample group.
+ *
+ * <p>Metrics, per group and condition: {@code logit_change} (mean |Δ| of the prompt's next-token
+ * logits against the unablated run), {@code top1_agreement} (same greedy next token); for samples
+ * with references, greedy answers scored by {@code exact_match} and {@code substring} (open
+ * questions) or {@code option_accuracy} (multiple choice), with 95 % Wilson intervals.
+ */
+public final class AblationExperiment {
+    /** One intervention to evaluate; {@link #NONE} is the baseline. */
+    public record Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value) {
+        public static final Condition NONE = new Condition("none", null, List.of(), Interventions.Mode.DEACTIVATE, 0f);
+
+        public Condition {
+            if (name == null || name.isBlank()) {
+                throw new NeuronScopeException("a condition needs a name");
+            }
+            groups = List.copyOf(groups);
+        }
+    }
+
+    /** Groups samples by what media they carry: image, audio, video or text. */
+    public static final Function<Sample, String> BY_MEDIA = s -> !s.images().isEmpty() ? "image"
+            : !s.audio().isEmpty() ? "audio" : !s.video().isEmpty() ? "video" : "text";
+
+    private AblationExperiment() {
+    }
+
+    /**
+     * Runs the baseline and every condition over {@code data}.
+     *
+     * @param maxTokens greedy answer length for samples with references (0: no generation)
+     */
+    public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
+                                  int maxTokens, Progress.Listener listener) {
+        List<Condition> all = new ArrayList<>();
+        all.add(Condition.NONE);
+        all.addAll(conditions);
+        MetricTable table = new MetricTable();
+        Session session = wb.session();
+        List<float[]> baseline = new ArrayList<>();
+        Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
+        try (Sampler greedy = Sampler.greedy()) {
+            for (Condition c : all) {
+                wb.hooks().removeInterventions();
+                if (c.set() != null) {
+                    Interventions.apply(wb.hooks(), HookPoint.parse(c.set().hookPoint()), c.set(),
+                            c.groups().isEmpty() ? c.set().groupNames() : c.groups(), c.mode(), c.value());
+                }
+                Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
+                Map<String, Accuracy> agree = new LinkedHashMap<>();
+                Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
+                for (int i = 0; i < data.size(); i++) {
+                    Sample s = data.samples().get(i);
+                    String g = groupOf.apply(s);
+                    try (Prompt p = wb.prompts().prepare(s)) {
+                        session.clearMemory();
+                        int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
+                        float[] logits = session.logitsArray(p.lastBatchIndex());
+                        if (c == Condition.NONE) {
+                            baseline.add(logits);
+                        }
+                        float[] b = baseline.get(i);
+                        double d = 0;
+                        for (int k = 0; k < b.length; k++) {
+                            d += Math.abs(logits[k] - b[k]);
+                        }
+                        double[] acc = change.computeIfAbsent(g, k -> new double[2]);
+                        acc[0] += d / b.length;
+                        acc[1]++;
+                        agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
+                        if (maxTokens > 0 && (!s.answers().isEmpty() || s.isMultipleChoice())) {
+                            String out = Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
+                            Map<String, Accuracy> m = answers.computeIfAbsent(g, k -> new LinkedHashMap<>());
+                            if (s.isMultipleChoice()) {
+                                m.merge("option_accuracy", Accuracy.of(Metrics.optionCorrect(out, s)), Accuracy::plus);
+                            } else {
+                                m.merge("exact_match", Accuracy.of(Metrics.exactMatch(out, s.answers()) == 1.0), Accuracy::plus);
+                                m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
+                            }
+                        }
+                    }
+                    progress.step();
+                }
+                change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
+                agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
+                answers.forEach((g, m) -> m.forEach((metric, a) -> table.put(c.name(), g, metric, a)));
+            }
+        } finally {
+            wb.hooks().removeInterventions();
+        }
+        table.baseline(Condition.NONE.name());
+        return table;
+    }
+
+    private static int argmax(float[] v) {
+        int best = 0;
+        for (int i = 1; i < v.length; i++) {
+            if (v[i] > v[best]) {
+                best = i;
+            }
+        }
+        return best;
+    }
+}

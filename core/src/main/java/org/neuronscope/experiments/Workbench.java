@@ -1,0 +1,110 @@
+package org.neuronscope.experiments;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.media.MultimodalPrompts;
+import org.neuronscope.media.Projector;
+import org.neuronscope.media.ProjectorParams;
+import org.neuronscope.media.PromptFormat;
+import org.neuronscope.media.PromptSource;
+import org.neuronscope.media.TextPrompts;
+import org.neuronscope.model.Model;
+import org.neuronscope.model.Session;
+import org.neuronscope.model.SessionParams;
+
+import java.nio.file.Path;
+
+/**
+ * What an experiment runs on: a model (and its projector, if any), one session with hooks, and the
+ * prompt source matching them. Owns all of them; closing closes them in reverse order.
+ */
+public final class Workbench implements AutoCloseable {
+    /**
+     * How to open a workbench.
+     *
+     * @param model     the language model GGUF
+     * @param projector its mmproj GGUF, or null for a text-only model
+     * @param session   context size, batch sizes, threads (flash attention must be off for MINER's attention metrics)
+     * @param media     projector options
+     * @param format    chat template and prompt layout
+     */
+    public record Setup(Path model, Path projector, SessionParams session, ProjectorParams media, PromptFormat format) {
+        public Setup {
+            if (model == null) {
+                throw new NeuronScopeException("a model file is required");
+            }
+        }
+    }
+
+    private final Setup setup;
+    private final Model model;
+    private final Projector projector;
+    private final Session session;
+    private final NeuronHooks hooks;
+    private final PromptSource prompts;
+
+    private Workbench(Setup setup, Model model, Projector projector, Session session, NeuronHooks hooks) {
+        this.setup = setup;
+        this.model = model;
+        this.projector = projector;
+        this.session = session;
+        this.hooks = hooks;
+        this.prompts = projector != null ? new MultimodalPrompts(projector, setup.format()) : new TextPrompts(model, setup.format());
+    }
+
+    public static Workbench open(Setup setup) {
+        Model model = Model.load(setup.model());
+        Projector projector = null;
+        Session session = null;
+        try {
+            projector = setup.projector() == null ? null : Projector.load(model, setup.projector(), setup.media());
+            session = model.newSession(setup.session());
+            NeuronHooks hooks = NeuronHooks.attach(session);
+            return new Workbench(setup, model, projector, session, hooks);
+        } catch (RuntimeException e) {
+            if (session != null) {
+                session.close();
+            }
+            if (projector != null) {
+                projector.close();
+            }
+            model.close();
+            throw e;
+        }
+    }
+
+    public Setup setup() {
+        return setup;
+    }
+
+    public Model model() {
+        return model;
+    }
+
+    /** The projector, or null for a text-only model. */
+    public Projector projector() {
+        return projector;
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    public NeuronHooks hooks() {
+        return hooks;
+    }
+
+    public PromptSource prompts() {
+        return prompts;
+    }
+
+    @Override
+    public void close() {
+        hooks.close();
+        session.close();
+        if (projector != null) {
+            projector.close();
+        }
+        model.close();
+    }
+}
