@@ -62,7 +62,7 @@ public final class Demo {
             Dataset data = Dataset.load(datasetFile);
             NeuronSet truth = planted.truth("ffn.act");
             truth.save(work.resolve("planted.json"));
-            Workbench.Setup setup = new Workbench.Setup(planted.model(), planted.projector(),
+            Workbench.Setup setup = new Workbench.Setup(planted.model(), org.neuronscope.model.ModelParams.defaults(), planted.projector(),
                     SessionParams.defaults().withContextSize(1024).withBatchSize(256).withThreads(threads)
                             .withFlashAttention(SessionParams.FlashAttention.OFF),
                     ProjectorParams.defaults().withThreads(threads).withWarmup(false).withImageTokens(8, 16), PromptFormat.chat());

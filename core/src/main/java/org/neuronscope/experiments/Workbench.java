@@ -9,6 +9,7 @@ import org.neuronscope.media.PromptFormat;
 import org.neuronscope.media.PromptSource;
 import org.neuronscope.media.TextPrompts;
 import org.neuronscope.model.Model;
+import org.neuronscope.model.ModelParams;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
 
@@ -23,12 +24,13 @@ public final class Workbench implements AutoCloseable {
      * How to open a workbench.
      *
      * @param model     the language model GGUF
+     * @param loading   how to load it (GPU layers, mmap)
      * @param projector its mmproj GGUF, or null for a text-only model
      * @param session   context size, batch sizes, threads (flash attention must be off for MINER's attention metrics)
      * @param media     projector options
      * @param format    chat template and prompt layout
      */
-    public record Setup(Path model, Path projector, SessionParams session, ProjectorParams media, PromptFormat format) {
+    public record Setup(Path model, ModelParams loading, Path projector, SessionParams session, ProjectorParams media, PromptFormat format) {
         public Setup {
             if (model == null) {
                 throw new NeuronScopeException("a model file is required");
@@ -53,7 +55,7 @@ public final class Workbench implements AutoCloseable {
     }
 
     public static Workbench open(Setup setup) {
-        Model model = Model.load(setup.model());
+        Model model = Model.load(setup.model(), setup.loading());
         Projector projector = null;
         Session session = null;
         try {
