@@ -99,6 +99,7 @@ public final class StatsExperiment {
                 }
                 NeuronStatistics result = grouping instanceof ModalityGrouping
                         ? c.statistics().withUnions(ModalityGrouping.DERIVED) : c.statistics().copy();
+                result.metadata().put("samples_done", Integer.toString(data.size()));
                 result.save(statisticsDir(out));
                 c.checkpoint(checkpoint); // complete: a rerun resumes at the end and rewrites the same result
                 return result;

@@ -57,9 +57,16 @@ public final class NeuronScopeCli implements Callable<Integer> {
         System.exit(run(args));
     }
 
-    /** Runs the command line and returns its exit code (for tests). */
+    /** Runs the command line and returns its exit code. */
     public static int run(String... args) {
+        return run(new java.io.PrintWriter(System.out, true), new java.io.PrintWriter(System.err, true), args);
+    }
+
+    /** Runs the command line with picocli's usage and error messages going to {@code out} and {@code err}. */
+    public static int run(java.io.PrintWriter out, java.io.PrintWriter err, String... args) {
         CommandLine cl = new CommandLine(new NeuronScopeCli());
+        cl.setOut(out);
+        cl.setErr(err);
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             if (e instanceof NeuronScopeException || e instanceof DatasetException || e instanceof IllegalArgumentException) {
                 cmd.getErr().println("error: " + e.getMessage());

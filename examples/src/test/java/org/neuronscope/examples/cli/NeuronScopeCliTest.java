@@ -1,0 +1,164 @@
+package org.neuronscope.examples.cli;
+
+import org.junit.jupiter.api.BeforeAll;
+import org.junit.jupiter.api.Test;
+import org.neuronscope.gguf.ModelSpec;
+import org.neuronscope.gguf.SyntheticModels;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.charset.StandardCharsets;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.List;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
+import java.util.stream.Stream;
+
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/**
+ * The command line: help for every command, clear errors for bad arguments, and a {@code stats} run
+ * killed midway (a real child process, killed with SIGKILL after its tenth checkpoint) and resumed,
+ * whose statistics are byte for byte those of an uninterrupted run.
+ */
+class NeuronScopeCliTest {
+    static Path dir;
+    static Path model;
+    static Path dataset;
+
+    @BeforeAll
+    static void fixtures() throws Exception {
+        dir = Path.of("target", "cli-test").toAbsolutePath();
+        Files.createDirectories(dir);
+        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
+        model = SyntheticModels.write(ModelSpec.tiny("qwen2", vocab), dir.resolve("tiny-qwen2.gguf"));
+        StringBuilder lines = new StringBuilder();
+        String[] langs = {"en", "fr"};
+        for (int i = 0; i < 400; i++) {
+            lines.append(String.format("{\"id\": \"s%d\", \"prompt\": \"Sample %d: tell me about the number %d and its neighbours.\", \"language\": \"%s\"}%n",
+                    i, i, i * 7, langs[i % 2]));
+        }
+        dataset = Files.writeString(dir.resolve("data.jsonl"), lines, StandardCharsets.UTF_8);
+    }
+
+    record Run(int code, String out, String err) {
+    }
+
+    static Run cli(String... args) {
+        StringWriter out = new StringWriter();
+        StringWriter err = new StringWriter();
+        int code = NeuronScopeCli.run(new PrintWriter(out, true), new PrintWriter(err, true), args);
+        return new Run(code, out.toString(), err.toString());
+    }
+
+    @Test
+    void helpForEveryCommand() {
+        Run top = cli("--help");
+        assertEquals(0, top.code());
+        for (String c : List.of("stats", "select", "ablate", "demo")) {
+            assertTrue(top.out().contains(c), c);
+            Run r = cli(c, "--help");
+            assertEquals(0, r.code(), c);
+            assertTrue(r.out().contains("Usage: neuronscope " + c), r.out());
+        }
+    }
+
+    @Test
+    void badArgumentsAreClearErrors() throws Exception {
+        Run missing = cli("stats", "--model", model.toString(), "--dataset", dataset.toString());
+        assertEquals(2, missing.code());
+        assertTrue(missing.err().contains("Missing required option: '--out=<out>'"), missing.err());
+        Run method = cli("select", "--method", "nonsense", "--out", dir.resolve("x.json").toString());
+        assertEquals(2, method.code());
+        assertTrue(method.err().contains("--method must be entropy, miner or manu"), method.err());
+        Run noStats = cli("select", "--method", "entropy", "--out", dir.resolve("x.json").toString());
+        assertTrue(noStats.err().contains("needs --stats"), noStats.err());
+        Run noFile = cli("stats", "--model", model.toString(), "--dataset", dir.resolve("absent.jsonl").toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, noFile.code());
+        assertTrue(noFile.err().contains("absent.jsonl"), noFile.err());
+        Run noModel = cli("stats", "--dataset", dataset.toString(), "--out", dir.resolve("o").toString());
+        assertTrue(noModel.err().contains("--model"), noModel.err());
+        Path bad = Files.writeString(dir.resolve("bad.jsonl"), "{\"id\": \"a\", \"prompt\": \"x\"}\n{\"id\": \"a\", \"prompt\": \"y\"}\nnot json\n");
+        Run badData = cli("stats", "--model", model.toString(), "--dataset", bad.toString(), "--out", dir.resolve("o").toString());
+        assertEquals(2, badData.code());
+        assertTrue(badData.err().contains("bad.jsonl:2:") && badData.err().contains("bad.jsonl:3:"), badData.err());
+        Run badGroup = cli("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--out", dir.resolve("o").toString(),
+                "--group-by", "colour");
+        assertTrue(badGroup.err().contains("--group-by"), badGroup.err());
+    }
+
+    @Test
+    void statsKilledMidwayAndResumedEqualsAnUninterruptedRun() throws Exception {
+        List<String> common = List.of("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--group-by", "label:language",
+                "--threads", "1", "--ctx", "256", "--batch", "64", "--checkpoint-every", "1");
+        Path whole = dir.resolve("whole");
+        Path killed = dir.resolve("killed");
+        deleteTree(whole);
+        deleteTree(killed);
+        Run r = cli(with(common, "--out", whole.toString()));
+        assertEquals(0, r.code(), r.err());
+
+        // a child JVM runs the same command and is killed (SIGKILL) once its checkpoint says 10 samples are done
+        String java = ProcessHandle.current().info().command().orElseThrow();
+        List<String> cmd = new ArrayList<>(List.of(java, "--enable-native-access=ALL-UNNAMED", "-cp", System.getProperty("java.class.path"),
+                NeuronScopeCli.class.getName()));
+        cmd.addAll(List.of(with(common, "--out", killed.toString())));
+        Process child = new ProcessBuilder(cmd).redirectErrorStream(true).redirectOutput(dir.resolve("child.log").toFile()).start();
+        Path meta = killed.resolve("checkpoint").resolve("meta.json");
+        long deadline = System.nanoTime() + 120_000_000_000L;
+        int done = 0;
+        while (System.nanoTime() < deadline && child.isAlive()) {
+            done = samplesDone(meta);
+            if (done >= 10) {
+                break;
+            }
+            Thread.sleep(5);
+        }
+        child.destroyForcibly().waitFor();
+        assertTrue(done >= 10, "the child reached a checkpoint (log: " + dir.resolve("child.log") + ")");
+        assertFalse(Files.exists(killed.resolve("statistics")), "the child was killed before it finished");
+        int atKill = samplesDone(meta);
+        assertTrue(atKill < 400, "killed midway, at " + atKill);
+
+        Run resumed = cli(with(common, "--out", killed.toString()));
+        assertEquals(0, resumed.code(), resumed.err());
+        try (Stream<Path> files = Files.list(whole.resolve("statistics"))) {
+            List<Path> all = files.sorted().toList();
+            assertTrue(all.stream().anyMatch(p -> p.toString().endsWith(".npy")));
+            for (Path f : all) {
+                assertArrayEquals(Files.readAllBytes(f), Files.readAllBytes(killed.resolve("statistics").resolve(f.getFileName())),
+                        f.getFileName() + " differs after kill and resume at sample " + atKill);
+            }
+        }
+    }
+
+    private static int samplesDone(Path meta) {
+        try {
+            Matcher m = Pattern.compile("\"samples_done\"\\s*:\\s*\"?(\\d+)").matcher(Files.readString(meta));
+            return m.find() ? Integer.parseInt(m.group(1)) : 0;
+        } catch (Exception e) {
+            return 0; // not written yet, or being replaced
+        }
+    }
+
+    private static String[] with(List<String> args, String... more) {
+        List<String> all = new ArrayList<>(args);
+        all.addAll(List.of(more));
+        return all.toArray(String[]::new);
+    }
+
+    private static void deleteTree(Path p) throws Exception {
+        if (Files.exists(p)) {
+            try (Stream<Path> s = Files.walk(p)) {
+                for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(q);
+                }
+            }
+        }
+    }
+}
