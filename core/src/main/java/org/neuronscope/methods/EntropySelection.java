@@ -67,12 +67,52 @@ public final class EntropySelection {
     }
 
     private static final int SAMPLE = 1 << 15;
+    /** Bound on |q·fastLog(q) summed − the same with Math.log| for Σq = 1, with a wide margin. */
+    static final double APPROX_ERROR = 1e-7;
+    private static final int LOG_BITS = 10;
+    private static final double[] LOG_AT = new double[1 << LOG_BITS];
+    private static final double[] INV_AT = new double[1 << LOG_BITS];
+    private static final double LN2 = Math.log(2);
+
+    static {
+        for (int i = 0; i < LOG_AT.length; i++) {
+            double m = 1 + (double) i / LOG_AT.length;
+            LOG_AT[i] = Math.log(m);
+            INV_AT[i] = 1 / m;
+        }
+    }
+
+    /**
+     * ln x for normal x &gt; 0 within about 1e-10: x = m·2^e, m ∈ [1, 2) split at 2^-10 into a table of
+     * ln m_i and the series ln(1 + d) ≈ d − d²/2 + d³/3 for d = m/m_i − 1 &lt; 2^-10.
+     */
+    static double fastLog(double x) {
+        long bits = Double.doubleToRawLongBits(x);
+        int e = (int) (bits >>> 52) - 1023;
+        if (e == -1023 || e == 1024) {
+            return Math.log(x); // subnormal, infinite or NaN
+        }
+        int i = (int) (bits >>> (52 - LOG_BITS)) & ((1 << LOG_BITS) - 1);
+        double m = Double.longBitsToDouble((bits & 0x000FFFFFFFFFFFFFL) | 0x3FF0000000000000L);
+        double d = m * INV_AT[i] - 1;
+        return e * LN2 + LOG_AT[i] + d * (1 - d * (0.5 - d * (1.0 / 3)));
+    }
 
     /** Selected neurons (flat [layer][neuron] indices) with their entropies. */
     private record Chosen(int[] index, double[] entropy) {
     }
 
     private EntropySelection() {
+    }
+
+    /** The smallest count c with c / t ≥ v (division is monotone), or NaN; for tests. */
+    static double countAtLeast(double v, double t) {
+        return Kernel.atLeast(v, t);
+    }
+
+    /** The largest count c with c / t ≤ v, or NaN; for tests. */
+    static double countAtMost(double v, double t) {
+        return Kernel.atMost(v, t);
     }
 
     /** LAPE's selection (the fast kernel). */
@@ -95,12 +135,29 @@ public final class EntropySelection {
             }
         }
         double[] h = new double[layers * neurons];
-        for (int i = 0; i < h.length; i++) {
-            h[i] = k.max[i] > k.tau ? k.entropy(i) : Double.POSITIVE_INFINITY;
+        for (int l = 0; l < layers; l++) {
+            for (int n = 0; n < neurons; n++) {
+                double max = Double.NEGATIVE_INFINITY;
+                double sum = 0;
+                for (int g = 0; g < groups; g++) {
+                    double v = p[(l * groups + g) * neurons + n];
+                    max = Math.max(max, v);
+                    sum = g == 0 ? v : sum + v;
+                }
+                h[l * neurons + n] = max > k.tau ? k.entropy(l, n, sum) : Double.POSITIVE_INFINITY;
+            }
         }
         return new Result(p, h, k.tau, k.tauAssign, set);
     }
 
+    /**
+     * The kernel, in two passes over the counts. Pass 1 classifies every count against a window
+     * [lo, hi] around a sampled estimate of τ — on the raw counts, against per-group count thresholds
+     * equivalent to comparing {@code count / tokens} (division is monotone, so the thresholds are
+     * exact), with no division — and marks the neurons with some p ≥ lo (a superset of the survivors,
+     * as τ ≥ lo). Pass 2 visits only those: Σp, max p and Σp² in group order, the filter max p &gt; τ.
+     * Then the lowest entropies, computed only where the collision bound allows.
+     */
     private static final class Kernel {
         final NeuronStatistics stats;
         final Params params;
@@ -108,9 +165,14 @@ public final class EntropySelection {
         final int layers, groups, neurons;
         final long[] tokens;
         final double[] tokensD;
-        // per neuron [layer][neuron]: Σ_k p, max_k p, Σ_k p²
-        final double[] sum, max, sumSq;
         double tau, tauAssign;
+        /** neurons with some p ≥ lo of the filter window (all of them when the window missed) */
+        byte[] candidate;
+        /** survivors (max p &gt; τ), ascending flat [layer][neuron] indices, with Σp and Σp² */
+        int[] surv;
+        double[] sumS, sumSqS;
+        /** the survivors' p, [survivor][group] */
+        double[] packedP;
 
         Kernel(NeuronStatistics stats, Params params) {
             if (stats.countThreshold() != 0f) {
@@ -131,9 +193,6 @@ public final class EntropySelection {
                 tokens[g] = stats.tokens(g);
                 tokensD[g] = tokens[g];
             }
-            this.sum = new double[layers * neurons];
-            this.max = new double[layers * neurons];
-            this.sumSq = new double[layers * neurons];
         }
 
         /** p of the flat [layer][group][neuron] index {@code i}, group {@code g}. */
@@ -141,10 +200,8 @@ public final class EntropySelection {
             return tokens[g] == 0 ? 0.0 : count.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / tokensD[g];
         }
 
-        /** H of neuron {@code i} = l·N + n, exactly as METHODS.md writes it (group order). */
-        double entropy(int i) {
-            int l = i / neurons, n = i % neurons;
-            double s = sum[i];
+        /** H of neuron n of layer l whose Σp is {@code s}, exactly as METHODS.md writes it (group order). */
+        double entropy(int l, int n, double s) {
             double h = 0;
             for (int g = 0; g < groups; g++) {
                 double q = s == 0 ? 0 : probability((long) (l * groups + g) * neurons + n, g) / s;
@@ -161,6 +218,7 @@ public final class EntropySelection {
             long kAssign = Math.round(params.assignPercentile() * total);
             tau = percentile(kFilter, true);
             tauAssign = kAssign == kFilter ? tau : percentile(kAssign, false);
+            survivors();
             int budget = (int) Math.round(params.topRate() * layers * neurons);
             Chosen chosen = lowestEntropy(budget);
             Map<String, String> p = params.asMap();
@@ -183,75 +241,157 @@ public final class EntropySelection {
             return set;
         }
 
-        /**
-         * The k-th smallest p (1-based), k = 0 giving −∞. With {@code accumulate}, the same pass fills
-         * sum, max and sumSq. Values below a window [lo, hi] around a sampled estimate are counted,
-         * values inside it kept; if the rank falls outside the window, an exact full selection follows.
-         */
-        double percentile(long k, boolean accumulate) {
-            long total = (long) layers * groups * neurons;
-            double lo, hi;
-            boolean window = k > 0;
-            if (window) {
-                int s = (int) Math.min(total, SAMPLE);
-                double[] sample = new double[s];
-                for (int j = 0; j < s; j++) {
-                    long i = (long) ((j + 0.5) * total / s);
-                    sample[j] = probability(i, (int) ((i / neurons) % groups));
-                }
-                Arrays.sort(sample);
-                double f = (double) k / total;
-                double r = f * s;
-                double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
-                int loIdx = (int) Math.floor(r - margin);
-                int hiIdx = (int) Math.ceil(r + margin);
-                lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : sample[loIdx];
-                hi = hiIdx >= s ? Double.POSITIVE_INFINITY : sample[hiIdx];
-            } else {
-                lo = Double.POSITIVE_INFINITY; // nothing kept, everything "below": unused
-                hi = Double.NEGATIVE_INFINITY;
+        /** The smallest count c with c / t ≥ v, or NaN if stepping does not settle (then classify by dividing). */
+        static double atLeast(double v, double t) {
+            if (v == Double.NEGATIVE_INFINITY || v <= 0) {
+                return Double.NEGATIVE_INFINITY; // counts are never negative: every one qualifies
             }
-            double[] buf = new double[Math.max(1024, 2 * neurons)];
-            double[] row = new double[neurons];
-            int kept = 0;
+            if (v == Double.POSITIVE_INFINITY) {
+                return Double.POSITIVE_INFINITY;
+            }
+            double c = v * t;
+            for (int i = 0; i < 64 && !(c / t >= v); i++) {
+                c = Math.nextUp(c);
+            }
+            for (int i = 0; i < 64 && Math.nextDown(c) / t >= v; i++) {
+                c = Math.nextDown(c);
+            }
+            return c / t >= v && !(Math.nextDown(c) / t >= v) ? c : Double.NaN;
+        }
+
+        /** The largest count c with c / t ≤ v, or NaN if stepping does not settle. */
+        static double atMost(double v, double t) {
+            if (v == Double.POSITIVE_INFINITY) {
+                return Double.POSITIVE_INFINITY;
+            }
+            if (v < 0 || v == Double.NEGATIVE_INFINITY) {
+                return Double.NEGATIVE_INFINITY; // no count qualifies
+            }
+            double c = v * t;
+            for (int i = 0; i < 64 && !(c / t <= v); i++) {
+                c = Math.nextDown(c);
+            }
+            for (int i = 0; i < 64 && Math.nextUp(c) / t <= v; i++) {
+                c = Math.nextUp(c);
+            }
+            return c / t <= v && !(Math.nextUp(c) / t <= v) ? c : Double.NaN;
+        }
+
+        /**
+         * The k-th smallest p (1-based), k = 0 giving −∞. With {@code markCandidates}, also marks the
+         * neurons having some p ≥ lo. Counts below a window [lo, hi] around a sampled estimate are
+         * counted, counts inside it kept (by index); if the rank falls outside the window, an exact full
+         * selection follows and every neuron is a candidate.
+         */
+        double percentile(long k, boolean markCandidates) {
+            long total = (long) layers * groups * neurons;
+            if (markCandidates) {
+                candidate = new byte[layers * neurons];
+            }
+            if (k == 0) {
+                if (markCandidates) {
+                    Arrays.fill(candidate, (byte) 1); // τ = −∞: every neuron survives
+                    for (int l = 0; l < layers; l++) {
+                        gatherLayer(l, false);
+                    }
+                }
+                return Double.NEGATIVE_INFINITY;
+            }
+            int s = (int) Math.min(total, SAMPLE);
+            double[] sample = new double[s];
+            for (int j = 0; j < s; j++) {
+                long i = (long) ((j + 0.5) * total / s);
+                sample[j] = probability(i, (int) ((i / neurons) % groups));
+            }
+            Arrays.sort(sample);
+            double f = (double) k / total;
+            double r = f * s;
+            double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
+            int loIdx = (int) Math.floor(r - margin);
+            int hiIdx = (int) Math.ceil(r + margin);
+            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : sample[loIdx];
+            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : sample[hiIdx];
+
+            int[] kept = new int[Math.max(1024, 2 * neurons)];
+            int nKept = 0;
             long below = 0;
+            if (layerRows == null) {
+                layerRows = new double[groups][neurons];
+            }
             for (int l = 0; l < layers; l++) {
                 int o = l * neurons;
                 for (int g = 0; g < groups; g++) {
-                    long base = (long) (l * groups + g) * neurons;
-                    if (tokens[g] == 0) {
-                        Arrays.fill(row, 0.0);
-                    } else {
-                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, base * Double.BYTES, row, 0, neurons);
-                        divide(row, tokensD[g]);
+                    int base = (l * groups + g) * neurons;
+                    if (kept.length - nKept < neurons) {
+                        kept = Arrays.copyOf(kept, Math.max(kept.length * 2, nKept + neurons));
                     }
-                    if (accumulate) {
-                        if (g == 0) {
-                            first(row, o);
-                        } else {
-                            next(row, o);
+                    double cLo;
+                    double cHi;
+                    if (tokens[g] == 0) {
+                        // every p is 0: every count is classified as p = 0 would be
+                        if (0.0 < lo) {
+                            below += neurons;
+                            continue;
+                        }
+                        cLo = Double.NEGATIVE_INFINITY;
+                        cHi = 0.0 <= hi ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+                    } else {
+                        cLo = atLeast(lo, tokensD[g]);
+                        cHi = atMost(hi, tokensD[g]);
+                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, (long) base * Double.BYTES, layerRows[g], 0, neurons);
+                    }
+                    if (cLo != cLo || cHi != cHi) {
+                        // thresholds that did not settle (never seen): classify by dividing, as METHODS.md writes it
+                        for (int n = 0; n < neurons; n++) {
+                            double p = probability(base + n, g);
+                            below += p < lo ? 1 : 0;
+                            kept[nKept] = base + n;
+                            nKept += p >= lo && p <= hi ? 1 : 0;
+                            if (markCandidates && p >= lo) {
+                                candidate[o + n] = 1;
+                            }
+                        }
+                        continue;
+                    }
+                    // counts at or above cLo are rare (about 1 − filterPercentile of them): a branch the
+                    // predictor gets right almost always is cheaper than branch-free stores on every count
+                    long atOrAbove = 0;
+                    double[] row = layerRows[g];
+                    for (int n = 0; n < neurons; n++) {
+                        double c = row[n];
+                        if (c >= cLo) {
+                            atOrAbove++;
+                            if (markCandidates) {
+                                candidate[o + n] = 1;
+                            }
+                            if (c <= cHi) {
+                                kept[nKept++] = base + n;
+                            }
                         }
                     }
-                    if (buf.length - kept < neurons) {
-                        buf = Arrays.copyOf(buf, Math.max(buf.length * 2, kept + neurons));
-                    }
-                    // branch-free: every value is written, the index advances only for the window's
-                    for (int n = 0; n < neurons; n++) {
-                        double p = row[n];
-                        below += p < lo ? 1 : 0;
-                        buf[kept] = p;
-                        kept += p >= lo && p <= hi ? 1 : 0;
-                    }
+                    below += neurons - atOrAbove;
+                }
+                if (markCandidates) {
+                    gatherLayer(l, true); // the layer's count rows were just copied: its candidates' p come from them
                 }
             }
-            if (!window) {
-                return Double.NEGATIVE_INFINITY;
-            }
-            if (below < k && k <= below + kept) {
-                Arrays.sort(buf, 0, kept);
-                return buf[(int) (k - below - 1)] + 0.0; // + 0.0: -0.0 reads as 0.0
+            if (below < k && k <= below + nKept) {
+                double[] values = new double[nKept];
+                for (int j = 0; j < nKept; j++) {
+                    int i = kept[j];
+                    values[j] = probability(i, (i / neurons) % groups);
+                }
+                Arrays.sort(values);
+                return values[(int) (k - below - 1)] + 0.0; // + 0.0: -0.0 reads as 0.0
             }
             // the sample misled the window: exact selection over everything (rare; still exact)
+            if (markCandidates) {
+                Arrays.fill(candidate, (byte) 1);
+                gathered = 0;
+                for (int l = 0; l < layers; l++) {
+                    gatherLayer(l, false);
+                }
+            }
             double[] all = new double[(int) total];
             for (long i = 0; i < total; i++) {
                 all[(int) i] = probability(i, (int) ((i / neurons) % groups));
@@ -259,113 +399,168 @@ public final class EntropySelection {
             return Selection.kthSmallest(all, k);
         }
 
-        private static void divide(double[] row, double t) {
-            for (int n = 0; n < row.length; n++) {
-                row[n] = row[n] / t;
+        /** Candidates gathered so far: flat index, Σp, max p, Σp² (group order) and p ([candidate][group]). */
+        int gathered;
+        int[] gIdx = new int[0];
+        double[] gSum = new double[0], gMax = new double[0], gSumSq = new double[0], gP = new double[0];
+        int[] layerCand;
+        /** pass 1's copies of the current layer's count rows, one per group */
+        double[][] layerRows;
+
+        /**
+         * Σp, max p, Σp² and the p of layer l's candidates (some p ≥ lo), appended to the gathered ones;
+         * {@code fromRows}: read the counts from {@link #layerRows} (pass 1 just filled them).
+         */
+        void gatherLayer(int l, boolean fromRows) {
+            if (layerCand == null) {
+                layerCand = new int[neurons];
             }
+            int o = l * neurons;
+            int c = 0;
+            for (int n = 0; n < neurons; n++) {
+                layerCand[c] = n;
+                c += candidate[o + n];
+            }
+            if (gIdx.length - gathered < c) {
+                int cap = Math.max(2 * gIdx.length, gathered + Math.max(c, layers > 0 ? c * (layers - l) : c));
+                gIdx = Arrays.copyOf(gIdx, cap);
+                gSum = Arrays.copyOf(gSum, cap);
+                gMax = Arrays.copyOf(gMax, cap);
+                gSumSq = Arrays.copyOf(gSumSq, cap);
+                gP = Arrays.copyOf(gP, cap * groups);
+            }
+            int at = gathered;
+            long layerBase = (long) l * groups * neurons;
+            // candidate by candidate, all groups: the sums stay in registers, p is written contiguously
+            for (int j = 0; j < c; j++) {
+                int n = layerCand[j];
+                int x = at + j;
+                int px = x * groups;
+                double sum = 0;
+                double max = 0;
+                double sumSq = 0;
+                for (int g = 0; g < groups; g++) {
+                    double cnt = fromRows ? layerRows[g][n] : count.getAtIndex(ValueLayout.JAVA_DOUBLE, layerBase + (long) g * neurons + n);
+                    double p = tokens[g] == 0 ? 0.0 : cnt / tokensD[g];
+                    gP[px + g] = p;
+                    if (g == 0) {
+                        sum = p;
+                        max = p;
+                        sumSq = p * p;
+                    } else {
+                        sum += p;
+                        max = Math.max(max, p);
+                        sumSq += p * p;
+                    }
+                }
+                gSum[x] = sum;
+                gMax[x] = max;
+                gSumSq[x] = sumSq;
+                gIdx[x] = o + n;
+            }
+            gathered += c;
         }
 
-        private void first(double[] row, int o) {
-            for (int n = 0; n < row.length; n++) {
-                double p = row[n];
-                sum[o + n] = p;
-                max[o + n] = p;
-                sumSq[o + n] = p * p;
+        /** The survivors: gathered candidates with max p &gt; τ (in place; the arrays become the survivors'). */
+        void survivors() {
+            int m = 0;
+            for (int x = 0; x < gathered; x++) {
+                if (gMax[x] > tau) {
+                    gIdx[m] = gIdx[x];
+                    gSum[m] = gSum[x];
+                    gSumSq[m] = gSumSq[x];
+                    if (m != x) {
+                        System.arraycopy(gP, x * groups, gP, m * groups, groups);
+                    }
+                    m++;
+                }
             }
+            surv = Arrays.copyOf(gIdx, m);
+            sumS = gSum;
+            sumSqS = gSumSq;
+            packedP = gP;
+            candidate = null;
+            gMax = null;
         }
 
-        private void next(double[] row, int o) {
-            for (int n = 0; n < row.length; n++) {
-                double p = row[n];
-                sum[o + n] += p;
-                max[o + n] = Math.max(max[o + n], p);
-                sumSq[o + n] += p * p;
-            }
-        }
-
-        /** The {@code budget} surviving neurons (max p &gt; τ) of lowest H, ties by lower index. */
+        /**
+         * The {@code budget} surviving neurons (max p &gt; τ) of lowest H, ties by lower index. First
+         * with approximate entropies ({@link #fastLog}, error below {@link #APPROX_ERROR}) for the
+         * survivors the collision bound −ln Σq² ≤ H does not rule out; then exact entropies (Math.log,
+         * the arithmetic of METHODS.md) only for those whose approximate H could place them among the
+         * lowest — so the selection and its scores are exactly those of computing every H exactly.
+         */
         Chosen lowestEntropy(int budget) {
-            int size = layers * neurons;
-            int survivors = 0;
-            for (int i = 0; i < size; i++) {
-                if (max[i] > tau) {
-                    survivors++;
-                }
-            }
-            int[] surv = new int[survivors];
-            for (int i = 0, j = 0; i < size; i++) {
-                if (max[i] > tau) {
-                    surv[j++] = i;
-                }
-            }
+            int survivors = surv.length;
             int k = Math.min(budget, survivors);
-            double[] h = new double[survivors];
-            Arrays.fill(h, Double.NaN); // NaN: not computed (yet)
-            int[] todo = new int[survivors];
-            if (k == survivors) {
-                for (int j = 0; j < survivors; j++) {
-                    todo[j] = j;
-                }
-                entropies(surv, todo, survivors, h);
-            } else if (k > 0) {
-                // collision probability Σq² = Σp²/S²; H ≥ −ln Σq². A neuron whose bound exceeds a T that at
-                // least k computed entropies reach cannot be among the k lowest.
-                double[] c2 = new double[survivors];
-                for (int j = 0; j < survivors; j++) {
-                    double s = sum[surv[j]];
-                    c2[j] = s == 0 ? Double.POSITIVE_INFINITY : sumSq[surv[j]] / (s * s);
-                }
-                double guess = guessCutoff(surv, h, k);
-                while (true) {
-                    boolean all = guess > Math.log(groups) + 1;
-                    double minC2 = all ? Double.NEGATIVE_INFINITY : Math.exp(-guess) * (1 - 1e-9); // slack for rounding
-                    int m = 0;
-                    for (int j = 0; j < survivors; j++) {
-                        if (c2[j] >= minC2 && h[j] != h[j]) {
-                            todo[m++] = j;
-                        }
-                    }
-                    entropies(surv, todo, m, h);
-                    int atMost = 0;
-                    for (int j = 0; j < survivors; j++) {
-                        if (c2[j] >= minC2 && h[j] <= guess) {
-                            atMost++;
-                        }
-                    }
-                    if (atMost >= k || all) {
-                        break; // the k-th lowest H is ≤ guess, and every neuron left out has H > guess
-                    }
-                    guess = guess <= 0 ? 1e-3 : guess * 1.25 + 1e-3;
-                }
-            }
-            // k lowest among the computed: the cut value, then strictly lower ones and ties by index
-            int computed = 0;
-            for (double v : h) {
-                if (v == v) {
-                    computed++;
-                }
-            }
-            double[] values = new double[computed];
-            for (int j = 0, c = 0; j < survivors; j++) {
-                if (h[j] == h[j]) {
-                    values[c++] = h[j];
-                }
-            }
             Chosen out = new Chosen(new int[k], new double[k]);
             if (k == 0) {
                 return out;
             }
+            double[] approx = new double[survivors];
+            Arrays.fill(approx, Double.NaN); // NaN: not computed (yet)
+            int[] todo = new int[survivors];
+            double[] c2 = new double[survivors];
+            for (int j = 0; j < survivors; j++) {
+                double s = sumS[j];
+                c2[j] = s == 0 ? Double.POSITIVE_INFINITY : sumSqS[j] / (s * s);
+            }
+            // grow T until at least k neurons surely have H ≤ T (approximate H + error ≤ T); every neuron
+            // whose collision bound exceeds T was never computed and cannot be among the k lowest
+            double guess = guessCutoff(k);
+            double cutoff;
+            while (true) {
+                boolean all = guess > Math.log(groups) + 1;
+                double minC2 = all ? Double.NEGATIVE_INFINITY : Math.exp(-guess) * (1 - 1e-9); // slack for rounding
+                int m = 0;
+                for (int j = 0; j < survivors; j++) {
+                    if (c2[j] >= minC2 && approx[j] != approx[j]) {
+                        todo[m++] = j;
+                    }
+                }
+                entropies(todo, m, approx, true);
+                double[] upper = new double[survivors];
+                int n = 0;
+                for (int j = 0; j < survivors; j++) {
+                    if (approx[j] == approx[j] && approx[j] + APPROX_ERROR <= guess) {
+                        upper[n++] = approx[j] + APPROX_ERROR;
+                    }
+                }
+                if (n >= k) {
+                    cutoff = Selection.kthSmallest(Arrays.copyOf(upper, n), k); // ≥ the k-th lowest exact H
+                    break;
+                }
+                if (all) {
+                    cutoff = Double.POSITIVE_INFINITY;
+                    break;
+                }
+                guess = guess <= 0 ? 1e-3 : guess * 1.25 + 1e-3;
+            }
+            // exact H for every neuron that may have H ≤ cutoff
+            int m = 0;
+            for (int j = 0; j < survivors; j++) {
+                if (approx[j] == approx[j] && approx[j] - APPROX_ERROR <= cutoff) {
+                    todo[m++] = j;
+                }
+            }
+            double[] h = new double[survivors];
+            Arrays.fill(h, Double.NaN);
+            entropies(todo, m, h, false);
+            double[] values = new double[m];
+            for (int j = 0; j < m; j++) {
+                values[j] = h[todo[j]];
+            }
             Arrays.sort(values);
             double cut = values[k - 1];
             int taken = 0;
-            for (int j = 0; j < survivors && taken < k; j++) {
-                if (h[j] < cut) {
-                    taken = put(out, taken, surv[j], h[j]);
+            for (int j = 0; j < m && taken < k; j++) {
+                if (h[todo[j]] < cut) {
+                    taken = put(out, taken, surv[todo[j]], h[todo[j]]);
                 }
             }
-            for (int j = 0; j < survivors && taken < k; j++) {
-                if (h[j] == cut) {
-                    taken = put(out, taken, surv[j], h[j]);
+            for (int j = 0; j < m && taken < k; j++) {
+                if (h[todo[j]] == cut) {
+                    taken = put(out, taken, surv[todo[j]], h[todo[j]]);
                 }
             }
             return out;
@@ -378,45 +573,39 @@ public final class EntropySelection {
         }
 
         /**
-         * H of the survivors {@code surv[todo[0..m)]} (todo ascending) into {@code h}: the same
-         * arithmetic as {@link #entropy}, in the same group order per neuron, but reading the counts
-         * row by row.
+         * H of the survivors {@code todo[0..m)} (ascending) into {@code h}: the arithmetic of
+         * {@link #entropy} in the same group order per neuron, reading the counts row by row; with
+         * {@code approximate}, {@link #fastLog} instead of Math.log.
          */
-        private void entropies(int[] surv, int[] todo, int m, double[] h) {
-            int start = 0;
-            while (start < m) {
-                int l = surv[todo[start]] / neurons;
-                int end = start;
-                while (end < m && surv[todo[end]] / neurons == l) {
-                    h[todo[end++]] = 0;
-                }
+        private void entropies(int[] todo, int m, double[] h, boolean approximate) {
+            for (int x = 0; x < m; x++) {
+                int j = todo[x];
+                double s = sumS[j];
+                double e = 0;
+                int at = j * groups;
                 for (int g = 0; g < groups; g++) {
-                    long base = (long) (l * groups + g) * neurons - (long) l * neurons;
-                    boolean none = tokens[g] == 0;
-                    double t = tokensD[g];
-                    for (int j = start; j < end; j++) {
-                        int i = surv[todo[j]];
-                        double s = sum[i];
-                        double p = none ? 0.0 : count.getAtIndex(ValueLayout.JAVA_DOUBLE, base + i) / t;
-                        double q = s == 0 ? 0 : p / s;
-                        if (q > 0) {
-                            h[todo[j]] -= q * Math.log(q);
-                        }
+                    double q = s == 0 ? 0 : packedP[at + g] / s;
+                    if (q > 0) {
+                        e -= q * (approximate ? fastLog(q) : Math.log(q));
                     }
                 }
-                start = end;
+                h[j] = e;
             }
         }
 
-        /** An estimate of the k-th lowest H from a sample of the survivors' exact entropies, a little high. */
-        private double guessCutoff(int[] surv, double[] h, int k) {
+        /** An estimate of the k-th lowest H from a sample of the survivors' (approximate) entropies, a little high. */
+        private double guessCutoff(int k) {
             int n = surv.length;
             int s = Math.min(n, 2048);
+            int[] todo = new int[s];
+            for (int j = 0; j < s; j++) {
+                todo[j] = (int) ((j + 0.5) * n / s);
+            }
+            double[] h = new double[n];
+            entropies(todo, s, h, true);
             double[] sample = new double[s];
             for (int j = 0; j < s; j++) {
-                int idx = (int) ((j + 0.5) * n / s);
-                h[idx] = entropy(surv[idx]);
-                sample[j] = h[idx];
+                sample[j] = h[todo[j]];
             }
             Arrays.sort(sample);
             double f = (double) k / n;

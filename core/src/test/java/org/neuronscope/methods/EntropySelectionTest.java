@@ -253,4 +253,84 @@ class EntropySelectionTest {
         }
         return m;
     }
+
+    /** The count thresholds that replace dividing every count: exact against c / t on both sides. */
+    @Test
+    void countThresholdsAreExactAgainstDivision() {
+        SplittableRandom rng = new SplittableRandom(9);
+        for (int i = 0; i < 20000; i++) {
+            double t = 1 + rng.nextInt(i % 2 == 0 ? 100 : 1_000_000);
+            double v = rng.nextInt(4) == 0 ? rng.nextInt((int) t + 1) / t : rng.nextDouble();
+            double lo = EntropySelection.countAtLeast(v, t);
+            double hi = EntropySelection.countAtMost(v, t);
+            assertTrue(lo == lo && hi == hi, "settled for v " + v + ", t " + t);
+            if (v > 0) {
+                assertTrue(lo / t >= v && Math.nextDown(lo) / t < v, "at least: v " + v + " t " + t + " c " + lo);
+            }
+            assertTrue(hi / t <= v && Math.nextUp(hi) / t > v, "at most: v " + v + " t " + t + " c " + hi);
+            // integer and fractional (weighted) counts around the thresholds
+            for (double c : new double[] {Math.floor(v * t) - 1, Math.floor(v * t), Math.ceil(v * t), Math.ceil(v * t) + 1, v * t, lo, hi}) {
+                if (c >= 0) {
+                    assertEquals(c / t >= v, c >= lo || v <= 0, "c " + c);
+                    assertEquals(c / t <= v, c <= hi, "c " + c);
+                }
+            }
+        }
+    }
+
+    /** The approximate logarithm that ranks candidates stays far inside the error the selection allows for. */
+    @Test
+    void fastLogIsWithinItsBound() {
+        SplittableRandom rng = new SplittableRandom(10);
+        double worst = 0;
+        for (int i = 0; i < 200000; i++) {
+            double x = i % 3 == 0 ? rng.nextDouble() : Math.pow(10, -12 * rng.nextDouble());
+            if (x > 0) {
+                worst = Math.max(worst, Math.abs(EntropySelection.fastLog(x) - Math.log(x)));
+            }
+        }
+        assertEquals(0.0, EntropySelection.fastLog(1.0));
+        assertTrue(worst < 1e-11, "fastLog error " + worst);
+        assertTrue(worst * 10 < EntropySelection.APPROX_ERROR);
+    }
+
+    /** Fractional (weighted) counts and the selected neurons' scores: exactly the straightforward entropies. */
+    @Test
+    void weightedCountsAndScoresMatchTheStraightforwardImplementation() {
+        SplittableRandom rng = new SplittableRandom(11);
+        List<String> groups = List.of("a", "b", "c");
+        int L = 3, N = 4000;
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            for (int g = 0; g < groups.size(); g++) {
+                s.addTokens(g, 37 + 11 * g);
+            }
+            for (int l = 0; l < L; l++) {
+                for (int g = 0; g < groups.size(); g++) {
+                    for (int n = 0; n < N; n++) {
+                        s.set(Statistic.COUNT, l, g, n, rng.nextDouble() * s.tokens(g) * (rng.nextInt(5) == 0 ? 1 : 0.3));
+                    }
+                }
+            }
+            NeuronSet fast = EntropySelection.select(s, EntropySelection.Params.DEFAULTS);
+            assertEquals(bruteForce(s, 0.01, 0.95), flatten(fast));
+            for (String g : fast.groupNames()) {
+                for (NeuronSet.Neuron n : fast.neurons(g)) {
+                    double sum = 0;
+                    double[] p = new double[groups.size()];
+                    for (int k = 0; k < p.length; k++) {
+                        p[k] = s.get(Statistic.COUNT, n.layer(), k, n.neuron()) / s.tokens(k);
+                        sum += p[k];
+                    }
+                    double h = 0;
+                    for (double v : p) {
+                        double q = v / sum;
+                        if (q > 0) {
+                            h -= q * Math.log(q);
+                        }
+                    }
+                    assertEquals(h, n.score(), "score of " + g + "@" + n.layer() + ":" + n.neuron() + " is its exact entropy");
+                }
+            }
+        }
+    }
 }
