@@ -116,7 +116,8 @@ public final class Demo {
         return new double[] {size == 0 ? 0 : (double) hit / size, (double) hit / truth.size("image")};
     }
 
-    private static Path writeDataset(Path work, int samples) throws IOException {
+    /** Writes {@code work}/demo.jsonl: {@code samples} image questions (generated PNGs) and as many text questions. */
+    public static Path writeDataset(Path work, int samples) throws IOException {
         String[] questions = {"What is in the picture?", "Describe the colours.", "Is it day or night?", "Count the objects.",
             "What is the weather like?", "Where was this taken?", "Which animal is shown?", "What time of year is it?"};
         String[] topics = {"the Roman empire", "photosynthesis", "the French revolution", "prime numbers", "volcanoes", "the printing press",

@@ -161,4 +161,52 @@ class NeuronScopeCliTest {
             }
         }
     }
+
+    /**
+     * The commands chained on the planted model, as a user runs them on a real one: stats → select
+     * (entropy, MINER mean+max, MANU) → ablate; the selections find the planted image neurons.
+     */
+    @Test
+    void statsSelectAblateOnThePlantedModel() throws Exception {
+        Path work = dir.resolve("planted-cli");
+        deleteTree(work);
+        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
+        var planted = org.neuronscope.gguf.PlantedModels.write(org.neuronscope.gguf.PlantedModels.Spec.demo(vocab, false), work.resolve("model"));
+        Path data = org.neuronscope.experiments.Demo.writeDataset(work, 6);
+        List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
+                "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
+        var truth = planted.truth("ffn.act");
+
+        Run stats = cli(with(concat(List.of("stats"), model), "--dataset", data.toString(), "--out", work.resolve("stats").toString()));
+        assertEquals(0, stats.code(), stats.err());
+        Run lape = cli("select", "--method", "entropy", "--stats", work.resolve("stats").toString(), "--out", work.resolve("lape.json").toString(),
+                "--groups", "text,special,image,audio,video");
+        assertEquals(0, lape.code(), lape.err());
+        Run miner = cli(with(concat(List.of("select", "--method", "miner", "--weights", "mean-max"), model), "--dataset", data.toString(),
+                "--out", work.resolve("miner.json").toString()));
+        assertEquals(0, miner.code(), miner.err());
+        Run manu = cli("select", "--method", "manu", "--stats", work.resolve("stats").toString(), "--forget", "image", "--retain", "text",
+                "--alpha", "0.01", "--out", work.resolve("manu.json").toString());
+        assertEquals(0, manu.code(), manu.err());
+        for (String f : List.of("lape.json", "miner.json")) {
+            var set = org.neuronscope.methods.NeuronSet.load(work.resolve(f));
+            double[] pr = org.neuronscope.experiments.Demo.precisionRecall(set, "image", truth);
+            assertTrue(pr[0] >= 0.95 && pr[1] >= 0.95, f + ": precision " + pr[0] + " recall " + pr[1]);
+        }
+        assertTrue(org.neuronscope.methods.NeuronSet.load(work.resolve("manu.json")).size() > 0);
+
+        Run ablate = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
+                "--groups", "image", "--out", work.resolve("ablate").toString()));
+        assertEquals(0, ablate.code(), ablate.err());
+        String table = Files.readString(work.resolve("ablate").resolve("table.txt"));
+        assertTrue(table.contains("logit_change") && table.contains("random deactivate"), table);
+        assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("index.html")) > 500);
+        assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("logit_change.png")) > 500);
+    }
+
+    private static List<String> concat(List<String> a, List<String> b) {
+        List<String> all = new ArrayList<>(a);
+        all.addAll(b);
+        return all;
+    }
 }
