@@ -37,7 +37,7 @@ public final class MinerCollector {
      * A collector that also measures unions of modalities as groups of their own (MINER's derived
      * groupings, e.g. {@code ModalityGrouping.DERIVED}: special_text, prompt): their attention metrics
      * count attention between all the union's tokens, which per-modality sums cannot give. Unions are
-     * appended to the groups of the result, in the map's iteration order; only the prompt path takes them.
+     * appended to the groups of the result, in the map's iteration order.
      */
     public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
         this.hooks = hooks;
@@ -90,9 +90,6 @@ public final class MinerCollector {
      * modalities, or -1 for tokens no modality measures).
      */
     public Miner.SampleStatistics collect(Session session, Batch batch, int[] modalityOfEntry) {
-        if (groups.size() != modalities.size()) {
-            throw new NeuronScopeException("unions of modalities are measured on prompts (collect(session, prompt, ...))");
-        }
         int n = batch.size();
         if (modalityOfEntry.length != n) {
             throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a batch of " + n);
@@ -101,96 +98,8 @@ public final class MinerCollector {
             if (batch.position(i) != i || batch.sequenceCount(i) != 1 || batch.sequence(i, 0) != 0) {
                 throw new NeuronScopeException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
             }
-            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= modalities.size()) {
-                throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
-            }
         }
-        int layers = hooks.layers();
-        int width = hooks.width(HookPoint.FFN_ACT, 0);
-        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
-        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
-        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, modalities, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
-        List<List<Integer>> members = new ArrayList<>();
-        for (int m = 0; m < modalities.size(); m++) {
-            members.add(new ArrayList<>());
-        }
-        for (int i = 0; i < n; i++) {
-            if (modalityOfEntry[i] >= 0) {
-                members.get(modalityOfEntry[i]).add(i);
-            }
-        }
-        for (int m = 0; m < modalities.size(); m++) {
-            act.addTokens(m, members.get(m).size());
-        }
-        float[][][] probs = new float[layers][][]; // [layer][query entry][kv cell], head-averaged
-        try {
-            if (attention) {
-                hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
-                    float[][] rowsOfLayer = new float[n][];
-                    for (int r = 0; r < rows; r++) {
-                        rowsOfLayer[idx[r]] = data.asSlice((long) r * w * Float.BYTES, (long) Math.min(w, n) * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
-                    }
-                    probs[layer] = rowsOfLayer;
-                });
-            }
-            hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
-                MemorySegment[] rowOf = new MemorySegment[n];
-                for (int r = 0; r < rows; r++) {
-                    rowOf[idx[r]] = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
-                }
-                for (int m = 0; m < modalities.size(); m++) {
-                    List<Integer> tm = members.get(m);
-                    for (int i : tm) {
-                        act.observeExtrema(layer, m, rowOf[i]);
-                        for (int k = 0; k < w; k++) {
-                            double a = rowOf[i].getAtIndex(ValueLayout.JAVA_FLOAT, k);
-                            if (a > 0) {
-                                act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
-                            }
-                            act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
-                        }
-                    }
-                    if (attention) {
-                        float[][] pl = probs[layer];
-                        for (int j : tm) {
-                            double wk = 0;
-                            double wq = 0;
-                            for (int i : tm) {
-                                wk += pl[i][j]; // j receives from the modality's queries
-                                wq += pl[j][i]; // j pays to the modality's keys
-                            }
-                            for (int k = 0; k < w; k++) {
-                                double a = rowOf[j].getAtIndex(ValueLayout.JAVA_FLOAT, k);
-                                attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + wk * a);
-                                attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + wq * a);
-                            }
-                        }
-                    }
-                }
-                probs[layer] = null;
-            });
-            session.clearMemory();
-            session.decode(batch);
-        } catch (RuntimeException e) {
-            act.close();
-            if (attnK != null) {
-                attnK.close();
-                attnQ.close();
-            }
-            throw e;
-        } finally {
-            hooks.removeTap(HookPoint.FFN_ACT, -1);
-            if (attention) {
-                hooks.removeTap(HookPoint.ATTN_PROBS, -1);
-            }
-        }
-        if (attention) {
-            for (int m = 0; m < modalities.size(); m++) {
-                attnK.addTokens(m, members.get(m).size());
-                attnQ.addTokens(m, members.get(m).size());
-            }
-        }
-        return new Miner.SampleStatistics(act, attnK, attnQ);
+        return collect(session, n, modalityOfEntry, step -> step.decode(batch, modalityOfEntry));
     }
 
     /**
@@ -202,10 +111,18 @@ public final class MinerCollector {
      * activations with them. Memory stays O(layers × modalities × entries), never activations × entries.
      */
     public Miner.SampleStatistics collect(Session session, org.neuronscope.media.Prompt prompt, int[] modalityOfEntry) {
-        int n = prompt.length();
-        if (modalityOfEntry.length != n) {
-            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + n + " entries");
+        if (modalityOfEntry.length != prompt.length()) {
+            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + prompt.length() + " entries");
         }
+        return collect(session, prompt.length(), modalityOfEntry, step -> prompt.decode(session, 0, 0, modalityOfEntry, step));
+    }
+
+    /**
+     * The collection itself: {@code decodeAll} runs every decode of one sample (n entries, sequence
+     * 0 from position 0) through the step it is given; it is called once, or twice with attention.
+     */
+    private Miner.SampleStatistics collect(Session session, int n, int[] modalityOfEntry,
+                                           java.util.function.Consumer<org.neuronscope.media.DecodeStep> decodeAll) {
         int nb = modalities.size();
         int nm = groups.size();
         for (int i = 0; i < n; i++) {
@@ -249,7 +166,7 @@ public final class MinerCollector {
                 });
                 session.clearMemory();
                 base[0] = 0;
-                prompt.decode(session, 0, 0, modalityOfEntry, counting);
+                decodeAll.accept(counting);
             } finally {
                 hooks.removeTap(HookPoint.ATTN_PROBS, -1);
             }
@@ -287,7 +204,7 @@ public final class MinerCollector {
             });
             session.clearMemory();
             base[0] = 0;
-            prompt.decode(session, 0, 0, modalityOfEntry, counting);
+            decodeAll.accept(counting);
         } catch (RuntimeException e) {
             act.close();
             if (attnK != null) {
