@@ -20,7 +20,9 @@ import java.util.List;
  * activation COUNT (a > 0), SUM and MAX, and with attention on, the attention-weighted sums
  * attn_k[n] = Σ_j w_k[j]·a[j,n] (w_k[j]: attention token j receives from the modality's tokens) and
  * attn_q[n] = Σ_j w_q[j]·a[j,n] (w_q[j]: attention token j pays to them), both restricted to the
- * modality's tokens and averaged over heads. Attention needs flash attention off.
+ * modality's tokens and averaged over heads. Attention needs flash attention off; with it the sample
+ * is decoded twice (first the attention of every micro-batch, then the weighted activations), so a
+ * sample may span any number of decodes and micro-batches.
  */
 public final class MinerCollector {
     private final NeuronHooks hooks;
