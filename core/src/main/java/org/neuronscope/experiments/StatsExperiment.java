@@ -17,7 +17,9 @@ import org.slf4j.LoggerFactory;
 import java.io.IOException;
 import java.io.UncheckedIOException;
 import java.nio.file.Path;
+import java.util.ArrayList;
 import java.util.EnumSet;
+import java.util.List;
 import java.util.Set;
 
 /**
@@ -32,19 +34,35 @@ public final class StatsExperiment {
     /**
      * @param point           the hook point (ffn.act: MINER, LAPE, MANU)
      * @param statistics      what to collect (MAX and MIN use taps, the rest in-graph reductions)
-     * @param checkpointEvery samples between checkpoints
+     * @param checkpointEvery samples between checkpoints (a multiple of samplesPerDecode)
+     * @param samplesPerDecode samples decoded together, one sequence each (the session needs as many
+     *                         sequences); sums then differ from one-by-one decoding by float rounding
+     *                         only, and a resumed run stays bit-identical to an uninterrupted one
      */
-    public record Params(HookPoint point, Set<Statistic> statistics, int checkpointEvery) {
+    public record Params(HookPoint point, Set<Statistic> statistics, int checkpointEvery, int samplesPerDecode) {
         public Params {
-            if (checkpointEvery <= 0) {
-                throw new NeuronScopeException("checkpointEvery must be positive, got " + checkpointEvery);
+            if (checkpointEvery <= 0 || samplesPerDecode <= 0) {
+                throw new NeuronScopeException("checkpointEvery and samplesPerDecode must be positive, got " + checkpointEvery
+                        + " and " + samplesPerDecode);
+            }
+            if (checkpointEvery % samplesPerDecode != 0) {
+                throw new NeuronScopeException("checkpointEvery (" + checkpointEvery + ") must be a multiple of samplesPerDecode ("
+                        + samplesPerDecode + "), so that a resumed run groups samples as an uninterrupted one");
             }
             statistics = Set.copyOf(statistics);
         }
 
+        public Params withCheckpointEvery(int n) {
+            return new Params(point, statistics, n, samplesPerDecode);
+        }
+
+        public Params withSamplesPerDecode(int n) {
+            return new Params(point, statistics, checkpointEvery, n);
+        }
+
         /** ffn.act; count, count_abs (MANU's 0.1), sum, sum of squares, sum of |a|, max, min; checkpoint every 10 samples. */
         public static final Params DEFAULTS = new Params(HookPoint.FFN_ACT, EnumSet.of(Statistic.COUNT, Statistic.COUNT_ABS, Statistic.SUM,
-                Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.MAX, Statistic.MIN), 10);
+                Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.MAX, Statistic.MIN), 10, 1);
     }
 
     private StatsExperiment() {
@@ -87,13 +105,30 @@ public final class StatsExperiment {
                 c.statistics().metadata().put("dataset", datasetId(data));
                 c.statistics().setModelName(wb.model().path().getFileName().toString());
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
-                for (int i = (int) c.samplesDone(); i < data.size(); i++) {
-                    Sample s = data.samples().get(i);
-                    try (Prompt p = wb.prompts().prepare(s)) {
-                        c.add(p, grouping.groups(s, p));
+                int step = params.samplesPerDecode();
+                for (int i = (int) c.samplesDone(); i < data.size(); ) {
+                    int end = Math.min(data.size(), i + step);
+                    List<Prompt> prompts = new ArrayList<>();
+                    List<int[]> groups = new ArrayList<>();
+                    try {
+                        for (Sample s : data.samples().subList(i, end)) {
+                            Prompt p = wb.prompts().prepare(s);
+                            prompts.add(p);
+                            groups.add(grouping.groups(s, p));
+                        }
+                        if (step == 1) {
+                            c.add(prompts.getFirst(), groups.getFirst());
+                        } else {
+                            c.addAll(prompts, groups);
+                        }
+                    } finally {
+                        prompts.forEach(Prompt::close);
                     }
-                    progress.step();
-                    if ((i + 1) % params.checkpointEvery() == 0 && i + 1 < data.size()) {
+                    for (int j = i; j < end; j++) {
+                        progress.step();
+                    }
+                    i = end;
+                    if (i % params.checkpointEvery() == 0 && i < data.size()) {
                         c.checkpoint(checkpoint);
                     }
                 }

@@ -169,13 +169,19 @@ public final class NeuronScopeCli implements Callable<Integer> {
         String hook;
         @Option(names = "--checkpoint-every", defaultValue = "10", description = "samples between checkpoints (default: ${DEFAULT-VALUE})")
         int checkpointEvery;
+        @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each; --ctx is shared among them (default: ${DEFAULT-VALUE})")
+        int parallel;
 
         @Override
         public Integer call() {
             Dataset data = Dataset.load(dataset);
             TokenGrouping g = grouping(groupBy, data);
-            StatsExperiment.Params p = new StatsExperiment.Params(HookPoint.parse(hook), StatsExperiment.Params.DEFAULTS.statistics(), checkpointEvery);
-            try (Workbench wb = Workbench.open(model.setup());
+            StatsExperiment.Params p = new StatsExperiment.Params(HookPoint.parse(hook), StatsExperiment.Params.DEFAULTS.statistics(),
+                    checkpointEvery, parallel);
+            Workbench.Setup setup = model.setup();
+            setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
+                    setup.media(), setup.format());
+            try (Workbench wb = Workbench.open(setup);
                  NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, bar())) {
                 OUT.println("statistics of " + data.size() + " samples, groups " + s.groups() + ", tokens "
                         + Arrays.toString(java.util.stream.IntStream.range(0, s.groupCount()).mapToLong(s::tokens).toArray()));
