@@ -9,6 +9,7 @@ import org.neuronscope.eval.Sample;
 import org.neuronscope.hooks.HookPoint;
 import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Prompt;
+import org.neuronscope.media.PromptBatcher;
 import org.neuronscope.methods.Interventions;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.model.Generator;
@@ -51,13 +52,26 @@ public final class AblationExperiment {
     private AblationExperiment() {
     }
 
+    /** Runs the baseline and every condition over {@code data}, one sample per decode. */
+    public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
+                                  int maxTokens, Progress.Listener listener) {
+        return run(wb, data, conditions, groupOf, maxTokens, 1, listener);
+    }
+
     /**
      * Runs the baseline and every condition over {@code data}.
      *
-     * @param maxTokens greedy answer length for samples with references (0: no generation)
+     * @param maxTokens        greedy answer length for samples with references (0: no generation)
+     * @param samplesPerDecode prompts decoded together for the next-token metrics, one sequence each
+     *                         (the session needs as many sequences); answers are generated one sample
+     *                         at a time
      */
     public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
-                                  int maxTokens, Progress.Listener listener) {
+                                  int maxTokens, int samplesPerDecode, Progress.Listener listener) {
+        if (samplesPerDecode <= 0 || samplesPerDecode > wb.session().maxSequences()) {
+            throw new NeuronScopeException("samplesPerDecode must be in [1, " + wb.session().maxSequences() + "] (the session's sequences), got "
+                    + samplesPerDecode);
+        }
         List<Condition> all = new ArrayList<>();
         all.add(Condition.NONE);
         all.addAll(conditions);
@@ -75,13 +89,13 @@ public final class AblationExperiment {
                 Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
                 Map<String, Accuracy> agree = new LinkedHashMap<>();
                 Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
-                for (int i = 0; i < data.size(); i++) {
-                    Sample s = data.samples().get(i);
-                    String g = groupOf.apply(s);
-                    try (Prompt p = wb.prompts().prepare(s)) {
-                        session.clearMemory();
-                        int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
-                        float[] logits = session.logitsArray(p.lastBatchIndex());
+                for (int from = 0; from < data.size(); from += samplesPerDecode) {
+                    int to = Math.min(data.size(), from + samplesPerDecode);
+                    float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
+                    for (int i = from; i < to; i++) {
+                        Sample s = data.samples().get(i);
+                        String g = groupOf.apply(s);
+                        float[] logits = next[i - from];
                         if (c == Condition.NONE) {
                             baseline.add(logits);
                         }
@@ -95,7 +109,7 @@ public final class AblationExperiment {
                         acc[1]++;
                         agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
                         if (maxTokens > 0 && (!s.answers().isEmpty() || s.isMultipleChoice())) {
-                            String out = Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
+                            String out = answer(wb, greedy, s, maxTokens);
                             Map<String, Accuracy> m = answers.computeIfAbsent(g, k -> new LinkedHashMap<>());
                             if (s.isMultipleChoice()) {
                                 m.merge("option_accuracy", Accuracy.of(Metrics.optionCorrect(out, s)), Accuracy::plus);
@@ -104,8 +118,8 @@ public final class AblationExperiment {
                                 m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
                             }
                         }
+                        progress.step();
                     }
-                    progress.step();
                 }
                 change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
                 agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
@@ -116,6 +130,37 @@ public final class AblationExperiment {
         }
         table.baseline(Condition.NONE.name());
         return table;
+    }
+
+    /** The next-token logits after each sample's prompt, the prompts decoded together (one sequence each). */
+    private static float[][] nextTokenLogits(Workbench wb, List<Sample> samples) {
+        Session session = wb.session();
+        List<Prompt> prompts = new ArrayList<>();
+        try {
+            List<int[]> groups = new ArrayList<>();
+            for (Sample s : samples) {
+                Prompt p = wb.prompts().prepare(s);
+                prompts.add(p);
+                groups.add(new int[p.length()]);
+            }
+            float[][] out = new float[prompts.size()][];
+            session.clearMemory();
+            int[] seqIds = java.util.stream.IntStream.range(0, prompts.size()).toArray();
+            PromptBatcher.decode(session, prompts, seqIds, groups, DecodeStep.plain(session), (p, index) -> out[p] = session.logitsArray(index));
+            return out;
+        } finally {
+            prompts.forEach(Prompt::close);
+        }
+    }
+
+    /** A greedy answer: the prompt decoded alone into sequence 0, then generation. */
+    private static String answer(Workbench wb, Sampler greedy, Sample s, int maxTokens) {
+        Session session = wb.session();
+        try (Prompt p = wb.prompts().prepare(s)) {
+            session.clearMemory();
+            int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
+            return Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
+        }
     }
 
     private static int argmax(float[] v) {

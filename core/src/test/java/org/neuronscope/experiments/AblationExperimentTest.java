@@ -71,6 +71,25 @@ class AblationExperimentTest {
             assertEquals((double) exact / qs.length, t.value("half off", "open", "exact_match"), 1e-12);
             assertTrue(t.value("half off", "open", "logit_change") > 0, "deactivating half the neurons changes the logits");
             assertTrue(t.metrics().contains("option_accuracy"));
+
+            // the same run with three prompts per decode (one sequence each) gives the same table up to rounding
+            Workbench.Setup three = new Workbench.Setup(setup.model(), setup.loading(), null, setup.session().withContextSize(1536).withMaxSequences(3),
+                    setup.media(), setup.format());
+            try (Workbench wb3 = Workbench.open(three)) {
+                MetricTable t3 = AblationExperiment.run(wb3, data, List.of(new AblationExperiment.Condition("half off", everything, List.of("half"),
+                        Interventions.Mode.DEACTIVATE, 0f)), s -> s.label("kind"), 8, 3, Progress.Listener.NONE);
+                for (String run : t.runs()) {
+                    for (String g : t.groups()) {
+                        for (String metric : t.metrics()) {
+                            if (t.cell(run, g, metric) == null) {
+                                continue;
+                            }
+                            double tol = metric.equals("logit_change") ? 1e-3 : 0;
+                            assertEquals(t.value(run, g, metric), t3.value(run, g, metric), tol, run + " " + g + " " + metric);
+                        }
+                    }
+                }
+            }
         }
     }
 

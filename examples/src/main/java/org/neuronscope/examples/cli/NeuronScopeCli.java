@@ -311,6 +311,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
         int maxTokens;
         @Option(names = "--group-by", defaultValue = "media", description = "media (image/audio/video/text), or label:<name> (default: ${DEFAULT-VALUE})")
         String groupBy;
+        @Option(names = "--parallel", defaultValue = "1", description = "prompts decoded together for the next-token metrics; --ctx is shared among them (default: ${DEFAULT-VALUE})")
+        int parallel;
         @Option(names = "--out", required = true, description = "output directory (table.txt, table.csv, report/)")
         Path out;
 
@@ -330,8 +332,11 @@ public final class NeuronScopeCli implements Callable<Integer> {
                     new AblationExperiment.Condition(s.method() + " " + mode.name().toLowerCase(), s, g, mode, value),
                     new AblationExperiment.Condition("random " + mode.name().toLowerCase(), random, g, mode, value));
             MetricTable table;
-            try (Workbench wb = Workbench.open(model.setup())) {
-                table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, bar());
+            Workbench.Setup setup = model.setup();
+            setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
+                    setup.media(), setup.format());
+            try (Workbench wb = Workbench.open(setup)) {
+                table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, bar());
             }
             Files.createDirectories(out);
             Files.writeString(out.resolve("table.txt"), table.toText(4));
