@@ -32,7 +32,6 @@ import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.io.PrintStream;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
@@ -50,9 +49,6 @@ import java.util.function.Function;
         description = "Find, switch off and measure modality-, domain- and language-specific neurons of GGUF models.",
         subcommands = {NeuronScopeCli.Stats.class, NeuronScopeCli.Select.class, NeuronScopeCli.Ablate.class, NeuronScopeCli.DemoCommand.class})
 public final class NeuronScopeCli implements Callable<Integer> {
-    static final PrintStream OUT = System.out;
-    static final PrintStream ERR = System.err;
-
     public static void main(String[] args) {
         System.exit(run(args));
     }
@@ -77,9 +73,12 @@ public final class NeuronScopeCli implements Callable<Integer> {
         return cl.execute(args);
     }
 
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+
     @Override
     public Integer call() {
-        new CommandLine(this).usage(OUT);
+        spec.commandLine().usage(spec.commandLine().getOut());
         return 0;
     }
 
@@ -117,7 +116,7 @@ public final class NeuronScopeCli implements Callable<Integer> {
     }
 
     /** A progress bar on stderr: done/total, rate, ETA. */
-    static Progress.Listener bar() {
+    static Progress.Listener bar(java.io.PrintWriter err) {
         long[] last = {0};
         return (task, done, total, rate, eta) -> {
             long now = System.nanoTime();
@@ -127,9 +126,9 @@ public final class NeuronScopeCli implements Callable<Integer> {
             last[0] = now;
             int width = 30;
             int filled = total == 0 ? width : (int) (width * done / total);
-            ERR.printf("\r%-7s [%s%s] %d/%d %.1f/s ETA %s ", task, "#".repeat(filled), ".".repeat(width - filled), done, total, rate, format(eta));
+            err.printf("\r%-7s [%s%s] %d/%d %.1f/s ETA %s ", task, "#".repeat(filled), ".".repeat(width - filled), done, total, rate, format(eta));
             if (done == total) {
-                ERR.println();
+                err.println();
             }
         };
     }
@@ -157,6 +156,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
     @Command(name = "stats", mixinStandardHelpOptions = true,
             description = "Collect per-group neuron statistics of a dataset (.npy + JSON); resumes from its checkpoint after an interruption.")
     static final class Stats implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
         @Mixin
         ModelOptions model;
         @Option(names = "--dataset", required = true, description = "JSONL dataset")
@@ -182,10 +183,10 @@ public final class NeuronScopeCli implements Callable<Integer> {
             setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
                     setup.media(), setup.format());
             try (Workbench wb = Workbench.open(setup);
-                 NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, bar())) {
-                OUT.println("statistics of " + data.size() + " samples, groups " + s.groups() + ", tokens "
+                 NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, bar(spec.commandLine().getErr()))) {
+                spec.commandLine().getOut().println("statistics of " + data.size() + " samples, groups " + s.groups() + ", tokens "
                         + Arrays.toString(java.util.stream.IntStream.range(0, s.groupCount()).mapToLong(s::tokens).toArray()));
-                OUT.println("written to " + StatsExperiment.statisticsDir(out));
+                spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(out));
             }
             return 0;
         }
@@ -194,6 +195,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
     @Command(name = "select", mixinStandardHelpOptions = true,
             description = "Select neurons: entropy (LAPE/MMNeuron) or manu from statistics, miner from a model and dataset; writes a neuron set JSON.")
     static final class Select implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
         @Option(names = "--method", required = true, description = "entropy, miner or manu")
         String method;
         @Option(names = "--out", required = true, description = "neuron set JSON file")
@@ -261,7 +264,7 @@ public final class NeuronScopeCli implements Callable<Integer> {
                     };
                     boolean attention = w.attnK() > 0 || w.attnQ() > 0;
                     try (Workbench wb = Workbench.open(model.setup())) {
-                        Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, bar());
+                        Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, bar(spec.commandLine().getErr()));
                         yield Miner.select(agg, "ffn.act", new Miner.Params(w, ratio, strategy, seed));
                     }
                 }
@@ -269,10 +272,10 @@ public final class NeuronScopeCli implements Callable<Integer> {
             };
             set.save(out);
             for (String g : set.groupNames()) {
-                OUT.println(set.describe(g));
+                spec.commandLine().getOut().println(set.describe(g));
             }
-            set.overlaps().forEach((pair, o) -> OUT.printf("overlap %s: %d shared (Jaccard %.3f)%n", pair, o.shared(), o.jaccard()));
-            OUT.println("written to " + out);
+            set.overlaps().forEach((pair, o) -> spec.commandLine().getOut().printf("overlap %s: %d shared (Jaccard %.3f)%n", pair, o.shared(), o.jaccard()));
+            spec.commandLine().getOut().println("written to " + out);
             return 0;
         }
 
@@ -293,6 +296,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
     @Command(name = "ablate", mixinStandardHelpOptions = true,
             description = "Evaluate a dataset with a neuron set switched off (or set, or kept alone) and with a matched random set; tables, charts and an HTML report.")
     static final class Ablate implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
         @Mixin
         ModelOptions model;
         @Option(names = "--dataset", required = true, description = "JSONL dataset")
@@ -336,7 +341,7 @@ public final class NeuronScopeCli implements Callable<Integer> {
             setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
                     setup.media(), setup.format());
             try (Workbench wb = Workbench.open(setup)) {
-                table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, bar());
+                table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, bar(spec.commandLine().getErr()));
             }
             Files.createDirectories(out);
             Files.writeString(out.resolve("table.txt"), table.toText(4));
@@ -351,8 +356,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
                 html.image(dir, Charts.ablationDeltas(table, metric, metric + ": change vs no intervention", dir.resolve(metric + ".png")), metric);
             }
             Path report = html.write(dir.resolve("index.html"));
-            OUT.println(table.toText(4));
-            OUT.println("report: " + report);
+            spec.commandLine().getOut().println(table.toText(4));
+            spec.commandLine().getOut().println("report: " + report);
             return 0;
         }
     }
@@ -360,6 +365,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
     @Command(name = "demo", mixinStandardHelpOptions = true,
             description = "Plant image-specific neurons in a synthetic model, find them again with the entropy method and MINER, and ablate them against a random set.")
     static final class DemoCommand implements Callable<Integer> {
+        @CommandLine.Spec
+        CommandLine.Model.CommandSpec spec;
         @Option(names = "--work", defaultValue = "neuronscope-demo", description = "working directory (default: ${DEFAULT-VALUE})")
         Path work;
         @Option(names = "--samples", defaultValue = "8", description = "image questions, and as many text questions (default: ${DEFAULT-VALUE})")
@@ -377,13 +384,13 @@ public final class NeuronScopeCli implements Callable<Integer> {
                 throw new NeuronScopeException("tokenizer file not found: " + v + " (build the project first, or pass --vocab)");
             }
             int t = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-            Demo.Result r = Demo.run(work, v, samples, t, bar());
-            OUT.printf("%-26s %10s %10s%n", "method", "precision", "recall");
-            r.precisionRecall().forEach((m, pr) -> OUT.printf("%-26s %10.3f %10.3f%n", m, pr[0], pr[1]));
-            OUT.println();
-            OUT.println(r.ablation().toText(4));
-            OUT.println("report: " + r.report().toAbsolutePath());
-            OUT.println("done in " + format(r.elapsed()));
+            Demo.Result r = Demo.run(work, v, samples, t, bar(spec.commandLine().getErr()));
+            spec.commandLine().getOut().printf("%-26s %10s %10s%n", "method", "precision", "recall");
+            r.precisionRecall().forEach((m, pr) -> spec.commandLine().getOut().printf("%-26s %10.3f %10.3f%n", m, pr[0], pr[1]));
+            spec.commandLine().getOut().println();
+            spec.commandLine().getOut().println(r.ablation().toText(4));
+            spec.commandLine().getOut().println("report: " + r.report().toAbsolutePath());
+            spec.commandLine().getOut().println("done in " + format(r.elapsed()));
             return 0;
         }
     }
