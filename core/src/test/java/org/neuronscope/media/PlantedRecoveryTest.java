@@ -167,4 +167,64 @@ class PlantedRecoveryTest {
             assertTrue(r[1] > 0.01, "a random set of the same size does move text prompts (the comparison is not vacuous)");
         }
     }
+
+    /**
+     * Image and audio planted together (one projector with both encoders): MINER mean+max over text,
+     * image and audio at 3 % (25 per modality) recovers both sets. (LAPE is not asserted here: the
+     * tiny random Whisper encoder gives audio tokens so alike that ~700 ordinary neurons fire on every
+     * one of them, which puts the 95th percentile of p at exactly 1 and filters every neuron — LAPE's
+     * filter needs groups whose tokens vary, as real audio and the image-only test's do.)
+     */
+    @Test
+    void imageAndAudioNeuronsAreRecoveredTogether() {
+        Path dir = SyntheticFixtures.directory().resolve("planted-av");
+        PlantedModels.Planted av = PlantedModels.write(PlantedModels.Spec.demo(SyntheticFixtures.vocabFor("qwen2vl"), true), dir);
+        NeuronSet truth = av.truth("ffn.act");
+        List<Sample> data = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            Path img = SyntheticMedia.writePng(dir.resolve("img-" + i + ".png"), 56 + 16 * (i % 5), 96 - 8 * (i % 4), 70 + i);
+            data.add(new Sample("i" + i, "What is shown?", null, List.of(img), List.of(), List.of(), List.of(), List.of(), Sample.NO_ANSWER, Map.of()));
+            data.add(Sample.text("t" + i, "Name a river number " + i + ".", List.of()));
+        }
+        for (int i = 0; i < 3; i++) {
+            // noise rather than a pure tone: varied audio frames, so that ordinary neurons fire for some audio tokens and not others
+            float[] pcm = new float[16000 * 28]; // Whisper pads to 30 s: a short clip would be mostly silence, identical tokens
+            java.util.SplittableRandom r = new java.util.SplittableRandom(i);
+            for (int k = 0; k < pcm.length; k++) {
+                pcm[k] = (float) (0.3 * r.nextGaussian() * Math.sin(k / (300.0 + 100 * i)));
+            }
+            Path wav = SyntheticMedia.writeWav(dir.resolve("noise-" + i + ".wav"), pcm, 16000);
+            data.add(new Sample("a" + i, "What is heard?", null, List.of(), List.of(wav), List.of(), List.of(), List.of(), Sample.NO_ANSWER, Map.of()));
+        }
+        ModalityGrouping grouping = new ModalityGrouping();
+        List<String> modalities = List.of("text", "image", "audio");
+        try (Model model = Model.load(av.model());
+             Projector projector = Projector.load(model, av.projector(), MultimodalFixtures.params());
+             Session session = model.newSession(SessionParams.defaults().withContextSize(2048).withBatchSize(512).withThreads(2));
+             NeuronHooks hooks = NeuronHooks.attach(session)) {
+            assertTrue(projector.supportsVision() && projector.supportsAudio());
+            MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
+            Miner.Aggregator agg = new Miner.Aggregator(av.layers(), av.neurons(), modalities);
+            for (Sample s : data) {
+                try (Prompt p = source.prepare(s)) {
+                    int[] groups = grouping.groups(s, p);
+                    int[] mine = new int[groups.length];
+                    for (int i = 0; i < groups.length; i++) {
+                        mine[i] = modalities.indexOf(grouping.groupNames().get(groups[i]));
+                    }
+                    agg.add("av", new MinerCollector(hooks, modalities, false).collect(session, p, mine));
+                }
+            }
+            NeuronSet miner = Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX).withRatio(0.03));
+            for (String modality : List.of("image", "audio")) {
+                int hit = 0;
+                for (NeuronSet.Neuron n : miner.neurons(modality)) {
+                    hit += truth.contains(modality, n.layer(), n.neuron()) ? 1 : 0;
+                }
+                double precision = (double) hit / miner.size(modality);
+                double recall = (double) hit / truth.size(modality);
+                assertTrue(precision >= 0.95 && recall >= 0.95, "MINER " + modality + ": precision " + precision + ", recall " + recall);
+            }
+        }
+    }
 }
