@@ -4,6 +4,7 @@ import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.Accuracy;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.MetricTable;
+import org.neuronscope.eval.NllAggregator;
 import org.neuronscope.eval.Metrics;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.hooks.HookPoint;
@@ -30,7 +31,13 @@ import java.util.function.Function;
  * <p>Metrics, per group and condition: {@code logit_change} (mean |Δ| of the prompt's next-token
  * logits against the unablated run), {@code top1_agreement} (same greedy next token); for samples
  * with references, greedy answers scored by {@code exact_match} and {@code substring} (open
- * questions) or {@code option_accuracy} (multiple choice), with 95 % Wilson intervals.
+ * questions) or {@code option_accuracy} (multiple choice), with 95 % Wilson intervals, and {@code anls}
+ * (mean, DocVQA) and {@code wer} (corpus word error rate against the first reference, LibriSpeech) on
+ * open questions. Without generation, by teacher forcing on samples with a known answer:
+ * {@code answer_nll} / {@code answer_ppl} (mean NLL per token of the first reference, or of the
+ * correct option's letter, and its exponential) and {@code choice_ll_accuracy} (the option whose
+ * letter is most likely is the correct one); on samples without media, {@code text_nll} /
+ * {@code text_ppl}, the perplexity of the prompt text itself (LAPE's measure).
  */
 public final class AblationExperiment {
     /** One intervention to evaluate; {@link #NONE} is the baseline. */
@@ -89,6 +96,7 @@ public final class AblationExperiment {
                 Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
                 Map<String, Accuracy> agree = new LinkedHashMap<>();
                 Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
+                Map<String, Scores> scores = new LinkedHashMap<>();
                 for (int from = 0; from < data.size(); from += samplesPerDecode) {
                     int to = Math.min(data.size(), from + samplesPerDecode);
                     float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
@@ -108,15 +116,14 @@ public final class AblationExperiment {
                         acc[0] += d / b.length;
                         acc[1]++;
                         agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
-                        if (maxTokens > 0 && (!s.answers().isEmpty() || s.isMultipleChoice())) {
-                            String out = answer(wb, greedy, s, maxTokens);
-                            Map<String, Accuracy> m = answers.computeIfAbsent(g, k -> new LinkedHashMap<>());
-                            if (s.isMultipleChoice()) {
-                                m.merge("option_accuracy", Accuracy.of(Metrics.optionCorrect(out, s)), Accuracy::plus);
-                            } else {
-                                m.merge("exact_match", Accuracy.of(Metrics.exactMatch(out, s.answers()) == 1.0), Accuracy::plus);
-                                m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
-                            }
+                        boolean known = s.isMultipleChoice() ? s.answerIndex() != Sample.NO_ANSWER : !s.answers().isEmpty();
+                        if (known) {
+                            answerMetrics(wb, greedy, s, maxTokens, answers.computeIfAbsent(g, k -> new LinkedHashMap<>()),
+                                    scores.computeIfAbsent(g, k -> new Scores()));
+                        }
+                        if (!s.hasMedia()) {
+                            scores.computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
+                                    s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt()));
                         }
                         progress.step();
                     }
@@ -124,6 +131,7 @@ public final class AblationExperiment {
                 change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
                 agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
                 answers.forEach((g, m) -> m.forEach((metric, a) -> table.put(c.name(), g, metric, a)));
+                scores.forEach((g, sc) -> sc.putInto(table, c.name(), g));
             }
         } finally {
             wb.hooks().removeInterventions();
@@ -153,13 +161,77 @@ public final class AblationExperiment {
         }
     }
 
-    /** A greedy answer: the prompt decoded alone into sequence 0, then generation. */
-    private static String answer(Workbench wb, Sampler greedy, Sample s, int maxTokens) {
+    /** Per group: the sums behind the metrics that are not accuracies. */
+    private static final class Scores {
+        final NllAggregator answer = new NllAggregator();
+        final NllAggregator text = new NllAggregator();
+        Metrics.WordErrors wordErrors = Metrics.WordErrors.ZERO;
+        double anlsSum;
+        int anlsCount;
+
+        void putInto(MetricTable table, String run, String g) {
+            if (anlsCount > 0) {
+                table.put(run, g, "anls", anlsSum / anlsCount);
+                table.put(run, g, "wer", wordErrors.referenceWords() == 0 ? Double.NaN : wordErrors.rate());
+            }
+            if (answer.totalTokens() > 0) {
+                table.put(run, g, "answer_nll", answer.overallMeanNll());
+                table.put(run, g, "answer_ppl", answer.overallPerplexity());
+            }
+            if (text.totalTokens() > 0) {
+                table.put(run, g, "text_nll", text.overallMeanNll());
+                table.put(run, g, "text_ppl", text.overallPerplexity());
+            }
+        }
+    }
+
+    /**
+     * The prompt decoded alone into sequence 0; then the reference's (or the option letters')
+     * likelihood by teacher forcing and, with {@code maxTokens > 0}, a greedy answer and its scores.
+     */
+    private static void answerMetrics(Workbench wb, Sampler greedy, Sample s, int maxTokens, Map<String, Accuracy> m, Scores sc) {
         Session session = wb.session();
+        var tokenizer = wb.model().tokenizer();
         try (Prompt p = wb.prompts().prepare(s)) {
             session.clearMemory();
             int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
-            return Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
+            float[] promptLogits = session.logitsArray(p.lastBatchIndex());
+            String out = null;
+            if (maxTokens > 0) {
+                out = Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
+                session.removeTokens(0, next, -1); // back to the prompt alone, for the teacher-forced scores
+            }
+            if (s.isMultipleChoice()) {
+                int best = -1;
+                double bestLp = Double.NEGATIVE_INFINITY;
+                for (int i = 0; i < s.choices().size(); i++) {
+                    double[] lp = AnswerScoring.continuationLogProbs(session, 0, next, promptLogits,
+                            AnswerScoring.answerTokens(tokenizer, String.valueOf((char) ('A' + i))));
+                    double total = java.util.Arrays.stream(lp).sum();
+                    if (i == s.answerIndex()) {
+                        sc.answer.add("", lp);
+                    }
+                    if (total > bestLp) {
+                        bestLp = total;
+                        best = i;
+                    }
+                }
+                m.merge("choice_ll_accuracy", Accuracy.of(best == s.answerIndex()), Accuracy::plus);
+            } else {
+                sc.answer.add("", AnswerScoring.continuationLogProbs(session, 0, next, promptLogits,
+                        AnswerScoring.answerTokens(tokenizer, s.answers().getFirst())));
+            }
+            if (out != null) {
+                if (s.isMultipleChoice()) {
+                    m.merge("option_accuracy", Accuracy.of(Metrics.optionCorrect(out, s)), Accuracy::plus);
+                } else {
+                    m.merge("exact_match", Accuracy.of(Metrics.exactMatch(out, s.answers()) == 1.0), Accuracy::plus);
+                    m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
+                    sc.anlsSum += Metrics.anls(out, s.answers());
+                    sc.anlsCount++;
+                    sc.wordErrors = sc.wordErrors.plus(Metrics.wordErrors(out, s.answers().getFirst()));
+                }
+            }
         }
     }
 
