@@ -35,5 +35,30 @@ class DemoTest {
             assertTrue(Files.size(r.report().getParent().resolve(png)) > 1000, png);
         }
         assertTrue(Files.exists(work.resolve("stats/statistics")));
+        // text perplexity: the image set leaves it exactly as it was, the random set does not
+        assertEquals(0.0, t.delta("MINER image set", "text", "text_nll"), 1e-9);
+        assertTrue(Math.abs(t.delta("random (matched)", "text", "text_nll")) > 1e-4);
+    }
+
+    /**
+     * With audio: image and audio neurons planted together; both MINER variants recover both sets,
+     * the entropy method the image set, and each set moves its own modality's prompts only.
+     */
+    @Test
+    void demoWithAudioRecoversImageAndAudioNeurons() {
+        Path work = SyntheticFixtures.directory().resolve("demo-test-av");
+        Demo.Result r = Demo.run(work, SyntheticFixtures.vocabFor("qwen2vl"), 6, 3, 2, Progress.Listener.NONE);
+        assertEquals(java.util.Set.of("entropy (LAPE defaults), image", "MINER mean+max, image", "MINER mean+max, audio",
+                "MINER defaults, image", "MINER defaults, audio"), r.precisionRecall().keySet());
+        for (var e : r.precisionRecall().entrySet()) {
+            assertTrue(e.getValue()[0] >= 0.95 && e.getValue()[1] >= 0.95,
+                    e.getKey() + ": precision " + e.getValue()[0] + ", recall " + e.getValue()[1]);
+        }
+        MetricTable t = r.ablation();
+        double audio = t.value("MINER audio set", "audio", "logit_change");
+        assertTrue(audio > 3 * t.value("random (matched, audio)", "audio", "logit_change"), "audio set vs random: " + audio);
+        assertEquals(0.0, t.value("MINER audio set", "image", "logit_change"), 1e-6, "image prompts untouched by the audio set");
+        assertEquals(0.0, t.value("MINER audio set", "text", "logit_change"), 1e-6, "text prompts untouched by the audio set");
+        assertEquals(0.0, t.value("MINER image set", "audio", "logit_change"), 1e-6, "audio prompts untouched by the image set");
     }
 }

@@ -371,6 +371,8 @@ public final class NeuronScopeCli implements Callable<Integer> {
         Path work;
         @Option(names = "--samples", defaultValue = "8", description = "image questions, and as many text questions (default: ${DEFAULT-VALUE})")
         int samples;
+        @Option(names = "--audio", defaultValue = "0", description = "audio questions (generated noise clips); > 0 also plants audio neurons (default: ${DEFAULT-VALUE})")
+        int audio;
         @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all cores)")
         int threads;
         @Option(names = "--vocab", description = "llama.cpp's models/ggml-vocab-qwen2.gguf (default: from the build's llama.cpp tree)")
@@ -378,15 +380,18 @@ public final class NeuronScopeCli implements Callable<Integer> {
 
         @Override
         public Integer call() {
+            if (samples <= 0 || audio < 0) {
+                throw new NeuronScopeException("--samples must be positive and --audio not negative, got " + samples + " and " + audio);
+            }
             Path v = vocab != null ? vocab
                     : Path.of(System.getProperty("neuronscope.llama.src", "native/target/llama.cpp"), "models", "ggml-vocab-qwen2.gguf");
             if (!Files.isRegularFile(v)) {
                 throw new NeuronScopeException("tokenizer file not found: " + v + " (build the project first, or pass --vocab)");
             }
             int t = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
-            Demo.Result r = Demo.run(work, v, samples, t, bar(spec.commandLine().getErr()));
-            spec.commandLine().getOut().printf("%-26s %10s %10s%n", "method", "precision", "recall");
-            r.precisionRecall().forEach((m, pr) -> spec.commandLine().getOut().printf("%-26s %10.3f %10.3f%n", m, pr[0], pr[1]));
+            Demo.Result r = Demo.run(work, v, samples, audio, t, bar(spec.commandLine().getErr()));
+            spec.commandLine().getOut().printf("%-34s %10s %10s%n", "method", "precision", "recall");
+            r.precisionRecall().forEach((m, pr) -> spec.commandLine().getOut().printf("%-34s %10.3f %10.3f%n", m, pr[0], pr[1]));
             spec.commandLine().getOut().println();
             spec.commandLine().getOut().println(r.ablation().toText(4));
             spec.commandLine().getOut().println("report: " + r.report().toAbsolutePath());

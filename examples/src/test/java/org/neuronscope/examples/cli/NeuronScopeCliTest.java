@@ -90,6 +90,9 @@ class NeuronScopeCliTest {
         Run badGroup = cli("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--out", dir.resolve("o").toString(),
                 "--group-by", "colour");
         assertTrue(badGroup.err().contains("--group-by"), badGroup.err());
+        Run badDemo = cli("demo", "--work", dir.resolve("d").toString(), "--audio", "-1");
+        assertEquals(2, badDemo.code());
+        assertTrue(badDemo.err().contains("--audio"), badDemo.err());
     }
 
     @Test
