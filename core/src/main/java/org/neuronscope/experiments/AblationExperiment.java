@@ -11,6 +11,7 @@ import org.neuronscope.hooks.HookPoint;
 import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptBatcher;
+import org.neuronscope.methods.InterventionMask;
 import org.neuronscope.methods.Interventions;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.model.Generator;
@@ -40,8 +41,14 @@ import java.util.function.Function;
  * {@code text_ppl}, the perplexity of the prompt text itself (LAPE's measure).
  */
 public final class AblationExperiment {
-    /** One intervention to evaluate; {@link #NONE} is the baseline. */
-    public record Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value) {
+    /**
+     * One intervention to evaluate; {@link #NONE} is the baseline.
+     *
+     * @param layerMinimum null, or MINER's "set to the minimum": each chosen neuron of layer l is set to
+     *                     {@code layerMinimum[l]} (see {@link InterventionMask#layerMinima}), and
+     *                     {@code mode} and {@code value} are not used
+     */
+    public record Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value, double[] layerMinimum) {
         public static final Condition NONE = new Condition("none", null, List.of(), Interventions.Mode.DEACTIVATE, 0f);
 
         public Condition {
@@ -49,6 +56,19 @@ public final class AblationExperiment {
                 throw new NeuronScopeException("a condition needs a name");
             }
             groups = List.copyOf(groups);
+            if (layerMinimum != null && (set == null || layerMinimum.length != set.layers())) {
+                throw new NeuronScopeException("condition " + name + ": " + layerMinimum.length + " layer minima for a set of "
+                        + (set == null ? 0 : set.layers()) + " layers");
+            }
+        }
+
+        public Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value) {
+            this(name, set, groups, mode, value, null);
+        }
+
+        /** The set's neurons set to the smallest activation each layer took ({@code layerMinimum[l]}). */
+        public static Condition setToMinimum(String name, NeuronSet set, Collection<String> groups, double[] layerMinimum) {
+            return new Condition(name, set, groups, Interventions.Mode.SET, 0f, layerMinimum.clone());
         }
     }
 
@@ -90,8 +110,13 @@ public final class AblationExperiment {
             for (Condition c : all) {
                 wb.hooks().removeInterventions();
                 if (c.set() != null) {
-                    Interventions.apply(wb.hooks(), HookPoint.parse(c.set().hookPoint()), c.set(),
-                            c.groups().isEmpty() ? c.set().groupNames() : c.groups(), c.mode(), c.value());
+                    Collection<String> groups = c.groups().isEmpty() ? c.set().groupNames() : c.groups();
+                    HookPoint point = HookPoint.parse(c.set().hookPoint());
+                    if (c.layerMinimum() != null) {
+                        InterventionMask.setToMinimum(c.set(), groups, c.layerMinimum()).applyTo(wb.hooks(), point);
+                    } else {
+                        Interventions.apply(wb.hooks(), point, c.set(), groups, c.mode(), c.value());
+                    }
                 }
                 Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
                 Map<String, Accuracy> agree = new LinkedHashMap<>();

@@ -306,8 +306,11 @@ public final class NeuronScopeCli implements Callable<Integer> {
         Path set;
         @Option(names = "--groups", split = ",", description = "groups of the set to intervene on (default: all)")
         List<String> groups;
-        @Option(names = "--mode", defaultValue = "DEACTIVATE", description = "DEACTIVATE, SET, SCALE or COMPLEMENTARY (default: ${DEFAULT-VALUE})")
-        Interventions.Mode mode;
+        @Option(names = "--mode", defaultValue = "DEACTIVATE",
+                description = "DEACTIVATE, SET, SCALE, COMPLEMENTARY, or MINIMUM (MINER's: each layer's smallest observed activation, from --stats) (default: ${DEFAULT-VALUE})")
+        String mode;
+        @Option(names = "--stats", description = "MINIMUM: statistics directory with MIN (written by 'neuronscope stats')")
+        Path stats;
         @Option(names = "--value", defaultValue = "0", description = "the value for SET and SCALE")
         float value;
         @Option(names = "--random-seed", defaultValue = "42", description = "seed of the matched random set (default: ${DEFAULT-VALUE})")
@@ -333,9 +336,33 @@ public final class NeuronScopeCli implements Callable<Integer> {
             if (groupOf == null) {
                 throw new NeuronScopeException("--group-by must be 'media' or 'label:<name>', got " + groupBy);
             }
-            List<AblationExperiment.Condition> conditions = List.of(
-                    new AblationExperiment.Condition(s.method() + " " + mode.name().toLowerCase(), s, g, mode, value),
-                    new AblationExperiment.Condition("random " + mode.name().toLowerCase(), random, g, mode, value));
+            List<AblationExperiment.Condition> conditions;
+            String m = mode.toUpperCase(java.util.Locale.ROOT);
+            if (m.equals("MINIMUM")) {
+                if (stats == null) {
+                    throw new NeuronScopeException("--mode MINIMUM needs --stats <directory written by 'neuronscope stats'>");
+                }
+                Path dir = StatsExperiment.statisticsDir(stats).toFile().isDirectory() ? StatsExperiment.statisticsDir(stats) : stats;
+                double[] minima;
+                try (NeuronStatistics observed = NeuronStatistics.load(dir)) {
+                    if (!observed.has(org.neuronscope.stats.Statistic.MIN)) {
+                        throw new NeuronScopeException(dir + " holds no MIN statistic");
+                    }
+                    minima = org.neuronscope.methods.InterventionMask.layerMinima(observed);
+                }
+                conditions = List.of(AblationExperiment.Condition.setToMinimum(s.method() + " minimum", s, g, minima),
+                        AblationExperiment.Condition.setToMinimum("random minimum", random, g, minima));
+            } else {
+                Interventions.Mode im;
+                try {
+                    im = Interventions.Mode.valueOf(m);
+                } catch (IllegalArgumentException e) {
+                    throw new NeuronScopeException("--mode must be DEACTIVATE, SET, SCALE, COMPLEMENTARY or MINIMUM, got " + mode);
+                }
+                conditions = List.of(
+                        new AblationExperiment.Condition(s.method() + " " + m.toLowerCase(java.util.Locale.ROOT), s, g, im, value),
+                        new AblationExperiment.Condition("random " + m.toLowerCase(java.util.Locale.ROOT), random, g, im, value));
+            }
             MetricTable table;
             Workbench.Setup setup = model.setup();
             setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),

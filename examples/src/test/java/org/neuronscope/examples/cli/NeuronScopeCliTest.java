@@ -205,6 +205,21 @@ class NeuronScopeCliTest {
         assertTrue(table.contains("logit_change") && table.contains("random deactivate"), table);
         assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("index.html")) > 500);
         assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("logit_change.png")) > 500);
+
+        // MINER's "set to the minimum" needs the statistics that observed the minima
+        Run noStats = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
+                "--mode", "MINIMUM", "--out", work.resolve("ablate-min").toString()));
+        assertEquals(2, noStats.code());
+        assertTrue(noStats.err().contains("--mode MINIMUM needs --stats"), noStats.err());
+        Run badMode = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
+                "--mode", "HALVE", "--out", work.resolve("ablate-min").toString()));
+        assertTrue(badMode.err().contains("--mode must be"), badMode.err());
+        Run min = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
+                "--groups", "image", "--mode", "minimum", "--stats", work.resolve("stats").toString(), "--max-tokens", "0",
+                "--out", work.resolve("ablate-min").toString()));
+        assertEquals(0, min.code(), min.err());
+        String minTable = Files.readString(work.resolve("ablate-min").resolve("table.txt"));
+        assertTrue(minTable.contains("miner minimum") && minTable.contains("random minimum"), minTable);
     }
 
     private static List<String> concat(List<String> a, List<String> b) {
