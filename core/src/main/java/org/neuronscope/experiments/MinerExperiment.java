@@ -24,12 +24,36 @@ public final class MinerExperiment {
      * @param attention  compute attn_k/attn_q (needs flash attention off in the session)
      */
     public static Miner.Aggregator collect(Workbench wb, Dataset data, List<String> modalities, boolean attention, Progress.Listener listener) {
-        ModalityGrouping grouping = new ModalityGrouping();
+        return collect(wb, List.of(data), modalities, attention, listener);
+    }
+
+    /**
+     * Stages 1–3 over several datasets (e.g. one per benchmark): each dataset's per-sample scores are
+     * averaged over its samples, then summed over the datasets and divided, per modality, by the
+     * number of datasets in which it occurs. Datasets are told apart by {@link Dataset#name()}.
+     */
+    public static Miner.Aggregator collect(Workbench wb, List<Dataset> datasets, List<String> modalities, boolean attention,
+                                           Progress.Listener listener) {
+        java.util.Set<String> names = new java.util.HashSet<>();
+        for (Dataset d : datasets) {
+            if (!names.add(d.name())) {
+                throw new org.neuronscope.NeuronScopeException("two datasets are named '" + d.name() + "'; MINER averages per dataset, so names must differ");
+            }
+        }
         int layers = wb.model().layerCount();
         int neurons = wb.hooks().width(org.neuronscope.hooks.HookPoint.FFN_ACT, 0);
         Miner.Aggregator agg = new Miner.Aggregator(layers, neurons, modalities);
         MinerCollector collector = new MinerCollector(wb.hooks(), modalities, attention);
-        Progress progress = new Progress("miner", data.size(), 0, listener);
+        Progress progress = new Progress("miner", datasets.stream().mapToLong(Dataset::size).sum(), 0, listener);
+        for (Dataset data : datasets) {
+            collectInto(wb, data, modalities, collector, agg, progress);
+        }
+        return agg;
+    }
+
+    private static void collectInto(Workbench wb, Dataset data, List<String> modalities, MinerCollector collector, Miner.Aggregator agg,
+                                    Progress progress) {
+        ModalityGrouping grouping = new ModalityGrouping();
         for (Sample s : data) {
             try (Prompt p = wb.prompts().prepare(s)) {
                 int[] base = grouping.groups(s, p);
@@ -50,6 +74,5 @@ public final class MinerExperiment {
             }
             progress.step();
         }
-        return agg;
     }
 }

@@ -92,6 +92,12 @@ public final class StatsExperiment {
                     throw new NeuronScopeException(checkpoint + " holds groups " + c.statistics().groups() + ", this run groups by "
                             + grouping.groupNames() + "; remove the checkpoint or use another output directory");
                 }
+                if (!c.statistics().statistics().equals(params.statistics()) || !c.statistics().hookPoint().equals(params.point().id())) {
+                    String had = c.statistics().hookPoint() + " " + c.statistics().statistics();
+                    c.close();
+                    throw new NeuronScopeException(checkpoint + " collects " + had + ", this run asks for " + params.point().id() + " "
+                            + params.statistics() + "; remove the checkpoint or use another output directory");
+                }
                 String dataset = c.statistics().metadata().get("dataset");
                 if (dataset != null && !dataset.equals(datasetId(data))) {
                     c.close();

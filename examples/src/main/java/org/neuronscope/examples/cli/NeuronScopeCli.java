@@ -172,13 +172,31 @@ public final class NeuronScopeCli implements Callable<Integer> {
         int checkpointEvery;
         @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each; --ctx is shared among them (default: ${DEFAULT-VALUE})")
         int parallel;
+        @Option(names = "--statistics", split = ",", description = "what to collect, of count, count_abs, sum, sum_sq, sum_abs, max, min "
+                + "(default: all; max and min read the activations through taps, the rest are reduced in the graph)")
+        List<String> statistics;
 
         @Override
         public Integer call() {
             Dataset data = Dataset.load(dataset);
             TokenGrouping g = grouping(groupBy, data);
-            StatsExperiment.Params p = new StatsExperiment.Params(HookPoint.parse(hook), StatsExperiment.Params.DEFAULTS.statistics(),
-                    checkpointEvery, parallel);
+            java.util.Set<org.neuronscope.stats.Statistic> what = StatsExperiment.Params.DEFAULTS.statistics();
+            if (statistics != null) {
+                what = java.util.EnumSet.noneOf(org.neuronscope.stats.Statistic.class);
+                for (String name : statistics) {
+                    org.neuronscope.stats.Statistic st;
+                    try {
+                        st = org.neuronscope.stats.Statistic.valueOf(name.strip().toUpperCase(java.util.Locale.ROOT));
+                    } catch (IllegalArgumentException e) {
+                        st = null;
+                    }
+                    if (st == null || st == org.neuronscope.stats.Statistic.WEIGHTED_SUM) {
+                        throw new NeuronScopeException("--statistics: unknown statistic '" + name + "' (count, count_abs, sum, sum_sq, sum_abs, max, min)");
+                    }
+                    what.add(st);
+                }
+            }
+            StatsExperiment.Params p = new StatsExperiment.Params(HookPoint.parse(hook), what, checkpointEvery, parallel);
             Workbench.Setup setup = model.setup();
             setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
                     setup.media(), setup.format());
@@ -221,11 +239,12 @@ public final class NeuronScopeCli implements Callable<Integer> {
         Manu.Variant variant;
         @Mixin
         ModelOptions model;
-        @Option(names = "--dataset", description = "miner: JSONL dataset")
-        Path dataset;
+        @Option(names = "--dataset", description = "miner: JSONL dataset; repeat it for several (scores are averaged per dataset, then over the datasets)")
+        List<Path> dataset;
         @Option(names = "--modalities", split = ",", defaultValue = "text,image", description = "miner: modalities (default: ${DEFAULT-VALUE})")
         List<String> modalities;
-        @Option(names = "--weights", defaultValue = "defaults", description = "miner: defaults (attn_k 0.5, mean 0.25, max 0.25) or mean-max (default: ${DEFAULT-VALUE})")
+        @Option(names = "--weights", defaultValue = "defaults",
+                description = "miner: defaults (attn_k 0.5, mean 0.25, max 0.25), mean-max (0.5 each, no attention needed), or a list such as prob=0.2,mean=0.4,max=0.4,attn_k=0,attn_q=0 (default: ${DEFAULT-VALUE})")
         String weights;
         @Option(names = "--ratio", defaultValue = "0.02", description = "miner: budget as a fraction of all neurons (default: ${DEFAULT-VALUE})")
         double ratio;
@@ -253,16 +272,12 @@ public final class NeuronScopeCli implements Callable<Integer> {
                     }
                 }
                 case "miner" -> {
-                    if (dataset == null) {
+                    if (dataset == null || dataset.isEmpty()) {
                         throw new NeuronScopeException("miner needs --model (and --mmproj) and --dataset");
                     }
-                    Dataset data = Dataset.load(dataset);
-                    Miner.Weights w = switch (weights) {
-                        case "defaults" -> Miner.Weights.DEFAULTS;
-                        case "mean-max" -> Miner.Weights.MEAN_MAX;
-                        default -> throw new NeuronScopeException("--weights must be defaults or mean-max, got " + weights);
-                    };
-                    boolean attention = w.attnK() > 0 || w.attnQ() > 0;
+                    List<Dataset> data = dataset.stream().map(Dataset::load).toList();
+                    Miner.Weights w = minerWeights(weights);
+                    boolean attention = w.attnK() != 0 || w.attnQ() != 0;
                     try (Workbench wb = Workbench.open(model.setup())) {
                         Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, bar(spec.commandLine().getErr()));
                         yield Miner.select(agg, "ffn.act", new Miner.Params(w, ratio, strategy, seed));
@@ -284,6 +299,34 @@ public final class NeuronScopeCli implements Callable<Integer> {
                 throw new NeuronScopeException(method + " needs --stats <directory written by 'neuronscope stats'>");
             }
             return StatsExperiment.statisticsDir(stats).toFile().isDirectory() ? StatsExperiment.statisticsDir(stats) : stats;
+        }
+
+        /** defaults, mean-max, or metric=weight pairs (metrics not named weigh 0). */
+        static Miner.Weights minerWeights(String spec) {
+            switch (spec) {
+                case "defaults":
+                    return Miner.Weights.DEFAULTS;
+                case "mean-max":
+                    return Miner.Weights.MEAN_MAX;
+                default:
+                    break;
+            }
+            java.util.Map<String, Double> w = new java.util.HashMap<>();
+            for (String part : spec.split(",")) {
+                String[] kv = part.split("=", 2);
+                String k = kv[0].strip().toLowerCase(java.util.Locale.ROOT);
+                if (kv.length != 2 || !List.of("prob", "mean", "max", "attn_k", "attn_q").contains(k)) {
+                    throw new NeuronScopeException("--weights must be defaults, mean-max or metric=weight pairs of prob, mean, max, attn_k, attn_q; got "
+                            + spec);
+                }
+                try {
+                    w.put(k, Double.parseDouble(kv[1].strip()));
+                } catch (NumberFormatException e) {
+                    throw new NeuronScopeException("--weights: '" + kv[1] + "' is not a number (in " + spec + ")");
+                }
+            }
+            return new Miner.Weights(w.getOrDefault("prob", 0.0), w.getOrDefault("mean", 0.0), w.getOrDefault("max", 0.0),
+                    w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
         }
 
         private static List<String> baseGroups(NeuronStatistics s) {

@@ -90,6 +90,14 @@ class NeuronScopeCliTest {
         Run badGroup = cli("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--out", dir.resolve("o").toString(),
                 "--group-by", "colour");
         assertTrue(badGroup.err().contains("--group-by"), badGroup.err());
+        Run badStat = cli("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--out", dir.resolve("o").toString(),
+                "--statistics", "count,median");
+        assertEquals(2, badStat.code());
+        assertTrue(badStat.err().contains("unknown statistic 'median'"), badStat.err());
+        Run badWeights = cli("select", "--method", "miner", "--model", model.toString(), "--dataset", dataset.toString(),
+                "--weights", "mean=0.5,median=0.5", "--out", dir.resolve("x.json").toString());
+        assertEquals(2, badWeights.code());
+        assertTrue(badWeights.err().contains("--weights must be"), badWeights.err());
         Run badDemo = cli("demo", "--work", dir.resolve("d").toString(), "--audio", "-1");
         assertEquals(2, badDemo.code());
         assertTrue(badDemo.err().contains("--audio"), badDemo.err());
@@ -220,6 +228,29 @@ class NeuronScopeCliTest {
         assertEquals(0, min.code(), min.err());
         String minTable = Files.readString(work.resolve("ablate-min").resolve("table.txt"));
         assertTrue(minTable.contains("miner minimum") && minTable.contains("random minimum"), minTable);
+    }
+
+    @Test
+    void minerWeightListsAndChosenStatistics() throws Exception {
+        assertEquals(new org.neuronscope.methods.Miner.Weights(0.2, 0.4, 0.4, 0, 0), NeuronScopeCli.Select.minerWeights("prob=0.2, mean=0.4,max=0.4"));
+        assertEquals(org.neuronscope.methods.Miner.Weights.MEAN_MAX, NeuronScopeCli.Select.minerWeights("mean-max"));
+        assertEquals(new org.neuronscope.methods.Miner.Weights(0, 0, 0, 0.7, 0.3), NeuronScopeCli.Select.minerWeights("attn_k=0.7,attn_q=0.3"));
+
+        Path small = Files.write(dir.resolve("small.jsonl"), Files.readAllLines(dataset).subList(0, 4));
+        Path out = dir.resolve("stats-chosen");
+        deleteTree(out);
+        Run r = cli("stats", "--model", model.toString(), "--dataset", small.toString(), "--out", out.toString(), "--threads", "2",
+                "--ctx", "512", "--statistics", "count,sum");
+        assertEquals(0, r.code(), r.err());
+        try (var files = Files.list(out.resolve("statistics"))) {
+            assertEquals(java.util.Set.of("count.npy", "sum.npy"), files.map(f -> f.getFileName().toString()).filter(n -> n.endsWith(".npy"))
+                    .filter(n -> !n.equals("tokens.npy")).collect(java.util.stream.Collectors.toSet()));
+        }
+        // the checkpoint was collected with count and sum: resuming it with another set is refused
+        Run other = cli("stats", "--model", model.toString(), "--dataset", small.toString(), "--out", out.toString(), "--threads", "2",
+                "--ctx", "512", "--statistics", "count,max");
+        assertEquals(2, other.code());
+        assertTrue(other.err().contains("remove the checkpoint"), other.err());
     }
 
     private static List<String> concat(List<String> a, List<String> b) {
