@@ -286,6 +286,12 @@ public final class NeuronScopeCli implements Callable<Integer> {
                 default -> throw new NeuronScopeException("--method must be entropy, miner or manu, got " + method);
             };
             set.save(out);
+            if (set.size() > 0) {
+                String name = out.getFileName().toString();
+                Path png = out.resolveSibling((name.endsWith(".json") ? name.substring(0, name.length() - 5) : name) + "-layers.png");
+                Charts.neuronsPerLayer(set, set.method() + ": neurons per layer", png);
+                spec.commandLine().getOut().println("chart: " + png);
+            }
             for (String g : set.groupNames()) {
                 spec.commandLine().getOut().println(set.describe(g));
             }

@@ -205,6 +205,9 @@ class NeuronScopeCliTest {
             assertTrue(pr[0] >= 0.95 && pr[1] >= 0.95, f + ": precision " + pr[0] + " recall " + pr[1]);
         }
         assertTrue(org.neuronscope.methods.NeuronSet.load(work.resolve("manu.json")).size() > 0);
+        for (String png : List.of("lape-layers.png", "miner-layers.png", "manu-layers.png")) {
+            assertTrue(javax.imageio.ImageIO.read(work.resolve(png).toFile()).getWidth() > 100, png);
+        }
 
         Run ablate = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
                 "--groups", "image", "--out", work.resolve("ablate").toString()));
