@@ -107,7 +107,7 @@ public final class Demo {
                         new AblationExperiment.Condition("planted (truth)", truth, List.of("image"), Interventions.Mode.DEACTIVATE, 0f)));
                 if (audio) {
                     conditions.add(new AblationExperiment.Condition("MINER audio set", miner, List.of("audio"), Interventions.Mode.DEACTIVATE, 0f));
-                    conditions.add(new AblationExperiment.Condition("random (matched, audio)", random, List.of("audio"),
+                    conditions.add(new AblationExperiment.Condition("random (audio)", random, List.of("audio"),
                             Interventions.Mode.DEACTIVATE, 0f));
                 }
                 ablation = AblationExperiment.run(wb, data, conditions, AblationExperiment.BY_MEDIA, 0, listener);
