@@ -3,6 +3,8 @@ package org.neuronscope.methods;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -28,13 +30,27 @@ import java.util.Map;
  * </ol>
  * Every selected neuron's score in the {@link NeuronSet} is its entropy H.
  *
- * <p>{@link #select} is the fast kernel: one pass over the counts computes each neuron's Σp, max p
- * and Σp² and finds τ in a window around a sampled estimate (exact: it falls back to a full order
- * statistic if the window misses); the entropy, whose logarithms dominate the cost, is computed only
- * for neurons whose collision entropy {@code −ln Σq² ≤ H} does not already rule them out. The result
- * is bit-identical to computing everything ({@link #compute}).
+ * <p>{@link #select} is the fast kernel. It first samples a few thousand neurons: their p bracket τ
+ * in a narrow window, their entropies give a cut-off U a little above the budget's. Then one pass
+ * over the counts, block by block so that every count is fetched from memory once:
+ * <ul>
+ * <li>float approximations of each neuron's max p, Σp and Σp^1.5 (vectorized by C2);</li>
+ * <li>neurons whose max p is surely below the window have all K values below it; the others' raw
+ *     counts are classified against per-group count thresholds equivalent to the window (no
+ *     division), the few values inside it kept for the order statistic;</li>
+ * <li>of those, neurons whose Rényi entropy H_1.5 ≤ H does not already exceed U get an approximate
+ *     H by a fast logarithm (error bounded by {@code approxError}) and are kept as candidates.</li>
+ * </ul>
+ * τ is then the right order statistic of the kept values, and only the candidates whose
+ * approximate H is within twice the error of the budget-th smallest get the exact H (Math.log, the
+ * formula above). Every approximation is only used with a margin that covers its error, and
+ * whenever a guess turns out wrong (τ outside the window, fewer than budget entropies ≤ U) an exact
+ * slower path follows, so the result is bit-identical to computing everything ({@link #compute}).
+ * Counts are assumed finite and non-negative, as COUNT statistics are.
  */
 public final class EntropySelection {
+    private static final Logger LOG = LoggerFactory.getLogger(EntropySelection.class);
+
     /** Defaults (METHODS.md): top rate 1 %, filter percentile 0.95, assignment percentile 0.95. */
     public record Params(double topRate, double filterPercentile, double assignPercentile) {
         public static final Params DEFAULTS = new Params(0.01, 0.95, 0.95);
@@ -66,53 +82,131 @@ public final class EntropySelection {
     public record Result(double[] probability, double[] entropy, double filterThreshold, double assignThreshold, NeuronSet selected) {
     }
 
-    private static final int SAMPLE = 1 << 15;
-
-    /** Selected neurons (flat [layer][neuron] indices) with their entropies. */
-    private record Chosen(int[] index, double[] entropy) {
-    }
+    /** Neurons sampled (in runs), their K values to bracket percentiles, their entropies to guess the cut-off. */
+    static final int NEURON_SAMPLE = 4096;
+    static final int RUN = 8;
+    /** Neurons per block of the pass: the K rows of a block (K·2048 doubles) stay in L2 while used. */
+    static final int BLOCK = 2048;
 
     private EntropySelection() {
     }
 
-    /** LAPE's selection (the fast kernel). */
+    /** LAPE's selection (the fast kernel), with a fresh {@link Workspace}. */
     public static NeuronSet select(NeuronStatistics stats, Params params) {
-        return new Kernel(stats, params).run();
+        return new Workspace().select(stats, params);
     }
 
     /** The selection together with every p and H (allocates L·K·N + L·N doubles). */
     public static Result compute(NeuronStatistics stats, Params params) {
-        Kernel k = new Kernel(stats, params);
-        NeuronSet set = k.run();
-        int layers = stats.layers(), groups = stats.groupCount(), neurons = stats.neurons();
-        double[] p = new double[layers * groups * neurons];
-        for (int l = 0; l < layers; l++) {
-            for (int g = 0; g < groups; g++) {
-                int base = (l * groups + g) * neurons;
+        return new Workspace().compute(stats, params);
+    }
+
+    /**
+     * Scratch buffers of the kernel, grown on demand and kept between calls: reuse one for repeated
+     * selections (of any shapes) to avoid reallocating them. A workspace serves one call at a time
+     * (its methods are synchronized), so sharing it between threads is safe but serializes them; give
+     * each thread its own to run them in parallel.
+     */
+    public static final class Workspace {
+        private double[] block = new double[0];
+        private final float[] sum = new float[BLOCK], power = new float[BLOCK], max = new float[BLOCK], slack = new float[BLOCK];
+        private final int[] list = new int[BLOCK], chosen = new int[BLOCK];
+        private double[] sample = new double[0], sampleH = new double[0], sampleMax = new double[0];
+        private double[] kept = new double[0];
+        // candidates of a pass: index, approximate H, approximate max p, their K counts
+        private int[] candIndex = new int[0];
+        private double[] candH = new double[0];
+        private float[] candMax = new float[0];
+        private double[] candCounts = new double[0];
+        // survivors among them and the exact pool
+        private int[] survSlot = new int[0], poolSlot = new int[0];
+        private double[] survH = new double[0], poolH = new double[0];
+        private double[] scratch = new double[0];
+        private double[] pvec = new double[0];
+        /** Test seams: a cut-off (NaN: guess it) and a window {lo, hi} (null: sample it) to use instead. */
+        double forcedCutoff = Double.NaN;
+        double[] forcedWindow;
+
+        public Workspace() {
+        }
+
+        /** LAPE's selection, as {@link EntropySelection#select}. */
+        public synchronized NeuronSet select(NeuronStatistics stats, Params params) {
+            return new Kernel(stats, params, this).run();
+        }
+
+        /** The selection with every p and H, as {@link EntropySelection#compute}. */
+        public synchronized Result compute(NeuronStatistics stats, Params params) {
+            Kernel k = new Kernel(stats, params, this);
+            NeuronSet set = k.run();
+            int layers = k.layers, groups = k.groups, neurons = k.neurons;
+            double[] p = new double[layers * groups * neurons];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = k.probability(i, (i / neurons) % groups);
+            }
+            double[] h = new double[layers * neurons];
+            double[] q = new double[groups];
+            for (int l = 0; l < layers; l++) {
                 for (int n = 0; n < neurons; n++) {
-                    p[base + n] = k.probability(base + n, g);
+                    for (int g = 0; g < groups; g++) {
+                        q[g] = p[(l * groups + g) * neurons + n];
+                    }
+                    h[l * neurons + n] = maxOf(q, groups) > k.tau ? entropy(q, groups) : Double.POSITIVE_INFINITY;
                 }
             }
+            return new Result(p, h, k.tau, k.tauAssign, set);
         }
-        double[] h = new double[layers * neurons];
-        for (int i = 0; i < h.length; i++) {
-            h[i] = k.max[i] > k.tau ? k.entropy(i) : Double.POSITIVE_INFINITY;
+    }
+
+    /** max_k p, as METHODS.md's filter reads it (group order, Math.max). */
+    static double maxOf(double[] p, int groups) {
+        double m = p[0];
+        for (int g = 1; g < groups; g++) {
+            m = Math.max(m, p[g]);
         }
-        return new Result(p, h, k.tau, k.tauAssign, set);
+        return m;
+    }
+
+    /** H of one neuron from its p in group order: the one place where the exact formula lives. */
+    static double entropy(double[] p, int groups) {
+        double s = p[0];
+        for (int g = 1; g < groups; g++) {
+            s += p[g];
+        }
+        double h = 0;
+        for (int g = 0; g < groups; g++) {
+            double q = s == 0 ? 0 : p[g] / s;
+            if (q > 0) {
+                h -= q * Math.log(q);
+            }
+        }
+        return h;
+    }
+
+    /** Selected neurons (flat [layer][neuron] indices) with their entropies. */
+    private record Chosen(int[] slot, double[] entropy) {
     }
 
     private static final class Kernel {
         final NeuronStatistics stats;
         final Params params;
+        final Workspace ws;
         final MemorySegment count;
         final int layers, groups, neurons;
+        final long total;
         final long[] tokens;
         final double[] tokensD;
-        // per neuron [layer][neuron]: Σ_k p, max_k p, Σ_k p²
-        final double[] sum, max, sumSq;
+        /** 1 / tokens (0 without tokens) in float: approximate p = count · recip, only ever used with a margin. */
+        final float[] recip;
+        final double[] recipD;
         double tau, tauAssign;
 
-        Kernel(NeuronStatistics stats, Params params) {
+        int sampled;
+        // results of a pass
+        long below;
+        int keptN, candN;
+
+        Kernel(NeuronStatistics stats, Params params, Workspace ws) {
             if (stats.countThreshold() != 0f) {
                 throw new NeuronScopeException("entropy selection needs COUNT with threshold 0 (activation > 0), not " + stats.countThreshold());
             }
@@ -121,19 +215,28 @@ public final class EntropySelection {
             }
             this.stats = stats;
             this.params = params;
+            this.ws = ws;
             this.count = stats.segment(Statistic.COUNT);
             this.layers = stats.layers();
             this.groups = stats.groupCount();
             this.neurons = stats.neurons();
+            this.total = (long) layers * groups * neurons;
             this.tokens = new long[groups];
             this.tokensD = new double[groups];
+            this.recip = new float[groups];
+            this.recipD = new double[groups];
             for (int g = 0; g < groups; g++) {
                 tokens[g] = stats.tokens(g);
                 tokensD[g] = tokens[g];
+                recipD[g] = tokens[g] == 0 ? 0.0 : 1.0 / tokensD[g];
+                recip[g] = (float) recipD[g];
             }
-            this.sum = new double[layers * neurons];
-            this.max = new double[layers * neurons];
-            this.sumSq = new double[layers * neurons];
+            if (ws.block.length < groups * BLOCK) {
+                ws.block = new double[groups * BLOCK];
+            }
+            if (ws.pvec.length < groups) {
+                ws.pvec = new double[groups];
+            }
         }
 
         /** p of the flat [layer][group][neuron] index {@code i}, group {@code g}. */
@@ -141,28 +244,41 @@ public final class EntropySelection {
             return tokens[g] == 0 ? 0.0 : count.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / tokensD[g];
         }
 
-        /** H of neuron {@code i} = l·N + n, exactly as METHODS.md writes it (group order). */
-        double entropy(int i) {
+        /** p of neuron {@code i} = l·N + n, in group order, into {@code p}. */
+        void probabilities(int i, double[] p) {
             int l = i / neurons, n = i % neurons;
-            double s = sum[i];
-            double h = 0;
             for (int g = 0; g < groups; g++) {
-                double q = s == 0 ? 0 : probability((long) (l * groups + g) * neurons + n, g) / s;
-                if (q > 0) {
-                    h -= q * Math.log(q);
-                }
+                p[g] = probability((long) (l * groups + g) * neurons + n, g);
             }
-            return h;
         }
 
         NeuronSet run() {
-            long total = (long) layers * groups * neurons;
             long kFilter = Math.round(params.filterPercentile() * total);
             long kAssign = Math.round(params.assignPercentile() * total);
-            tau = percentile(kFilter, true);
-            tauAssign = kAssign == kFilter ? tau : percentile(kAssign, false);
             int budget = (int) Math.round(params.topRate() * layers * neurons);
-            Chosen chosen = lowestEntropy(budget);
+
+            sample();
+            Window w = kFilter > 0 ? window(kFilter) : null;
+            double cutoff = budget == 0 ? Double.NEGATIVE_INFINITY : guessCutoff(w == null ? Double.NEGATIVE_INFINITY : w.estimate, budget);
+            if (budget > 0 && ws.forcedCutoff == ws.forcedCutoff) {
+                cutoff = ws.forcedCutoff;
+            }
+            if (w == null) {
+                tau = Double.NEGATIVE_INFINITY;
+                pass(null, Double.NEGATIVE_INFINITY, cutoff);
+            } else {
+                pass(w, lower(w.lo), cutoff);
+                if (below < kFilter && kFilter <= below + keptN) {
+                    tau = nth(ws.kept, 0, keptN, (int) (kFilter - below - 1)) + 0.0; // + 0.0: -0.0 reads as 0.0
+                } else {
+                    // the sample misled the window: exact order statistic, then the neurons again around it
+                    LOG.debug("LAPE: τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
+                    tau = exactPercentile(kFilter);
+                    pass(null, lower(tau), cutoff);
+                }
+            }
+            Chosen chosen = lowestEntropy(budget, cutoff);
+            tauAssign = kAssign == kFilter ? tau : percentile(kAssign); // after: its pass reuses the buffers
             Map<String, String> p = params.asMap();
             p.put("filter_threshold", Double.toString(tau));
             p.put("assign_threshold", Double.toString(tauAssign));
@@ -170,258 +286,595 @@ public final class EntropySelection {
             NeuronSet set = new NeuronSet("lape", stats.hookPoint(), layers, neurons, p);
             List<String> names = stats.groups();
             names.forEach(set::ensureGroup);
-            for (int c = 0; c < chosen.index().length; c++) {
-                int i = chosen.index()[c];
+            double[] q = ws.pvec;
+            for (int c = 0; c < chosen.slot().length; c++) {
+                int slot = chosen.slot()[c];
+                int i = ws.candIndex[slot];
                 double h = chosen.entropy()[c];
-                int l = i / neurons, n = i % neurons;
+                storedProbabilities(slot, q);
                 for (int g = 0; g < groups; g++) {
-                    if (probability((long) (l * groups + g) * neurons + n, g) > tauAssign) {
-                        set.add(names.get(g), l, n, h);
+                    if (q[g] > tauAssign) {
+                        set.add(names.get(g), i / neurons, i % neurons, h);
                     }
                 }
             }
             return set;
         }
 
+        /** Exact p of a stored candidate, in group order, into {@code p}. */
+        void storedProbabilities(int slot, double[] p) {
+            int o = slot * groups;
+            for (int g = 0; g < groups; g++) {
+                p[g] = tokens[g] == 0 ? 0.0 : ws.candCounts[o + g] / tokensD[g];
+            }
+        }
+
+        /** Whether a stored candidate survives the filter (exact max p &gt; τ; its float max decides if clear). */
+        boolean survives(int slot, double lowerTau, double upperTau) {
+            double m = ws.candMax[slot];
+            if (m > upperTau) {
+                return true;
+            }
+            if (!(m >= lowerTau)) {
+                return false;
+            }
+            storedProbabilities(slot, ws.pvec);
+            return maxOf(ws.pvec, groups) > tau;
+        }
+
         /**
-         * The k-th smallest p (1-based), k = 0 giving −∞. With {@code accumulate}, the same pass fills
-         * sum, max and sumSq. Values below a window [lo, hi] around a sampled estimate are counted,
-         * values inside it kept; if the rank falls outside the window, an exact full selection follows.
+         * The {@code budget} survivors (max p &gt; τ) of lowest H, ties by lower index, from the
+         * candidates of the last pass (after a pass that takes every survivor as a candidate if fewer
+         * than budget of them are known to have H ≤ the cut-off). Candidates carry an approximate H
+         * (|error| ≤ {@link #approxError}); with A the budget-th smallest of those, only candidates
+         * with approximate H ≤ A + 2·error can be among the budget lowest exact H, and only theirs is
+         * computed.
          */
-        double percentile(long k, boolean accumulate) {
-            long total = (long) layers * groups * neurons;
-            double lo, hi;
-            boolean window = k > 0;
-            if (window) {
-                int s = (int) Math.min(total, SAMPLE);
-                double[] sample = new double[s];
-                for (int j = 0; j < s; j++) {
-                    long i = (long) ((j + 0.5) * total / s);
-                    sample[j] = probability(i, (int) ((i / neurons) % groups));
-                }
-                Arrays.sort(sample);
-                double f = (double) k / total;
-                double r = f * s;
-                double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
-                int loIdx = (int) Math.floor(r - margin);
-                int hiIdx = (int) Math.ceil(r + margin);
-                lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : sample[loIdx];
-                hi = hiIdx >= s ? Double.POSITIVE_INFINITY : sample[hiIdx];
-            } else {
-                lo = Double.POSITIVE_INFINITY; // nothing kept, everything "below": unused
-                hi = Double.NEGATIVE_INFINITY;
+        Chosen lowestEntropy(int budget, double cutoff) {
+            if (budget == 0) {
+                return new Chosen(new int[0], new double[0]);
             }
-            double[] buf = new double[Math.max(1024, 2 * neurons)];
-            double[] row = new double[neurons];
-            int kept = 0;
-            long below = 0;
-            for (int l = 0; l < layers; l++) {
-                int o = l * neurons;
-                for (int g = 0; g < groups; g++) {
-                    long base = (long) (l * groups + g) * neurons;
-                    if (tokens[g] == 0) {
-                        Arrays.fill(row, 0.0);
-                    } else {
-                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, base * Double.BYTES, row, 0, neurons);
-                        divide(row, tokensD[g]);
-                    }
-                    if (accumulate) {
-                        if (g == 0) {
-                            first(row, o);
-                        } else {
-                            next(row, o);
-                        }
-                    }
-                    if (buf.length - kept < neurons) {
-                        buf = Arrays.copyOf(buf, Math.max(buf.length * 2, kept + neurons));
-                    }
-                    // branch-free: every value is written, the index advances only for the window's
-                    for (int n = 0; n < neurons; n++) {
-                        double p = row[n];
-                        below += p < lo ? 1 : 0;
-                        buf[kept] = p;
-                        kept += p >= lo && p <= hi ? 1 : 0;
-                    }
+            double err = approxError();
+            int m = survivingCandidates();
+            int within = 0;
+            for (int j = 0; j < m; j++) {
+                if (ws.survH[j] <= cutoff - err) {
+                    within++;
                 }
             }
-            if (!window) {
-                return Double.NEGATIVE_INFINITY;
+            // every survivor left out has H > cutoff: with budget of them ≤ cutoff, they cannot matter
+            if (within < budget && !coversAll(cutoff)) {
+                LOG.debug("LAPE: {} entropies ≤ cut-off {} for a budget of {}, computing all survivors", within, cutoff, budget);
+                pass(null, lower(tau), Double.POSITIVE_INFINITY);
+                m = survivingCandidates();
             }
-            if (below < k && k <= below + kept) {
-                Arrays.sort(buf, 0, kept);
-                return buf[(int) (k - below - 1)] + 0.0; // + 0.0: -0.0 reads as 0.0
-            }
-            // the sample misled the window: exact selection over everything (rare; still exact)
-            double[] all = new double[(int) total];
-            for (long i = 0; i < total; i++) {
-                all[(int) i] = probability(i, (int) ((i / neurons) % groups));
-            }
-            return Selection.kthSmallest(all, k);
-        }
-
-        private static void divide(double[] row, double t) {
-            for (int n = 0; n < row.length; n++) {
-                row[n] = row[n] / t;
-            }
-        }
-
-        private void first(double[] row, int o) {
-            for (int n = 0; n < row.length; n++) {
-                double p = row[n];
-                sum[o + n] = p;
-                max[o + n] = p;
-                sumSq[o + n] = p * p;
-            }
-        }
-
-        private void next(double[] row, int o) {
-            for (int n = 0; n < row.length; n++) {
-                double p = row[n];
-                sum[o + n] += p;
-                max[o + n] = Math.max(max[o + n], p);
-                sumSq[o + n] += p * p;
-            }
-        }
-
-        /** The {@code budget} surviving neurons (max p &gt; τ) of lowest H, ties by lower index. */
-        Chosen lowestEntropy(int budget) {
-            int size = layers * neurons;
-            int survivors = 0;
-            for (int i = 0; i < size; i++) {
-                if (max[i] > tau) {
-                    survivors++;
-                }
-            }
-            int[] surv = new int[survivors];
-            for (int i = 0, j = 0; i < size; i++) {
-                if (max[i] > tau) {
-                    surv[j++] = i;
-                }
-            }
-            int k = Math.min(budget, survivors);
-            double[] h = new double[survivors];
-            Arrays.fill(h, Double.NaN); // NaN: not computed (yet)
-            int[] todo = new int[survivors];
-            if (k == survivors) {
-                for (int j = 0; j < survivors; j++) {
-                    todo[j] = j;
-                }
-                entropies(surv, todo, survivors, h);
-            } else if (k > 0) {
-                // collision probability Σq² = Σp²/S²; H ≥ −ln Σq². A neuron whose bound exceeds a T that at
-                // least k computed entropies reach cannot be among the k lowest.
-                double[] c2 = new double[survivors];
-                for (int j = 0; j < survivors; j++) {
-                    double s = sum[surv[j]];
-                    c2[j] = s == 0 ? Double.POSITIVE_INFINITY : sumSq[surv[j]] / (s * s);
-                }
-                double guess = guessCutoff(surv, h, k);
-                while (true) {
-                    boolean all = guess > Math.log(groups) + 1;
-                    double minC2 = all ? Double.NEGATIVE_INFINITY : Math.exp(-guess) * (1 - 1e-9); // slack for rounding
-                    int m = 0;
-                    for (int j = 0; j < survivors; j++) {
-                        if (c2[j] >= minC2 && h[j] != h[j]) {
-                            todo[m++] = j;
-                        }
-                    }
-                    entropies(surv, todo, m, h);
-                    int atMost = 0;
-                    for (int j = 0; j < survivors; j++) {
-                        if (c2[j] >= minC2 && h[j] <= guess) {
-                            atMost++;
-                        }
-                    }
-                    if (atMost >= k || all) {
-                        break; // the k-th lowest H is ≤ guess, and every neuron left out has H > guess
-                    }
-                    guess = guess <= 0 ? 1e-3 : guess * 1.25 + 1e-3;
-                }
-            }
-            // k lowest among the computed: the cut value, then strictly lower ones and ties by index
-            int computed = 0;
-            for (double v : h) {
-                if (v == v) {
-                    computed++;
-                }
-            }
-            double[] values = new double[computed];
-            for (int j = 0, c = 0; j < survivors; j++) {
-                if (h[j] == h[j]) {
-                    values[c++] = h[j];
-                }
-            }
-            Chosen out = new Chosen(new int[k], new double[k]);
+            int k = Math.min(budget, m);
             if (k == 0) {
-                return out;
+                return new Chosen(new int[0], new double[0]);
             }
-            Arrays.sort(values);
-            double cut = values[k - 1];
-            int taken = 0;
-            for (int j = 0; j < survivors && taken < k; j++) {
-                if (h[j] < cut) {
-                    taken = put(out, taken, surv[j], h[j]);
+            if (ws.scratch.length < m) {
+                ws.scratch = new double[Math.max(m, groups)];
+            }
+            System.arraycopy(ws.survH, 0, ws.scratch, 0, m);
+            double limit = nth(ws.scratch, 0, m, k - 1) + 2 * err;
+            // the exact pool, in index order
+            if (ws.poolSlot.length < m) {
+                ws.poolSlot = new int[m];
+                ws.poolH = new double[m];
+            }
+            int[] slots = ws.poolSlot;
+            double[] h = ws.poolH;
+            double[] p = ws.pvec;
+            int size = 0;
+            for (int j = 0; j < m; j++) {
+                if (ws.survH[j] <= limit) {
+                    slots[size] = ws.survSlot[j];
+                    storedProbabilities(ws.survSlot[j], p);
+                    h[size++] = entropy(p, groups);
                 }
             }
-            for (int j = 0; j < survivors && taken < k; j++) {
+            System.arraycopy(h, 0, ws.scratch, 0, size);
+            double cut = nth(ws.scratch, 0, size, k - 1);
+            Chosen out = new Chosen(new int[k], new double[k]);
+            int taken = 0;
+            for (int j = 0; j < size && taken < k; j++) {
+                if (h[j] < cut) {
+                    taken = put(out, taken, slots[j], h[j]);
+                }
+            }
+            for (int j = 0; j < size && taken < k; j++) {
                 if (h[j] == cut) {
-                    taken = put(out, taken, surv[j], h[j]);
+                    taken = put(out, taken, slots[j], h[j]);
                 }
             }
             return out;
         }
 
-        private static int put(Chosen out, int taken, int index, double h) {
-            out.index()[taken] = index;
+        /** The surviving candidates (slots and approximate H, index order) into survSlot/survH; their number. */
+        private int survivingCandidates() {
+            if (ws.survSlot.length < candN) {
+                ws.survSlot = new int[candN];
+                ws.survH = new double[candN];
+            }
+            double lowerTau = lower(tau), upperTau = upper(tau);
+            int m = 0;
+            for (int c = 0; c < candN; c++) {
+                if (survives(c, lowerTau, upperTau)) {
+                    ws.survSlot[m] = c;
+                    ws.survH[m++] = ws.candH[c];
+                }
+            }
+            return m;
+        }
+
+        /**
+         * A bound on |approximate H − exact H|: the fast logarithm's error (≤ 2·10^−13, weighted by
+         * Σq = 1) plus a few roundings per group in both computations, with a wide margin.
+         */
+        double approxError() {
+            return 1e-11 + groups * 1e-14;
+        }
+
+        private static int put(Chosen out, int taken, int slot, double h) {
+            out.slot()[taken] = slot;
             out.entropy()[taken] = h;
             return taken + 1;
         }
 
+        /** A window [lo, hi] of p values that most likely holds the k-th smallest, and a point estimate. */
+        record Window(double lo, double hi, double estimate) {
+        }
+
         /**
-         * H of the survivors {@code surv[todo[0..m)]} (todo ascending) into {@code h}: the same
-         * arithmetic as {@link #entropy}, in the same group order per neuron, but reading the counts
-         * row by row.
+         * Samples neurons, in runs of {@link #RUN} adjacent ones (a cache line per group), all of them
+         * when there are at most {@link #NEURON_SAMPLE}: their K values p go to {@code ws.sample} (the
+         * value sample for the windows), their max p and H to {@code ws.sampleMax}, {@code ws.sampleH}.
+         * Entropies with the fast logarithm: they only feed a guess.
          */
-        private void entropies(int[] surv, int[] todo, int m, double[] h) {
-            int start = 0;
-            while (start < m) {
-                int l = surv[todo[start]] / neurons;
-                int end = start;
-                while (end < m && surv[todo[end]] / neurons == l) {
-                    h[todo[end++]] = 0;
+        void sample() {
+            int size = layers * neurons;
+            int s = Math.min(size, NEURON_SAMPLE);
+            int runs = s == size ? 1 : s / RUN;
+            int per = s == size ? size : RUN;
+            if (ws.sample.length < s * groups) {
+                ws.sample = new double[s * groups];
+            }
+            if (ws.sampleH.length < s) {
+                ws.sampleH = new double[s];
+                ws.sampleMax = new double[s];
+            }
+            double[] p = ws.pvec;
+            int at = 0;
+            for (int j = 0; j < runs; j++) {
+                int start = per == size ? 0 : (int) Math.min(size - RUN, Math.max(0, (long) ((j + 0.5) * size / runs) - RUN / 2));
+                for (int r = 0; r < per; r++, at++) {
+                    probabilities(start + r, p);
+                    System.arraycopy(p, 0, ws.sample, at * groups, groups);
+                    ws.sampleMax[at] = maxOf(p, groups);
+                    ws.sampleH[at] = approxEntropy(p);
                 }
+            }
+            sampled = s;
+        }
+
+        /** The window of the k-th smallest p (k ≥ 1) from the sampled values (reorders them). */
+        Window window(long k) {
+            if (ws.forcedWindow != null) {
+                return new Window(ws.forcedWindow[0], ws.forcedWindow[1], ws.forcedWindow[0]);
+            }
+            double[] sample = ws.sample;
+            int s = sampled * groups;
+            double f = (double) k / total;
+            double r = f * s;
+            double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
+            int loIdx = (int) Math.floor(r - margin);
+            int hiIdx = (int) Math.ceil(r + margin);
+            int estIdx = Math.min(s - 1, Math.max(0, (int) Math.ceil(r) - 1));
+            // order statistics by selection: hi first, then lo below it, then the estimate between them
+            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : nth(sample, 0, s, hiIdx);
+            int top = Math.min(hiIdx, s);
+            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : nth(sample, 0, top, loIdx);
+            double est = estIdx == loIdx ? lo : estIdx == hiIdx ? hi : nth(sample, Math.max(0, loIdx + 1), top, estIdx);
+            return new Window(lo, hi, est);
+        }
+
+        /** The k-th smallest p (1-based, k = 0 giving −∞) alone: window, one classifying pass, exact fallback. */
+        double percentile(long k) {
+            if (k <= 0) {
+                return Double.NEGATIVE_INFINITY;
+            }
+            Window w = window(k);
+            pass(w, lower(w.lo), Double.NaN);
+            if (below < k && k <= below + keptN) {
+                return nth(ws.kept, 0, keptN, (int) (k - below - 1)) + 0.0;
+            }
+            LOG.debug("LAPE: assignment τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
+            return exactPercentile(k);
+        }
+
+        /** The k-th smallest of all p by a full selection (rare: only when a sampled window missed). */
+        double exactPercentile(long k) {
+            double[] all = new double[(int) total];
+            for (int i = 0; i < all.length; i++) {
+                all[i] = probability(i, (i / neurons) % groups);
+            }
+            return Selection.kthSmallest(all, k);
+        }
+
+        /**
+         * An estimate of the budget's entropy, a little high, from the sampled neurons whose max p
+         * exceeds τ's estimate; +∞ when the sample cannot tell (compute all).
+         */
+        double guessCutoff(double tauEstimate, int budget) {
+            int s = sampled, n = 0;
+            double[] hs = ws.sampleH;
+            for (int j = 0; j < s; j++) {
+                if (ws.sampleMax[j] > tauEstimate) {
+                    hs[n++] = hs[j];
+                }
+            }
+            double e = (double) budget * s / (layers * neurons); // selected neurons expected in the sample
+            double f = n == 0 ? 1 : Math.min(1, e / n);
+            int at = (int) Math.ceil(e + 4 * Math.sqrt(e * (1 - f)) + 4);
+            if (at >= n) {
+                return Double.POSITIVE_INFINITY;
+            }
+            return nth(hs, 0, n, at) + approxError();
+        }
+
+        /**
+         * One pass over all counts, block by block (each count is fetched from memory once). Every
+         * neuron whose approximate max p reaches {@code listLo} is looked at individually; the others
+         * have all their p below it. With a window ({@code listLo} then lies a margin below its lo):
+         * counts the values below it and keeps those inside it (as p), for the order statistic. With a
+         * cut-off (NaN or −∞: none), every listed neuron whose H_1.5 bound and approximate H allow
+         * H ≤ cut-off becomes a candidate, with its approximate H and max p and its counts.
+         */
+        void pass(Window w, double listLo, double cutoff) {
+            boolean candidates = cutoff > Double.NEGATIVE_INFINITY;
+            below = 0;
+            keptN = 0;
+            if (candidates) {
+                candN = 0;
+            }
+            if (w == null && !candidates) {
+                return;
+            }
+            // raw count thresholds per group: c < loC ⇔ p < w.lo, c ≤ hiC ⇔ p ≤ w.hi (no division per value)
+            double[] loC = new double[groups], hiC = new double[groups];
+            if (w != null) {
                 for (int g = 0; g < groups; g++) {
-                    long base = (long) (l * groups + g) * neurons - (long) l * neurons;
-                    boolean none = tokens[g] == 0;
-                    double t = tokensD[g];
-                    for (int j = start; j < end; j++) {
-                        int i = surv[todo[j]];
-                        double s = sum[i];
-                        double p = none ? 0.0 : count.getAtIndex(ValueLayout.JAVA_DOUBLE, base + i) / t;
-                        double q = s == 0 ? 0 : p / s;
-                        if (q > 0) {
-                            h[todo[j]] -= q * Math.log(q);
+                    if (tokens[g] == 0) { // p = 0 whatever the count
+                        loC[g] = 0.0 < w.lo ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+                        hiC[g] = 0.0 <= w.hi ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+                    } else {
+                        loC[g] = firstAtLeast(w.lo, tokensD[g]);
+                        hiC[g] = lastAtMost(w.hi, tokensD[g]);
+                    }
+                }
+            }
+            // H ≥ H_1.5 = −2 ln Σq^1.5 (Rényi entropies fall with their order; 1.5 is much tighter than the
+            // collision entropy and costs one square root): Σp^1.5 < e^−U/2 · S^1.5 rules a neuron out.
+            // The slack covers exp's rounding and the float arithmetic's (≤ (2.5K+12)·2^−24 relative
+            // for non-negative counts); rounding the constant down only admits more.
+            boolean everyone = coversAll(cutoff);
+            double minC = everyone ? 0 : Math.exp(-cutoff / 2) * (1 - 8.0 * (groups + 4) / (1 << 24));
+            float minCF = (float) minC > minC ? Math.nextDown((float) minC) : (float) minC;
+            double hMax = cutoff + approxError();
+            // rounded down: listing a few more neurons is harmless, leaving one out is not
+            float listLoF = (float) listLo > listLo ? Math.nextDown((float) listLo) : (float) listLo;
+            listLoF += 0f;
+            double[] blk = ws.block;
+            float[] sum = ws.sum, power = ws.power, max = ws.max, slack = ws.slack;
+            int[] list = ws.list, chosen = ws.chosen;
+            double[] p = ws.pvec;
+            long b = 0;
+            for (int l = 0; l < layers; l++) {
+                for (int n0 = 0; n0 < neurons; n0 += BLOCK) {
+                    int len = Math.min(BLOCK, neurons - n0);
+                    for (int g = 0; g < groups; g++) {
+                        long base = ((long) (l * groups + g) * neurons + n0) * Double.BYTES;
+                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, base, blk, g * BLOCK, len);
+                    }
+                    accumulate(blk, len, candidates, sum, power, max);
+                    // branch-free (C2 compiles ?: to mispredicted branches here): every index is written, the
+                    // count advances unless max − listLo is negative (+ 0f: no −0.0)
+                    int m = 0;
+                    for (int n = 0; n < len; n++) {
+                        list[m] = n;
+                        m += 1 - (Float.floatToRawIntBits((max[n] + 0f) - listLoF) >>> 31);
+                    }
+                    if (w != null) {
+                        b += (long) groups * (len - m);
+                        ensureKept(keptN + m * groups);
+                    }
+                    if (candidates) {
+                        ensureCandidates(candN + m);
+                    }
+                    if (w != null) {
+                        double[] kept = ws.kept;
+                        for (int g = 0; g < groups; g++) {
+                            double lo = loC[g] + 0.0, hi = hiC[g] + 0.0;
+                            int o = g * BLOCK, k = keptN;
+                            // branch-free: for finite x, y without −0.0 (hence the + 0.0), x − y has its
+                            // sign bit set iff x < y. Every value is written, the index advances only
+                            // for the window's.
+                            for (int j = 0; j < m; j++) {
+                                double c = blk[o + list[j]] + 0.0;
+                                long isBelow = Double.doubleToRawLongBits(c - lo) >>> 63;
+                                long isAbove = Double.doubleToRawLongBits(hi - c) >>> 63;
+                                b += isBelow;
+                                kept[k] = c;
+                                k += (int) ((isBelow | isAbove) ^ 1);
+                            }
+                            for (int j = keptN; j < k; j++) { // counts to p
+                                kept[j] = tokens[g] == 0 ? 0.0 : kept[j] / tokensD[g];
+                            }
+                            keptN = k;
+                        }
+                    }
+                    if (!candidates) {
+                        continue;
+                    }
+                    // the bound, vectorized: slack < 0 rules a neuron out
+                    for (int n = 0; n < len; n++) {
+                        float s = sum[n];
+                        slack[n] = power[n] - minCF * (s * (float) Math.sqrt(s));
+                    }
+                    // listed neurons the bound keeps (or whose sums are too small for it: the float
+                    // powers may underflow), branch-free as above
+                    int mc = 0;
+                    for (int j = 0; j < m; j++) {
+                        int n = list[j];
+                        chosen[mc] = n;
+                        mc += everyone ? 1 : ((Float.floatToRawIntBits(slack[n]) >>> 31) ^ 1) | (Float.floatToRawIntBits(sum[n] - 1e-15f) >>> 31);
+                    }
+                    for (int j = 0; j < mc; j++) {
+                        int n = chosen[j];
+                        double h = approxEntropy(blk, n, p);
+                        if (h <= hMax) { // else H > cutoff: not needed
+                            ws.candIndex[candN] = l * neurons + n0 + n;
+                            ws.candMax[candN] = max[n];
+                            ws.candH[candN] = h;
+                            int o = candN++ * groups;
+                            for (int g = 0; g < groups; g++) {
+                                ws.candCounts[o + g] = blk[g * BLOCK + n];
+                            }
                         }
                     }
                 }
-                start = end;
+            }
+            below = b;
+        }
+
+        /**
+         * Approximate max p (and with {@code sums} Σp and Σp^1.5) of each neuron of the block, p ≈
+         * count · (1/tokens) in float: float accumulators (unlike double ones, which C2 cannot prove
+         * apart from the double block) let the loops vectorize; every use allows for their error.
+         */
+        private void accumulate(double[] blk, int len, boolean sums, float[] sum, float[] power, float[] max) {
+            float r0 = recip[0];
+            for (int n = 0; n < len; n++) {
+                float v = (float) blk[n] * r0;
+                sum[n] = v;
+                power[n] = v * (float) Math.sqrt(v);
+                max[n] = v;
+            }
+            for (int g = 1; g < groups; g++) {
+                int o = g * BLOCK;
+                float r = recip[g];
+                if (sums) {
+                    for (int n = 0; n < len; n++) {
+                        float v = (float) blk[o + n] * r;
+                        sum[n] += v;
+                        power[n] += v * (float) Math.sqrt(v);
+                        max[n] = Math.max(max[n], v);
+                    }
+                } else {
+                    for (int n = 0; n < len; n++) {
+                        max[n] = Math.max(max[n], (float) blk[o + n] * r);
+                    }
+                }
             }
         }
 
-        /** An estimate of the k-th lowest H from a sample of the survivors' exact entropies, a little high. */
-        private double guessCutoff(int[] surv, double[] h, int k) {
-            int n = surv.length;
-            int s = Math.min(n, 2048);
-            double[] sample = new double[s];
-            for (int j = 0; j < s; j++) {
-                int idx = (int) ((j + 0.5) * n / s);
-                h[idx] = entropy(surv[idx]);
-                sample[j] = h[idx];
-            }
-            Arrays.sort(sample);
-            double f = (double) k / n;
-            int at = (int) Math.ceil(f * s + 4 * Math.sqrt(s * f * (1 - f)) + 4);
-            return sample[Math.min(s - 1, at)];
+        /** Whether a cut-off is at least every possible H (≤ ln K), so that every survivor is a candidate. */
+        private boolean coversAll(double cutoff) {
+            return cutoff > Math.log(groups) + 1;
         }
+
+        private void ensureKept(int size) {
+            if (ws.kept.length < size) {
+                ws.kept = Arrays.copyOf(ws.kept, Math.max(size, 2 * ws.kept.length));
+            }
+        }
+
+        /**
+         * H of neuron n of the block within {@link #approxError} of {@link #entropy}'s: p ≈ count ·
+         * (1/tokens), q = p · (1/S) and the fast logarithm. Falls back to the exact formula where that
+         * bound needs care (negative counts, extreme sums, subnormal q).
+         */
+        private double approxEntropy(double[] blk, int n, double[] p) {
+            for (int g = 0; g < groups; g++) {
+                p[g] = blk[g * BLOCK + n] * recipD[g];
+            }
+            double h = approxEntropy(p);
+            if (h == h) {
+                return h;
+            }
+            for (int g = 0; g < groups; g++) {
+                p[g] = tokens[g] == 0 ? 0.0 : blk[g * BLOCK + n] / tokensD[g];
+            }
+            return entropy(p, groups);
+        }
+
+        /** H of p ≈ the neuron's within {@link #approxError}, by the fast logarithm; NaN where that needs care. */
+        private double approxEntropy(double[] p) {
+            double s = 0;
+            boolean plain = true;
+            for (int g = 0; g < groups; g++) {
+                double v = p[g];
+                s += v;
+                plain &= v >= 0;
+            }
+            if (plain && s >= 1e-290 && s <= 1e290) {
+                double inv = 1 / s;
+                double h = 0;
+                for (int g = 0; g < groups; g++) {
+                    double q = p[g] * inv;
+                    if (q >= Double.MIN_NORMAL) {
+                        h -= q * lnApprox(q);
+                    } else if (q > 0) {
+                        h -= q * Math.log(q);
+                    }
+                }
+                return h;
+            }
+            return Double.NaN;
+        }
+
+        private void ensureCandidates(int size) {
+            if (ws.candIndex.length < size) {
+                int cap = Math.max(size, 2 * ws.candIndex.length);
+                ws.candIndex = Arrays.copyOf(ws.candIndex, cap);
+                ws.candH = Arrays.copyOf(ws.candH, cap);
+                ws.candMax = Arrays.copyOf(ws.candMax, cap);
+                ws.candCounts = Arrays.copyOf(ws.candCounts, cap * groups);
+            } else if (ws.candCounts.length < size * groups) { // the same workspace, more groups
+                ws.candCounts = Arrays.copyOf(ws.candCounts, ws.candIndex.length * groups);
+            }
+        }
+    }
+
+    /**
+     * A threshold for the approximate (float) max p a margin below {@code x}: where the approximation
+     * is below it, the exact max p is below {@code x} (float rounding is ~2^−24 relative; the
+     * absolute term covers float underflow).
+     */
+    static double lower(double x) {
+        return Double.isInfinite(x) ? x : x - (Math.abs(x) * 1e-5 + 1e-37);
+    }
+
+    /** The counterpart of {@link #lower}: above it, the exact max p is above {@code x}. */
+    static double upper(double x) {
+        return Double.isInfinite(x) ? x : x + (Math.abs(x) * 1e-5 + 1e-37);
+    }
+
+    private static final int LN_BITS = 8;
+    private static final double[] LN_TABLE = new double[(1 << LN_BITS) + 1], LN_RECIP = new double[(1 << LN_BITS) + 1];
+    private static final double LN2 = Math.log(2);
+
+    static {
+        for (int j = 0; j <= 1 << LN_BITS; j++) {
+            double m = 1 + (double) j / (1 << LN_BITS);
+            LN_TABLE[j] = Math.log(m);
+            LN_RECIP[j] = 1 / m;
+        }
+    }
+
+    /**
+     * ln x for normal positive x, within 4·10^−13 of Math.log (about three times faster): x = 2^e·m,
+     * m = (1 + j/256)(1 + t) with |t| &lt; 2^−8, ln(1 + t) by four terms of its series. Only ever used to
+     * rule neurons out with {@code approxError}'s margin; selected entropies use Math.log.
+     */
+    static double lnApprox(double x) {
+        long bits = Double.doubleToRawLongBits(x);
+        int e = (int) (bits >>> 52) - 1023;
+        long mantissa = bits & 0xFFFFFFFFFFFFFL;
+        int j = (int) (mantissa >>> (52 - LN_BITS));
+        double m = Double.longBitsToDouble(mantissa | 0x3FF0000000000000L);
+        double t = m * LN_RECIP[j] - 1;
+        return e * LN2 + LN_TABLE[j] + t * (1 - t * (0.5 - t * (1.0 / 3 - t * 0.25)));
+    }
+
+    /**
+     * The smallest count c with {@code c / t ≥ p} (t &gt; 0), so that {@code c < result ⇔ c / t < p}
+     * exactly: division by t is monotone, so this is a binary search over the ordered doubles.
+     */
+    static double firstAtLeast(double p, double t) {
+        if (p == Double.NEGATIVE_INFINITY) {
+            return p;
+        }
+        long lo = orderKey(Double.NEGATIVE_INFINITY), hi = orderKey(Double.POSITIVE_INFINITY);
+        if (!(fromKey(hi) / t >= p)) {
+            return Double.NaN; // only for p = NaN
+        }
+        while (lo < hi) { // invariant: the answer's key is in [lo, hi]
+            long mid = lo + ((hi - lo) >>> 1); // unsigned: the key range spans more than 2^63
+            if (fromKey(mid) / t >= p) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return fromKey(lo);
+    }
+
+    /** The largest count c with {@code c / t ≤ p} (t &gt; 0), so that {@code c ≤ result ⇔ c / t ≤ p}. */
+    static double lastAtMost(double p, double t) {
+        if (p == Double.POSITIVE_INFINITY) {
+            return p;
+        }
+        long lo = orderKey(Double.NEGATIVE_INFINITY), hi = orderKey(Double.POSITIVE_INFINITY);
+        if (!(fromKey(lo) / t <= p)) {
+            return Double.NaN; // only for p = NaN
+        }
+        while (lo < hi) {
+            long mid = lo + ((hi - lo + 1) >>> 1);
+            if (fromKey(mid) / t <= p) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return fromKey(lo);
+    }
+
+    /** A long in the signed order of the doubles (−0.0 just below 0.0); its own inverse. */
+    private static long orderKey(double v) {
+        long bits = Double.doubleToRawLongBits(v);
+        return bits < 0 ? bits ^ Long.MAX_VALUE : bits;
+    }
+
+    private static double fromKey(long key) {
+        return Double.longBitsToDouble(key < 0 ? key ^ Long.MAX_VALUE : key);
+    }
+
+    /**
+     * The value a full sort of {@code a[from, to)} would put at index {@code k}, by quickselect
+     * (three-way partitions for the many ties of integer counts; a sort once it recurses too deep).
+     * Reorders the range.
+     */
+    static double nth(double[] a, int from, int to, int k) {
+        int depth = 0;
+        while (to - from > 32) {
+            if (++depth > 64) {
+                break;
+            }
+            double x = a[from], y = a[(from + to) >>> 1], z = a[to - 1];
+            double pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+            int lt = from, i = from, gt = to - 1;
+            while (i <= gt) {
+                double v = a[i];
+                if (v < pivot) {
+                    a[i++] = a[lt];
+                    a[lt++] = v;
+                } else if (v > pivot) {
+                    a[i] = a[gt];
+                    a[gt--] = v;
+                } else {
+                    i++;
+                }
+            }
+            if (k < lt) {
+                to = lt;
+            } else if (k > gt) {
+                from = gt + 1;
+            } else {
+                return a[k];
+            }
+        }
+        Arrays.sort(a, from, to);
+        return a[k];
     }
 }
