@@ -312,7 +312,7 @@ public final class EntropySelection {
         /** Whether a stored candidate survives the filter (exact max p &gt; τ; its float max decides if clear). */
         boolean survives(int slot, double lowerTau, double upperTau) {
             double m = ws.candMax[slot];
-            if (m > upperTau) {
+            if (m > upperTau && m < 1e30) { // (an infinite float max may hide any double)
                 return true;
             }
             if (!(m >= lowerTau)) {
@@ -621,13 +621,15 @@ public final class EntropySelection {
                         float s = sum[n];
                         slack[n] = power[n] - minCF * (s * (float) Math.sqrt(s));
                     }
-                    // listed neurons the bound keeps (or whose sums are too small for it: the float
-                    // powers may underflow), branch-free as above
+                    // listed neurons the bound keeps, or whose sums are outside the range where it is
+                    // trusted (the float powers may underflow below it, overflow above), branch-free
                     int mc = 0;
                     for (int j = 0; j < m; j++) {
                         int n = list[j];
+                        float s = sum[n];
                         chosen[mc] = n;
-                        mc += everyone ? 1 : ((Float.floatToRawIntBits(slack[n]) >>> 31) ^ 1) | (Float.floatToRawIntBits(sum[n] - 1e-15f) >>> 31);
+                        mc += everyone ? 1 : ((Float.floatToRawIntBits(slack[n]) >>> 31) ^ 1)
+                                | (Float.floatToRawIntBits(s - 1e-15f) >>> 31) | (Float.floatToRawIntBits(1e25f - s) >>> 31);
                     }
                     for (int j = 0; j < mc; j++) {
                         int n = chosen[j];
