@@ -8,6 +8,7 @@ import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.SoftReference;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -91,21 +92,37 @@ public final class EntropySelection {
     private EntropySelection() {
     }
 
-    /** LAPE's selection (the fast kernel), with a fresh {@link Workspace}. */
+    /**
+     * Each thread's workspace for the static methods: confined to its thread, so never shared, and
+     * softly referenced, so the few megabytes it holds go when memory is short.
+     */
+    private static final ThreadLocal<SoftReference<Workspace>> LOCAL = new ThreadLocal<>();
+
+    private static Workspace localWorkspace() {
+        SoftReference<Workspace> ref = LOCAL.get();
+        Workspace ws = ref == null ? null : ref.get();
+        if (ws == null) {
+            ws = new Workspace();
+            LOCAL.set(new SoftReference<>(ws));
+        }
+        return ws;
+    }
+
+    /** LAPE's selection (the fast kernel), with the calling thread's {@link Workspace}. */
     public static NeuronSet select(NeuronStatistics stats, Params params) {
-        return new Workspace().select(stats, params);
+        return localWorkspace().select(stats, params);
     }
 
     /** The selection together with every p and H (allocates L·K·N + L·N doubles). */
     public static Result compute(NeuronStatistics stats, Params params) {
-        return new Workspace().compute(stats, params);
+        return localWorkspace().compute(stats, params);
     }
 
     /**
      * Scratch buffers of the kernel, grown on demand and kept between calls: reuse one for repeated
-     * selections (of any shapes) to avoid reallocating them. A workspace serves one call at a time
-     * (its methods are synchronized), so sharing it between threads is safe but serializes them; give
-     * each thread its own to run them in parallel.
+     * selections (of any shapes) to avoid reallocating them. The static methods use one per thread.
+     * A workspace serves one call at a time (its methods are synchronized), so sharing it between
+     * threads is safe but serializes them; give each thread its own to run them in parallel.
      */
     public static final class Workspace {
         private double[] block = new double[0];
