@@ -31,7 +31,8 @@ import java.util.concurrent.TimeUnit;
  * Scoring and selection on Qwen2-VL-7B's shape, 28 layers × 18944 neurons × 7 groups, one thread:
  * <ul>
  * <li>{@code lape}: LAPE from COUNT (probabilities, global percentile filter, entropy, global
- *     lowest-entropy selection, group assignment), defaults 1 %, 0.95, 0.95;</li>
+ *     lowest-entropy selection, group assignment), defaults 1 %, 0.95, 0.95; {@code lapeWorkspace}
+ *     the same reusing one {@link EntropySelection.Workspace};</li>
  * <li>{@code minerSelect}: MINER stage 4, W_m of 7 modalities from aggregated scores (mean + max
  *     weights) and LA_MU selection of 2 %;</li>
  * <li>{@code manu}: MANU's four importances for forget and retain, the code-variant score and the
@@ -57,6 +58,7 @@ public class MethodsBenchmark {
     NeuronStatistics forget;
     NeuronStatistics retain;
     Miner.Aggregator aggregator;
+    final EntropySelection.Workspace workspace = new EntropySelection.Workspace();
 
     @Setup(Level.Trial)
     public void setup() {
@@ -106,6 +108,12 @@ public class MethodsBenchmark {
     @Benchmark
     public NeuronSet lape() {
         return EntropySelection.select(counts, EntropySelection.Params.DEFAULTS);
+    }
+
+    /** The same with one reused workspace (no scratch allocation per call). */
+    @Benchmark
+    public NeuronSet lapeWorkspace() {
+        return workspace.select(counts, EntropySelection.Params.DEFAULTS);
     }
 
     @Benchmark

@@ -3,9 +3,12 @@ package org.neuronscope.methods;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.lang.ref.SoftReference;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
 import java.util.List;
@@ -28,13 +31,27 @@ import java.util.Map;
  * </ol>
  * Every selected neuron's score in the {@link NeuronSet} is its entropy H.
  *
- * <p>{@link #select} is the fast kernel: one pass over the counts computes each neuron's Σp, max p
- * and Σp² and finds τ in a window around a sampled estimate (exact: it falls back to a full order
- * statistic if the window misses); the entropy, whose logarithms dominate the cost, is computed only
- * for neurons whose collision entropy {@code −ln Σq² ≤ H} does not already rule them out. The result
- * is bit-identical to computing everything ({@link #compute}).
+ * <p>{@link #select} is the fast kernel. It first samples a few thousand neurons: their p bracket τ
+ * in a narrow window, their entropies give a cut-off U a little above the budget's. Then one pass
+ * over the counts, block by block so that every count is fetched from memory once:
+ * <ul>
+ * <li>float approximations of each neuron's max p, Σp and Σp^1.5 (vectorized by C2);</li>
+ * <li>neurons whose max p is surely below the window have all K values below it; the others' raw
+ *     counts are classified against per-group count thresholds equivalent to the window (no
+ *     division), the few values inside it kept for the order statistic;</li>
+ * <li>of those, neurons whose Rényi entropy H_1.5 ≤ H does not already exceed U get an approximate
+ *     H by a fast logarithm (error bounded by {@code approxError}) and are kept as candidates.</li>
+ * </ul>
+ * τ is then the right order statistic of the kept values, and only the candidates whose
+ * approximate H is within twice the error of the budget-th smallest get the exact H (Math.log, the
+ * formula above). Every approximation is only used with a margin that covers its error, and
+ * whenever a guess turns out wrong (τ outside the window, fewer than budget entropies ≤ U) an exact
+ * slower path follows, so the result is bit-identical to computing everything ({@link #compute}).
+ * Counts are assumed finite and non-negative, as COUNT statistics are.
  */
 public final class EntropySelection {
+    private static final Logger LOG = LoggerFactory.getLogger(EntropySelection.class);
+
     /** Defaults (METHODS.md): top rate 1 %, filter percentile 0.95, assignment percentile 0.95. */
     public record Params(double topRate, double filterPercentile, double assignPercentile) {
         public static final Params DEFAULTS = new Params(0.01, 0.95, 0.95);
@@ -66,115 +83,147 @@ public final class EntropySelection {
     public record Result(double[] probability, double[] entropy, double filterThreshold, double assignThreshold, NeuronSet selected) {
     }
 
-    private static final int SAMPLE = 1 << 15;
-    /** Bound on |q·fastLog(q) summed − the same with Math.log| for Σq = 1, with a wide margin. */
-    static final double APPROX_ERROR = 1e-7;
-    private static final int LOG_BITS = 10;
-    private static final double[] LOG_AT = new double[1 << LOG_BITS];
-    private static final double[] INV_AT = new double[1 << LOG_BITS];
-    private static final double LN2 = Math.log(2);
-
-    static {
-        for (int i = 0; i < LOG_AT.length; i++) {
-            double m = 1 + (double) i / LOG_AT.length;
-            LOG_AT[i] = Math.log(m);
-            INV_AT[i] = 1 / m;
-        }
-    }
-
-    /**
-     * ln x for normal x &gt; 0 within about 1e-10: x = m·2^e, m ∈ [1, 2) split at 2^-10 into a table of
-     * ln m_i and the series ln(1 + d) ≈ d − d²/2 + d³/3 for d = m/m_i − 1 &lt; 2^-10.
-     */
-    static double fastLog(double x) {
-        long bits = Double.doubleToRawLongBits(x);
-        int e = (int) (bits >>> 52) - 1023;
-        if (e == -1023 || e == 1024) {
-            return Math.log(x); // subnormal, infinite or NaN
-        }
-        int i = (int) (bits >>> (52 - LOG_BITS)) & ((1 << LOG_BITS) - 1);
-        double m = Double.longBitsToDouble((bits & 0x000FFFFFFFFFFFFFL) | 0x3FF0000000000000L);
-        double d = m * INV_AT[i] - 1;
-        return e * LN2 + LOG_AT[i] + d * (1 - d * (0.5 - d * (1.0 / 3)));
-    }
-
-    /** Selected neurons (flat [layer][neuron] indices) with their entropies. */
-    private record Chosen(int[] index, double[] entropy) {
-    }
+    /** Neurons sampled (in runs), their K values to bracket percentiles, their entropies to guess the cut-off. */
+    static final int NEURON_SAMPLE = 4096;
+    static final int RUN = 8;
+    /** Neurons per block of the pass: the K rows of a block (K·2048 doubles) stay in L2 while used. */
+    static final int BLOCK = 2048;
 
     private EntropySelection() {
     }
 
-    /** The smallest count c with c / t ≥ v (division is monotone), or NaN; for tests. */
-    static double countAtLeast(double v, double t) {
-        return Kernel.atLeast(v, t);
+    /**
+     * Each thread's workspace for the static methods: confined to its thread, so never shared, and
+     * softly referenced, so the few megabytes it holds go when memory is short.
+     */
+    private static final ThreadLocal<SoftReference<Workspace>> LOCAL = new ThreadLocal<>();
+
+    private static Workspace localWorkspace() {
+        SoftReference<Workspace> ref = LOCAL.get();
+        Workspace ws = ref == null ? null : ref.get();
+        if (ws == null) {
+            ws = new Workspace();
+            LOCAL.set(new SoftReference<>(ws));
+        }
+        return ws;
     }
 
-    /** The largest count c with c / t ≤ v, or NaN; for tests. */
-    static double countAtMost(double v, double t) {
-        return Kernel.atMost(v, t);
-    }
-
-    /** LAPE's selection (the fast kernel). */
+    /** LAPE's selection (the fast kernel), with the calling thread's {@link Workspace}. */
     public static NeuronSet select(NeuronStatistics stats, Params params) {
-        return new Kernel(stats, params).run();
+        return localWorkspace().select(stats, params);
     }
 
     /** The selection together with every p and H (allocates L·K·N + L·N doubles). */
     public static Result compute(NeuronStatistics stats, Params params) {
-        Kernel k = new Kernel(stats, params);
-        NeuronSet set = k.run();
-        int layers = stats.layers(), groups = stats.groupCount(), neurons = stats.neurons();
-        double[] p = new double[layers * groups * neurons];
-        for (int l = 0; l < layers; l++) {
-            for (int g = 0; g < groups; g++) {
-                int base = (l * groups + g) * neurons;
-                for (int n = 0; n < neurons; n++) {
-                    p[base + n] = k.probability(base + n, g);
-                }
-            }
-        }
-        double[] h = new double[layers * neurons];
-        for (int l = 0; l < layers; l++) {
-            for (int n = 0; n < neurons; n++) {
-                double max = Double.NEGATIVE_INFINITY;
-                double sum = 0;
-                for (int g = 0; g < groups; g++) {
-                    double v = p[(l * groups + g) * neurons + n];
-                    max = Math.max(max, v);
-                    sum = g == 0 ? v : sum + v;
-                }
-                h[l * neurons + n] = max > k.tau ? k.entropy(l, n, sum) : Double.POSITIVE_INFINITY;
-            }
-        }
-        return new Result(p, h, k.tau, k.tauAssign, set);
+        return localWorkspace().compute(stats, params);
     }
 
     /**
-     * The kernel, in two passes over the counts. Pass 1 classifies every count against a window
-     * [lo, hi] around a sampled estimate of τ — on the raw counts, against per-group count thresholds
-     * equivalent to comparing {@code count / tokens} (division is monotone, so the thresholds are
-     * exact), with no division — and marks the neurons with some p ≥ lo (a superset of the survivors,
-     * as τ ≥ lo). Pass 2 visits only those: Σp, max p and Σp² in group order, the filter max p &gt; τ.
-     * Then the lowest entropies, computed only where the collision bound allows.
+     * Scratch buffers of the kernel, grown on demand and kept between calls: reuse one for repeated
+     * selections (of any shapes) to avoid reallocating them. The static methods use one per thread.
+     * A workspace serves one call at a time (its methods are synchronized), so sharing it between
+     * threads is safe but serializes them; give each thread its own to run them in parallel.
      */
+    public static final class Workspace {
+        private double[] block = new double[0];
+        private final float[] sum = new float[BLOCK], power = new float[BLOCK], max = new float[BLOCK], slack = new float[BLOCK];
+        private final int[] list = new int[BLOCK], chosen = new int[BLOCK];
+        private double[] sample = new double[0], sampleH = new double[0], sampleMax = new double[0];
+        private double[] kept = new double[0];
+        // candidates of a pass: index, approximate H, approximate max p, their K counts
+        private int[] candIndex = new int[0];
+        private double[] candH = new double[0];
+        private float[] candMax = new float[0];
+        private double[] candCounts = new double[0];
+        // survivors among them and the exact pool
+        private int[] survSlot = new int[0], poolSlot = new int[0];
+        private double[] survH = new double[0], poolH = new double[0];
+        private double[] scratch = new double[0];
+        private double[] pvec = new double[0];
+        /** Test seams: a cut-off (NaN: guess it) and a window {lo, hi} (null: sample it) to use instead. */
+        double forcedCutoff = Double.NaN;
+        double[] forcedWindow;
+
+        public Workspace() {
+        }
+
+        /** LAPE's selection, as {@link EntropySelection#select}. */
+        public synchronized NeuronSet select(NeuronStatistics stats, Params params) {
+            return new Kernel(stats, params, this).run();
+        }
+
+        /** The selection with every p and H, as {@link EntropySelection#compute}. */
+        public synchronized Result compute(NeuronStatistics stats, Params params) {
+            Kernel k = new Kernel(stats, params, this);
+            NeuronSet set = k.run();
+            int layers = k.layers, groups = k.groups, neurons = k.neurons;
+            double[] p = new double[layers * groups * neurons];
+            for (int i = 0; i < p.length; i++) {
+                p[i] = k.probability(i, (i / neurons) % groups);
+            }
+            double[] h = new double[layers * neurons];
+            double[] q = new double[groups];
+            for (int l = 0; l < layers; l++) {
+                for (int n = 0; n < neurons; n++) {
+                    for (int g = 0; g < groups; g++) {
+                        q[g] = p[(l * groups + g) * neurons + n];
+                    }
+                    h[l * neurons + n] = maxOf(q, groups) > k.tau ? entropy(q, groups) : Double.POSITIVE_INFINITY;
+                }
+            }
+            return new Result(p, h, k.tau, k.tauAssign, set);
+        }
+    }
+
+    /** max_k p, as METHODS.md's filter reads it (group order, Math.max). */
+    static double maxOf(double[] p, int groups) {
+        double m = p[0];
+        for (int g = 1; g < groups; g++) {
+            m = Math.max(m, p[g]);
+        }
+        return m;
+    }
+
+    /** H of one neuron from its p in group order: the one place where the exact formula lives. */
+    static double entropy(double[] p, int groups) {
+        double s = p[0];
+        for (int g = 1; g < groups; g++) {
+            s += p[g];
+        }
+        double h = 0;
+        for (int g = 0; g < groups; g++) {
+            double q = s == 0 ? 0 : p[g] / s;
+            if (q > 0) {
+                h -= q * Math.log(q);
+            }
+        }
+        return h;
+    }
+
+    /** Selected neurons (flat [layer][neuron] indices) with their entropies. */
+    private record Chosen(int[] slot, double[] entropy) {
+    }
+
     private static final class Kernel {
         final NeuronStatistics stats;
         final Params params;
+        final Workspace ws;
         final MemorySegment count;
         final int layers, groups, neurons;
+        final long total;
         final long[] tokens;
         final double[] tokensD;
+        /** 1 / tokens (0 without tokens) in float: approximate p = count · recip, only ever used with a margin. */
+        final float[] recip;
+        final double[] recipD;
         double tau, tauAssign;
-        /** neurons with some p ≥ lo of the filter window (all of them when the window missed) */
-        byte[] candidate;
-        /** survivors (max p &gt; τ), ascending flat [layer][neuron] indices, with Σp and Σp² */
-        int[] surv;
-        double[] sumS, sumSqS;
-        /** the survivors' p, [survivor][group] */
-        double[] packedP;
 
-        Kernel(NeuronStatistics stats, Params params) {
+        int sampled;
+        // results of a pass
+        long below;
+        int keptN, candN;
+
+        Kernel(NeuronStatistics stats, Params params, Workspace ws) {
             if (stats.countThreshold() != 0f) {
                 throw new NeuronScopeException("entropy selection needs COUNT with threshold 0 (activation > 0), not " + stats.countThreshold());
             }
@@ -183,15 +232,27 @@ public final class EntropySelection {
             }
             this.stats = stats;
             this.params = params;
+            this.ws = ws;
             this.count = stats.segment(Statistic.COUNT);
             this.layers = stats.layers();
             this.groups = stats.groupCount();
             this.neurons = stats.neurons();
+            this.total = (long) layers * groups * neurons;
             this.tokens = new long[groups];
             this.tokensD = new double[groups];
+            this.recip = new float[groups];
+            this.recipD = new double[groups];
             for (int g = 0; g < groups; g++) {
                 tokens[g] = stats.tokens(g);
                 tokensD[g] = tokens[g];
+                recipD[g] = tokens[g] == 0 ? 0.0 : 1.0 / tokensD[g];
+                recip[g] = (float) recipD[g];
+            }
+            if (ws.block.length < groups * BLOCK) {
+                ws.block = new double[groups * BLOCK];
+            }
+            if (ws.pvec.length < groups) {
+                ws.pvec = new double[groups];
             }
         }
 
@@ -200,27 +261,41 @@ public final class EntropySelection {
             return tokens[g] == 0 ? 0.0 : count.getAtIndex(ValueLayout.JAVA_DOUBLE, i) / tokensD[g];
         }
 
-        /** H of neuron n of layer l whose Σp is {@code s}, exactly as METHODS.md writes it (group order). */
-        double entropy(int l, int n, double s) {
-            double h = 0;
+        /** p of neuron {@code i} = l·N + n, in group order, into {@code p}. */
+        void probabilities(int i, double[] p) {
+            int l = i / neurons, n = i % neurons;
             for (int g = 0; g < groups; g++) {
-                double q = s == 0 ? 0 : probability((long) (l * groups + g) * neurons + n, g) / s;
-                if (q > 0) {
-                    h -= q * Math.log(q);
-                }
+                p[g] = probability((long) (l * groups + g) * neurons + n, g);
             }
-            return h;
         }
 
         NeuronSet run() {
-            long total = (long) layers * groups * neurons;
             long kFilter = Math.round(params.filterPercentile() * total);
             long kAssign = Math.round(params.assignPercentile() * total);
-            tau = percentile(kFilter, true);
-            tauAssign = kAssign == kFilter ? tau : percentile(kAssign, false);
-            survivors();
             int budget = (int) Math.round(params.topRate() * layers * neurons);
-            Chosen chosen = lowestEntropy(budget);
+
+            sample();
+            Window w = kFilter > 0 ? window(kFilter) : null;
+            double cutoff = budget == 0 ? Double.NEGATIVE_INFINITY : guessCutoff(w == null ? Double.NEGATIVE_INFINITY : w.estimate, budget);
+            if (budget > 0 && ws.forcedCutoff == ws.forcedCutoff) {
+                cutoff = ws.forcedCutoff;
+            }
+            if (w == null) {
+                tau = Double.NEGATIVE_INFINITY;
+                pass(null, Double.NEGATIVE_INFINITY, cutoff);
+            } else {
+                pass(w, lower(w.lo), cutoff);
+                if (below < kFilter && kFilter <= below + keptN) {
+                    tau = nth(ws.kept, 0, keptN, (int) (kFilter - below - 1)) + 0.0; // + 0.0: -0.0 reads as 0.0
+                } else {
+                    // the sample misled the window: exact order statistic, then the neurons again around it
+                    LOG.debug("LAPE: τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
+                    tau = exactPercentile(kFilter);
+                    pass(null, lower(tau), cutoff);
+                }
+            }
+            Chosen chosen = lowestEntropy(budget, cutoff);
+            tauAssign = kAssign == kFilter ? tau : percentile(kAssign); // after: its pass reuses the buffers
             Map<String, String> p = params.asMap();
             p.put("filter_threshold", Double.toString(tau));
             p.put("assign_threshold", Double.toString(tauAssign));
@@ -228,389 +303,597 @@ public final class EntropySelection {
             NeuronSet set = new NeuronSet("lape", stats.hookPoint(), layers, neurons, p);
             List<String> names = stats.groups();
             names.forEach(set::ensureGroup);
-            for (int c = 0; c < chosen.index().length; c++) {
-                int i = chosen.index()[c];
+            double[] q = ws.pvec;
+            for (int c = 0; c < chosen.slot().length; c++) {
+                int slot = chosen.slot()[c];
+                int i = ws.candIndex[slot];
                 double h = chosen.entropy()[c];
-                int l = i / neurons, n = i % neurons;
+                storedProbabilities(slot, q);
                 for (int g = 0; g < groups; g++) {
-                    if (probability((long) (l * groups + g) * neurons + n, g) > tauAssign) {
-                        set.add(names.get(g), l, n, h);
+                    if (q[g] > tauAssign) {
+                        set.add(names.get(g), i / neurons, i % neurons, h);
                     }
                 }
             }
             return set;
         }
 
-        /** The smallest count c with c / t ≥ v, or NaN if stepping does not settle (then classify by dividing). */
-        static double atLeast(double v, double t) {
-            if (v == Double.NEGATIVE_INFINITY || v <= 0) {
-                return Double.NEGATIVE_INFINITY; // counts are never negative: every one qualifies
+        /** Exact p of a stored candidate, in group order, into {@code p}. */
+        void storedProbabilities(int slot, double[] p) {
+            int o = slot * groups;
+            for (int g = 0; g < groups; g++) {
+                p[g] = tokens[g] == 0 ? 0.0 : ws.candCounts[o + g] / tokensD[g];
             }
-            if (v == Double.POSITIVE_INFINITY) {
-                return Double.POSITIVE_INFINITY;
-            }
-            double c = v * t;
-            for (int i = 0; i < 64 && !(c / t >= v); i++) {
-                c = Math.nextUp(c);
-            }
-            for (int i = 0; i < 64 && Math.nextDown(c) / t >= v; i++) {
-                c = Math.nextDown(c);
-            }
-            return c / t >= v && !(Math.nextDown(c) / t >= v) ? c : Double.NaN;
         }
 
-        /** The largest count c with c / t ≤ v, or NaN if stepping does not settle. */
-        static double atMost(double v, double t) {
-            if (v == Double.POSITIVE_INFINITY) {
-                return Double.POSITIVE_INFINITY;
+        /** Whether a stored candidate survives the filter (exact max p &gt; τ; its float max decides if clear). */
+        boolean survives(int slot, double lowerTau, double upperTau) {
+            double m = ws.candMax[slot];
+            if (m > upperTau && m < 1e30) { // (an infinite float max may hide any double)
+                return true;
             }
-            if (v < 0 || v == Double.NEGATIVE_INFINITY) {
-                return Double.NEGATIVE_INFINITY; // no count qualifies
+            if (!(m >= lowerTau)) {
+                return false;
             }
-            double c = v * t;
-            for (int i = 0; i < 64 && !(c / t <= v); i++) {
-                c = Math.nextDown(c);
-            }
-            for (int i = 0; i < 64 && Math.nextUp(c) / t <= v; i++) {
-                c = Math.nextUp(c);
-            }
-            return c / t <= v && !(Math.nextUp(c) / t <= v) ? c : Double.NaN;
+            storedProbabilities(slot, ws.pvec);
+            return maxOf(ws.pvec, groups) > tau;
         }
 
         /**
-         * The k-th smallest p (1-based), k = 0 giving −∞. With {@code markCandidates}, also marks the
-         * neurons having some p ≥ lo. Counts below a window [lo, hi] around a sampled estimate are
-         * counted, counts inside it kept (by index); if the rank falls outside the window, an exact full
-         * selection follows and every neuron is a candidate.
+         * The {@code budget} survivors (max p &gt; τ) of lowest H, ties by lower index, from the
+         * candidates of the last pass (after a pass that takes every survivor as a candidate if fewer
+         * than budget of them are known to have H ≤ the cut-off). Candidates carry an approximate H
+         * (|error| ≤ {@link #approxError}); with A the budget-th smallest of those, only candidates
+         * with approximate H ≤ A + 2·error can be among the budget lowest exact H, and only theirs is
+         * computed.
          */
-        double percentile(long k, boolean markCandidates) {
-            long total = (long) layers * groups * neurons;
-            if (markCandidates) {
-                candidate = new byte[layers * neurons];
+        Chosen lowestEntropy(int budget, double cutoff) {
+            if (budget == 0) {
+                return new Chosen(new int[0], new double[0]);
             }
-            if (k == 0) {
-                if (markCandidates) {
-                    Arrays.fill(candidate, (byte) 1); // τ = −∞: every neuron survives
-                    for (int l = 0; l < layers; l++) {
-                        gatherLayer(l, false);
-                    }
-                }
-                return Double.NEGATIVE_INFINITY;
-            }
-            int s = (int) Math.min(total, SAMPLE);
-            double[] sample = new double[s];
-            for (int j = 0; j < s; j++) {
-                long i = (long) ((j + 0.5) * total / s);
-                sample[j] = probability(i, (int) ((i / neurons) % groups));
-            }
-            Arrays.sort(sample);
-            double f = (double) k / total;
-            double r = f * s;
-            double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
-            int loIdx = (int) Math.floor(r - margin);
-            int hiIdx = (int) Math.ceil(r + margin);
-            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : sample[loIdx];
-            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : sample[hiIdx];
-
-            int[] kept = new int[Math.max(1024, 2 * neurons)];
-            int nKept = 0;
-            long below = 0;
-            if (layerRows == null) {
-                layerRows = new double[groups][neurons];
-            }
-            for (int l = 0; l < layers; l++) {
-                int o = l * neurons;
-                for (int g = 0; g < groups; g++) {
-                    int base = (l * groups + g) * neurons;
-                    if (kept.length - nKept < neurons) {
-                        kept = Arrays.copyOf(kept, Math.max(kept.length * 2, nKept + neurons));
-                    }
-                    double cLo;
-                    double cHi;
-                    if (tokens[g] == 0) {
-                        // every p is 0: every count is classified as p = 0 would be
-                        if (0.0 < lo) {
-                            below += neurons;
-                            continue;
-                        }
-                        cLo = Double.NEGATIVE_INFINITY;
-                        cHi = 0.0 <= hi ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
-                    } else {
-                        cLo = atLeast(lo, tokensD[g]);
-                        cHi = atMost(hi, tokensD[g]);
-                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, (long) base * Double.BYTES, layerRows[g], 0, neurons);
-                    }
-                    if (cLo != cLo || cHi != cHi) {
-                        // thresholds that did not settle (never seen): classify by dividing, as METHODS.md writes it
-                        for (int n = 0; n < neurons; n++) {
-                            double p = probability(base + n, g);
-                            below += p < lo ? 1 : 0;
-                            kept[nKept] = base + n;
-                            nKept += p >= lo && p <= hi ? 1 : 0;
-                            if (markCandidates && p >= lo) {
-                                candidate[o + n] = 1;
-                            }
-                        }
-                        continue;
-                    }
-                    // counts at or above cLo are rare (about 1 − filterPercentile of them): a branch the
-                    // predictor gets right almost always is cheaper than branch-free stores on every count
-                    long atOrAbove = 0;
-                    double[] row = layerRows[g];
-                    for (int n = 0; n < neurons; n++) {
-                        double c = row[n];
-                        if (c >= cLo) {
-                            atOrAbove++;
-                            if (markCandidates) {
-                                candidate[o + n] = 1;
-                            }
-                            if (c <= cHi) {
-                                kept[nKept++] = base + n;
-                            }
-                        }
-                    }
-                    below += neurons - atOrAbove;
-                }
-                if (markCandidates) {
-                    gatherLayer(l, true); // the layer's count rows were just copied: its candidates' p come from them
-                }
-            }
-            if (below < k && k <= below + nKept) {
-                double[] values = new double[nKept];
-                for (int j = 0; j < nKept; j++) {
-                    int i = kept[j];
-                    values[j] = probability(i, (i / neurons) % groups);
-                }
-                Arrays.sort(values);
-                return values[(int) (k - below - 1)] + 0.0; // + 0.0: -0.0 reads as 0.0
-            }
-            // the sample misled the window: exact selection over everything (rare; still exact)
-            if (markCandidates) {
-                Arrays.fill(candidate, (byte) 1);
-                gathered = 0;
-                for (int l = 0; l < layers; l++) {
-                    gatherLayer(l, false);
-                }
-            }
-            double[] all = new double[(int) total];
-            for (long i = 0; i < total; i++) {
-                all[(int) i] = probability(i, (int) ((i / neurons) % groups));
-            }
-            return Selection.kthSmallest(all, k);
-        }
-
-        /** Candidates gathered so far: flat index, Σp, max p, Σp² (group order) and p ([candidate][group]). */
-        int gathered;
-        int[] gIdx = new int[0];
-        double[] gSum = new double[0], gMax = new double[0], gSumSq = new double[0], gP = new double[0];
-        int[] layerCand;
-        /** pass 1's copies of the current layer's count rows, one per group */
-        double[][] layerRows;
-
-        /**
-         * Σp, max p, Σp² and the p of layer l's candidates (some p ≥ lo), appended to the gathered ones;
-         * {@code fromRows}: read the counts from {@link #layerRows} (pass 1 just filled them).
-         */
-        void gatherLayer(int l, boolean fromRows) {
-            if (layerCand == null) {
-                layerCand = new int[neurons];
-            }
-            int o = l * neurons;
-            int c = 0;
-            for (int n = 0; n < neurons; n++) {
-                layerCand[c] = n;
-                c += candidate[o + n];
-            }
-            if (gIdx.length - gathered < c) {
-                int cap = Math.max(2 * gIdx.length, gathered + Math.max(c, layers > 0 ? c * (layers - l) : c));
-                gIdx = Arrays.copyOf(gIdx, cap);
-                gSum = Arrays.copyOf(gSum, cap);
-                gMax = Arrays.copyOf(gMax, cap);
-                gSumSq = Arrays.copyOf(gSumSq, cap);
-                gP = Arrays.copyOf(gP, cap * groups);
-            }
-            int at = gathered;
-            long layerBase = (long) l * groups * neurons;
-            // candidate by candidate, all groups: the sums stay in registers, p is written contiguously
-            for (int j = 0; j < c; j++) {
-                int n = layerCand[j];
-                int x = at + j;
-                int px = x * groups;
-                double sum = 0;
-                double max = 0;
-                double sumSq = 0;
-                for (int g = 0; g < groups; g++) {
-                    double cnt = fromRows ? layerRows[g][n] : count.getAtIndex(ValueLayout.JAVA_DOUBLE, layerBase + (long) g * neurons + n);
-                    double p = tokens[g] == 0 ? 0.0 : cnt / tokensD[g];
-                    gP[px + g] = p;
-                    if (g == 0) {
-                        sum = p;
-                        max = p;
-                        sumSq = p * p;
-                    } else {
-                        sum += p;
-                        max = Math.max(max, p);
-                        sumSq += p * p;
-                    }
-                }
-                gSum[x] = sum;
-                gMax[x] = max;
-                gSumSq[x] = sumSq;
-                gIdx[x] = o + n;
-            }
-            gathered += c;
-        }
-
-        /** The survivors: gathered candidates with max p &gt; τ (in place; the arrays become the survivors'). */
-        void survivors() {
-            int m = 0;
-            for (int x = 0; x < gathered; x++) {
-                if (gMax[x] > tau) {
-                    gIdx[m] = gIdx[x];
-                    gSum[m] = gSum[x];
-                    gSumSq[m] = gSumSq[x];
-                    if (m != x) {
-                        System.arraycopy(gP, x * groups, gP, m * groups, groups);
-                    }
-                    m++;
-                }
-            }
-            surv = Arrays.copyOf(gIdx, m);
-            sumS = gSum;
-            sumSqS = gSumSq;
-            packedP = gP;
-            candidate = null;
-            gMax = null;
-        }
-
-        /**
-         * The {@code budget} surviving neurons (max p &gt; τ) of lowest H, ties by lower index. First
-         * with approximate entropies ({@link #fastLog}, error below {@link #APPROX_ERROR}) for the
-         * survivors the collision bound −ln Σq² ≤ H does not rule out; then exact entropies (Math.log,
-         * the arithmetic of METHODS.md) only for those whose approximate H could place them among the
-         * lowest — so the selection and its scores are exactly those of computing every H exactly.
-         */
-        Chosen lowestEntropy(int budget) {
-            int survivors = surv.length;
-            int k = Math.min(budget, survivors);
-            Chosen out = new Chosen(new int[k], new double[k]);
-            if (k == 0) {
-                return out;
-            }
-            double[] approx = new double[survivors];
-            Arrays.fill(approx, Double.NaN); // NaN: not computed (yet)
-            int[] todo = new int[survivors];
-            double[] c2 = new double[survivors];
-            for (int j = 0; j < survivors; j++) {
-                double s = sumS[j];
-                c2[j] = s == 0 ? Double.POSITIVE_INFINITY : sumSqS[j] / (s * s);
-            }
-            // grow T until at least k neurons surely have H ≤ T (approximate H + error ≤ T); every neuron
-            // whose collision bound exceeds T was never computed and cannot be among the k lowest
-            double guess = guessCutoff(k);
-            double cutoff;
-            while (true) {
-                boolean all = guess > Math.log(groups) + 1;
-                double minC2 = all ? Double.NEGATIVE_INFINITY : Math.exp(-guess) * (1 - 1e-9); // slack for rounding
-                int m = 0;
-                for (int j = 0; j < survivors; j++) {
-                    if (c2[j] >= minC2 && approx[j] != approx[j]) {
-                        todo[m++] = j;
-                    }
-                }
-                entropies(todo, m, approx, true);
-                double[] upper = new double[survivors];
-                int n = 0;
-                for (int j = 0; j < survivors; j++) {
-                    if (approx[j] == approx[j] && approx[j] + APPROX_ERROR <= guess) {
-                        upper[n++] = approx[j] + APPROX_ERROR;
-                    }
-                }
-                if (n >= k) {
-                    cutoff = Selection.kthSmallest(Arrays.copyOf(upper, n), k); // ≥ the k-th lowest exact H
-                    break;
-                }
-                if (all) {
-                    cutoff = Double.POSITIVE_INFINITY;
-                    break;
-                }
-                guess = guess <= 0 ? 1e-3 : guess * 1.25 + 1e-3;
-            }
-            // exact H for every neuron that may have H ≤ cutoff
-            int m = 0;
-            for (int j = 0; j < survivors; j++) {
-                if (approx[j] == approx[j] && approx[j] - APPROX_ERROR <= cutoff) {
-                    todo[m++] = j;
-                }
-            }
-            double[] h = new double[survivors];
-            Arrays.fill(h, Double.NaN);
-            entropies(todo, m, h, false);
-            double[] values = new double[m];
+            double err = approxError();
+            int m = survivingCandidates();
+            int within = 0;
             for (int j = 0; j < m; j++) {
-                values[j] = h[todo[j]];
-            }
-            Arrays.sort(values);
-            double cut = values[k - 1];
-            int taken = 0;
-            for (int j = 0; j < m && taken < k; j++) {
-                if (h[todo[j]] < cut) {
-                    taken = put(out, taken, surv[todo[j]], h[todo[j]]);
+                if (ws.survH[j] <= cutoff - err) {
+                    within++;
                 }
             }
-            for (int j = 0; j < m && taken < k; j++) {
-                if (h[todo[j]] == cut) {
-                    taken = put(out, taken, surv[todo[j]], h[todo[j]]);
+            // every survivor left out has H > cutoff: with budget of them ≤ cutoff, they cannot matter
+            if (within < budget && !coversAll(cutoff)) {
+                LOG.debug("LAPE: {} entropies ≤ cut-off {} for a budget of {}, computing all survivors", within, cutoff, budget);
+                pass(null, lower(tau), Double.POSITIVE_INFINITY);
+                m = survivingCandidates();
+            }
+            int k = Math.min(budget, m);
+            if (k == 0) {
+                return new Chosen(new int[0], new double[0]);
+            }
+            if (ws.scratch.length < m) {
+                ws.scratch = new double[Math.max(m, groups)];
+            }
+            System.arraycopy(ws.survH, 0, ws.scratch, 0, m);
+            double limit = nth(ws.scratch, 0, m, k - 1) + 2 * err;
+            // the exact pool, in index order
+            if (ws.poolSlot.length < m) {
+                ws.poolSlot = new int[m];
+                ws.poolH = new double[m];
+            }
+            int[] slots = ws.poolSlot;
+            double[] h = ws.poolH;
+            double[] p = ws.pvec;
+            int size = 0;
+            for (int j = 0; j < m; j++) {
+                if (ws.survH[j] <= limit) {
+                    slots[size] = ws.survSlot[j];
+                    storedProbabilities(ws.survSlot[j], p);
+                    h[size++] = entropy(p, groups);
+                }
+            }
+            System.arraycopy(h, 0, ws.scratch, 0, size);
+            double cut = nth(ws.scratch, 0, size, k - 1);
+            Chosen out = new Chosen(new int[k], new double[k]);
+            int taken = 0;
+            for (int j = 0; j < size && taken < k; j++) {
+                if (h[j] < cut) {
+                    taken = put(out, taken, slots[j], h[j]);
+                }
+            }
+            for (int j = 0; j < size && taken < k; j++) {
+                if (h[j] == cut) {
+                    taken = put(out, taken, slots[j], h[j]);
                 }
             }
             return out;
         }
 
-        private static int put(Chosen out, int taken, int index, double h) {
-            out.index()[taken] = index;
+        /** The surviving candidates (slots and approximate H, index order) into survSlot/survH; their number. */
+        private int survivingCandidates() {
+            if (ws.survSlot.length < candN) {
+                ws.survSlot = new int[candN];
+                ws.survH = new double[candN];
+            }
+            double lowerTau = lower(tau), upperTau = upper(tau);
+            int m = 0;
+            for (int c = 0; c < candN; c++) {
+                if (survives(c, lowerTau, upperTau)) {
+                    ws.survSlot[m] = c;
+                    ws.survH[m++] = ws.candH[c];
+                }
+            }
+            return m;
+        }
+
+        /**
+         * A bound on |approximate H − exact H|: the fast logarithm's error (≤ 2·10^−13, weighted by
+         * Σq = 1) plus a few roundings per group in both computations, with a wide margin.
+         */
+        double approxError() {
+            return 1e-11 + groups * 1e-14;
+        }
+
+        private static int put(Chosen out, int taken, int slot, double h) {
+            out.slot()[taken] = slot;
             out.entropy()[taken] = h;
             return taken + 1;
         }
 
+        /** A window [lo, hi] of p values that most likely holds the k-th smallest, and a point estimate. */
+        record Window(double lo, double hi, double estimate) {
+        }
+
         /**
-         * H of the survivors {@code todo[0..m)} (ascending) into {@code h}: the arithmetic of
-         * {@link #entropy} in the same group order per neuron, reading the counts row by row; with
-         * {@code approximate}, {@link #fastLog} instead of Math.log.
+         * Samples neurons, in runs of {@link #RUN} adjacent ones (a cache line per group), all of them
+         * when there are at most {@link #NEURON_SAMPLE}: their K values p go to {@code ws.sample} (the
+         * value sample for the windows), their max p and H to {@code ws.sampleMax}, {@code ws.sampleH}.
+         * Entropies with the fast logarithm: they only feed a guess.
          */
-        private void entropies(int[] todo, int m, double[] h, boolean approximate) {
-            for (int x = 0; x < m; x++) {
-                int j = todo[x];
-                double s = sumS[j];
-                double e = 0;
-                int at = j * groups;
+        void sample() {
+            int size = layers * neurons;
+            int s = Math.min(size, NEURON_SAMPLE);
+            int runs = s == size ? 1 : s / RUN;
+            int per = s == size ? size : RUN;
+            if (ws.sample.length < s * groups) {
+                ws.sample = new double[s * groups];
+            }
+            if (ws.sampleH.length < s) {
+                ws.sampleH = new double[s];
+                ws.sampleMax = new double[s];
+            }
+            double[] p = ws.pvec;
+            int at = 0;
+            for (int j = 0; j < runs; j++) {
+                int start = per == size ? 0 : (int) Math.min(size - RUN, Math.max(0, (long) ((j + 0.5) * size / runs) - RUN / 2));
+                for (int r = 0; r < per; r++, at++) {
+                    probabilities(start + r, p);
+                    System.arraycopy(p, 0, ws.sample, at * groups, groups);
+                    ws.sampleMax[at] = maxOf(p, groups);
+                    ws.sampleH[at] = approxEntropy(p);
+                }
+            }
+            sampled = s;
+        }
+
+        /** The window of the k-th smallest p (k ≥ 1) from the sampled values (reorders them). */
+        Window window(long k) {
+            if (ws.forcedWindow != null) {
+                return new Window(ws.forcedWindow[0], ws.forcedWindow[1], ws.forcedWindow[0]);
+            }
+            double[] sample = ws.sample;
+            int s = sampled * groups;
+            double f = (double) k / total;
+            double r = f * s;
+            double margin = 5 * Math.sqrt(s * f * (1 - f)) + 8;
+            int loIdx = (int) Math.floor(r - margin);
+            int hiIdx = (int) Math.ceil(r + margin);
+            int estIdx = Math.min(s - 1, Math.max(0, (int) Math.ceil(r) - 1));
+            // order statistics by selection: hi first, then lo below it, then the estimate between them
+            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : nth(sample, 0, s, hiIdx);
+            int top = Math.min(hiIdx, s);
+            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : nth(sample, 0, top, loIdx);
+            double est = estIdx == loIdx ? lo : estIdx == hiIdx ? hi : nth(sample, Math.max(0, loIdx + 1), top, estIdx);
+            return new Window(lo, hi, est);
+        }
+
+        /** The k-th smallest p (1-based, k = 0 giving −∞) alone: window, one classifying pass, exact fallback. */
+        double percentile(long k) {
+            if (k <= 0) {
+                return Double.NEGATIVE_INFINITY;
+            }
+            Window w = window(k);
+            pass(w, lower(w.lo), Double.NaN);
+            if (below < k && k <= below + keptN) {
+                return nth(ws.kept, 0, keptN, (int) (k - below - 1)) + 0.0;
+            }
+            LOG.debug("LAPE: assignment τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
+            return exactPercentile(k);
+        }
+
+        /** The k-th smallest of all p by a full selection (rare: only when a sampled window missed). */
+        double exactPercentile(long k) {
+            double[] all = new double[(int) total];
+            for (int i = 0; i < all.length; i++) {
+                all[i] = probability(i, (i / neurons) % groups);
+            }
+            return Selection.kthSmallest(all, k);
+        }
+
+        /**
+         * An estimate of the budget's entropy, a little high, from the sampled neurons whose max p
+         * exceeds τ's estimate; +∞ when the sample cannot tell (compute all).
+         */
+        double guessCutoff(double tauEstimate, int budget) {
+            int s = sampled, n = 0;
+            double[] hs = ws.sampleH;
+            for (int j = 0; j < s; j++) {
+                if (ws.sampleMax[j] > tauEstimate) {
+                    hs[n++] = hs[j];
+                }
+            }
+            double e = (double) budget * s / (layers * neurons); // selected neurons expected in the sample
+            double f = n == 0 ? 1 : Math.min(1, e / n);
+            int at = (int) Math.ceil(e + 4 * Math.sqrt(e * (1 - f)) + 4);
+            if (at >= n) {
+                return Double.POSITIVE_INFINITY;
+            }
+            return nth(hs, 0, n, at) + approxError();
+        }
+
+        /**
+         * One pass over all counts, block by block (each count is fetched from memory once). Every
+         * neuron whose approximate max p reaches {@code listLo} is looked at individually; the others
+         * have all their p below it. With a window ({@code listLo} then lies a margin below its lo):
+         * counts the values below it and keeps those inside it (as p), for the order statistic. With a
+         * cut-off (NaN or −∞: none), every listed neuron whose H_1.5 bound and approximate H allow
+         * H ≤ cut-off becomes a candidate, with its approximate H and max p and its counts.
+         */
+        void pass(Window w, double listLo, double cutoff) {
+            boolean candidates = cutoff > Double.NEGATIVE_INFINITY;
+            below = 0;
+            keptN = 0;
+            if (candidates) {
+                candN = 0;
+            }
+            if (w == null && !candidates) {
+                return;
+            }
+            // raw count thresholds per group: c < loC ⇔ p < w.lo, c ≤ hiC ⇔ p ≤ w.hi (no division per value)
+            double[] loC = new double[groups], hiC = new double[groups];
+            if (w != null) {
                 for (int g = 0; g < groups; g++) {
-                    double q = s == 0 ? 0 : packedP[at + g] / s;
-                    if (q > 0) {
-                        e -= q * (approximate ? fastLog(q) : Math.log(q));
+                    if (tokens[g] == 0) { // p = 0 whatever the count
+                        loC[g] = 0.0 < w.lo ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+                        hiC[g] = 0.0 <= w.hi ? Double.POSITIVE_INFINITY : Double.NEGATIVE_INFINITY;
+                    } else {
+                        loC[g] = firstAtLeast(w.lo, tokensD[g]);
+                        hiC[g] = lastAtMost(w.hi, tokensD[g]);
                     }
                 }
-                h[j] = e;
+            }
+            // H ≥ H_1.5 = −2 ln Σq^1.5 (Rényi entropies fall with their order; 1.5 is much tighter than the
+            // collision entropy and costs one square root): Σp^1.5 < e^−U/2 · S^1.5 rules a neuron out.
+            // The slack covers exp's rounding and the float arithmetic's (≤ (2.5K+12)·2^−24 relative
+            // for non-negative counts); rounding the constant down only admits more.
+            boolean everyone = coversAll(cutoff);
+            double minC = everyone ? 0 : Math.exp(-cutoff / 2) * (1 - 8.0 * (groups + 4) / (1 << 24));
+            float minCF = (float) minC > minC ? Math.nextDown((float) minC) : (float) minC;
+            double hMax = cutoff + approxError();
+            // rounded down: listing a few more neurons is harmless, leaving one out is not
+            float listLoF = (float) listLo > listLo ? Math.nextDown((float) listLo) : (float) listLo;
+            listLoF += 0f;
+            double[] blk = ws.block;
+            float[] sum = ws.sum, power = ws.power, max = ws.max, slack = ws.slack;
+            int[] list = ws.list, chosen = ws.chosen;
+            double[] p = ws.pvec;
+            long b = 0;
+            for (int l = 0; l < layers; l++) {
+                for (int n0 = 0; n0 < neurons; n0 += BLOCK) {
+                    int len = Math.min(BLOCK, neurons - n0);
+                    for (int g = 0; g < groups; g++) {
+                        long base = ((long) (l * groups + g) * neurons + n0) * Double.BYTES;
+                        MemorySegment.copy(count, ValueLayout.JAVA_DOUBLE, base, blk, g * BLOCK, len);
+                    }
+                    accumulate(blk, len, candidates, sum, power, max);
+                    // branch-free (C2 compiles ?: to mispredicted branches here): every index is written, the
+                    // count advances unless max − listLo is negative (+ 0f: no −0.0)
+                    int m = 0;
+                    for (int n = 0; n < len; n++) {
+                        list[m] = n;
+                        m += 1 - (Float.floatToRawIntBits((max[n] + 0f) - listLoF) >>> 31);
+                    }
+                    if (w != null) {
+                        b += (long) groups * (len - m);
+                        ensureKept(keptN + m * groups);
+                    }
+                    if (candidates) {
+                        ensureCandidates(candN + m);
+                    }
+                    if (w != null) {
+                        double[] kept = ws.kept;
+                        for (int g = 0; g < groups; g++) {
+                            double lo = loC[g] + 0.0, hi = hiC[g] + 0.0;
+                            int o = g * BLOCK, k = keptN;
+                            // branch-free: for finite x, y without −0.0 (hence the + 0.0), x − y has its
+                            // sign bit set iff x < y. Every value is written, the index advances only
+                            // for the window's.
+                            for (int j = 0; j < m; j++) {
+                                double c = blk[o + list[j]] + 0.0;
+                                long isBelow = Double.doubleToRawLongBits(c - lo) >>> 63;
+                                long isAbove = Double.doubleToRawLongBits(hi - c) >>> 63;
+                                b += isBelow;
+                                kept[k] = c;
+                                k += (int) ((isBelow | isAbove) ^ 1);
+                            }
+                            for (int j = keptN; j < k; j++) { // counts to p
+                                kept[j] = tokens[g] == 0 ? 0.0 : kept[j] / tokensD[g];
+                            }
+                            keptN = k;
+                        }
+                    }
+                    if (!candidates) {
+                        continue;
+                    }
+                    // the bound, vectorized: slack < 0 rules a neuron out
+                    for (int n = 0; n < len; n++) {
+                        float s = sum[n];
+                        slack[n] = power[n] - minCF * (s * (float) Math.sqrt(s));
+                    }
+                    // listed neurons the bound keeps, or whose sums are outside the range where it is
+                    // trusted (the float powers may underflow below it, overflow above), branch-free
+                    int mc = 0;
+                    for (int j = 0; j < m; j++) {
+                        int n = list[j];
+                        float s = sum[n];
+                        chosen[mc] = n;
+                        mc += everyone ? 1 : ((Float.floatToRawIntBits(slack[n]) >>> 31) ^ 1)
+                                | (Float.floatToRawIntBits(s - 1e-15f) >>> 31) | (Float.floatToRawIntBits(1e25f - s) >>> 31);
+                    }
+                    for (int j = 0; j < mc; j++) {
+                        int n = chosen[j];
+                        double h = approxEntropy(blk, n, p);
+                        if (h <= hMax) { // else H > cutoff: not needed
+                            ws.candIndex[candN] = l * neurons + n0 + n;
+                            ws.candMax[candN] = max[n];
+                            ws.candH[candN] = h;
+                            int o = candN++ * groups;
+                            for (int g = 0; g < groups; g++) {
+                                ws.candCounts[o + g] = blk[g * BLOCK + n];
+                            }
+                        }
+                    }
+                }
+            }
+            below = b;
+        }
+
+        /**
+         * Approximate max p (and with {@code sums} Σp and Σp^1.5) of each neuron of the block, p ≈
+         * count · (1/tokens) in float: float accumulators (unlike double ones, which C2 cannot prove
+         * apart from the double block) let the loops vectorize; every use allows for their error.
+         */
+        private void accumulate(double[] blk, int len, boolean sums, float[] sum, float[] power, float[] max) {
+            float r0 = recip[0];
+            for (int n = 0; n < len; n++) {
+                float v = (float) blk[n] * r0;
+                sum[n] = v;
+                power[n] = v * (float) Math.sqrt(v);
+                max[n] = v;
+            }
+            for (int g = 1; g < groups; g++) {
+                int o = g * BLOCK;
+                float r = recip[g];
+                if (sums) {
+                    for (int n = 0; n < len; n++) {
+                        float v = (float) blk[o + n] * r;
+                        sum[n] += v;
+                        power[n] += v * (float) Math.sqrt(v);
+                        max[n] = Math.max(max[n], v);
+                    }
+                } else {
+                    for (int n = 0; n < len; n++) {
+                        max[n] = Math.max(max[n], (float) blk[o + n] * r);
+                    }
+                }
             }
         }
 
-        /** An estimate of the k-th lowest H from a sample of the survivors' (approximate) entropies, a little high. */
-        private double guessCutoff(int k) {
-            int n = surv.length;
-            int s = Math.min(n, 2048);
-            int[] todo = new int[s];
-            for (int j = 0; j < s; j++) {
-                todo[j] = (int) ((j + 0.5) * n / s);
-            }
-            double[] h = new double[n];
-            entropies(todo, s, h, true);
-            double[] sample = new double[s];
-            for (int j = 0; j < s; j++) {
-                sample[j] = h[todo[j]];
-            }
-            Arrays.sort(sample);
-            double f = (double) k / n;
-            int at = (int) Math.ceil(f * s + 4 * Math.sqrt(s * f * (1 - f)) + 4);
-            return sample[Math.min(s - 1, at)];
+        /** Whether a cut-off is at least every possible H (≤ ln K), so that every survivor is a candidate. */
+        private boolean coversAll(double cutoff) {
+            return cutoff > Math.log(groups) + 1;
         }
+
+        private void ensureKept(int size) {
+            if (ws.kept.length < size) {
+                ws.kept = Arrays.copyOf(ws.kept, Math.max(size, 2 * ws.kept.length));
+            }
+        }
+
+        /**
+         * H of neuron n of the block within {@link #approxError} of {@link #entropy}'s: p ≈ count ·
+         * (1/tokens), q = p · (1/S) and the fast logarithm. Falls back to the exact formula where that
+         * bound needs care (negative counts, extreme sums, subnormal q).
+         */
+        private double approxEntropy(double[] blk, int n, double[] p) {
+            for (int g = 0; g < groups; g++) {
+                p[g] = blk[g * BLOCK + n] * recipD[g];
+            }
+            double h = approxEntropy(p);
+            if (h == h) {
+                return h;
+            }
+            for (int g = 0; g < groups; g++) {
+                p[g] = tokens[g] == 0 ? 0.0 : blk[g * BLOCK + n] / tokensD[g];
+            }
+            return entropy(p, groups);
+        }
+
+        /** H of p ≈ the neuron's within {@link #approxError}, by the fast logarithm; NaN where that needs care. */
+        private double approxEntropy(double[] p) {
+            double s = 0;
+            boolean plain = true;
+            for (int g = 0; g < groups; g++) {
+                double v = p[g];
+                s += v;
+                plain &= v >= 0;
+            }
+            if (plain && s >= 1e-290 && s <= 1e290) {
+                double inv = 1 / s;
+                double h = 0;
+                for (int g = 0; g < groups; g++) {
+                    double q = p[g] * inv;
+                    if (q >= Double.MIN_NORMAL) {
+                        h -= q * lnApprox(q);
+                    } else if (q > 0) {
+                        h -= q * Math.log(q);
+                    }
+                }
+                return h;
+            }
+            return Double.NaN;
+        }
+
+        private void ensureCandidates(int size) {
+            if (ws.candIndex.length < size) {
+                int cap = Math.max(size, 2 * ws.candIndex.length);
+                ws.candIndex = Arrays.copyOf(ws.candIndex, cap);
+                ws.candH = Arrays.copyOf(ws.candH, cap);
+                ws.candMax = Arrays.copyOf(ws.candMax, cap);
+                ws.candCounts = Arrays.copyOf(ws.candCounts, cap * groups);
+            } else if (ws.candCounts.length < size * groups) { // the same workspace, more groups
+                ws.candCounts = Arrays.copyOf(ws.candCounts, ws.candIndex.length * groups);
+            }
+        }
+    }
+
+    /**
+     * A threshold for the approximate (float) max p a margin below {@code x}: where the approximation
+     * is below it, the exact max p is below {@code x} (float rounding is ~2^−24 relative; the
+     * absolute term covers float underflow).
+     */
+    static double lower(double x) {
+        return Double.isInfinite(x) ? x : x - (Math.abs(x) * 1e-5 + 1e-37);
+    }
+
+    /** The counterpart of {@link #lower}: above it, the exact max p is above {@code x}. */
+    static double upper(double x) {
+        return Double.isInfinite(x) ? x : x + (Math.abs(x) * 1e-5 + 1e-37);
+    }
+
+    private static final int LN_BITS = 8;
+    private static final double[] LN_TABLE = new double[(1 << LN_BITS) + 1], LN_RECIP = new double[(1 << LN_BITS) + 1];
+    private static final double LN2 = Math.log(2);
+
+    static {
+        for (int j = 0; j <= 1 << LN_BITS; j++) {
+            double m = 1 + (double) j / (1 << LN_BITS);
+            LN_TABLE[j] = Math.log(m);
+            LN_RECIP[j] = 1 / m;
+        }
+    }
+
+    /**
+     * ln x for normal positive x, within 4·10^−13 of Math.log (about three times faster): x = 2^e·m,
+     * m = (1 + j/256)(1 + t) with |t| &lt; 2^−8, ln(1 + t) by four terms of its series. Only ever used to
+     * rule neurons out with {@code approxError}'s margin; selected entropies use Math.log.
+     */
+    static double lnApprox(double x) {
+        long bits = Double.doubleToRawLongBits(x);
+        int e = (int) (bits >>> 52) - 1023;
+        long mantissa = bits & 0xFFFFFFFFFFFFFL;
+        int j = (int) (mantissa >>> (52 - LN_BITS));
+        double m = Double.longBitsToDouble(mantissa | 0x3FF0000000000000L);
+        double t = m * LN_RECIP[j] - 1;
+        return e * LN2 + LN_TABLE[j] + t * (1 - t * (0.5 - t * (1.0 / 3 - t * 0.25)));
+    }
+
+    /**
+     * The smallest count c with {@code c / t ≥ p} (t &gt; 0), so that {@code c < result ⇔ c / t < p}
+     * exactly: division by t is monotone, so this is a binary search over the ordered doubles.
+     */
+    static double firstAtLeast(double p, double t) {
+        if (p == Double.NEGATIVE_INFINITY) {
+            return p;
+        }
+        long lo = orderKey(Double.NEGATIVE_INFINITY), hi = orderKey(Double.POSITIVE_INFINITY);
+        if (!(fromKey(hi) / t >= p)) {
+            return Double.NaN; // only for p = NaN
+        }
+        while (lo < hi) { // invariant: the answer's key is in [lo, hi]
+            long mid = lo + ((hi - lo) >>> 1); // unsigned: the key range spans more than 2^63
+            if (fromKey(mid) / t >= p) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
+        }
+        return fromKey(lo);
+    }
+
+    /** The largest count c with {@code c / t ≤ p} (t &gt; 0), so that {@code c ≤ result ⇔ c / t ≤ p}. */
+    static double lastAtMost(double p, double t) {
+        if (p == Double.POSITIVE_INFINITY) {
+            return p;
+        }
+        long lo = orderKey(Double.NEGATIVE_INFINITY), hi = orderKey(Double.POSITIVE_INFINITY);
+        if (!(fromKey(lo) / t <= p)) {
+            return Double.NaN; // only for p = NaN
+        }
+        while (lo < hi) {
+            long mid = lo + ((hi - lo + 1) >>> 1);
+            if (fromKey(mid) / t <= p) {
+                lo = mid;
+            } else {
+                hi = mid - 1;
+            }
+        }
+        return fromKey(lo);
+    }
+
+    /** A long in the signed order of the doubles (−0.0 just below 0.0); its own inverse. */
+    private static long orderKey(double v) {
+        long bits = Double.doubleToRawLongBits(v);
+        return bits < 0 ? bits ^ Long.MAX_VALUE : bits;
+    }
+
+    private static double fromKey(long key) {
+        return Double.longBitsToDouble(key < 0 ? key ^ Long.MAX_VALUE : key);
+    }
+
+    /**
+     * The value a full sort of {@code a[from, to)} would put at index {@code k}, by quickselect
+     * (three-way partitions for the many ties of integer counts; a sort once it recurses too deep).
+     * Reorders the range.
+     */
+    static double nth(double[] a, int from, int to, int k) {
+        int depth = 0;
+        while (to - from > 32) {
+            if (++depth > 64) {
+                break;
+            }
+            double x = a[from], y = a[(from + to) >>> 1], z = a[to - 1];
+            double pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
+            int lt = from, i = from, gt = to - 1;
+            while (i <= gt) {
+                double v = a[i];
+                if (v < pivot) {
+                    a[i++] = a[lt];
+                    a[lt++] = v;
+                } else if (v > pivot) {
+                    a[i] = a[gt];
+                    a[gt--] = v;
+                } else {
+                    i++;
+                }
+            }
+            if (k < lt) {
+                to = lt;
+            } else if (k > gt) {
+                from = gt + 1;
+            } else {
+                return a[k];
+            }
+        }
+        Arrays.sort(a, from, to);
+        return a[k];
     }
 }

@@ -254,46 +254,6 @@ class EntropySelectionTest {
         return m;
     }
 
-    /** The count thresholds that replace dividing every count: exact against c / t on both sides. */
-    @Test
-    void countThresholdsAreExactAgainstDivision() {
-        SplittableRandom rng = new SplittableRandom(9);
-        for (int i = 0; i < 20000; i++) {
-            double t = 1 + rng.nextInt(i % 2 == 0 ? 100 : 1_000_000);
-            double v = rng.nextInt(4) == 0 ? rng.nextInt((int) t + 1) / t : rng.nextDouble();
-            double lo = EntropySelection.countAtLeast(v, t);
-            double hi = EntropySelection.countAtMost(v, t);
-            assertTrue(lo == lo && hi == hi, "settled for v " + v + ", t " + t);
-            if (v > 0) {
-                assertTrue(lo / t >= v && Math.nextDown(lo) / t < v, "at least: v " + v + " t " + t + " c " + lo);
-            }
-            assertTrue(hi / t <= v && Math.nextUp(hi) / t > v, "at most: v " + v + " t " + t + " c " + hi);
-            // integer and fractional (weighted) counts around the thresholds
-            for (double c : new double[] {Math.floor(v * t) - 1, Math.floor(v * t), Math.ceil(v * t), Math.ceil(v * t) + 1, v * t, lo, hi}) {
-                if (c >= 0) {
-                    assertEquals(c / t >= v, c >= lo || v <= 0, "c " + c);
-                    assertEquals(c / t <= v, c <= hi, "c " + c);
-                }
-            }
-        }
-    }
-
-    /** The approximate logarithm that ranks candidates stays far inside the error the selection allows for. */
-    @Test
-    void fastLogIsWithinItsBound() {
-        SplittableRandom rng = new SplittableRandom(10);
-        double worst = 0;
-        for (int i = 0; i < 200000; i++) {
-            double x = i % 3 == 0 ? rng.nextDouble() : Math.pow(10, -12 * rng.nextDouble());
-            if (x > 0) {
-                worst = Math.max(worst, Math.abs(EntropySelection.fastLog(x) - Math.log(x)));
-            }
-        }
-        assertEquals(0.0, EntropySelection.fastLog(1.0));
-        assertTrue(worst < 1e-11, "fastLog error " + worst);
-        assertTrue(worst * 10 < EntropySelection.APPROX_ERROR);
-    }
-
     /** Fractional (weighted) counts and the selected neurons' scores: exactly the straightforward entropies. */
     @Test
     void weightedCountsAndScoresMatchTheStraightforwardImplementation() {

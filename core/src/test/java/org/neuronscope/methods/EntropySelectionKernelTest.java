@@ -1,0 +1,282 @@
+package org.neuronscope.methods;
+
+import org.junit.jupiter.api.Test;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+
+import java.util.ArrayList;
+import java.util.Arrays;
+import java.util.EnumSet;
+import java.util.List;
+import java.util.SplittableRandom;
+import java.util.concurrent.ExecutorService;
+import java.util.concurrent.Executors;
+import java.util.concurrent.Future;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+import static org.neuronscope.methods.EntropySelectionTest.bruteForce;
+import static org.neuronscope.methods.EntropySelectionTest.flatten;
+
+/** The fast kernel's own paths: workspace reuse, ties, every fallback, and its numeric helpers. */
+class EntropySelectionKernelTest {
+    private static final List<EntropySelection.Params> PARAMS = List.of(EntropySelection.Params.DEFAULTS,
+            new EntropySelection.Params(0.05, 0.5, 0.5), new EntropySelection.Params(0.02, 0.9, 0.97), new EntropySelection.Params(0.3, 0.0, 0.2));
+
+    private static void assertMatchesBruteForce(EntropySelection.Workspace ws, NeuronStatistics s, String what) {
+        for (EntropySelection.Params p : PARAMS) {
+            List<String> want = bruteForce(s, p.topRate(), p.filterPercentile(), p.assignPercentile());
+            assertEquals(want, flatten(ws.select(s, p)), what + " " + p);
+        }
+    }
+
+    private static List<String> groups(int k) {
+        List<String> g = new ArrayList<>();
+        for (int i = 0; i < k; i++) {
+            g.add("g" + i);
+        }
+        return g;
+    }
+
+    @Test
+    void oneWorkspaceServesDifferentShapesInTurn() {
+        EntropySelection.Workspace ws = new EntropySelection.Workspace();
+        // small (everything sampled), several blocks per layer and a ragged last one, more groups, fewer again
+        int[][] shapes = {{2, 300, 3}, {3, 2500, 7}, {1, 5000, 12}, {4, 1100, 2}, {3, 2500, 7}};
+        long seed = 11;
+        for (int[] shape : shapes) {
+            try (NeuronStatistics s = EntropySelectionTest.random(shape[0], shape[1], groups(shape[2]), seed++)) {
+                assertMatchesBruteForce(ws, s, Arrays.toString(shape));
+                assertEquals(flatten(EntropySelection.select(s, EntropySelection.Params.DEFAULTS)), flatten(ws.select(s, EntropySelection.Params.DEFAULTS)));
+            }
+        }
+    }
+
+    /** Few distinct counts: many p equal τ, and neurons whose max p is exactly τ must be dropped. */
+    @Test
+    void tiesAtThePercentileThreshold() {
+        for (long seed = 1; seed <= 3; seed++) {
+            SplittableRandom rng = new SplittableRandom(seed);
+            try (NeuronStatistics s = new NeuronStatistics("ffn.act", 3, 2000, groups(5), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+                for (int g = 0; g < 5; g++) {
+                    s.addTokens(g, 20);
+                }
+                for (int l = 0; l < 3; l++) {
+                    for (int g = 0; g < 5; g++) {
+                        for (int n = 0; n < 2000; n++) {
+                            s.set(Statistic.COUNT, l, g, n, rng.nextInt(10) < 6 ? 0 : rng.nextInt(4) * 5); // p in {0, .25, .5, .75}
+                        }
+                    }
+                }
+                EntropySelection.Result r = EntropySelection.compute(s, EntropySelection.Params.DEFAULTS);
+                double tau = r.filterThreshold();
+                int atTau = 0;
+                for (int l = 0; l < 3; l++) {
+                    for (int n = 0; n < 2000; n++) {
+                        double max = 0;
+                        for (int g = 0; g < 5; g++) {
+                            max = Math.max(max, s.get(Statistic.COUNT, l, g, n) / 20);
+                        }
+                        if (max == tau) {
+                            atTau++;
+                            assertEquals(Double.POSITIVE_INFINITY, r.entropy()[l * 2000 + n], "max p = τ is filtered");
+                        }
+                    }
+                }
+                assertTrue(atTau > 0, "the data has neurons whose max p is τ");
+                assertMatchesBruteForce(new EntropySelection.Workspace(), s, "seed " + seed);
+            }
+        }
+    }
+
+    /** Mostly zero counts: τ = 0, the zero values (token-less group included) lie inside the window. */
+    @Test
+    void zeroThresholdAndAGroupWithoutTokens() {
+        SplittableRandom rng = new SplittableRandom(5);
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 2, 3000, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            for (int g = 0; g < 3; g++) {
+                s.addTokens(g, 30);
+            }
+            for (int l = 0; l < 2; l++) {
+                for (int g = 0; g < 4; g++) {
+                    for (int n = 0; n < 3000; n++) {
+                        s.set(Statistic.COUNT, l, g, n, rng.nextInt(20) == 0 ? 1 + rng.nextInt(30) : 0);
+                    }
+                }
+            }
+            assertEquals(0.0, EntropySelection.compute(s, EntropySelection.Params.DEFAULTS).filterThreshold());
+            assertMatchesBruteForce(new EntropySelection.Workspace(), s, "zeros");
+        }
+    }
+
+    /**
+     * Neurons whose counts are permutations of one another have the same entropy up to the last bits
+     * (the sums run in group order): the fast logarithm cannot order them, the exact pass must.
+     */
+    @Test
+    void nearTiesBeyondTheFastLogarithmsResolution() {
+        SplittableRandom rng = new SplittableRandom(8);
+        int layers = 2, neurons = 4000, k = 6;
+        try (NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups(k), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            for (int g = 0; g < k; g++) {
+                s.addTokens(g, 1000);
+            }
+            double[][] patterns = {{990, 13, 7, 3, 1, 0}, {977, 31, 5, 2, 2, 1}, {999, 2, 1, 1, 0, 0}, {900, 500, 3, 2, 1, 1}};
+            for (int l = 0; l < layers; l++) {
+                for (int n = 0; n < neurons; n++) {
+                    double[] pattern = rng.nextInt(3) == 0 ? patterns[rng.nextInt(patterns.length)] : null;
+                    for (int g = 0; g < k; g++) {
+                        double c = pattern == null ? rng.nextInt(200) : pattern[Math.floorMod(g + n, k)]; // rotated
+                        s.set(Statistic.COUNT, l, g, n, c);
+                    }
+                }
+            }
+            EntropySelection.Result r = EntropySelection.compute(s, EntropySelection.Params.DEFAULTS);
+            // the rotations really differ in the last bits somewhere, or the test proves nothing
+            boolean differ = false;
+            double first = Double.NaN;
+            for (int n = 0; n < neurons && !differ; n++) {
+                if (s.get(Statistic.COUNT, 0, Math.floorMod(-n, k), n) == 990 && r.entropy()[n] != Double.POSITIVE_INFINITY) {
+                    differ = first == first && first != r.entropy()[n];
+                    first = r.entropy()[n];
+                }
+            }
+            assertTrue(differ, "rotations of one pattern have entropies differing in the last bits");
+            assertMatchesBruteForce(new EntropySelection.Workspace(), s, "rotations");
+        }
+    }
+
+    @Test
+    void aWindowThatMissesFallsBackToTheExactPercentile() {
+        try (NeuronStatistics s = EntropySelectionTest.random(3, 2000, groups(5), 21)) {
+            EntropySelection.Workspace ws = new EntropySelection.Workspace();
+            ws.forcedWindow = new double[] {0.0, 1e-9}; // below every plausible τ
+            assertMatchesBruteForce(ws, s, "window too low");
+            ws.forcedWindow = new double[] {5, 6}; // above every p
+            assertMatchesBruteForce(ws, s, "window too high");
+            ws.forcedWindow = new double[] {Double.NEGATIVE_INFINITY, Double.POSITIVE_INFINITY}; // keeps everything
+            assertMatchesBruteForce(ws, s, "window of everything");
+        }
+    }
+
+    @Test
+    void aCutOffTooLowFallsBackToAllSurvivors() {
+        try (NeuronStatistics s = EntropySelectionTest.random(3, 2000, groups(5), 22)) {
+            EntropySelection.Workspace ws = new EntropySelection.Workspace();
+            for (double cutoff : new double[] {0.0, 1e-3, 0.5}) {
+                ws.forcedCutoff = cutoff;
+                assertMatchesBruteForce(ws, s, "cut-off " + cutoff);
+            }
+            ws.forcedCutoff = Double.POSITIVE_INFINITY; // every survivor a candidate from the start
+            assertMatchesBruteForce(ws, s, "cut-off ∞");
+        }
+    }
+
+    /**
+     * Counts far outside the range where the float bounds and the fast logarithm are trusted: all of
+     * them, or (mixed) only the first 300 neurons of layer 0, which then dominate the filter.
+     */
+    @Test
+    void extremeCountsTakeTheExactPaths() {
+        for (double scale : new double[] {1e295, 1e-300, 1e-320, 1e37, 1e24, -1e37, -1e295}) {
+            boolean mixed = scale < 0;
+            double factor = Math.abs(scale);
+            try (NeuronStatistics src = EntropySelectionTest.random(2, 2500, groups(4), 23);
+                 NeuronStatistics s = new NeuronStatistics("ffn.act", 2, 2500, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+                for (int g = 0; g < 4; g++) {
+                    s.addTokens(g, src.tokens(g));
+                    for (int l = 0; l < 2; l++) {
+                        for (int n = 0; n < 2500; n++) {
+                            double c = src.get(Statistic.COUNT, l, g, n);
+                            s.set(Statistic.COUNT, l, g, n, !mixed || (l == 0 && n < 300) ? c * factor : c);
+                        }
+                    }
+                }
+                assertMatchesBruteForce(new EntropySelection.Workspace(), s, "scale " + scale);
+            }
+        }
+    }
+
+    @Test
+    void aSharedWorkspaceIsSafeAcrossThreads() throws Exception {
+        EntropySelection.Workspace ws = new EntropySelection.Workspace();
+        try (NeuronStatistics a = EntropySelectionTest.random(2, 3000, groups(3), 31);
+             NeuronStatistics b = EntropySelectionTest.random(3, 1700, groups(6), 32)) {
+            List<String> wantA = bruteForce(a, 0.01, 0.95), wantB = bruteForce(b, 0.01, 0.95);
+            ExecutorService pool = Executors.newFixedThreadPool(4);
+            try {
+                List<Future<Boolean>> results = new ArrayList<>();
+                for (int i = 0; i < 16; i++) {
+                    NeuronStatistics s = i % 2 == 0 ? a : b;
+                    List<String> want = i % 2 == 0 ? wantA : wantB;
+                    results.add(pool.submit(() -> want.equals(flatten(ws.select(s, EntropySelection.Params.DEFAULTS)))));
+                }
+                for (Future<Boolean> f : results) {
+                    assertTrue(f.get());
+                }
+            } finally {
+                pool.shutdown();
+            }
+        }
+    }
+
+    @Test
+    void fastLogarithmStaysWithinItsBound() {
+        SplittableRandom rng = new SplittableRandom(3);
+        double worst = 0;
+        List<Double> xs = new ArrayList<>(List.of(1.0, Double.MIN_NORMAL, Math.nextUp(1.0), Math.nextDown(1.0), 0.5, Math.nextDown(2.0), 1 + 1.0 / 256, Math.nextDown(1 + 1.0 / 256), Double.MAX_VALUE));
+        for (int i = 0; i < 1_000_000; i++) {
+            xs.add(Math.scalb(1 + rng.nextDouble(), rng.nextInt(-1022, 1024)));
+            xs.add(rng.nextDouble() + Double.MIN_NORMAL);
+        }
+        for (double x : xs) {
+            worst = Math.max(worst, Math.abs(EntropySelection.lnApprox(x) - Math.log(x)));
+        }
+        assertTrue(worst <= 4e-13, "max |lnApprox − Math.log| = " + worst);
+    }
+
+    @Test
+    void countThresholdsAreExactlyTheDivisionsBoundaries() {
+        SplittableRandom rng = new SplittableRandom(4);
+        for (int i = 0; i < 20_000; i++) {
+            double t = i % 3 == 0 ? 1 + rng.nextInt(50) : rng.nextLong(1, 1L << 40);
+            double p = switch (i % 4) {
+                case 0 -> rng.nextInt((int) Math.min(t, 1000) + 1) / t; // a value that occurs
+                case 1 -> rng.nextDouble();
+                case 2 -> 0.0;
+                default -> rng.nextDouble() * 1e-300;
+            };
+            double lo = EntropySelection.firstAtLeast(p, t), hi = EntropySelection.lastAtMost(p, t);
+            for (double c : new double[] {lo, Math.nextDown(lo), Math.nextUp(lo), hi, Math.nextDown(hi), Math.nextUp(hi), Math.rint(p * t), 0.0}) {
+                assertEquals(c / t < p, c < lo, "c < firstAtLeast(" + p + ", " + t + ") for c = " + c);
+                assertEquals(c / t <= p, c <= hi, "c ≤ lastAtMost(" + p + ", " + t + ") for c = " + c);
+            }
+        }
+        assertEquals(Double.NEGATIVE_INFINITY, EntropySelection.firstAtLeast(Double.NEGATIVE_INFINITY, 7));
+        assertEquals(Double.POSITIVE_INFINITY, EntropySelection.lastAtMost(Double.POSITIVE_INFINITY, 7));
+    }
+
+    @Test
+    void nthAgreesWithSorting() {
+        SplittableRandom rng = new SplittableRandom(6);
+        for (int trial = 0; trial < 300; trial++) {
+            int n = 1 + rng.nextInt(trial < 100 ? 50 : 5000);
+            double[] a = new double[n];
+            int kind = trial % 4;
+            for (int i = 0; i < n; i++) {
+                a[i] = switch (kind) {
+                    case 0 -> rng.nextInt(5); // heavy ties
+                    case 1 -> i; // sorted
+                    case 2 -> n - i; // reversed
+                    default -> rng.nextGaussian();
+                };
+            }
+            double[] sorted = a.clone();
+            Arrays.sort(sorted);
+            int k = rng.nextInt(n);
+            assertEquals(sorted[k], EntropySelection.nth(a, 0, n, k), "trial " + trial);
+            Arrays.sort(a);
+            assertEquals(Arrays.toString(sorted), Arrays.toString(a), "nth only reorders");
+        }
+    }
+}
