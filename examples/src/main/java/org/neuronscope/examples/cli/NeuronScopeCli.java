@@ -102,12 +102,17 @@ public final class NeuronScopeCli implements Callable<Integer> {
         String chatTemplate;
 
         Workbench.Setup setup() {
+            return setup(1);
+        }
+
+        /** The setup with a session of {@code sequences} sequences (prompts decoded together). */
+        Workbench.Setup setup(int sequences) {
             if (model == null) {
                 throw new NeuronScopeException("--model <language model GGUF> is required");
             }
             int t = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
             SessionParams sp = SessionParams.defaults().withContextSize(ctx).withBatchSize(batch).withUbatchSize(Math.min(batch, 512))
-                    .withThreads(t).withFlashAttention(SessionParams.FlashAttention.OFF);
+                    .withThreads(t).withFlashAttention(SessionParams.FlashAttention.OFF).withMaxSequences(sequences);
             ProjectorParams pp = ProjectorParams.defaults().withThreads(t).withImageTokens(0, imageMaxTokens);
             PromptFormat f = chatTemplate == null ? PromptFormat.chat() : chatTemplate.equals("raw") ? PromptFormat.raw()
                     : new PromptFormat(chatTemplate, PromptFormat.chat().choiceInstruction());
@@ -197,9 +202,7 @@ public final class NeuronScopeCli implements Callable<Integer> {
                 }
             }
             StatsExperiment.Params p = new StatsExperiment.Params(HookPoint.parse(hook), what, checkpointEvery, parallel);
-            Workbench.Setup setup = model.setup();
-            setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
-                    setup.media(), setup.format());
+            Workbench.Setup setup = model.setup(parallel);
             try (Workbench wb = Workbench.open(setup);
                  NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, bar(spec.commandLine().getErr()))) {
                 spec.commandLine().getOut().println("statistics of " + data.size() + " samples, groups " + s.groups() + ", tokens "
@@ -413,9 +416,7 @@ public final class NeuronScopeCli implements Callable<Integer> {
                         new AblationExperiment.Condition("random " + m.toLowerCase(java.util.Locale.ROOT), random, g, im, value));
             }
             MetricTable table;
-            Workbench.Setup setup = model.setup();
-            setup = new Workbench.Setup(setup.model(), setup.loading(), setup.projector(), setup.session().withMaxSequences(parallel),
-                    setup.media(), setup.format());
+            Workbench.Setup setup = model.setup(parallel);
             try (Workbench wb = Workbench.open(setup)) {
                 table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, bar(spec.commandLine().getErr()));
             }
