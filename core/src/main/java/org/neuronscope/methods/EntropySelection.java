@@ -48,6 +48,11 @@ import java.util.Map;
  * whenever a guess turns out wrong (τ outside the window, fewer than budget entropies ≤ U) an exact
  * slower path follows, so the result is bit-identical to computing everything ({@link #compute}).
  * Counts are assumed finite and non-negative, as COUNT statistics are.
+ *
+ * <p>Where the JVM has the Vector API ({@code --add-modules jdk.incubator.vector}, see
+ * {@link VectorKernels}), the pass is {@link EntropyVectorPass}: the same outputs from vectors of
+ * neurons, with a collision-entropy bound and a polynomial logarithm in place of the float bounds and
+ * the table logarithm. Everything around the pass is shared, and so is the result.</p>
  */
 public final class EntropySelection {
     private static final Logger LOG = LoggerFactory.getLogger(EntropySelection.class);
@@ -140,11 +145,28 @@ public final class EntropySelection {
         private double[] survH = new double[0], poolH = new double[0];
         private double[] scratch = new double[0];
         private double[] pvec = new double[0];
+        /** Whether passes run on the Vector API ({@link VectorKernels}) or in scalar code. */
+        final boolean vectorized;
         /** Test seams: a cut-off (NaN: guess it) and a window {lo, hi} (null: sample it) to use instead. */
         double forcedCutoff = Double.NaN;
         double[] forcedWindow;
 
+        /** A workspace for the fastest kernel this JVM can run (see {@link VectorKernels}). */
         public Workspace() {
+            this(VectorKernels.ENABLED);
+        }
+
+        /** A workspace for the vector kernel or the scalar one (tests run both). */
+        Workspace(boolean vectorized) {
+            if (vectorized && !VectorKernels.ENABLED) {
+                throw new IllegalStateException("the vector kernels are not available in this JVM");
+            }
+            this.vectorized = vectorized;
+        }
+
+        @Override
+        public String toString() {
+            return "EntropySelection.Workspace[" + (vectorized ? "vector" : "scalar") + " kernel]";
         }
 
         /** LAPE's selection, as {@link EntropySelection#select}. */
@@ -204,7 +226,7 @@ public final class EntropySelection {
     private record Chosen(int[] slot, double[] entropy) {
     }
 
-    private static final class Kernel {
+    static final class Kernel {
         final NeuronStatistics stats;
         final Params params;
         final Workspace ws;
@@ -222,6 +244,8 @@ public final class EntropySelection {
         // results of a pass
         long below;
         int keptN, candN;
+        /** A bound on |candH − exact H| for the candidates of the last pass. */
+        double candError;
 
         Kernel(NeuronStatistics stats, Params params, Workspace ws) {
             if (stats.countThreshold() != 0f) {
@@ -248,7 +272,7 @@ public final class EntropySelection {
                 recipD[g] = tokens[g] == 0 ? 0.0 : 1.0 / tokensD[g];
                 recip[g] = (float) recipD[g];
             }
-            if (ws.block.length < groups * BLOCK) {
+            if (!ws.vectorized && ws.block.length < groups * BLOCK) { // the vector pass reads the statistics directly
                 ws.block = new double[groups * BLOCK];
             }
             if (ws.pvec.length < groups) {
@@ -351,11 +375,10 @@ public final class EntropySelection {
             if (budget == 0) {
                 return new Chosen(new int[0], new double[0]);
             }
-            double err = approxError();
             int m = survivingCandidates();
             int within = 0;
             for (int j = 0; j < m; j++) {
-                if (ws.survH[j] <= cutoff - err) {
+                if (ws.survH[j] <= cutoff - candError) {
                     within++;
                 }
             }
@@ -365,6 +388,7 @@ public final class EntropySelection {
                 pass(null, lower(tau), Double.POSITIVE_INFINITY);
                 m = survivingCandidates();
             }
+            double err = candError; // of the candidates held now
             int k = Math.min(budget, m);
             if (k == 0) {
                 return new Chosen(new int[0], new double[0]);
@@ -468,7 +492,8 @@ public final class EntropySelection {
                     probabilities(start + r, p);
                     System.arraycopy(p, 0, ws.sample, at * groups, groups);
                     ws.sampleMax[at] = maxOf(p, groups);
-                    ws.sampleH[at] = approxEntropy(p);
+                    double h = approxEntropy(p);
+                    ws.sampleH[at] = h == h ? h : entropy(p, groups); // (NaN where the fast formula needs care)
                 }
             }
             sampled = s;
@@ -558,7 +583,7 @@ public final class EntropySelection {
                 return;
             }
             // raw count thresholds per group: c < loC ⇔ p < w.lo, c ≤ hiC ⇔ p ≤ w.hi (no division per value)
-            double[] loC = new double[groups], hiC = new double[groups];
+            double[] loC = w == null ? null : new double[groups], hiC = w == null ? null : new double[groups];
             if (w != null) {
                 for (int g = 0; g < groups; g++) {
                     if (tokens[g] == 0) { // p = 0 whatever the count
@@ -574,6 +599,13 @@ public final class EntropySelection {
             // collision entropy and costs one square root): Σp^1.5 < e^−U/2 · S^1.5 rules a neuron out.
             // The slack covers exp's rounding and the float arithmetic's (≤ (2.5K+12)·2^−24 relative
             // for non-negative counts); rounding the constant down only admits more.
+            if (candidates) { // (a pass without candidates keeps those of the last one)
+                candError = ws.vectorized ? EntropyVectorPass.entropyError(groups) : approxError();
+            }
+            if (ws.vectorized) {
+                EntropyVectorPass.pass(this, loC, hiC, listLo, cutoff + candError, candidates);
+                return;
+            }
             boolean everyone = coversAll(cutoff);
             double minC = everyone ? 0 : Math.exp(-cutoff / 2) * (1 - 8.0 * (groups + 4) / (1 << 24));
             float minCF = (float) minC > minC ? Math.nextDown((float) minC) : (float) minC;
@@ -702,7 +734,39 @@ public final class EntropySelection {
             return cutoff > Math.log(groups) + 1;
         }
 
-        private void ensureKept(int size) {
+        /** Stores neuron n of layer l as a candidate (room made by {@link #ensureCandidates}), its counts read from the statistics. */
+        void addCandidate(int l, int n, double h, float approxMax) {
+            ws.candIndex[candN] = l * neurons + n;
+            ws.candMax[candN] = approxMax;
+            ws.candH[candN] = h;
+            int o = candN++ * groups;
+            for (int g = 0; g < groups; g++) {
+                ws.candCounts[o + g] = count.getAtIndex(ValueLayout.JAVA_DOUBLE, (long) (l * groups + g) * neurons + n);
+            }
+        }
+
+        /** The exact H of neuron n of layer l (the formula of {@link #entropy}). */
+        double exactEntropy(int l, int n) {
+            probabilities(l * neurons + n, ws.pvec);
+            return entropy(ws.pvec, groups);
+        }
+
+        /** The flat [layer][neuron] index of the candidate in {@code slot} (for tests of a pass's contract). */
+        int candidateIndex(int slot) {
+            return ws.candIndex[slot];
+        }
+
+        /** The approximate H of the candidate in {@code slot}, within {@link #candError} of the exact one. */
+        double candidateEntropy(int slot) {
+            return ws.candH[slot];
+        }
+
+        /** The kept values of the current pass (p inside the window); reallocated by {@link #ensureKept}. */
+        double[] kept() {
+            return ws.kept;
+        }
+
+        void ensureKept(int size) {
             if (ws.kept.length < size) {
                 ws.kept = Arrays.copyOf(ws.kept, Math.max(size, 2 * ws.kept.length));
             }
@@ -752,7 +816,7 @@ public final class EntropySelection {
             return Double.NaN;
         }
 
-        private void ensureCandidates(int size) {
+        void ensureCandidates(int size) {
             if (ws.candIndex.length < size) {
                 int cap = Math.max(size, 2 * ws.candIndex.length);
                 ws.candIndex = Arrays.copyOf(ws.candIndex, cap);

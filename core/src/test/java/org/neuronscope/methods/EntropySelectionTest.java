@@ -1,6 +1,8 @@
 package org.neuronscope.methods;
 
 import org.junit.jupiter.api.Test;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.MethodSource;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
@@ -16,6 +18,11 @@ import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 class EntropySelectionTest {
+    /** Both kernels: the scalar one, and the vector one that the build's JVMs run (--add-modules jdk.incubator.vector). */
+    static List<EntropySelection.Workspace> kernels() {
+        return List.of(new EntropySelection.Workspace(false), new EntropySelection.Workspace(true));
+    }
+
     static NeuronStatistics random(int layers, int neurons, List<String> groups, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
         NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
@@ -102,20 +109,22 @@ class EntropySelectionTest {
         return out;
     }
 
-    @Test
-    void matchesAStraightforwardImplementationOnThousandsOfNeurons() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void matchesAStraightforwardImplementationOnThousandsOfNeurons(EntropySelection.Workspace ws) {
         for (long seed = 1; seed <= 3; seed++) {
             try (NeuronStatistics s = random(6, 1500, List.of("en", "fr", "zh", "de"), seed)) {
-                NeuronSet set = EntropySelection.select(s, EntropySelection.Params.DEFAULTS);
+                NeuronSet set = ws.select(s, EntropySelection.Params.DEFAULTS);
                 assertEquals(bruteForce(s, 0.01, 0.95), flatten(set), "seed " + seed);
-                NeuronSet other = EntropySelection.select(s, new EntropySelection.Params(0.05, 0.5, 0.5));
+                NeuronSet other = ws.select(s, new EntropySelection.Params(0.05, 0.5, 0.5));
                 assertEquals(bruteForce(s, 0.05, 0.5), flatten(other), "seed " + seed + " other params");
             }
         }
     }
 
-    @Test
-    void handCheckableCase() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void handCheckableCase(EntropySelection.Workspace ws) {
         // 1 layer, 4 neurons, 2 groups of 10 tokens
         try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 4, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 10);
@@ -127,7 +136,7 @@ class EntropySelectionTest {
                 }
             }
             // p values: 1, 0, .5, .5, 0, 0, .9, .1; sorted: 0 0 0 .1 .5 .5 .9 1; k = round(0.5·8) = 4 -> τ = 0.1
-            EntropySelection.Result r = EntropySelection.compute(s, new EntropySelection.Params(0.5, 0.5, 0.5));
+            EntropySelection.Result r = ws.compute(s, new EntropySelection.Params(0.5, 0.5, 0.5));
             assertEquals(0.1, r.filterThreshold(), 1e-12);
             assertEquals(0.0, r.entropy()[0], 1e-12);                     // all in a: H = 0
             assertEquals(Math.log(2), r.entropy()[1], 1e-12);             // even split
@@ -139,12 +148,13 @@ class EntropySelectionTest {
         }
     }
 
-    @Test
-    void entropyIsBoundedAndInvariantToGroupOrder() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void entropyIsBoundedAndInvariantToGroupOrder(EntropySelection.Workspace ws) {
         List<String> groups = List.of("g0", "g1", "g2", "g3", "g4");
         try (NeuronStatistics s = random(3, 800, groups, 9); NeuronStatistics reversed = reversedGroups(s)) {
-            EntropySelection.Result a = EntropySelection.compute(s, EntropySelection.Params.DEFAULTS);
-            EntropySelection.Result b = EntropySelection.compute(reversed, EntropySelection.Params.DEFAULTS);
+            EntropySelection.Result a = ws.compute(s, EntropySelection.Params.DEFAULTS);
+            EntropySelection.Result b = ws.compute(reversed, EntropySelection.Params.DEFAULTS);
             for (double h : a.entropy()) {
                 assertTrue(h == Double.POSITIVE_INFINITY || (h >= -1e-12 && h <= Math.log(groups.size()) + 1e-12), "H = " + h);
             }
@@ -154,8 +164,9 @@ class EntropySelectionTest {
         }
     }
 
-    @Test
-    void thePercentileIsGlobalNotPerGroup() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void thePercentileIsGlobalNotPerGroup(EntropySelection.Workspace ws) {
         // group b fires far more often: a per-group percentile would let a's neurons pass, a global one must not
         try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 100, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 100);
@@ -164,7 +175,7 @@ class EntropySelectionTest {
                 s.set(Statistic.COUNT, 0, 0, n, n % 10);       // a: p <= 0.09
                 s.set(Statistic.COUNT, 0, 1, n, 50 + n % 50);  // b: p in [0.5, 0.99]
             }
-            EntropySelection.Result r = EntropySelection.compute(s, new EntropySelection.Params(0.5, 0.95, 0.95));
+            EntropySelection.Result r = ws.compute(s, new EntropySelection.Params(0.5, 0.95, 0.95));
             assertTrue(r.filterThreshold() >= 0.5, "τ = " + r.filterThreshold());
             assertEquals(0, r.selected().size("a"), "no neuron of a passes a global 95th percentile");
         }
@@ -176,8 +187,9 @@ class EntropySelectionTest {
     }
 
     /** Many specific neurons (one dominant group) and ties: the entropy bound prunes hard here. */
-    @Test
-    void skewedInputsWithTiesMatchTheStraightforwardImplementation() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void skewedInputsWithTiesMatchTheStraightforwardImplementation(EntropySelection.Workspace ws) {
         List<String> groups = List.of("g0", "g1", "g2", "g3", "g4", "g5", "g6");
         for (long seed = 4; seed <= 5; seed++) {
             SplittableRandom rng = new SplittableRandom(seed);
@@ -202,17 +214,18 @@ class EntropySelectionTest {
                 }
                 for (EntropySelection.Params params : List.of(EntropySelection.Params.DEFAULTS, new EntropySelection.Params(0.2, 0.9, 0.95),
                         new EntropySelection.Params(0.02, 0.0, 0.5))) {
-                    NeuronSet fast = EntropySelection.select(s, params);
+                    NeuronSet fast = ws.select(s, params);
                     List<String> want = bruteForce(s, params.topRate(), params.filterPercentile(), params.assignPercentile());
                     assertEquals(want, flatten(fast), "seed " + seed + " " + params);
-                    assertEquals(flatten(fast), flatten(EntropySelection.compute(s, params).selected()));
+                    assertEquals(flatten(fast), flatten(ws.compute(s, params).selected()));
                 }
             }
         }
     }
 
-    @Test
-    void equalEntropiesGoToTheLowerLayerThenNeuron() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void equalEntropiesGoToTheLowerLayerThenNeuron(EntropySelection.Workspace ws) {
         try (NeuronStatistics s = new NeuronStatistics("ffn.act", 3, 10, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 10);
             s.addTokens(1, 10);
@@ -223,7 +236,7 @@ class EntropySelectionTest {
                 }
             }
             s.set(Statistic.COUNT, 2, 1, 9, 0); // the one lowest entropy (H = 0)
-            NeuronSet set = EntropySelection.select(s, new EntropySelection.Params(0.1, 0.0, 0.0)); // budget 3, τ = −∞
+            NeuronSet set = ws.select(s, new EntropySelection.Params(0.1, 0.0, 0.0)); // budget 3, τ = −∞
             assertEquals("[0:0, 0:1, 2:9]", set.describe("a"));
         }
     }
@@ -255,8 +268,9 @@ class EntropySelectionTest {
     }
 
     /** Fractional (weighted) counts and the selected neurons' scores: exactly the straightforward entropies. */
-    @Test
-    void weightedCountsAndScoresMatchTheStraightforwardImplementation() {
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void weightedCountsAndScoresMatchTheStraightforwardImplementation(EntropySelection.Workspace ws) {
         SplittableRandom rng = new SplittableRandom(11);
         List<String> groups = List.of("a", "b", "c");
         int L = 3, N = 4000;
@@ -271,7 +285,7 @@ class EntropySelectionTest {
                     }
                 }
             }
-            NeuronSet fast = EntropySelection.select(s, EntropySelection.Params.DEFAULTS);
+            NeuronSet fast = ws.select(s, EntropySelection.Params.DEFAULTS);
             assertEquals(bruteForce(s, 0.01, 0.95), flatten(fast));
             for (String g : fast.groupNames()) {
                 for (NeuronSet.Neuron n : fast.neurons(g)) {
