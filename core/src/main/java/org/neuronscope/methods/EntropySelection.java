@@ -310,7 +310,7 @@ public final class EntropySelection {
             } else {
                 pass(w, lower(w.lo), cutoff);
                 if (below < kFilter && kFilter <= below + keptN) {
-                    tau = nth(ws.kept, 0, keptN, (int) (kFilter - below - 1)) + 0.0; // + 0.0: -0.0 reads as 0.0
+                    tau = Selection.nth(ws.kept, 0, keptN, (int) (kFilter - below - 1)) + 0.0; // + 0.0: -0.0 reads as 0.0
                 } else {
                     // the sample misled the window: exact order statistic, then the neurons again around it
                     LOG.debug("LAPE: τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
@@ -397,7 +397,7 @@ public final class EntropySelection {
                 ws.scratch = new double[Math.max(m, groups)];
             }
             System.arraycopy(ws.survH, 0, ws.scratch, 0, m);
-            double limit = nth(ws.scratch, 0, m, k - 1) + 2 * err;
+            double limit = Selection.nth(ws.scratch, 0, m, k - 1) + 2 * err;
             // the exact pool, in index order
             if (ws.poolSlot.length < m) {
                 ws.poolSlot = new int[m];
@@ -415,7 +415,7 @@ public final class EntropySelection {
                 }
             }
             System.arraycopy(h, 0, ws.scratch, 0, size);
-            double cut = nth(ws.scratch, 0, size, k - 1);
+            double cut = Selection.nth(ws.scratch, 0, size, k - 1);
             Chosen out = new Chosen(new int[k], new double[k]);
             int taken = 0;
             for (int j = 0; j < size && taken < k; j++) {
@@ -513,10 +513,10 @@ public final class EntropySelection {
             int hiIdx = (int) Math.ceil(r + margin);
             int estIdx = Math.min(s - 1, Math.max(0, (int) Math.ceil(r) - 1));
             // order statistics by selection: hi first, then lo below it, then the estimate between them
-            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : nth(sample, 0, s, hiIdx);
+            double hi = hiIdx >= s ? Double.POSITIVE_INFINITY : Selection.nth(sample, 0, s, hiIdx);
             int top = Math.min(hiIdx, s);
-            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : nth(sample, 0, top, loIdx);
-            double est = estIdx == loIdx ? lo : estIdx == hiIdx ? hi : nth(sample, Math.max(0, loIdx + 1), top, estIdx);
+            double lo = loIdx < 0 ? Double.NEGATIVE_INFINITY : Selection.nth(sample, 0, top, loIdx);
+            double est = estIdx == loIdx ? lo : estIdx == hiIdx ? hi : Selection.nth(sample, Math.max(0, loIdx + 1), top, estIdx);
             return new Window(lo, hi, est);
         }
 
@@ -528,7 +528,7 @@ public final class EntropySelection {
             Window w = window(k);
             pass(w, lower(w.lo), Double.NaN);
             if (below < k && k <= below + keptN) {
-                return nth(ws.kept, 0, keptN, (int) (k - below - 1)) + 0.0;
+                return Selection.nth(ws.kept, 0, keptN, (int) (k - below - 1)) + 0.0;
             }
             LOG.debug("LAPE: assignment τ outside the sampled window [{}, {}], exact selection", w.lo, w.hi);
             return exactPercentile(k);
@@ -561,7 +561,7 @@ public final class EntropySelection {
             if (at >= n) {
                 return Double.POSITIVE_INFINITY;
             }
-            return nth(hs, 0, n, at) + approxError();
+            return Selection.nth(hs, 0, n, at) + approxError();
         }
 
         /**
@@ -921,43 +921,5 @@ public final class EntropySelection {
 
     private static double fromKey(long key) {
         return Double.longBitsToDouble(key < 0 ? key ^ Long.MAX_VALUE : key);
-    }
-
-    /**
-     * The value a full sort of {@code a[from, to)} would put at index {@code k}, by quickselect
-     * (three-way partitions for the many ties of integer counts; a sort once it recurses too deep).
-     * Reorders the range.
-     */
-    static double nth(double[] a, int from, int to, int k) {
-        int depth = 0;
-        while (to - from > 32) {
-            if (++depth > 64) {
-                break;
-            }
-            double x = a[from], y = a[(from + to) >>> 1], z = a[to - 1];
-            double pivot = Math.max(Math.min(x, y), Math.min(Math.max(x, y), z));
-            int lt = from, i = from, gt = to - 1;
-            while (i <= gt) {
-                double v = a[i];
-                if (v < pivot) {
-                    a[i++] = a[lt];
-                    a[lt++] = v;
-                } else if (v > pivot) {
-                    a[i] = a[gt];
-                    a[gt--] = v;
-                } else {
-                    i++;
-                }
-            }
-            if (k < lt) {
-                to = lt;
-            } else if (k > gt) {
-                from = gt + 1;
-            } else {
-                return a[k];
-            }
-        }
-        Arrays.sort(a, from, to);
-        return a[k];
     }
 }

@@ -8,6 +8,7 @@ import org.neuronscope.stats.Statistic;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
+import java.util.Arrays;
 import java.util.EnumMap;
 import java.util.HashMap;
 import java.util.LinkedHashMap;
@@ -71,46 +72,103 @@ public final class Manu {
 
     /** I_metric per neuron, [layer][neuron], of one group of the statistics. */
     public static Map<Metric, double[]> importance(NeuronStatistics s, int group) {
-        if (s.countAbsThreshold() != FREQ_THRESHOLD) {
-            throw new NeuronScopeException("MANU's I_freq needs COUNT_ABS with threshold 0.1, not " + s.countAbsThreshold());
+        Sums sums = new Sums(s, group);
+        int layers = s.layers(), neurons = s.neurons();
+        double[][] out = new double[Metric.values().length][layers * neurons];
+        for (int l = 0; l < layers; l++) {
+            for (int n0 = 0; n0 < neurons; n0 += Selection.CHUNK) {
+                int length = Math.min(Selection.CHUNK, neurons - n0);
+                sums.importance(l, n0, length);
+                for (Metric m : Metric.values()) {
+                    System.arraycopy(sums.chunk[m.ordinal()], 0, out[m.ordinal()], l * neurons + n0, length);
+                }
+            }
         }
-        if (s.has(Statistic.MAX) || s.has(Statistic.MIN)) {
+        Map<Metric, double[]> m = new EnumMap<>(Metric.class);
+        for (Metric metric : Metric.values()) {
+            m.put(metric, out[metric.ordinal()]);
+        }
+        return m;
+    }
+
+    /**
+     * The sums behind a group's importances, read a chunk at a time: {@code importance} computes
+     * I_abs = SUM_ABS/T, I_freq = COUNT_ABS/T, I_var = sqrt(max(0, SUM_SQ/T − (SUM/T)²)) and
+     * I_rms = sqrt(SUM_SQ/T) of up to {@link Selection#CHUNK} neurons into {@link #chunk}, in loops over
+     * distinct arrays at equal indices, which C2 vectorizes. Both {@link Manu#importance} and
+     * {@link Manu#select} use it, so they agree to the last bit.
+     */
+    private static final class Sums {
+        final MemorySegment sum, sumSq, sumAbs, countAbs;
+        final NeuronStatistics stats;
+        final int group;
+        final double tokens;
+        /** The importances of the last chunk, [metric ordinal][neuron of the chunk]. */
+        final double[][] chunk = new double[Metric.values().length][Selection.CHUNK];
+        private final double[] sumChunk = new double[Selection.CHUNK], sqChunk = new double[Selection.CHUNK];
+
+        Sums(NeuronStatistics s, int group) {
+            if (s.countAbsThreshold() != FREQ_THRESHOLD) {
+                throw new NeuronScopeException("MANU's I_freq needs COUNT_ABS with threshold 0.1, not " + s.countAbsThreshold());
+            }
+            checkClamp(s, group);
+            long t = s.tokens(group);
+            if (t == 0) {
+                throw new NeuronScopeException("group " + s.groups().get(group) + " has no tokens");
+            }
+            this.stats = s;
+            this.group = group;
+            this.tokens = t;
+            this.sum = s.segment(Statistic.SUM);
+            this.sumSq = s.segment(Statistic.SUM_SQ);
+            this.sumAbs = s.segment(Statistic.SUM_ABS);
+            this.countAbs = s.segment(Statistic.COUNT_ABS);
+        }
+
+        /** I_metric of neurons [n0, n0 + length) of layer l (length ≤ CHUNK) into {@link #chunk}. */
+        void importance(int l, int n0, int length) {
+            long base = (stats.offset(l, group) + n0) * Double.BYTES;
+            double[] abs = chunk[Metric.ABS.ordinal()], freq = chunk[Metric.FREQ.ordinal()];
+            double[] var = chunk[Metric.VAR.ordinal()], rms = chunk[Metric.RMS.ordinal()];
+            double[] sm = sumChunk, sq = sqChunk;
+            double t = tokens;
+            MemorySegment.copy(sumAbs, ValueLayout.JAVA_DOUBLE, base, abs, 0, length);
+            MemorySegment.copy(countAbs, ValueLayout.JAVA_DOUBLE, base, freq, 0, length);
+            MemorySegment.copy(sum, ValueLayout.JAVA_DOUBLE, base, sm, 0, length);
+            MemorySegment.copy(sumSq, ValueLayout.JAVA_DOUBLE, base, sq, 0, length);
+            for (int j = 0; j < length; j++) {
+                abs[j] = abs[j] / t;
+                freq[j] = freq[j] / t;
+            }
+            for (int j = 0; j < length; j++) {
+                double mean = sm[j] / t;
+                double meanSq = sq[j] / t;
+                var[j] = Math.sqrt(Math.max(0, meanSq - mean * mean));
+                rms[j] = Math.sqrt(meanSq);
+            }
+        }
+    }
+
+    /**
+     * MANU clamps every value to ±1000 before reducing; when the statistics hold MAX or MIN they show
+     * whether a value exceeded it, and then these sums are not MANU's.
+     */
+    private static void checkClamp(NeuronStatistics s, int group) {
+        for (Statistic st : new Statistic[] {Statistic.MAX, Statistic.MIN}) {
+            if (!s.has(st)) {
+                continue;
+            }
+            double[] row = new double[s.neurons()];
             for (int l = 0; l < s.layers(); l++) {
-                for (int n = 0; n < s.neurons(); n++) {
-                    if ((s.has(Statistic.MAX) && s.get(Statistic.MAX, l, group, n) > CLAMP) || (s.has(Statistic.MIN) && s.get(Statistic.MIN, l, group, n) < -CLAMP)) {
+                MemorySegment.copy(s.segment(st), ValueLayout.JAVA_DOUBLE, s.offset(l, group) * Double.BYTES, row, 0, row.length);
+                for (int n = 0; n < row.length; n++) {
+                    if (st == Statistic.MAX ? row[n] > CLAMP : row[n] < -CLAMP) {
                         throw new NeuronScopeException("layer " + l + " neuron " + n + " of group " + s.groups().get(group)
                                 + " exceeds ±1000: MANU clamps before reducing, so these sums are not MANU's (collect clamped values)");
                     }
                 }
             }
         }
-        long t = s.tokens(group);
-        if (t == 0) {
-            throw new NeuronScopeException("group " + s.groups().get(group) + " has no tokens");
-        }
-        int layers = s.layers(), neurons = s.neurons();
-        int size = layers * neurons;
-        double[] abs = new double[size], freq = new double[size], var = new double[size], rms = new double[size];
-        MemorySegment sum = s.segment(Statistic.SUM), sumSq = s.segment(Statistic.SUM_SQ);
-        MemorySegment sumAbs = s.segment(Statistic.SUM_ABS), countAbs = s.segment(Statistic.COUNT_ABS);
-        for (int l = 0; l < layers; l++) {
-            long base = s.offset(l, group);
-            for (int n = 0; n < neurons; n++) {
-                int i = l * neurons + n;
-                double mean = sum.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
-                double meanSq = sumSq.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
-                abs[i] = sumAbs.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
-                freq[i] = countAbs.getAtIndex(ValueLayout.JAVA_DOUBLE, base + n) / t;
-                var[i] = Math.sqrt(Math.max(0, meanSq - mean * mean));
-                rms[i] = Math.sqrt(meanSq);
-            }
-        }
-        Map<Metric, double[]> out = new EnumMap<>(Metric.class);
-        out.put(Metric.ABS, abs);
-        out.put(Metric.FREQ, freq);
-        out.put(Metric.VAR, var);
-        out.put(Metric.RMS, rms);
-        return out;
     }
 
     /** I_metric of one unit from its raw values over all tokens, with the ±1000 clamp. */
@@ -135,32 +193,67 @@ public final class Manu {
      */
     public static double[] scores(Map<Metric, double[]> forget, Map<Metric, double[]> retain, Params p) {
         int size = forget.get(Metric.ABS).length;
-        double[] s = new double[size];
-        for (int i = 0; i < size; i++) {
-            if (p.variant() == Variant.CODE) {
-                for (Metric m : Metric.values()) {
-                    double w = p.weights().of(m);
-                    if (w != 0) {
-                        s[i] += w * (forget.get(m)[i] / (retain.get(m)[i] + EPSILON) - 1);
-                    }
-                }
-            } else {
-                double f = 0, r = 0;
-                for (Metric m : Metric.values()) {
-                    f += forget.get(m)[i];
-                    r += retain.get(m)[i];
-                }
-                s[i] = f / (r + EPSILON);
+        double[][] f = new double[Metric.values().length][Selection.CHUNK], r = new double[f.length][Selection.CHUNK];
+        double[] s = new double[size], chunk = new double[Selection.CHUNK];
+        for (int from = 0; from < size; from += Selection.CHUNK) {
+            int length = Math.min(Selection.CHUNK, size - from);
+            for (Metric m : Metric.values()) {
+                System.arraycopy(forget.get(m), from, f[m.ordinal()], 0, length);
+                System.arraycopy(retain.get(m), from, r[m.ordinal()], 0, length);
             }
+            score(f, r, length, chunk, p);
+            System.arraycopy(chunk, 0, s, from, length);
         }
         return s;
+    }
+
+    /** S of the first {@code length} neurons of chunks of importances into {@code out}, one loop per metric. */
+    private static void score(double[][] f, double[][] r, int length, double[] out, Params p) {
+        Arrays.fill(out, 0, length, 0.0);
+        if (p.variant() == Variant.CODE) {
+            for (Metric m : Metric.values()) {
+                double w = p.weights().of(m);
+                if (w == 0) {
+                    continue;
+                }
+                double[] fm = f[m.ordinal()], rm = r[m.ordinal()];
+                for (int j = 0; j < length; j++) {
+                    out[j] += w * (fm[j] / (rm[j] + EPSILON) - 1);
+                }
+            }
+        } else {
+            double[] rs = new double[length];
+            for (Metric m : Metric.values()) {
+                double[] fm = f[m.ordinal()], rm = r[m.ordinal()];
+                for (int j = 0; j < length; j++) {
+                    out[j] += fm[j];
+                    rs[j] += rm[j];
+                }
+            }
+            for (int j = 0; j < length; j++) {
+                out[j] = out[j] / (rs[j] + EPSILON);
+            }
+        }
+    }
+
+    /** The global top α of S scored a chunk at a time from the sums (nothing of size L·N but the result). */
+    private static void addTop(NeuronSet set, String name, NeuronStatistics forget, int forgetGroup, NeuronStatistics retain, int retainGroup, Params p) {
+        Sums f = new Sums(forget, forgetGroup), r = new Sums(retain, retainGroup);
+        int neurons = forget.neurons(), size = forget.layers() * neurons;
+        Selection.Top top = Selection.largest(size, (int) Math.round(p.alpha() * size), neurons, (from, length, out) -> {
+            f.importance(from / neurons, from % neurons, length); // chunks stay within a layer
+            r.importance(from / neurons, from % neurons, length);
+            score(f.chunk, r.chunk, length, out, p);
+        });
+        set.ensureGroup(name);
+        set.addAll(name, top.index(), top.score());
     }
 
     /** The global top α of S, as group {@code name} of a neuron set (ties: lower layer, then lower neuron). */
     public static NeuronSet select(NeuronStatistics forget, int forgetGroup, NeuronStatistics retain, int retainGroup, Params p, String name) {
         checkShapes(forget, retain);
         NeuronSet set = newSet(forget, p);
-        addTop(set, name, scores(importance(forget, forgetGroup), importance(retain, retainGroup), p), p, forget.neurons());
+        addTop(set, name, forget, forgetGroup, retain, retainGroup, p);
         return set;
     }
 
@@ -175,7 +268,7 @@ public final class Manu {
         }
         NeuronSet set = newSet(forget, p);
         for (int g = 0; g < forget.groupCount(); g++) {
-            addTop(set, forget.groups().get(g), scores(importance(forget, g), importance(retain, g), p), p, forget.neurons());
+            addTop(set, forget.groups().get(g), forget, g, retain, g, p);
         }
         return set;
     }
@@ -196,14 +289,6 @@ public final class Manu {
         m.put("clamp", Double.toString(CLAMP));
         m.put("budget", Long.toString(Math.round(p.alpha() * forget.layers() * forget.neurons())));
         return new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), m);
-    }
-
-    private static void addTop(NeuronSet set, String name, double[] s, Params p, int neurons) {
-        int budget = (int) Math.round(p.alpha() * s.length);
-        set.ensureGroup(name);
-        for (int i : Selection.largest(s, budget)) {
-            set.add(name, i / neurons, i % neurons, s[i]);
-        }
     }
 
     /**

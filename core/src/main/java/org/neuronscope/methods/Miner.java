@@ -256,29 +256,7 @@ public final class Miner {
 
         /** The aggregated score of a metric for a modality, [layer][neuron] (all 0 if never seen). */
         public double[] score(Metric metric, String modality) {
-            int mi = indexOf(modality);
-            double[] out = new double[layers * neurons];
-            int datasetsWith = 0;
-            for (var e : sums.entrySet()) {
-                if (!occurs.get(e.getKey())[mi]) {
-                    continue;
-                }
-                datasetsWith++;
-                double[][] acc = e.getValue().get(metric);
-                if (acc == null || acc[mi] == null) {
-                    continue;
-                }
-                double count = samples.get(e.getKey());
-                for (int i = 0; i < out.length; i++) {
-                    out[i] += acc[mi][i] / count;
-                }
-            }
-            if (datasetsWith > 0) {
-                for (int i = 0; i < out.length; i++) {
-                    out[i] /= datasetsWith;
-                }
-            }
-            return out;
+            return materialise(terms(indexOf(modality), metric, 1.0, new ArrayList<>()));
         }
 
         /** Whether any sample supplied a metric. */
@@ -293,7 +271,16 @@ public final class Miner {
 
         /** Stage 4's W_m = Σ_metric w_metric · score[metric, m]; a metric of weight 0 is never read. */
         public double[] combined(String modality, Weights w) {
-            double[] out = new double[layers * neurons];
+            return materialise(combinedTerms(indexOf(modality), w));
+        }
+
+        /**
+         * W_m as terms c·acc: with D_m the datasets in which the modality occurs, score = Σ_d
+         * acc_d / (samples_d · |D_m|) (stage 3, the sum over a dataset's samples held in acc_d), so W_m =
+         * Σ_metric Σ_d (w_metric / (samples_d · |D_m|)) · acc_{metric, d}.
+         */
+        Term[] combinedTerms(int mi, Weights w) {
+            List<Term> terms = new ArrayList<>();
             for (Metric m : Metric.values()) {
                 if (w.of(m) == 0) {
                     continue;
@@ -302,13 +289,60 @@ public final class Miner {
                     throw new NeuronScopeException("weight " + w.of(m) + " on " + m + " but no sample supplied it"
                             + (m == Metric.ATTN_K || m == Metric.ATTN_Q ? " (attention statistics)" : ""));
                 }
-                double[] s = score(m, modality);
-                for (int i = 0; i < out.length; i++) {
-                    out[i] += w.of(m) * s[i];
+                terms(mi, m, w.of(m), terms);
+            }
+            return terms.toArray(Term[]::new);
+        }
+
+        private Term[] terms(int mi, Metric metric, double weight, List<Term> into) {
+            int datasetsWith = (int) occurs.values().stream().filter(o -> o[mi]).count();
+            for (var e : sums.entrySet()) {
+                double[][] acc = e.getValue().get(metric);
+                if (occurs.get(e.getKey())[mi] && acc != null && acc[mi] != null) {
+                    into.add(new Term(weight / ((double) samples.get(e.getKey()) * datasetsWith), acc[mi]));
                 }
             }
+            return into.toArray(Term[]::new);
+        }
+
+        private double[] materialise(Term[] terms) {
+            double[] out = new double[layers * neurons];
+            fill(terms, 0, out.length, out);
             return out;
         }
+    }
+
+    /** One addend of an aggregated score: {@code coefficient · values[i]}. */
+    record Term(double coefficient, double[] values) {
+    }
+
+    /** {@code out[j] = Σ_terms c · values[from + j]} for j in [0, length), summed from 0 in term order. */
+    static void fill(Term[] terms, int from, int length, double[] out) {
+        if (terms.length == 0) {
+            Arrays.fill(out, 0, length, 0.0);
+            return;
+        }
+        double c0 = terms[0].coefficient();
+        double[] v0 = terms[0].values();
+        for (int j = 0; j < length; j++) {
+            out[j] = c0 * v0[from + j] + 0.0; // + 0.0: what 0.0 + x gives (−0.0 becomes 0.0)
+        }
+        for (int t = 1; t < terms.length; t++) {
+            double c = terms[t].coefficient();
+            double[] v = terms[t].values();
+            for (int j = 0; j < length; j++) {
+                out[j] += c * v[from + j];
+            }
+        }
+    }
+
+    /** The same sum at one index (the same operations in the same order as {@link #fill}). */
+    static double valueAt(Term[] terms, int i) {
+        double s = 0.0;
+        for (Term t : terms) {
+            s += t.coefficient() * t.values()[i];
+        }
+        return s;
     }
 
     private static Statistic statisticOf(Metric m) {
@@ -372,59 +406,72 @@ public final class Miner {
         if (mods.isEmpty()) {
             return set;
         }
-        List<double[]> w = new ArrayList<>();
-        for (String m : mods) {
-            w.add(agg.combined(m, params.weights()));
-        }
         int mCount = mods.size();
+        Term[][] w = new Term[mCount][];
+        for (int mi = 0; mi < mCount; mi++) {
+            w[mi] = agg.combinedTerms(agg.indexOf(mods.get(mi)), params.weights());
+        }
+        int size = layers * neurons;
         switch (params.strategy()) {
             case LA_MU -> {
                 int perModality = (int) Math.round((double) budget / mCount);
                 for (int mi = 0; mi < mCount; mi++) {
-                    for (int i : Selection.largest(w.get(mi), perModality)) {
-                        set.add(mods.get(mi), i / neurons, i % neurons, w.get(mi)[i]);
-                    }
+                    Term[] terms = w[mi];
+                    Selection.Top top = Selection.largest(size, perModality, neurons, (from, length, out) -> fill(terms, from, length, out));
+                    set.addAll(mods.get(mi), top.index(), top.score());
                 }
             }
             case ADAPTIVE -> {
-                double[] total = new double[layers * neurons];
-                for (double[] v : w) {
-                    for (int i = 0; i < total.length; i++) {
-                        total[i] += v[i];
-                    }
-                }
-                for (int i : Selection.largest(total, budget)) {
-                    int best = 0;
-                    for (int mi = 1; mi < mCount; mi++) {
-                        if (w.get(mi)[i] > w.get(best)[i]) {
-                            best = mi;
+                double[] one = new double[Selection.CHUNK];
+                Selection.Top top = Selection.largest(size, budget, neurons, (from, length, out) -> { // length ≤ CHUNK
+                    Arrays.fill(out, 0, length, 0.0);
+                    for (Term[] terms : w) { // Σ_m W_m, each W_m as combined() rounds it
+                        fill(terms, from, length, one);
+                        for (int j = 0; j < length; j++) {
+                            out[j] += one[j];
                         }
                     }
-                    set.add(mods.get(best), i / neurons, i % neurons, w.get(best)[i]);
+                });
+                for (int i : top.index()) {
+                    int best = 0;
+                    double bestW = valueAt(w[0], i);
+                    for (int mi = 1; mi < mCount; mi++) {
+                        double v = valueAt(w[mi], i);
+                        if (v > bestW) {
+                            best = mi;
+                            bestW = v;
+                        }
+                    }
+                    set.add(mods.get(best), i / neurons, i % neurons, bestW);
                 }
             }
             case LU_MA -> {
                 int perLayer = (int) Math.round((double) budget / layers);
+                double[] row = new double[neurons];
                 double[] pairs = new double[neurons * mCount]; // [neuron][modality]: lower neuron first on ties
                 for (int l = 0; l < layers; l++) {
                     for (int mi = 0; mi < mCount; mi++) {
-                        double[] v = w.get(mi);
+                        fill(w[mi], l * neurons, neurons, row);
                         for (int n = 0; n < neurons; n++) {
-                            pairs[n * mCount + mi] = v[l * neurons + n];
+                            pairs[n * mCount + mi] = row[n];
                         }
                     }
-                    for (int i : Selection.largest(pairs, perLayer)) {
-                        set.add(mods.get(i % mCount), l, i / mCount, pairs[i]);
+                    Selection.Top top = Selection.largest(pairs, perLayer);
+                    for (int j = 0; j < top.index().length; j++) {
+                        int i = top.index()[j];
+                        set.add(mods.get(i % mCount), l, i / mCount, top.score()[j]);
                     }
                 }
             }
             case UNIFORM -> {
                 int perCell = (int) Math.round((double) budget / (mCount * layers));
+                double[] row = new double[neurons];
                 for (int mi = 0; mi < mCount; mi++) {
                     for (int l = 0; l < layers; l++) {
-                        double[] row = Arrays.copyOfRange(w.get(mi), l * neurons, (l + 1) * neurons);
-                        for (int n : Selection.largest(row, perCell)) {
-                            set.add(mods.get(mi), l, n, row[n]);
+                        fill(w[mi], l * neurons, neurons, row);
+                        Selection.Top top = Selection.largest(row, perCell);
+                        for (int j = 0; j < top.index().length; j++) {
+                            set.add(mods.get(mi), l, top.index()[j], top.score()[j]);
                         }
                     }
                 }

@@ -384,28 +384,4 @@ class EntropySelectionKernelTest {
         assertEquals(Double.NEGATIVE_INFINITY, EntropySelection.firstAtLeast(Double.NEGATIVE_INFINITY, 7));
         assertEquals(Double.POSITIVE_INFINITY, EntropySelection.lastAtMost(Double.POSITIVE_INFINITY, 7));
     }
-
-    @Test
-    void nthAgreesWithSorting() {
-        SplittableRandom rng = new SplittableRandom(6);
-        for (int trial = 0; trial < 300; trial++) {
-            int n = 1 + rng.nextInt(trial < 100 ? 50 : 5000);
-            double[] a = new double[n];
-            int kind = trial % 4;
-            for (int i = 0; i < n; i++) {
-                a[i] = switch (kind) {
-                    case 0 -> rng.nextInt(5); // heavy ties
-                    case 1 -> i; // sorted
-                    case 2 -> n - i; // reversed
-                    default -> rng.nextGaussian();
-                };
-            }
-            double[] sorted = a.clone();
-            Arrays.sort(sorted);
-            int k = rng.nextInt(n);
-            assertEquals(sorted[k], EntropySelection.nth(a, 0, n, k), "trial " + trial);
-            Arrays.sort(a);
-            assertEquals(Arrays.toString(sorted), Arrays.toString(a), "nth only reorders");
-        }
-    }
 }
