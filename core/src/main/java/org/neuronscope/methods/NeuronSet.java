@@ -138,23 +138,27 @@ public final class NeuronSet {
 
     /**
      * Adds neurons given by flat index ({@code layer · neurons() + neuron}) with their scores, as
-     * {@link #add} for each; cheapest when the indices ascend (no sorting later).
+     * {@link #add} for each but all or nothing; cheapest when the indices ascend (no sorting later).
      */
     public NeuronSet addAll(String group, int[] flatIndices, double[] scores) {
         if (flatIndices.length != scores.length) {
             throw new NeuronScopeException(flatIndices.length + " indices but " + scores.length + " scores");
         }
-        Group g = groups.computeIfAbsent(group, x -> new Group());
+        Group existing = groups.get(group);
         long total = (long) layers * neurons;
-        for (int j = 0; j < flatIndices.length; j++) {
-            int flat = flatIndices[j];
+        BitSet seen = new BitSet();
+        for (int flat : flatIndices) {
             if (flat < 0 || flat >= total) {
                 throw new NeuronScopeException("flat index " + flat + " out of range (" + layers + " x " + neurons + ")");
             }
-            if (g.members.get(flat)) {
+            if (seen.get(flat) || (existing != null && existing.members.get(flat))) {
                 throw new NeuronScopeException("neuron (" + flat / neurons + ", " + flat % neurons + ") is already in group " + group);
             }
-            g.add(flat / neurons, flat % neurons, scores[j]);
+            seen.set(flat);
+        }
+        Group g = existing != null ? existing : groups.computeIfAbsent(group, x -> new Group());
+        for (int j = 0; j < flatIndices.length; j++) {
+            g.add(flatIndices[j] / neurons, flatIndices[j] % neurons, scores[j]);
         }
         return this;
     }

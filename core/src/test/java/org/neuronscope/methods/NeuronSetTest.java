@@ -28,6 +28,26 @@ class NeuronSetTest {
     }
 
     @Test
+    void addAllByFlatIndexEqualsAddingOneByOne() {
+        NeuronSet bulk = new NeuronSet("lape", "ffn.act", 3, 10, Map.of());
+        bulk.addAll("en", new int[] {21, 3, 1}, new double[] {0.25, 0.5, 0.75}); // (2,1), (0,3), (0,1): out of order
+        bulk.addAll("fr", new int[] {19, 21}, new double[] {0.1, 0.25});
+        NeuronSet one = new NeuronSet("lape", "ffn.act", 3, 10, Map.of());
+        one.add("en", 2, 1, 0.25).add("en", 0, 3, 0.5).add("en", 0, 1, 0.75).add("fr", 1, 9, 0.1).add("fr", 2, 1, 0.25);
+        for (String g : List.of("en", "fr")) {
+            assertEquals(one.neurons(g), bulk.neurons(g), g);
+        }
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {3}, new double[] {1}), "already in the group");
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {30}, new double[] {1}), "3 x 10 has flat indices below 30");
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {-1}, new double[] {1}));
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {4, 5}, new double[] {1}), "one score per index");
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {4, 5, 4}, new double[] {1, 2, 3}), "a duplicate within the call");
+        assertThrows(NeuronScopeException.class, () -> bulk.addAll("new", new int[] {4, 40}, new double[] {1, 2}));
+        assertEquals(3, bulk.size("en"), "a refused call adds nothing, not even the indices before the bad one");
+        assertTrue(!bulk.hasGroup("new"), "nor a group");
+    }
+
+    @Test
     void jsonRoundTripAndItsDocumentedShape(@TempDir Path tmp) throws Exception {
         NeuronSet set = example();
         Path file = tmp.resolve("set.json");
