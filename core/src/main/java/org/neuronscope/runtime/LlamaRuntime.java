@@ -31,7 +31,8 @@ public final class LlamaRuntime {
             if (initialised) {
                 return;
             }
-            Path dir = NativeLibraries.load();
+            NativeLibraries.load();
+            Path dir = NativeLibraries.backendDirectory();
             MemorySegment callback = ggml_log_callback.allocate(NativeLog::log, GLOBAL);
             neuronscope_h.llama_log_set(callback, MemorySegment.NULL);
             neuronscope_h.mtmd_helper_log_set(callback, MemorySegment.NULL);

@@ -34,12 +34,22 @@ import java.util.Map;
  * </ol>
  * The core libraries are loaded by their real file names in dependency order; ggml's backend
  * registry then loads the backends (CUDA if present and usable, and the best CPU variant for this
- * processor) from the same directory, so every library is seen exactly once. Without a usable GPU,
- * the CUDA backend fails to load and the CPU backend serves alone.
+ * processor) from {@link #backendDirectory}, so every library is seen exactly once. Without a usable
+ * GPU, the CUDA backend fails to load and the CPU backend serves alone.
+ *
+ * <p>The CPU variant with AMX kernels ({@code sapphirerapids}) is left out unless
+ * {@code -D}{@value #AMX_PROPERTY}{@code =true}: on a virtual machine whose processor reports AMX
+ * (seen on this project's 2-core build machine, a Sapphire Rapids guest), llama.cpp's AMX matrix
+ * kernels die with SIGILL on their first tile instruction, in any process (a plain C program too),
+ * so without this every Q8_0 or Q4 model would crash the JVM there. The next best variant (AVX-512
+ * with VNNI and BF16) serves such processors instead.
  */
 public final class NativeLibraries {
     public static final String DIR_PROPERTY = "neuronscope.native.dir";
     public static final String CACHE_PROPERTY = "neuronscope.native.cache";
+    public static final String AMX_PROPERTY = "neuronscope.cpu.amx";
+    /** CPU variants whose kernels use AMX tiles (ggml's GGML_CPU_ALL_VARIANTS list). */
+    static final List<String> AMX_VARIANTS = List.of("libggml-cpu-sapphirerapids.so");
 
     private static final Logger LOG = LoggerFactory.getLogger(NativeLibraries.class);
     private static final String RESOURCE_ROOT = "org/neuronscope/native/";
@@ -86,6 +96,70 @@ public final class NativeLibraries {
         loadedFrom = dir;
         LOG.info("native libraries loaded from {}", dir);
         return dir;
+    }
+
+    /**
+     * The directory ggml's registry should load the backends from: the libraries' directory, or, when
+     * it holds an AMX variant that is not allowed ({@value #AMX_PROPERTY}), a {@code backends}
+     * directory in the extraction cache with links to every backend but that one (a directory given
+     * with {@value #DIR_PROPERTY} is never written to). Call after {@link #load}.
+     */
+    public static synchronized Path backendDirectory() {
+        return backendDirectory(load(), Boolean.getBoolean(AMX_PROPERTY));
+    }
+
+    static Path backendDirectory(Path dir, boolean allowAmx) {
+        List<Path> backends = new ArrayList<>();
+        boolean hasAmx = false;
+        try (var files = Files.list(dir)) {
+            for (Path p : (Iterable<Path>) files::iterator) {
+                String name = p.getFileName().toString();
+                if (name.startsWith("libggml-") && !name.startsWith("libggml-base.") && Files.isRegularFile(p)) {
+                    boolean amx = AMX_VARIANTS.contains(name);
+                    hasAmx |= amx;
+                    if (!amx) {
+                        backends.add(p);
+                    }
+                }
+            }
+        } catch (IOException e) {
+            throw new NeuronScopeException("cannot list " + dir, e);
+        }
+        if (allowAmx || !hasAmx) {
+            return dir;
+        }
+        Path root = cacheRoot();
+        Path out = dir.startsWith(root) ? dir.resolve("backends")
+                : root.resolve("backends-" + sha256(dir.toAbsolutePath().toString().getBytes(StandardCharsets.UTF_8)).substring(0, 16));
+        try {
+            Files.createDirectories(out);
+            for (Path lib : backends) {
+                Path link = out.resolve(lib.getFileName());
+                if (!Files.exists(link)) {
+                    linkOrCopy(lib, link);
+                }
+            }
+        } catch (IOException e) {
+            throw new NeuronScopeException("cannot prepare the backend directory " + out + ": " + e.getMessage(), e);
+        }
+        LOG.debug("CPU variants with AMX left out (-D{}=true allows them); backends from {}", AMX_PROPERTY, out);
+        return out;
+    }
+
+    /** A hard link (or, across file systems, a copy) written beside and moved: never half there. */
+    private static void linkOrCopy(Path lib, Path link) throws IOException {
+        Path tmp = link.resolveSibling(link.getFileName() + "." + ProcessHandle.current().pid() + ".part");
+        Files.deleteIfExists(tmp);
+        try {
+            Files.createLink(tmp, lib);
+        } catch (IOException | UnsupportedOperationException e) {
+            Files.copy(lib, tmp);
+        }
+        try {
+            Files.move(tmp, link, StandardCopyOption.ATOMIC_MOVE, StandardCopyOption.REPLACE_EXISTING);
+        } catch (AtomicMoveNotSupportedException e) {
+            Files.move(tmp, link, StandardCopyOption.REPLACE_EXISTING);
+        }
     }
 
     private static Path locate() {
@@ -139,9 +213,7 @@ public final class NativeLibraries {
         StringBuilder identity = new StringBuilder();
         sources.forEach((dir, index) -> index.forEach((name, hash) -> identity.append(dir).append('/').append(name).append('=').append(hash).append('\n')));
         String key = sha256(identity.toString().getBytes(StandardCharsets.UTF_8)).substring(0, 16);
-        Path cacheRoot = Path.of(System.getProperty(CACHE_PROPERTY,
-                Path.of(System.getProperty("user.home"), ".cache", "neuronscope", "natives").toString()));
-        Path dir = cacheRoot.resolve(key);
+        Path dir = cacheRoot().resolve(key);
         try {
             Files.createDirectories(dir);
             for (var source : sources.entrySet()) {
@@ -157,6 +229,10 @@ public final class NativeLibraries {
             throw new NeuronScopeException("cannot extract native libraries into " + dir + ": " + e.getMessage(), e);
         }
         return dir;
+    }
+
+    private static Path cacheRoot() {
+        return Path.of(System.getProperty(CACHE_PROPERTY, Path.of(System.getProperty("user.home"), ".cache", "neuronscope", "natives").toString()));
     }
 
     private static void extractOne(String resourcePath, String expectedSha256, Path target) throws IOException {

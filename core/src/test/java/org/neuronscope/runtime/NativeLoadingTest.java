@@ -5,6 +5,7 @@ import org.junit.jupiter.api.Test;
 import java.net.URL;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.util.List;
 
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertNotNull;
@@ -28,6 +29,29 @@ class NativeLoadingTest {
         assertTrue(info.contains("CPU"), info);
         assertTrue(LlamaRuntime.devices().stream().anyMatch(d -> d.name().startsWith("CPU")), "no CPU device");
         assertEquals(dir, NativeLibraries.load(), "second load must be a no-op");
+    }
+
+    /** The AMX variant is left out of what ggml chooses from (its kernels die with SIGILL on some VMs), unless allowed. */
+    @Test
+    void theBackendDirectoryHoldsEveryBackendButTheAmxVariant() throws Exception {
+        Path dir = NativeLibraries.load();
+        List<String> all = names(dir).stream().filter(n -> n.startsWith("libggml-cpu-") || n.startsWith("libggml-cuda")).toList();
+        assertTrue(all.containsAll(NativeLibraries.AMX_VARIANTS), "the build has an AMX variant: " + all);
+        Path backends = NativeLibraries.backendDirectory();
+        List<String> chosenFrom = names(backends);
+        List<String> want = all.stream().filter(n -> !NativeLibraries.AMX_VARIANTS.contains(n)).toList();
+        assertEquals(want.stream().sorted().toList(), chosenFrom.stream().sorted().toList());
+        assertEquals(dir, NativeLibraries.backendDirectory(dir, true), "-Dneuronscope.cpu.amx=true: every variant");
+        assertEquals(backends, NativeLibraries.backendDirectory(dir, false), "a second call reuses the directory");
+        for (String n : chosenFrom) {
+            assertEquals(Files.size(dir.resolve(n)), Files.size(backends.resolve(n)), n);
+        }
+    }
+
+    private static List<String> names(Path dir) throws Exception {
+        try (var files = Files.list(dir)) {
+            return files.filter(Files::isRegularFile).map(p -> p.getFileName().toString()).toList();
+        }
     }
 
     private static String firstLibrary(URL index) throws Exception {
