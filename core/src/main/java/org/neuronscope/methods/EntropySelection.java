@@ -327,17 +327,29 @@ public final class EntropySelection {
             NeuronSet set = new NeuronSet("lape", stats.hookPoint(), layers, neurons, p);
             List<String> names = stats.groups();
             names.forEach(set::ensureGroup);
+            // by slot, which is neuron order (passes store candidates in index order): the set needs no sorting
+            int k = chosen.slot().length;
+            long[] bySlot = new long[k];
+            for (int c = 0; c < k; c++) {
+                bySlot[c] = (long) chosen.slot()[c] << 32 | c;
+            }
+            Arrays.sort(bySlot);
+            int[][] members = new int[groups][k];
+            double[][] scores = new double[groups][k];
+            int[] sizes = new int[groups];
             double[] q = ws.pvec;
-            for (int c = 0; c < chosen.slot().length; c++) {
-                int slot = chosen.slot()[c];
-                int i = ws.candIndex[slot];
-                double h = chosen.entropy()[c];
+            for (long key : bySlot) {
+                int slot = (int) (key >>> 32), c = (int) key;
                 storedProbabilities(slot, q);
                 for (int g = 0; g < groups; g++) {
                     if (q[g] > tauAssign) {
-                        set.add(names.get(g), i / neurons, i % neurons, h);
+                        members[g][sizes[g]] = ws.candIndex[slot];
+                        scores[g][sizes[g]++] = chosen.entropy()[c];
                     }
                 }
+            }
+            for (int g = 0; g < groups; g++) {
+                set.addAll(names.get(g), Arrays.copyOf(members[g], sizes[g]), Arrays.copyOf(scores[g], sizes[g]));
             }
             return set;
         }

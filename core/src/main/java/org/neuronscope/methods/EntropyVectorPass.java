@@ -14,8 +14,8 @@ import java.util.Arrays;
 /**
  * LAPE's pass over the counts with the Vector API ({@code jdk.incubator.vector}): the same results as
  * {@link EntropySelection}'s scalar pass, for JVMs started with {@code --add-modules
- * jdk.incubator.vector} (see {@link VectorKernels}). Only {@link VectorKernels} touches this class, so
- * without the module it is never loaded.
+ * jdk.incubator.vector} (see {@link VectorKernels}). It is only called from a workspace made for the
+ * vector kernel, which {@link VectorKernels#ENABLED} allows, so without the module it is never loaded.
  *
  * <p>The lanes are adjacent neurons of a layer; a chunk of them walks down the K group rows (each row
  * read straight from the statistics, once). Per group row it counts the values below the window exactly

@@ -149,23 +149,28 @@ final class Selection {
     private static Candidates collect(int n, int rowLength, Scores scores, double threshold) {
         Candidates c = new Candidates();
         double[] chunk = new double[Math.min(CHUNK, n)];
-        boolean all = threshold == Double.NEGATIVE_INFINITY;
         for (int from = 0; from < n; ) {
             int length = Math.min(Math.min(CHUNK, n - from), rowLength - from % rowLength);
             scores.fill(from, length, chunk);
             if (VectorKernels.ENABLED) {
                 VectorScan.collect(chunk, length, threshold, from, c);
             } else {
-                for (int j = 0; j < length; j++) {
-                    double v = chunk[j];
-                    if (all ? v > Double.NEGATIVE_INFINITY : v >= threshold) { // NaN fails both
-                        c.add(from + j, v);
-                    }
-                }
+                scan(chunk, length, threshold, from, c);
             }
             from += length;
         }
         return c;
+    }
+
+    /** The scalar {@link VectorScan#collect}: indices {@code base + j} of the scores at or above the threshold, in order. */
+    static void scan(double[] chunk, int length, double threshold, int base, Candidates out) {
+        boolean all = threshold == Double.NEGATIVE_INFINITY;
+        for (int j = 0; j < length; j++) {
+            double v = chunk[j];
+            if (all ? v > Double.NEGATIVE_INFINITY : v >= threshold) { // NaN fails both
+                out.add(base + j, v);
+            }
+        }
     }
 
     /**

@@ -7,7 +7,8 @@ import jdk.incubator.vector.VectorSpecies;
 /**
  * {@link Selection}'s threshold scan with the Vector API: a vector of scores is compared at once, and
  * only vectors with a score at or above the threshold are looked at lane by lane (a few percent of
- * them for a top-2 % selection). Only {@link VectorKernels} decides to use it.
+ * them for a top-2 % selection). Only called where {@link VectorKernels#ENABLED}, so without the
+ * module it is never loaded.
  */
 final class VectorScan {
     private static final VectorSpecies<Double> D = DoubleVector.SPECIES_PREFERRED;

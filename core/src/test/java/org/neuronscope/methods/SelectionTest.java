@@ -129,6 +129,34 @@ class SelectionTest {
         assertArrayEquals(bruteForceLargest(v, k), top.index());
     }
 
+    /** The vector scan (what the build runs) and the scalar one (without the Vector API) collect the same. */
+    @Test
+    void vectorAndScalarScansAgree() {
+        assertTrue(VectorKernels.ENABLED, "tests run with --add-modules jdk.incubator.vector");
+        SplittableRandom rng = new SplittableRandom(8);
+        for (int trial = 0; trial < 200; trial++) {
+            int length = rng.nextInt(70);
+            double[] chunk = new double[length];
+            for (int j = 0; j < length; j++) {
+                chunk[j] = switch (rng.nextInt(6)) {
+                    case 0 -> Double.NaN;
+                    case 1 -> Double.NEGATIVE_INFINITY;
+                    case 2 -> Double.POSITIVE_INFINITY;
+                    case 3 -> rng.nextInt(3);
+                    default -> rng.nextDouble();
+                };
+            }
+            for (double threshold : new double[] {Double.NEGATIVE_INFINITY, 0.5, 1, Double.POSITIVE_INFINITY, Double.NaN}) {
+                Selection.Candidates vector = new Selection.Candidates(), scalar = new Selection.Candidates();
+                VectorScan.collect(chunk, length, threshold, 1000, vector);
+                Selection.scan(chunk, length, threshold, 1000, scalar);
+                assertEquals(scalar.size, vector.size, "trial " + trial + " threshold " + threshold);
+                assertArrayEquals(Arrays.copyOf(scalar.index, scalar.size), Arrays.copyOf(vector.index, vector.size));
+                assertArrayEquals(Arrays.copyOf(scalar.score, scalar.size), Arrays.copyOf(vector.score, vector.size));
+            }
+        }
+    }
+
     @Test
     void nthAgreesWithSorting() {
         SplittableRandom rng = new SplittableRandom(6);
