@@ -94,7 +94,7 @@ public final class Manu {
     /**
      * The sums behind a group's importances, read a chunk at a time: {@code importance} computes
      * I_abs = SUM_ABS/T, I_freq = COUNT_ABS/T, I_var = sqrt(max(0, SUM_SQ/T − (SUM/T)²)) and
-     * I_rms = sqrt(SUM_SQ/T) of up to {@link Selection#CHUNK} neurons into {@link #chunk}, in loops over
+     * I_rms = sqrt(SUM_SQ/T) (each x/T as x·(1/T)) of up to {@link Selection#CHUNK} neurons into {@link #chunk}, in loops over
      * distinct arrays at equal indices, which C2 vectorizes. Both {@link Manu#importance} and
      * {@link Manu#select} use it, so they agree to the last bit.
      */
@@ -136,13 +136,14 @@ public final class Manu {
             MemorySegment.copy(countAbs, ValueLayout.JAVA_DOUBLE, base, freq, 0, length);
             MemorySegment.copy(sum, ValueLayout.JAVA_DOUBLE, base, sm, 0, length);
             MemorySegment.copy(sumSq, ValueLayout.JAVA_DOUBLE, base, sq, 0, length);
+            double inv = 1 / t; // means as sum · (1/T): within an ulp of sum / T, and three times faster
             for (int j = 0; j < length; j++) {
-                abs[j] = abs[j] / t;
-                freq[j] = freq[j] / t;
+                abs[j] = abs[j] * inv;
+                freq[j] = freq[j] * inv;
             }
             for (int j = 0; j < length; j++) {
-                double mean = sm[j] / t;
-                double meanSq = sq[j] / t;
+                double mean = sm[j] * inv;
+                double meanSq = sq[j] * inv;
                 var[j] = Math.sqrt(Math.max(0, meanSq - mean * mean));
                 rms[j] = Math.sqrt(meanSq);
             }

@@ -324,10 +324,20 @@ public final class Miner {
         }
         double c0 = terms[0].coefficient();
         double[] v0 = terms[0].values();
-        for (int j = 0; j < length; j++) {
-            out[j] = c0 * v0[from + j] + 0.0; // + 0.0: what 0.0 + x gives (−0.0 becomes 0.0)
+        int t = 1;
+        if (terms.length >= 2) { // the first two together: two streams from memory at once
+            double c1 = terms[1].coefficient();
+            double[] v1 = terms[1].values();
+            for (int j = 0; j < length; j++) {
+                out[j] = (c0 * v0[from + j] + 0.0) + c1 * v1[from + j];
+            }
+            t = 2;
+        } else {
+            for (int j = 0; j < length; j++) {
+                out[j] = c0 * v0[from + j] + 0.0; // + 0.0: what 0.0 + x gives (−0.0 becomes 0.0)
+            }
         }
-        for (int t = 1; t < terms.length; t++) {
+        for (; t < terms.length; t++) {
             double c = terms[t].coefficient();
             double[] v = terms[t].values();
             for (int j = 0; j < length; j++) {

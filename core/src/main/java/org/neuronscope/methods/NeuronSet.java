@@ -146,15 +146,25 @@ public final class NeuronSet {
         }
         Group existing = groups.get(group);
         long total = (long) layers * neurons;
-        BitSet seen = new BitSet();
-        for (int flat : flatIndices) {
+        boolean ascending = true;
+        for (int j = 0; j < flatIndices.length; j++) {
+            int flat = flatIndices[j];
             if (flat < 0 || flat >= total) {
                 throw new NeuronScopeException("flat index " + flat + " out of range (" + layers + " x " + neurons + ")");
             }
-            if (seen.get(flat) || (existing != null && existing.members.get(flat))) {
+            if (existing != null && existing.members.get(flat)) {
                 throw new NeuronScopeException("neuron (" + flat / neurons + ", " + flat % neurons + ") is already in group " + group);
             }
-            seen.set(flat);
+            ascending &= j == 0 || flatIndices[j - 1] < flat;
+        }
+        if (!ascending) { // duplicates within the call are only possible out of order
+            BitSet seen = new BitSet();
+            for (int flat : flatIndices) {
+                if (seen.get(flat)) {
+                    throw new NeuronScopeException("neuron (" + flat / neurons + ", " + flat % neurons + ") is given twice for group " + group);
+                }
+                seen.set(flat);
+            }
         }
         Group g = existing != null ? existing : groups.computeIfAbsent(group, x -> new Group());
         for (int j = 0; j < flatIndices.length; j++) {
