@@ -113,11 +113,7 @@ final class EntropyVectorPass {
     static void pass(EntropySelection.Kernel k, double[] loC, double[] hiC, double listLo, double hMax, boolean candidates) {
         Pass pass = new Pass(k, loC, hiC, listLo, hMax);
         for (int l = 0; l < k.layers; l++) {
-            if (candidates) {
-                pass.layer(l);
-            } else {
-                pass.windowOnly(l);
-            }
+            pass.layer(l, candidates);
             pass.tail(l, candidates);
         }
         k.below = pass.below;
@@ -156,36 +152,12 @@ final class EntropyVectorPass {
             this.collisionLimit = Math.exp(hMax) * (1 + 1e-9);
         }
 
-        /** A layer's window values only (no candidates). */
-        void windowOnly(int l) {
-            long layerBase = (long) l * groups * neurons * Double.BYTES;
-            k.ensureKept(keptN + groups * wholeChunks + LANES); // room for every value of the layer (a store writes LANES)
-            double[] kept = k.kept();
-            long below = this.below;
-            int keptN = this.keptN;
-            for (int n0 = 0; n0 < wholeChunks; n0 += LANES) {
-                for (int g = 0; g < groups; g++) {
-                    DoubleVector c = DoubleVector.fromMemorySegment(D, count, layerBase + ((long) g * neurons + n0) * Double.BYTES, ORDER);
-                    VectorMask<Double> isBelow = c.compare(VectorOperators.LT, loC[g]);
-                    below += isBelow.trueCount();
-                    VectorMask<Double> inside = c.compare(VectorOperators.LE, hiC[g]).andNot(isBelow);
-                    if (inside.anyTrue()) { // p = c / tokens exactly, as the order statistic needs
-                        DoubleVector p = tokens[g] == 0 ? DoubleVector.zero(D) : c.compress(inside).div(tokens[g]);
-                        p.intoArray(kept, keptN);
-                        keptN += inside.trueCount();
-                    }
-                }
-            }
-            this.below = below;
-            this.keptN = keptN;
-        }
-
-        /** A layer: the window values (if any) and the candidates. */
-        void layer(int l) {
+        /** A layer: the window values (if any) and, with {@code candidates}, the candidates. */
+        void layer(int l, boolean candidates) {
             long layerBase = (long) l * groups * neurons * Double.BYTES;
             boolean window = loC != null;
             if (window) {
-                k.ensureKept(keptN + groups * wholeChunks + LANES);
+                k.ensureKept(keptN + groups * wholeChunks + LANES); // every value of the layer (a store writes LANES)
             }
             double[] kept = k.kept(), recip = this.recip, tokens = this.tokens, loC = this.loC, hiC = this.hiC;
             long below = this.below;
@@ -197,11 +169,11 @@ final class EntropyVectorPass {
                 DoubleVector s = DoubleVector.zero(D), squares = s, min = s, max = DoubleVector.broadcast(D, Double.NEGATIVE_INFINITY);
                 for (int g = 0; g < groups; g++) {
                     DoubleVector c = DoubleVector.fromMemorySegment(D, count, layerBase + ((long) g * neurons + n0) * Double.BYTES, ORDER);
-                    if (window) { // as in windowOnly
+                    if (window) {
                         VectorMask<Double> isBelow = c.compare(VectorOperators.LT, loC[g]);
                         below += isBelow.trueCount();
                         VectorMask<Double> inside = c.compare(VectorOperators.LE, hiC[g]).andNot(isBelow);
-                        if (inside.anyTrue()) {
+                        if (inside.anyTrue()) { // p = c / tokens exactly, as the order statistic needs
                             DoubleVector p = tokens[g] == 0 ? DoubleVector.zero(D) : c.compress(inside).div(tokens[g]);
                             p.intoArray(kept, keptN);
                             keptN += inside.trueCount();
@@ -212,6 +184,9 @@ final class EntropyVectorPass {
                     squares = p.fma(p, squares);
                     max = max.max(p);
                     min = min.min(c);
+                }
+                if (!candidates) {
+                    continue;
                 }
                 VectorMask<Double> trusted = s.compare(VectorOperators.GE, S_MIN).and(s.compare(VectorOperators.LE, S_MAX))
                         .and(min.compare(VectorOperators.GE, 0.0));

@@ -256,7 +256,9 @@ public final class Miner {
 
         /** The aggregated score of a metric for a modality, [layer][neuron] (all 0 if never seen). */
         public double[] score(Metric metric, String modality) {
-            return materialise(terms(indexOf(modality), metric, 1.0, new ArrayList<>()));
+            List<Term> terms = new ArrayList<>();
+            terms(indexOf(modality), metric, 1.0, terms);
+            return materialise(terms.toArray(Term[]::new));
         }
 
         /** Whether any sample supplied a metric. */
@@ -294,7 +296,8 @@ public final class Miner {
             return terms.toArray(Term[]::new);
         }
 
-        private Term[] terms(int mi, Metric metric, double weight, List<Term> into) {
+        /** The terms of one metric's score for modality {@code mi}, times {@code weight}, appended to {@code into}. */
+        private void terms(int mi, Metric metric, double weight, List<Term> into) {
             int datasetsWith = (int) occurs.values().stream().filter(o -> o[mi]).count();
             for (var e : sums.entrySet()) {
                 double[][] acc = e.getValue().get(metric);
@@ -302,7 +305,6 @@ public final class Miner {
                     into.add(new Term(weight / ((double) samples.get(e.getKey()) * datasetsWith), acc[mi]));
                 }
             }
-            return into.toArray(Term[]::new);
         }
 
         private double[] materialise(Term[] terms) {
