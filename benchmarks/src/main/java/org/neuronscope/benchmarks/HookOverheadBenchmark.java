@@ -1,8 +1,8 @@
 package org.neuronscope.benchmarks;
 
-import org.neuronscope.gguf.ModelSpec;
-import org.neuronscope.gguf.SyntheticModels;
-import org.neuronscope.hooks.HookPoint;
+import org.neuronscope.testkit.ModelSpec;
+import org.neuronscope.testkit.SyntheticModels;
+import org.neuronscope.HookPoint;
 import org.neuronscope.hooks.Intervention;
 import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.hooks.Reduction;
@@ -10,7 +10,7 @@ import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
-import org.neuronscope.runtime.LlamaRuntime;
+import org.neuronscope.internal.LlamaRuntime;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

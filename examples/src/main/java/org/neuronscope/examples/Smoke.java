@@ -1,13 +1,13 @@
 package org.neuronscope.examples;
 
-import org.neuronscope.gguf.ModelSpec;
-import org.neuronscope.gguf.SyntheticModels;
+import org.neuronscope.testkit.ModelSpec;
+import org.neuronscope.testkit.SyntheticModels;
 import org.neuronscope.model.Generator;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Sampler;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
-import org.neuronscope.runtime.LlamaRuntime;
+import org.neuronscope.internal.LlamaRuntime;
 
 import java.nio.file.Files;
 import java.nio.file.Path;

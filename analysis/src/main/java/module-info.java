@@ -1,0 +1,18 @@
+/**
+ * The analysis half of NeuronScope, in pure Java: neuron statistics as values and their files,
+ * neuron sets, the methods' scoring and selection (LAPE/MMNeuron entropy, MINER, MANU), evaluation
+ * metrics and datasets, and GGUF reading, validation and writing. No native code: everything here
+ * works on saved statistics alone.
+ */
+module org.neuronscope.analysis {
+    requires org.slf4j;
+    requires com.fasterxml.jackson.databind;
+    // The methods' vector kernels; absent unless the JVM runs with --add-modules=jdk.incubator.vector.
+    requires static jdk.incubator.vector;
+
+    exports org.neuronscope;
+    exports org.neuronscope.eval;
+    exports org.neuronscope.gguf;
+    exports org.neuronscope.methods;
+    exports org.neuronscope.stats;
+}

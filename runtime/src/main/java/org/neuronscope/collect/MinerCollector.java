@@ -1,0 +1,233 @@
+package org.neuronscope.collect;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.methods.Miner;
+import org.neuronscope.HookPoint;
+import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.model.Batch;
+import org.neuronscope.model.Session;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.List;
+
+/**
+ * Runs one sample through a session and computes MINER's per-sample inputs (METHODS.md §2, stage 2)
+ * from the raw taps, layer by layer, without keeping any layer's activations: per modality the
+ * activation COUNT (a > 0), SUM and MAX, and with attention on, the attention-weighted sums
+ * attn_k[n] = Σ_j w_k[j]·a[j,n] (w_k[j]: attention token j receives from the modality's tokens) and
+ * attn_q[n] = Σ_j w_q[j]·a[j,n] (w_q[j]: attention token j pays to them), both restricted to the
+ * modality's tokens and averaged over heads. Attention needs flash attention off; with it the sample
+ * is decoded twice (first the attention of every micro-batch, then the weighted activations), so a
+ * sample may span any number of decodes and micro-batches.
+ */
+public final class MinerCollector {
+    private final NeuronHooks hooks;
+    private final List<String> modalities;
+    private final boolean attention;
+    private final List<String> groups;           // modalities, then unions
+    private final int[][][] common;             // [base i][base j] -> groups holding both
+
+    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention) {
+        this(hooks, modalities, attention, java.util.Map.of());
+    }
+
+    /**
+     * A collector that also measures unions of modalities as groups of their own (MINER's derived
+     * groupings, e.g. {@code ModalityGrouping.DERIVED}: special_text, prompt): their attention metrics
+     * count attention between all the union's tokens, which per-modality sums cannot give. Unions are
+     * appended to the groups of the result, in the map's iteration order.
+     */
+    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
+        this.hooks = hooks;
+        this.modalities = List.copyOf(modalities);
+        this.attention = attention;
+        List<String> all = new ArrayList<>(this.modalities);
+        List<java.util.Set<Integer>> members = new ArrayList<>();
+        for (int m = 0; m < this.modalities.size(); m++) {
+            members.add(java.util.Set.of(m));
+        }
+        for (var u : unions.entrySet()) {
+            if (all.contains(u.getKey())) {
+                throw new NeuronScopeException("union " + u.getKey() + " has the name of a group");
+            }
+            java.util.Set<Integer> set = new java.util.HashSet<>();
+            for (String name : u.getValue()) {
+                int idx = this.modalities.indexOf(name);
+                if (idx < 0) {
+                    throw new NeuronScopeException("union " + u.getKey() + " names " + name + ", not one of " + this.modalities);
+                }
+                set.add(idx);
+            }
+            all.add(u.getKey());
+            members.add(set);
+        }
+        this.groups = List.copyOf(all);
+        int nb = this.modalities.size();
+        this.common = new int[nb][nb][];
+        for (int a = 0; a < nb; a++) {
+            for (int b = 0; b < nb; b++) {
+                List<Integer> both = new ArrayList<>();
+                for (int g = 0; g < members.size(); g++) {
+                    if (members.get(g).contains(a) && members.get(g).contains(b)) {
+                        both.add(g);
+                    }
+                }
+                common[a][b] = both.stream().mapToInt(Integer::intValue).toArray();
+            }
+        }
+    }
+
+    /** The groups of the statistics this collector returns: the modalities, then the unions. */
+    public List<String> groups() {
+        return groups;
+    }
+
+    /**
+     * Clears the session's memory and decodes {@code batch} (one sample: sequence 0, positions
+     * 0..n-1 in order), entry i belonging to modality {@code modalityOfEntry[i]} (an index into the
+     * modalities, or -1 for tokens no modality measures).
+     */
+    public Miner.SampleStatistics collect(Session session, Batch batch, int[] modalityOfEntry) {
+        int n = batch.size();
+        if (modalityOfEntry.length != n) {
+            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a batch of " + n);
+        }
+        for (int i = 0; i < n; i++) {
+            if (batch.position(i) != i || batch.sequenceCount(i) != 1 || batch.sequence(i, 0) != 0) {
+                throw new NeuronScopeException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
+            }
+        }
+        return collect(session, n, modalityOfEntry, step -> step.decode(batch, modalityOfEntry));
+    }
+
+    /**
+     * MINER's per-sample inputs for a prompt of any length and any number of decodes (text and media
+     * chunks, micro-batches): clears the session's memory and decodes {@code prompt} into sequence 0,
+     * entry i belonging to modality {@code modalityOfEntry[i]} (or -1). With attention on, the prompt
+     * is decoded twice: first to gather, per layer, the attention each entry receives from and pays to
+     * each modality (head-averaged probabilities, rows of every micro-batch); then to weight the
+     * activations with them. Memory stays O(layers × modalities × entries), never activations × entries.
+     */
+    public Miner.SampleStatistics collect(Session session, org.neuronscope.media.Prompt prompt, int[] modalityOfEntry) {
+        if (modalityOfEntry.length != prompt.length()) {
+            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + prompt.length() + " entries");
+        }
+        return collect(session, prompt.length(), modalityOfEntry, step -> prompt.decode(session, 0, 0, modalityOfEntry, step));
+    }
+
+    /**
+     * The collection itself: {@code decodeAll} runs every decode of one sample (n entries, sequence
+     * 0 from position 0) through the step it is given; it is called once, or twice with attention.
+     */
+    private Miner.SampleStatistics collect(Session session, int n, int[] modalityOfEntry,
+                                           java.util.function.Consumer<org.neuronscope.media.DecodeStep> decodeAll) {
+        int nb = modalities.size();
+        int nm = groups.size();
+        for (int i = 0; i < n; i++) {
+            if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= nb) {
+                throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
+            }
+        }
+        int layers = hooks.layers();
+        int width = hooks.width(HookPoint.FFN_ACT, 0);
+        int[] base = {0}; // entry index of the current batch's first entry
+        org.neuronscope.media.DecodeStep counting = (batch, groups) -> {
+            session.decode(batch);
+            base[0] += batch.size();
+        };
+        // pass 1: attention received (k) and paid (q) by each entry, per layer and modality.
+        // After clearMemory a single sequence fills KV cells in entry order, so cell j is entry j.
+        double[][][] wk = attention ? new double[layers][nm][n] : null;
+        double[][][] wq = attention ? new double[layers][nm][n] : null;
+        if (attention) {
+            try {
+                hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
+                    int cols = Math.min(w, n);
+                    for (int r = 0; r < rows; r++) {
+                        int i = base[0] + idx[r];
+                        MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) cols * Float.BYTES);
+                        int mi = modalityOfEntry[i];
+                        for (int j = 0; j < cols; j++) {
+                            float pij = row.getAtIndex(ValueLayout.JAVA_FLOAT, j);
+                            if (pij == 0f) {
+                                continue;
+                            }
+                            int mj = modalityOfEntry[j];
+                            if (mi >= 0 && mj >= 0) {
+                                for (int g : common[mi][mj]) {
+                                    wk[layer][g][j] += pij; // j receives from a query of its group
+                                    wq[layer][g][i] += pij; // i pays to a key of its group
+                                }
+                            }
+                        }
+                    }
+                });
+                session.clearMemory();
+                base[0] = 0;
+                decodeAll.accept(counting);
+            } finally {
+                hooks.removeTap(HookPoint.ATTN_PROBS, -1);
+            }
+        }
+        // pass 2: activations, weighted by the attention gathered above
+        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
+        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        try {
+            hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
+                for (int r = 0; r < rows; r++) {
+                    int e = base[0] + idx[r];
+                    int mb = modalityOfEntry[e];
+                    if (mb < 0) {
+                        continue;
+                    }
+                    MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
+                    for (int m : common[mb][mb]) {
+                        act.observeExtrema(layer, m, row);
+                        double k1 = attention ? wk[layer][m][e] : 0;
+                        double q1 = attention ? wq[layer][m][e] : 0;
+                        for (int k = 0; k < w; k++) {
+                            double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
+                            if (a > 0) {
+                                act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
+                            }
+                            act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
+                            if (attention) {
+                                attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + k1 * a);
+                                attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + q1 * a);
+                            }
+                        }
+                    }
+                }
+            });
+            session.clearMemory();
+            base[0] = 0;
+            decodeAll.accept(counting);
+        } catch (RuntimeException e) {
+            act.close();
+            if (attnK != null) {
+                attnK.close();
+                attnQ.close();
+            }
+            throw e;
+        } finally {
+            hooks.removeTap(HookPoint.FFN_ACT, -1);
+        }
+        for (int m = 0; m < nm; m++) {
+            final int group = m;
+            long count = java.util.Arrays.stream(modalityOfEntry)
+                    .filter(x -> x >= 0 && java.util.Arrays.stream(common[x][x]).anyMatch(g -> g == group)).count();
+            act.addTokens(m, count);
+            if (attention) {
+                attnK.addTokens(m, count);
+                attnQ.addTokens(m, count);
+            }
+        }
+        return new Miner.SampleStatistics(act, attnK, attnQ);
+    }
+}

@@ -1,0 +1,144 @@
+package org.neuronscope.hooks;
+
+import org.neuronscope.HookPoint;
+
+import org.neuronscope.NeuronScopeException;
+
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * {@code x <- scale·x + shift} per neuron at one (hook point, layer), at every position, prefill and
+ * generation alike. The masks live off-heap and the graph reads them in place: a change here
+ * changes the next decode with no further call. The shift mask joins the graph the first time a
+ * neuron is set to a value, so pure scaling costs one multiplication.
+ */
+public final class Intervention {
+    private final NeuronHooks hooks;
+    private final HookPoint point;
+    private final int layer;
+    private final int width;
+    private final MemorySegment scale;
+    private final MemorySegment shift;
+    private boolean shiftRegistered;
+    private boolean live = true;
+
+    Intervention(NeuronHooks hooks, HookPoint point, int layer, int width, MemorySegment scale, MemorySegment shift) {
+        this.hooks = hooks;
+        this.point = point;
+        this.layer = layer;
+        this.width = width;
+        this.scale = scale;
+        this.shift = shift;
+        fillIdentity();
+    }
+
+    void register(boolean withShift) {
+        hooks.registerIntervention(this, withShift);
+        shiftRegistered = withShift;
+    }
+
+    public HookPoint point() {
+        return point;
+    }
+
+    public int layer() {
+        return layer;
+    }
+
+    public int width() {
+        return width;
+    }
+
+    /** Switches neuron n off: x = 0. */
+    public Intervention deactivate(int n) {
+        return scale(n, 0.0f).shiftTo(n, 0.0f);
+    }
+
+    /** Multiplies neuron n by s (amplify or damp). */
+    public Intervention scale(int n, float s) {
+        check(n, s);
+        scale.setAtIndex(ValueLayout.JAVA_FLOAT, n, s);
+        return this;
+    }
+
+    /** Sets neuron n to the constant c. */
+    public Intervention set(int n, float c) {
+        scale(n, 0.0f);
+        return shiftTo(n, c);
+    }
+
+    /** The general form: x = s·x + c. */
+    public Intervention affine(int n, float s, float c) {
+        scale(n, s);
+        return shiftTo(n, c);
+    }
+
+    private Intervention shiftTo(int n, float c) {
+        check(n, c);
+        shift.setAtIndex(ValueLayout.JAVA_FLOAT, n, c);
+        if (c != 0.0f && !shiftRegistered) {
+            register(true);
+        }
+        return this;
+    }
+
+    /** Every neuron back to identity (the intervention stays in the graph). */
+    public Intervention reset() {
+        ensureLive();
+        fillIdentity();
+        return this;
+    }
+
+    public float scaleOf(int n) {
+        check(n, 0);
+        return scale.getAtIndex(ValueLayout.JAVA_FLOAT, n);
+    }
+
+    public float shiftOf(int n) {
+        check(n, 0);
+        return shift.getAtIndex(ValueLayout.JAVA_FLOAT, n);
+    }
+
+    /** The scale mask, {@code width} floats, read by the graph in place. */
+    public MemorySegment scaleSegment() {
+        return scale;
+    }
+
+    /** The shift mask, {@code width} floats. Write non-zero values through {@link #set} or {@link #affine}. */
+    public MemorySegment shiftSegment() {
+        return shift;
+    }
+
+    public boolean isLive() {
+        return live;
+    }
+
+    private void fillIdentity() {
+        for (int i = 0; i < width; i++) {
+            scale.setAtIndex(ValueLayout.JAVA_FLOAT, i, 1.0f);
+        }
+        shift.fill((byte) 0);
+    }
+
+    private void check(int n, float value) {
+        ensureLive();
+        if (n < 0 || n >= width) {
+            throw new NeuronScopeException("neuron " + n + " is out of range [0, " + width + ") at " + point + " layer " + layer);
+        }
+        if (!Float.isFinite(value)) {
+            throw new NeuronScopeException("intervention values must be finite, got " + value);
+        }
+    }
+
+    private void ensureLive() {
+        hooks.ensureOpen();
+        if (!live) {
+            throw new NeuronScopeException("this intervention was removed");
+        }
+    }
+
+    void invalidate() {
+        live = false;
+    }
+}

@@ -1,0 +1,221 @@
+package org.neuronscope.model;
+
+import org.neuronscope.internal.NativeHandle;
+
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.bindings.llama_model_params;
+import org.neuronscope.bindings.neuronscope_h;
+import org.neuronscope.internal.LlamaRuntime;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Optional;
+
+/**
+ * A GGUF model loaded by llama.cpp. Owns the native model and every {@link Session} opened on it:
+ * closing the model closes them first. Not thread-safe; a model can serve sessions used from one
+ * thread each.
+ */
+public final class Model implements AutoCloseable {
+    private final Path path;
+    private final NativeHandle handle;
+    private final List<Session> sessions = new ArrayList<>();
+    private final Tokenizer tokenizer;
+    private final int nLayer;
+    private final int nEmbd;
+    private final int nVocab;
+    private final int nHead;
+    private final int nHeadKv;
+    private final int nCtxTrain;
+    private final int ropeType;
+    private final String architecture;
+
+    private Model(Path path, MemorySegment pointer) {
+        this.path = path;
+        this.handle = new NativeHandle("model", pointer, neuronscope_h::llama_model_free);
+        this.nLayer = neuronscope_h.llama_model_n_layer(pointer);
+        this.nEmbd = neuronscope_h.llama_model_n_embd(pointer);
+        // per-layer hyperparameters abort in llama.cpp on a model without layers (vocab only)
+        this.nHead = nLayer > 0 ? neuronscope_h.llama_model_n_head(pointer) : 0;
+        this.nHeadKv = nLayer > 0 ? neuronscope_h.llama_model_n_head_kv(pointer) : 0;
+        this.nCtxTrain = neuronscope_h.llama_model_n_ctx_train(pointer);
+        this.ropeType = neuronscope_h.llama_model_rope_type(pointer);
+        this.tokenizer = new Tokenizer(this, neuronscope_h.llama_model_get_vocab(pointer));
+        this.nVocab = tokenizer.vocabularySize();
+        this.architecture = metadata("general.architecture").orElse("unknown");
+    }
+
+    /** Loads a model with {@link ModelParams#defaults()}. */
+    public static Model load(Path path) {
+        return load(path, ModelParams.defaults());
+    }
+
+    /**
+     * Loads a model. The file is checked first: it must exist and (unless disabled in the params)
+     * pass the Java GGUF validator, so that a truncated or corrupt file is an exception naming the
+     * problem and never reaches llama.cpp.
+     */
+    public static Model load(Path path, ModelParams params) {
+        if (path == null || params == null) {
+            throw new IllegalArgumentException("path and params must not be null");
+        }
+        if (!Files.isRegularFile(path)) {
+            throw new NeuronScopeException("model file not found: " + path);
+        }
+        if (params.validate()) {
+            ModelFiles.validate(path);
+        }
+        LlamaRuntime.init();
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment p = neuronscope_h.llama_model_default_params(arena);
+            llama_model_params.n_gpu_layers(p, params.gpuLayers());
+            llama_model_params.load_mode(p, params.useMmap()
+                    ? (params.useMlock() ? neuronscope_h.LLAMA_LOAD_MODE_MMAP_MLOCK() : neuronscope_h.LLAMA_LOAD_MODE_MMAP())
+                    : (params.useMlock() ? neuronscope_h.LLAMA_LOAD_MODE_MLOCK() : neuronscope_h.LLAMA_LOAD_MODE_NONE()));
+            llama_model_params.vocab_only(p, params.vocabOnly());
+            MemorySegment model = neuronscope_h.llama_model_load_from_file(arena.allocateFrom(path.toAbsolutePath().toString()), p);
+            if (model.equals(MemorySegment.NULL)) {
+                throw new NeuronScopeException("llama.cpp could not load " + path + " (its log, logger 'llama.cpp', says why)");
+            }
+            return new Model(path, model);
+        }
+    }
+
+    /** Opens a session (a llama.cpp context) with its own KV cache. */
+    public Session newSession(SessionParams params) {
+        if (nLayer == 0) {
+            throw new NeuronScopeException("the model " + path.getFileName() + " has no layers (loaded vocabulary only)");
+        }
+        Session s = new Session(this, params);
+        sessions.add(s);
+        return s;
+    }
+
+    void sessionClosed(Session s) {
+        sessions.remove(s);
+    }
+
+    public Path path() {
+        return path;
+    }
+
+    public Tokenizer tokenizer() {
+        handle.get();
+        return tokenizer;
+    }
+
+    public int layerCount() {
+        return nLayer;
+    }
+
+    public int embeddingSize() {
+        return nEmbd;
+    }
+
+    public int vocabularySize() {
+        return nVocab;
+    }
+
+    public int headCount() {
+        return nHead;
+    }
+
+    public int kvHeadCount() {
+        return nHeadKv;
+    }
+
+    public int trainingContextSize() {
+        return nCtxTrain;
+    }
+
+    /** The GGUF architecture name, e.g. {@code llama}, {@code qwen2}, {@code qwen2vl}. */
+    public String architecture() {
+        return architecture;
+    }
+
+    /** Positions per embedding a batch of embeddings carries: 4 for M-RoPE models (Qwen2-VL), else 1. */
+    public int positionsPerEmbedding() {
+        return ropeType == neuronscope_h.LLAMA_ROPE_TYPE_MROPE() || ropeType == neuronscope_h.LLAMA_ROPE_TYPE_IMROPE() ? 4 : 1;
+    }
+
+    public String description() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(256);
+            neuronscope_h.llama_model_desc(handle.get(), buf, buf.byteSize());
+            return buf.getString(0);
+        }
+    }
+
+    public long sizeBytes() {
+        return neuronscope_h.llama_model_size(handle.get());
+    }
+
+    public long parameterCount() {
+        return neuronscope_h.llama_model_n_params(handle.get());
+    }
+
+    /** The chat template stored in the model, if any. */
+    public Optional<String> chatTemplate() {
+        MemorySegment t = neuronscope_h.llama_model_chat_template(handle.get(), MemorySegment.NULL);
+        return t.equals(MemorySegment.NULL) ? Optional.empty() : Optional.of(t.reinterpret(Long.MAX_VALUE).getString(0));
+    }
+
+    /** One metadata value as a string (llama.cpp's rendering), if the key exists. */
+    public Optional<String> metadata(String key) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment k = arena.allocateFrom(key);
+            int n = neuronscope_h.llama_model_meta_val_str(handle.get(), k, MemorySegment.NULL, 0);
+            if (n < 0) {
+                return Optional.empty();
+            }
+            MemorySegment buf = arena.allocate(n + 1L);
+            neuronscope_h.llama_model_meta_val_str(handle.get(), k, buf, n + 1L);
+            return Optional.of(buf.getString(0));
+        }
+    }
+
+    /** All metadata (arrays are summarised by llama.cpp). */
+    public Map<String, String> metadata() {
+        Map<String, String> all = new LinkedHashMap<>();
+        int count = neuronscope_h.llama_model_meta_count(handle.get());
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment buf = arena.allocate(4096);
+            for (int i = 0; i < count; i++) {
+                neuronscope_h.llama_model_meta_key_by_index(handle.get(), i, buf, buf.byteSize());
+                String key = buf.getString(0);
+                neuronscope_h.llama_model_meta_val_str_by_index(handle.get(), i, buf, buf.byteSize());
+                all.put(key, buf.getString(0));
+            }
+        }
+        return all;
+    }
+
+    /** The native {@code llama_model*}, valid until {@link #close()}; for the library's own packages. */
+    public MemorySegment nativeHandle() {
+        return handle.get();
+    }
+
+    public boolean isOpen() {
+        return handle.isOpen();
+    }
+
+    /** Closes every open session of this model, then frees the model. Idempotent. */
+    @Override
+    public void close() {
+        for (Session s : List.copyOf(sessions)) {
+            s.close();
+        }
+        handle.close();
+    }
+
+    @Override
+    public String toString() {
+        return "Model[" + architecture + ", " + nLayer + " layers, " + path.getFileName() + "]";
+    }
+}
