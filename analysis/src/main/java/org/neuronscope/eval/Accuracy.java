@@ -14,7 +14,7 @@ public record Accuracy(long correct, long total) {
 
     public Accuracy {
         if (total < 0 || correct < 0 || correct > total) {
-            throw new NeuronScopeException("accuracy needs 0 <= correct <= total, got " + correct + " / " + total);
+            throw new IllegalArgumentException("accuracy needs 0 <= correct <= total, got " + correct + " / " + total);
         }
     }
 
@@ -55,7 +55,7 @@ public record Accuracy(long correct, long total) {
      */
     public Interval wilson(double z) {
         if (!(z > 0)) {
-            throw new NeuronScopeException("the normal quantile must be > 0, got " + z);
+            throw new IllegalArgumentException("the normal quantile must be > 0, got " + z);
         }
         if (total == 0) {
             return new Interval(0, 1);
@@ -73,7 +73,7 @@ public record Accuracy(long correct, long total) {
     public record Interval(double low, double high) {
         public Interval {
             if (!(low <= high)) {
-                throw new NeuronScopeException("interval with low > high: [" + low + ", " + high + "]");
+                throw new IllegalArgumentException("interval with low > high: [" + low + ", " + high + "]");
             }
         }
 

@@ -59,7 +59,7 @@ public final class MetricTable {
     public MetricTable put(String run, String group, String metric, Cell cell) {
         for (String s : new String[] {run, group, metric}) {
             if (s == null || s.isBlank()) {
-                throw new NeuronScopeException("run, group and metric names must not be blank");
+                throw new IllegalArgumentException("run, group and metric names must not be blank");
             }
         }
         runs.add(run);
@@ -72,7 +72,7 @@ public final class MetricTable {
     /** Makes {@code run} the run that deltas are taken against. */
     public MetricTable baseline(String run) {
         if (!runs.contains(run)) {
-            throw new NeuronScopeException("unknown run '" + run + "' (runs: " + runs + ")");
+            throw new IllegalArgumentException("unknown run '" + run + "' (runs: " + runs + ")");
         }
         baseline = run;
         return this;

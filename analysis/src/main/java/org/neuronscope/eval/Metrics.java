@@ -116,7 +116,7 @@ public final class Metrics {
      */
     public static boolean optionCorrect(String generated, Sample sample) {
         if (!sample.isMultipleChoice() || sample.answerIndex() < 0) {
-            throw new NeuronScopeException("sample " + sample.id() + " has no choices with a known answer");
+            throw new IllegalArgumentException("sample " + sample.id() + " has no choices with a known answer");
         }
         var chosen = OptionExtractor.extract(generated, sample.choices());
         return chosen.isPresent() && chosen.getAsInt() == sample.answerIndex();
@@ -133,7 +133,7 @@ public final class Metrics {
 
         public WordErrors {
             if (edits < 0 || referenceWords < 0) {
-                throw new NeuronScopeException("negative word counts: " + edits + ", " + referenceWords);
+                throw new IllegalArgumentException("negative word counts: " + edits + ", " + referenceWords);
             }
         }
 
@@ -151,7 +151,7 @@ public final class Metrics {
                 if (edits == 0) {
                     return 0;
                 }
-                throw new NeuronScopeException("WER is undefined for an empty reference (" + edits + " inserted words)");
+                throw new IllegalArgumentException("WER is undefined for an empty reference (" + edits + " inserted words)");
             }
             return (double) edits / referenceWords;
         }

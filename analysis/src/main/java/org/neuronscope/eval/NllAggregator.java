@@ -44,7 +44,7 @@ public final class NllAggregator {
     private static void check(double lp) {
         // log p <= 0; a softmax may round a certain token to a hair above 0
         if (Double.isNaN(lp) || lp > 1e-6) {
-            throw new NeuronScopeException("not a log-probability: " + lp);
+            throw new IllegalArgumentException("not a log-probability: " + lp);
         }
     }
 

@@ -54,7 +54,7 @@ public final class OptionExtractor {
     /** The letter of option {@code index}: 0 → "A". */
     public static String letter(int index) {
         if (index < 0 || index >= 26) {
-            throw new NeuronScopeException("option index out of range A-Z: " + index);
+            throw new IndexOutOfBoundsException("option index out of range A-Z: " + index);
         }
         return String.valueOf((char) ('A' + index));
     }
@@ -68,7 +68,7 @@ public final class OptionExtractor {
     public static OptionalInt extract(String generated, List<String> choices) {
         int n = choices.size();
         if (n == 0 || n > 26) {
-            throw new NeuronScopeException("a multiple-choice question needs 1 to 26 options, got " + n);
+            throw new IllegalArgumentException("a multiple-choice question needs 1 to 26 options, got " + n);
         }
         Matcher m = BARE.matcher(generated);
         if (m.matches()) {

@@ -33,10 +33,10 @@ public record Sample(String id, String prompt, String system, List<Path> images,
 
     public Sample {
         if (id == null || id.isBlank()) {
-            throw new NeuronScopeException("a sample needs a non-blank id");
+            throw new IllegalArgumentException("a sample needs a non-blank id");
         }
         if (prompt == null) {
-            throw new NeuronScopeException("sample " + id + " has no prompt");
+            throw new IllegalArgumentException("sample " + id + " has no prompt");
         }
         images = List.copyOf(images);
         audio = List.copyOf(audio);
@@ -44,10 +44,10 @@ public record Sample(String id, String prompt, String system, List<Path> images,
         answers = List.copyOf(answers);
         choices = List.copyOf(choices);
         if (choices.size() > 26) {
-            throw new NeuronScopeException("sample " + id + " has " + choices.size() + " choices, at most 26 (A-Z)");
+            throw new IllegalArgumentException("sample " + id + " has " + choices.size() + " choices, at most 26 (A-Z)");
         }
         if (answerIndex != NO_ANSWER && (answerIndex < 0 || answerIndex >= choices.size())) {
-            throw new NeuronScopeException("sample " + id + ": answer index " + answerIndex + " outside its " + choices.size() + " choices");
+            throw new IllegalArgumentException("sample " + id + ": answer index " + answerIndex + " outside its " + choices.size() + " choices");
         }
         Map<String, String> copy = new LinkedHashMap<>();
         labels.forEach((k, v) -> copy.put(requireNonNull(k, id), requireNonNull(v, id)));
@@ -68,7 +68,7 @@ public record Sample(String id, String prompt, String system, List<Path> images,
 
     private static String requireNonNull(String s, String id) {
         if (s == null) {
-            throw new NeuronScopeException("sample " + id + " has a null label key or value");
+            throw new IllegalArgumentException("sample " + id + " has a null label key or value");
         }
         return s;
     }

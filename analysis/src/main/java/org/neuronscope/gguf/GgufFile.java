@@ -1,5 +1,6 @@
 package org.neuronscope.gguf;
 
+import java.io.UncheckedIOException;
 import org.neuronscope.NeuronScopeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -203,7 +204,7 @@ public final class GgufFile implements AutoCloseable {
             return new GgufFile(path, arena, seg);
         } catch (IOException e) {
             arena.close();
-            throw new NeuronScopeException("cannot read " + path + ": " + e, e);
+            throw new UncheckedIOException("cannot read " + path + ": " + e, e);
         } catch (RuntimeException | Error e) {
             arena.close();
             throw e;
@@ -278,7 +279,7 @@ public final class GgufFile implements AutoCloseable {
     public int getInt(String key) {
         long v = getLong(key);
         if (v != (int) v) {
-            throw new NeuronScopeException("metadata '" + key + "' = " + v + " does not fit an int");
+            throw new GgufFormatException("metadata '" + key + "' = " + v + " does not fit an int");
         }
         return (int) v;
     }
@@ -325,19 +326,19 @@ public final class GgufFile implements AutoCloseable {
 
     private <T> T typed(String key, GgufValue v, boolean ok, String expected, Supplier<T> get) {
         if (!ok) {
-            throw new NeuronScopeException("metadata '" + key + "' in " + path.getFileName() + " is " + v + ", not " + expected);
+            throw new GgufFormatException("metadata '" + key + "' in " + path.getFileName() + " is " + v + ", not " + expected);
         }
         try {
             return get.get();
         } catch (IllegalStateException e) {
-            throw new NeuronScopeException("metadata '" + key + "' in " + path.getFileName() + ": " + e.getMessage(), e);
+            throw new GgufFormatException("metadata '" + key + "' in " + path.getFileName() + ": " + e.getMessage(), e);
         }
     }
 
     private GgufValue require(String key) {
         GgufValue v = metadata.get(key);
         if (v == null) {
-            throw new NeuronScopeException("metadata '" + key + "' is missing in " + path.getFileName());
+            throw new GgufFormatException("metadata '" + key + "' is missing in " + path.getFileName());
         }
         return v;
     }
@@ -356,7 +357,7 @@ public final class GgufFile implements AutoCloseable {
     public TensorInfo tensor(String name) {
         TensorInfo t = tensors.get(name);
         if (t == null) {
-            throw new NeuronScopeException("no tensor '" + name + "' in " + path.getFileName());
+            throw new GgufFormatException("no tensor '" + name + "' in " + path.getFileName());
         }
         return t;
     }

@@ -1,5 +1,6 @@
 package org.neuronscope.gguf;
 
+import java.io.UncheckedIOException;
 import org.neuronscope.NeuronScopeException;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -250,7 +251,7 @@ public final class GgufWriter {
             }
         } catch (IOException e) {
             deleteQuietly(tmp);
-            throw new NeuronScopeException("cannot write " + path + ": " + e, e);
+            throw new UncheckedIOException("cannot write " + path + ": " + e, e);
         } catch (RuntimeException | Error e) {
             deleteQuietly(tmp);
             throw e;

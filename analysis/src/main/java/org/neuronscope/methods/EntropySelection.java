@@ -63,10 +63,10 @@ public final class EntropySelection {
 
         public Params {
             if (!(topRate >= 0 && topRate <= 1)) {
-                throw new NeuronScopeException("topRate must be in [0, 1], got " + topRate);
+                throw new IllegalArgumentException("topRate must be in [0, 1], got " + topRate);
             }
             if (!(filterPercentile >= 0 && filterPercentile <= 1) || !(assignPercentile >= 0 && assignPercentile <= 1)) {
-                throw new NeuronScopeException("percentiles must be in [0, 1], got filter " + filterPercentile + ", assign " + assignPercentile);
+                throw new IllegalArgumentException("percentiles must be in [0, 1], got filter " + filterPercentile + ", assign " + assignPercentile);
             }
         }
 
@@ -249,10 +249,10 @@ public final class EntropySelection {
 
         Kernel(NeuronStatistics stats, Params params, Workspace ws) {
             if (stats.countThreshold() != 0f) {
-                throw new NeuronScopeException("entropy selection needs COUNT with threshold 0 (activation > 0), not " + stats.countThreshold());
+                throw new IllegalArgumentException("entropy selection needs COUNT with threshold 0 (activation > 0), not " + stats.countThreshold());
             }
             if ((long) stats.layers() * stats.groupCount() * stats.neurons() > Integer.MAX_VALUE - 8) {
-                throw new NeuronScopeException("too many values for entropy selection: " + stats.layers() + " x " + stats.groupCount() + " x " + stats.neurons());
+                throw new IllegalArgumentException("too many values for entropy selection: " + stats.layers() + " x " + stats.groupCount() + " x " + stats.neurons());
             }
             this.stats = stats;
             this.params = params;

@@ -1,6 +1,5 @@
 package org.neuronscope.methods;
 
-import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
@@ -17,20 +16,6 @@ import java.util.List;
  * {@link NeuronSet} (METHODS.md §6). Immutable; the runtime writes it into a session's hooks.
  */
 public final class InterventionMask {
-    /** How the chosen neurons (the union of the chosen groups) are changed. */
-    public enum Mode {
-        /** a = 0 (scale 0, shift 0). */
-        DEACTIVATE,
-        /** a = value (scale 0, shift value). */
-        SET,
-        /** a = the minimum of layer l's activations (scale 0, shift min[l]), minima supplied by the caller. */
-        SET_TO_MIN,
-        /** a = value·a (scale value, shift 0). */
-        SCALE,
-        /** every neuron <em>except</em> the chosen ones: a = 0. */
-        COMPLEMENTARY
-    }
-
     private final float[][] scale;
     private final float[][] shift;
 
@@ -49,22 +34,43 @@ public final class InterventionMask {
     }
 
     /**
-     * The mask for the union of {@code groups} of {@code set}. {@code value} is SET's constant or
-     * SCALE's factor (ignored otherwise); SET_TO_MIN needs {@link #setToMinimum} instead.
+     * The mask that applies {@code intervention} to the union of {@code groups} of {@code set} (to
+     * every other neuron, for {@link Intervention.Complementary}).
+     *
+     * @throws IllegalArgumentException if no group is chosen, a group is unknown, or a minimum lacks
+     *                                  its per-layer minima or has another number of layers
      */
-    public static InterventionMask of(NeuronSet set, Collection<String> groups, Mode mode, float value) {
-        if (mode == Mode.SET_TO_MIN) {
-            throw new NeuronScopeException("SET_TO_MIN needs the per-layer minima: use InterventionMask.setToMinimum");
+    public static InterventionMask of(NeuronSet set, Collection<String> groups, Intervention intervention) {
+        if (groups.isEmpty()) {
+            throw new IllegalArgumentException("choose at least one group of " + set.groupNames());
         }
-        return build(set, groups, mode, value, null);
-    }
-
-    /** MINER's "set to the minimum": each chosen neuron of layer l is set to {@code layerMinimum[l]}. */
-    public static InterventionMask setToMinimum(NeuronSet set, Collection<String> groups, double[] layerMinimum) {
-        if (layerMinimum.length != set.layers()) {
-            throw new NeuronScopeException(layerMinimum.length + " layer minima for a set of " + set.layers() + " layers");
+        if (intervention.needsMinima()) {
+            throw new IllegalArgumentException(intervention + " needs the per-layer minima of the activations "
+                    + "(statistics with MIN: InterventionMask.layerMinima, or --stats on the command line)");
         }
-        return build(set, groups, Mode.SET_TO_MIN, 0f, layerMinimum);
+        BitSet chosen = set.union(List.copyOf(groups));
+        InterventionMask m = identity(set.layers(), set.neurons());
+        boolean complement = intervention instanceof Intervention.Complementary;
+        Intervention action = intervention instanceof Intervention.Complementary c ? c.others() : intervention;
+        if (action instanceof Intervention.SetToMinimum min && min.layerMinima().length != set.layers()) {
+            throw new IllegalArgumentException(min.layerMinima().length + " layer minima for a set of " + set.layers() + " layers");
+        }
+        double[] minima = action instanceof Intervention.SetToMinimum min ? min.layerMinima() : null;
+        for (int l = 0; l < set.layers(); l++) {
+            for (int n = 0; n < set.neurons(); n++) {
+                if (chosen.get(l * set.neurons() + n) == complement) {
+                    continue;
+                }
+                switch (action) {
+                    case Intervention.Deactivate d -> m.scale[l][n] = 0f;
+                    case Intervention.SetTo c -> { m.scale[l][n] = 0f; m.shift[l][n] = c.value(); }
+                    case Intervention.SetToMinimum x -> { m.scale[l][n] = 0f; m.shift[l][n] = (float) minima[l]; }
+                    case Intervention.Scale s -> m.scale[l][n] = s.factor();
+                    case Intervention.Complementary c -> throw new IllegalArgumentException("complementary of complementary");
+                }
+            }
+        }
+        return m;
     }
 
     /**
@@ -83,33 +89,11 @@ public final class InterventionMask {
                 }
             }
             if (!Double.isFinite(m)) {
-                throw new NeuronScopeException("no minimum observed in layer " + l);
+                throw new IllegalArgumentException("no minimum observed in layer " + l + " of these statistics");
             }
             out[l] = m;
         }
         return out;
-    }
-
-    private static InterventionMask build(NeuronSet set, Collection<String> groups, Mode mode, float value, double[] minima) {
-        if (groups.isEmpty()) {
-            throw new NeuronScopeException("choose at least one group of " + set.groupNames());
-        }
-        int layers = set.layers(), neurons = set.neurons();
-        BitSet chosen = set.union(List.copyOf(groups));
-        InterventionMask m = identity(layers, neurons);
-        for (int l = 0; l < layers; l++) {
-            for (int n = 0; n < neurons; n++) {
-                boolean in = chosen.get(l * neurons + n);
-                switch (mode) {
-                    case DEACTIVATE -> { if (in) { m.scale[l][n] = 0f; } }
-                    case SET -> { if (in) { m.scale[l][n] = 0f; m.shift[l][n] = value; } }
-                    case SET_TO_MIN -> { if (in) { m.scale[l][n] = 0f; m.shift[l][n] = (float) minima[l]; } }
-                    case SCALE -> { if (in) { m.scale[l][n] = value; } }
-                    case COMPLEMENTARY -> { if (!in) { m.scale[l][n] = 0f; } }
-                }
-            }
-        }
-        return m;
     }
 
     public int layers() {

@@ -62,7 +62,7 @@ public final class Manu {
 
         public Params {
             if (!(alpha > 0 && alpha <= 1)) {
-                throw new NeuronScopeException("alpha must be in (0, 1], got " + alpha);
+                throw new IllegalArgumentException("alpha must be in (0, 1], got " + alpha);
             }
         }
     }
@@ -109,12 +109,12 @@ public final class Manu {
 
         Sums(NeuronStatistics s, int group) {
             if (s.countAbsThreshold() != FREQ_THRESHOLD) {
-                throw new NeuronScopeException("MANU's I_freq needs COUNT_ABS with threshold 0.1, not " + s.countAbsThreshold());
+                throw new IllegalArgumentException("MANU's I_freq needs COUNT_ABS with threshold 0.1, not " + s.countAbsThreshold());
             }
             checkClamp(s, group);
             long t = s.tokens(group);
             if (t == 0) {
-                throw new NeuronScopeException("group " + s.groups().get(group) + " has no tokens");
+                throw new IllegalArgumentException("group " + s.groups().get(group) + " has no tokens");
             }
             this.stats = s;
             this.group = group;
@@ -164,7 +164,7 @@ public final class Manu {
                 MemorySegment.copy(s.segment(st), ValueLayout.JAVA_DOUBLE, s.offset(l, group) * Double.BYTES, row, 0, row.length);
                 for (int n = 0; n < row.length; n++) {
                     if (st == Statistic.MAX ? row[n] > CLAMP : row[n] < -CLAMP) {
-                        throw new NeuronScopeException("layer " + l + " neuron " + n + " of group " + s.groups().get(group)
+                        throw new IllegalArgumentException("layer " + l + " neuron " + n + " of group " + s.groups().get(group)
                                 + " exceeds ±1000: MANU clamps before reducing, so these sums are not MANU's (collect clamped values)");
                     }
                 }
@@ -265,7 +265,7 @@ public final class Manu {
     public static NeuronSet select(NeuronStatistics forget, NeuronStatistics retain, Params p) {
         checkShapes(forget, retain);
         if (!forget.groups().equals(retain.groups())) {
-            throw new NeuronScopeException("forget groups " + forget.groups() + " differ from retain groups " + retain.groups());
+            throw new IllegalArgumentException("forget groups " + forget.groups() + " differ from retain groups " + retain.groups());
         }
         NeuronSet set = newSet(forget, p);
         for (int g = 0; g < forget.groupCount(); g++) {
@@ -276,7 +276,7 @@ public final class Manu {
 
     private static void checkShapes(NeuronStatistics forget, NeuronStatistics retain) {
         if (forget.layers() != retain.layers() || forget.neurons() != retain.neurons()) {
-            throw new NeuronScopeException("forget (" + forget.layers() + " x " + forget.neurons() + ") and retain (" + retain.layers() + " x "
+            throw new IllegalArgumentException("forget (" + forget.layers() + " x " + forget.neurons() + ") and retain (" + retain.layers() + " x "
                     + retain.neurons() + ") statistics differ in shape");
         }
     }

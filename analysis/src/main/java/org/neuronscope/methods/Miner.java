@@ -1,5 +1,6 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
@@ -36,7 +37,7 @@ public final class Miner {
         public Weights {
             for (double v : new double[] {prob, mean, max, attnK, attnQ}) {
                 if (!Double.isFinite(v)) {
-                    throw new NeuronScopeException("MINER weights must be finite: " + this);
+                    throw new IllegalArgumentException("MINER weights must be finite: " + this);
                 }
             }
         }
@@ -62,7 +63,7 @@ public final class Miner {
 
         public Params {
             if (!(ratio > 0 && ratio <= 1)) {
-                throw new NeuronScopeException("ratio must be in (0, 1], got " + ratio);
+                throw new IllegalArgumentException("ratio must be in (0, 1], got " + ratio);
             }
         }
 
@@ -96,11 +97,11 @@ public final class Miner {
     public record SampleStatistics(NeuronStatistics activations, NeuronStatistics attnK, NeuronStatistics attnQ) {
         public SampleStatistics {
             if (activations == null) {
-                throw new NeuronScopeException("a MINER sample needs its activation statistics");
+                throw new IllegalArgumentException("a MINER sample needs its activation statistics");
             }
             for (NeuronStatistics a : new NeuronStatistics[] {attnK, attnQ}) {
                 if (a != null && (a.layers() != activations.layers() || a.neurons() != activations.neurons())) {
-                    throw new NeuronScopeException("attention statistics of shape " + a.layers() + " x " + a.neurons()
+                    throw new IllegalArgumentException("attention statistics of shape " + a.layers() + " x " + a.neurons()
                             + " for activations of " + activations.layers() + " x " + activations.neurons());
                 }
             }
@@ -131,7 +132,7 @@ public final class Miner {
             default -> a;
         };
         if (src == null) {
-            throw new NeuronScopeException(metric + " needs attention statistics, which this sample lacks");
+            throw new IllegalArgumentException(metric + " needs attention statistics, which this sample lacks");
         }
         Statistic stat = switch (metric) {
             case PROB -> Statistic.COUNT;
@@ -140,7 +141,7 @@ public final class Miner {
             case ATTN_K, ATTN_Q -> Statistic.WEIGHTED_SUM;
         };
         if (metric == Metric.PROB && a.countThreshold() != 0f) {
-            throw new NeuronScopeException("MINER's prob needs COUNT with threshold 0 (a > 0), not " + a.countThreshold());
+            throw new IllegalArgumentException("MINER's prob needs COUNT with threshold 0 (a > 0), not " + a.countThreshold());
         }
         int gi = src.groupIndex(modality);
         MemorySegment seg = src.segment(stat);
@@ -182,7 +183,7 @@ public final class Miner {
         /** An aggregator of only {@code metrics} (memory: one L·N array per dataset, metric and modality). */
         public Aggregator(int layers, int neurons, List<String> modalities, Set<Metric> metrics) {
             if (layers <= 0 || neurons <= 0 || modalities.isEmpty() || modalities.stream().distinct().count() != modalities.size()) {
-                throw new NeuronScopeException("an aggregator needs layers, neurons and distinct modalities (got " + layers + ", " + neurons + ", " + modalities + ")");
+                throw new IllegalArgumentException("an aggregator needs layers, neurons and distinct modalities (got " + layers + ", " + neurons + ", " + modalities + ")");
             }
             this.layers = layers;
             this.neurons = neurons;
@@ -206,11 +207,11 @@ public final class Miner {
         public void add(String dataset, SampleStatistics sample) {
             NeuronStatistics a = sample.activations();
             if (a.layers() != layers || a.neurons() != neurons) {
-                throw new NeuronScopeException("sample statistics of shape " + a.layers() + " x " + a.neurons() + ", expected " + layers + " x " + neurons);
+                throw new IllegalArgumentException("sample statistics of shape " + a.layers() + " x " + a.neurons() + ", expected " + layers + " x " + neurons);
             }
             for (String g : a.groups()) {
                 if (!modalities.contains(g)) {
-                    throw new NeuronScopeException("the sample has a modality '" + g + "' this aggregator does not know (" + modalities + ")");
+                    throw new IllegalArgumentException("the sample has a modality '" + g + "' this aggregator does not know (" + modalities + ")");
                 }
             }
             Map<Metric, double[][]> d = sums.computeIfAbsent(dataset, k -> new EnumMap<>(Metric.class));
@@ -249,7 +250,7 @@ public final class Miner {
         private int indexOf(String modality) {
             int mi = modalities.indexOf(modality);
             if (mi < 0) {
-                throw new NeuronScopeException("unknown modality '" + modality + "' (modalities: " + modalities + ")");
+                throw new IllegalArgumentException("unknown modality '" + modality + "' (modalities: " + modalities + ")");
             }
             return mi;
         }
@@ -288,7 +289,7 @@ public final class Miner {
                     continue;
                 }
                 if (!hasMetric(m)) {
-                    throw new NeuronScopeException("weight " + w.of(m) + " on " + m + " but no sample supplied it"
+                    throw new IllegalArgumentException("weight " + w.of(m) + " on " + m + " but no sample supplied it"
                             + (m == Metric.ATTN_K || m == Metric.ATTN_Q ? " (attention statistics)" : ""));
                 }
                 terms(mi, m, w.of(m), terms);
@@ -394,7 +395,7 @@ public final class Miner {
      * </ul>
      * Scores in the set are W_m (RANDOM: 0). Modalities that never occur get an empty group.
      */
-    public static NeuronSet select(Aggregator agg, String hookPoint, Params params) {
+    public static NeuronSet select(Aggregator agg, HookPoint hookPoint, Params params) {
         int layers = agg.layers;
         int neurons = agg.neurons;
         int budget = (int) Math.round(params.ratio() * layers * neurons);

@@ -4,6 +4,8 @@ import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ArrayNode;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neuronscope.FormatException;
+import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
 
 import java.io.IOException;
@@ -49,7 +51,7 @@ public final class NeuronSet {
     }
 
     private final String method;
-    private final String hookPoint;
+    private final HookPoint hookPoint;
     private final int layers;
     private final int neurons;
     private final Map<String, String> params;
@@ -109,12 +111,12 @@ public final class NeuronSet {
         }
     }
 
-    public NeuronSet(String method, String hookPoint, int layers, int neurons, Map<String, String> params) {
+    public NeuronSet(String method, HookPoint hookPoint, int layers, int neurons, Map<String, String> params) {
         if (layers <= 0 || neurons <= 0) {
-            throw new NeuronScopeException("a neuron set needs layers and neurons > 0, got " + layers + " x " + neurons);
+            throw new IllegalArgumentException("a neuron set needs layers and neurons > 0, got " + layers + " x " + neurons);
         }
         if ((long) layers * neurons > Integer.MAX_VALUE) {
-            throw new NeuronScopeException("too many neurons: " + layers + " x " + neurons);
+            throw new IllegalArgumentException("too many neurons: " + layers + " x " + neurons);
         }
         this.method = method;
         this.hookPoint = hookPoint;
@@ -126,11 +128,11 @@ public final class NeuronSet {
     /** Adds a neuron to a group (creating the group); adding a neuron the group already holds throws. */
     public NeuronSet add(String group, int layer, int neuron, double score) {
         if (layer < 0 || layer >= layers || neuron < 0 || neuron >= neurons) {
-            throw new NeuronScopeException("(layer " + layer + ", neuron " + neuron + ") out of range (" + layers + " x " + neurons + ")");
+            throw new IndexOutOfBoundsException("(layer " + layer + ", neuron " + neuron + ") out of range (" + layers + " x " + neurons + ")");
         }
         Group g = groups.computeIfAbsent(group, x -> new Group());
         if (g.members.get(layer * neurons + neuron)) {
-            throw new NeuronScopeException("neuron (" + layer + ", " + neuron + ") is already in group " + group);
+            throw new IllegalArgumentException("neuron (" + layer + ", " + neuron + ") is already in group " + group);
         }
         g.add(layer, neuron, score);
         return this;
@@ -142,7 +144,7 @@ public final class NeuronSet {
      */
     public NeuronSet addAll(String group, int[] flatIndices, double[] scores) {
         if (flatIndices.length != scores.length) {
-            throw new NeuronScopeException(flatIndices.length + " indices but " + scores.length + " scores");
+            throw new IllegalArgumentException(flatIndices.length + " indices but " + scores.length + " scores");
         }
         Group existing = groups.get(group);
         long total = (long) layers * neurons;
@@ -150,10 +152,10 @@ public final class NeuronSet {
         for (int j = 0; j < flatIndices.length; j++) {
             int flat = flatIndices[j];
             if (flat < 0 || flat >= total) {
-                throw new NeuronScopeException("flat index " + flat + " out of range (" + layers + " x " + neurons + ")");
+                throw new IndexOutOfBoundsException("flat index " + flat + " out of range (" + layers + " x " + neurons + ")");
             }
             if (existing != null && existing.members.get(flat)) {
-                throw new NeuronScopeException("neuron (" + flat / neurons + ", " + flat % neurons + ") is already in group " + group);
+                throw new IllegalArgumentException("neuron (" + flat / neurons + ", " + flat % neurons + ") is already in group " + group);
             }
             ascending &= j == 0 || flatIndices[j - 1] < flat;
         }
@@ -161,7 +163,7 @@ public final class NeuronSet {
             BitSet seen = new BitSet();
             for (int flat : flatIndices) {
                 if (seen.get(flat)) {
-                    throw new NeuronScopeException("neuron (" + flat / neurons + ", " + flat % neurons + ") is given twice for group " + group);
+                    throw new IllegalArgumentException("neuron (" + flat / neurons + ", " + flat % neurons + ") is given twice for group " + group);
                 }
                 seen.set(flat);
             }
@@ -183,7 +185,7 @@ public final class NeuronSet {
         return method;
     }
 
-    public String hookPoint() {
+    public HookPoint hookPoint() {
         return hookPoint;
     }
 
@@ -210,7 +212,7 @@ public final class NeuronSet {
     private Group group(String name) {
         Group g = groups.get(name);
         if (g == null) {
-            throw new NeuronScopeException("no group '" + name + "' in this neuron set (groups: " + groups.keySet() + ")");
+            throw new IllegalArgumentException("no group '" + name + "' in this neuron set (groups: " + groups.keySet() + ")");
         }
         return g;
     }
@@ -251,7 +253,7 @@ public final class NeuronSet {
 
     private void checkLayer(int layer) {
         if (layer < 0 || layer >= layers) {
-            throw new NeuronScopeException("layer " + layer + " out of range [0, " + layers + ")");
+            throw new IndexOutOfBoundsException("layer " + layer + " out of range [0, " + layers + ")");
         }
     }
 
@@ -318,7 +320,7 @@ public final class NeuronSet {
         ObjectNode root = JSON.createObjectNode();
         root.put("format", FORMAT);
         root.put("method", method);
-        root.put("hook_point", hookPoint);
+        root.put("hook_point", hookPoint.id());
         root.put("layers", layers);
         root.put("neurons", neurons);
         ObjectNode p = root.putObject("params");
@@ -355,23 +357,23 @@ public final class NeuronSet {
     /** Reads the JSON form, checking the format, ranges, and that every neuron has a score. */
     public static NeuronSet load(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new NeuronScopeException("no neuron set at " + file);
+            throw new FormatException("no neuron set at " + file);
         }
         JsonNode root;
         try {
             root = JSON.readTree(file.toFile());
         } catch (IOException e) {
-            throw new NeuronScopeException(file + " is not valid JSON: " + e.getMessage(), e);
+            throw new FormatException(file + " is not valid JSON: " + e.getMessage(), e);
         }
         if (root == null || !FORMAT.equals(root.path("format").asText())) {
-            throw new NeuronScopeException(file + " is not a neuron set (format " + (root == null ? "none" : root.path("format")) + ", expected " + FORMAT + ")");
+            throw new FormatException(file + " is not a neuron set (format " + (root == null ? "none" : root.path("format")) + ", expected " + FORMAT + ")");
         }
         if (!root.path("layers").canConvertToInt() || !root.path("neurons").canConvertToInt() || !root.path("groups").isObject()) {
-            throw new NeuronScopeException(file + " lacks layers, neurons or groups");
+            throw new FormatException(file + " lacks layers, neurons or groups");
         }
         Map<String, String> params = new LinkedHashMap<>();
         root.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
-        NeuronSet set = new NeuronSet(root.path("method").asText(), root.path("hook_point").asText(), root.path("layers").asInt(),
+        NeuronSet set = new NeuronSet(root.path("method").asText(), hookPointOf(root.path("hook_point").asText()), root.path("layers").asInt(),
                 root.path("neurons").asInt(), params);
         root.path("groups").fields().forEachRemaining(g -> {
             set.ensureGroup(g.getKey());
@@ -380,23 +382,39 @@ public final class NeuronSet {
                 try {
                     layer = Integer.parseInt(l.getKey());
                 } catch (NumberFormatException e) {
-                    throw new NeuronScopeException(file + ": group " + g.getKey() + " has a layer key '" + l.getKey() + "' that is not a number");
+                    throw new FormatException(file + ": group " + g.getKey() + " has a layer key '" + l.getKey() + "' that is not a number");
                 }
                 JsonNode ns = l.getValue().path("neurons");
                 JsonNode sc = l.getValue().path("scores");
                 if (!ns.isArray() || !sc.isArray() || ns.size() != sc.size()) {
-                    throw new NeuronScopeException(file + ": group " + g.getKey() + " layer " + layer + " has " + ns.size()
+                    throw new FormatException(file + ": group " + g.getKey() + " layer " + layer + " has " + ns.size()
                             + " neurons but " + sc.size() + " scores");
                 }
                 for (int i = 0; i < ns.size(); i++) {
                     if (!ns.get(i).canConvertToInt()) {
-                        throw new NeuronScopeException(file + ": group " + g.getKey() + " layer " + layer + ": neuron " + ns.get(i) + " is not an index");
+                        throw new FormatException(file + ": group " + g.getKey() + " layer " + layer + ": neuron " + ns.get(i) + " is not an index");
                     }
-                    set.add(g.getKey(), layer, ns.get(i).asInt(), sc.get(i).asDouble());
+                    try {
+                        set.add(g.getKey(), layer, ns.get(i).asInt(), sc.get(i).asDouble());
+                    } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
+                        throw new FormatException(file + ": group " + g.getKey() + ": " + e.getMessage(), e);
+                    }
                 }
             });
         });
         return set;
+    }
+
+    /** Files written before the hook point was recorded hold none: they were all taken at ffn.act. */
+    private static HookPoint hookPointOf(String name) {
+        if (name.isEmpty()) {
+            return HookPoint.FFN_ACT;
+        }
+        try {
+            return HookPoint.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new FormatException("neuron set: " + e.getMessage());
+        }
     }
 
     @Override

@@ -1,5 +1,6 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
 
 import java.util.Arrays;
@@ -14,7 +15,7 @@ public final class RandomBaseline {
     /** k distinct indices of [0, n), sorted, from a seeded generator (partial Fisher–Yates). */
     static int[] sample(SplittableRandom rng, int n, int k) {
         if (k > n || k < 0) {
-            throw new NeuronScopeException("cannot draw " + k + " of " + n);
+            throw new IllegalArgumentException("cannot draw " + k + " of " + n);
         }
         int[] pool = new int[n];
         for (int i = 0; i < n; i++) {
@@ -47,7 +48,7 @@ public final class RandomBaseline {
     }
 
     /** {@code count} distinct random (layer, neuron) pairs of L × N, in group {@code group}. */
-    public static NeuronSet of(String hookPoint, int layers, int neurons, int count, long seed, String group) {
+    public static NeuronSet of(HookPoint hookPoint, int layers, int neurons, int count, long seed, String group) {
         NeuronSet out = new NeuronSet("random", hookPoint, layers, neurons, Map.of("seed", Long.toString(seed), "count", Integer.toString(count)));
         out.ensureGroup(group);
         for (int i : sample(new SplittableRandom(seed), layers * neurons, count)) {

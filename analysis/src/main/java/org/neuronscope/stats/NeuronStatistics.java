@@ -3,6 +3,8 @@ package org.neuronscope.stats;
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import com.fasterxml.jackson.databind.node.ObjectNode;
+import org.neuronscope.FormatException;
+import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
 
 import java.io.IOException;
@@ -43,7 +45,7 @@ public final class NeuronStatistics implements AutoCloseable {
     public static final String MODEL = "model";
 
     private final Arena arena = Arena.ofShared();
-    private final String hookPoint;
+    private final HookPoint hookPoint;
     private final int layers;
     private final int neurons;
     private final List<String> groups;
@@ -59,13 +61,13 @@ public final class NeuronStatistics implements AutoCloseable {
      * @param countThreshold    the threshold of COUNT (x > threshold)
      * @param countAbsThreshold the threshold of COUNT_ABS (|x| > threshold)
      */
-    public NeuronStatistics(String hookPoint, int layers, int neurons, List<String> groups, Set<Statistic> statistics,
+    public NeuronStatistics(HookPoint hookPoint, int layers, int neurons, List<String> groups, Set<Statistic> statistics,
                             float countThreshold, float countAbsThreshold) {
         if (layers <= 0 || neurons <= 0 || groups.isEmpty()) {
-            throw new NeuronScopeException("statistics need layers, neurons and groups (got " + layers + ", " + neurons + ", " + groups.size() + ")");
+            throw new IllegalArgumentException("statistics need layers, neurons and groups (got " + layers + ", " + neurons + ", " + groups.size() + ")");
         }
         if (groups.stream().distinct().count() != groups.size()) {
-            throw new NeuronScopeException("group names must be unique: " + groups);
+            throw new IllegalArgumentException("group names must be unique: " + groups);
         }
         this.hookPoint = hookPoint;
         this.layers = layers;
@@ -86,7 +88,7 @@ public final class NeuronStatistics implements AutoCloseable {
         this.tokens = arena.allocate((long) groups.size() * Long.BYTES, 64);
     }
 
-    public String hookPoint() {
+    public HookPoint hookPoint() {
         return hookPoint;
     }
 
@@ -109,7 +111,7 @@ public final class NeuronStatistics implements AutoCloseable {
     public int groupIndex(String name) {
         int i = groups.indexOf(name);
         if (i < 0) {
-            throw new NeuronScopeException("no group '" + name + "' (groups: " + groups + ")");
+            throw new IllegalArgumentException("no group '" + name + "' (groups: " + groups + ")");
         }
         return i;
     }
@@ -140,9 +142,17 @@ public final class NeuronStatistics implements AutoCloseable {
         checkOpen();
         MemorySegment seg = values.get(s);
         if (seg == null) {
-            throw new NeuronScopeException("these statistics do not hold " + s + " (they hold " + values.keySet() + ")");
+            throw new IllegalArgumentException("these statistics do not hold " + s + " (they hold " + values.keySet() + ")");
         }
         return seg;
+    }
+
+    private static HookPoint hookPointOf(String name, Path dir) {
+        try {
+            return HookPoint.parse(name);
+        } catch (IllegalArgumentException e) {
+            throw new FormatException(dir.resolve("meta.json") + ": " + e.getMessage());
+        }
     }
 
     /** Whether {@code dir} holds saved statistics (or the complete previous save an interrupted one left). */
@@ -154,21 +164,21 @@ public final class NeuronStatistics implements AutoCloseable {
     /** Element index of (layer, group, neuron 0). */
     public long offset(int layer, int group) {
         if (layer < 0 || layer >= layers || group < 0 || group >= groups.size()) {
-            throw new NeuronScopeException("(layer " + layer + ", group " + group + ") out of range (" + layers + ", " + groups.size() + ")");
+            throw new IndexOutOfBoundsException("(layer " + layer + ", group " + group + ") out of range (" + layers + ", " + groups.size() + ")");
         }
         return ((long) layer * groups.size() + group) * neurons;
     }
 
     public double get(Statistic s, int layer, int group, int neuron) {
         if (neuron < 0 || neuron >= neurons) {
-            throw new NeuronScopeException("neuron " + neuron + " out of range [0, " + neurons + ")");
+            throw new IndexOutOfBoundsException("neuron " + neuron + " out of range [0, " + neurons + ")");
         }
         return segment(s).getAtIndex(ValueLayout.JAVA_DOUBLE, offset(layer, group) + neuron);
     }
 
     public void set(Statistic s, int layer, int group, int neuron, double v) {
         if (neuron < 0 || neuron >= neurons) {
-            throw new NeuronScopeException("neuron " + neuron + " out of range [0, " + neurons + ")");
+            throw new IndexOutOfBoundsException("neuron " + neuron + " out of range [0, " + neurons + ")");
         }
         segment(s).setAtIndex(ValueLayout.JAVA_DOUBLE, offset(layer, group) + neuron, v);
     }
@@ -186,7 +196,7 @@ public final class NeuronStatistics implements AutoCloseable {
 
     public void setTokens(int group, long n) {
         if (n < 0) {
-            throw new NeuronScopeException("token count of group " + group + " cannot be negative: " + n);
+            throw new IllegalArgumentException("token count of group " + group + " cannot be negative: " + n);
         }
         checkOpen();
         tokens.setAtIndex(ValueLayout.JAVA_LONG, checkGroup(group), n);
@@ -213,19 +223,19 @@ public final class NeuronStatistics implements AutoCloseable {
         return switch (s) {
             case COUNT -> countThreshold;
             case COUNT_ABS -> countAbsThreshold;
-            default -> throw new NeuronScopeException(s + " has no threshold");
+            default -> throw new IllegalArgumentException(s + " has no threshold");
         };
     }
 
     private void checkOpen() {
         if (!arena.scope().isAlive()) {
-            throw new NeuronScopeException("these statistics (" + hookPoint + ") are closed");
+            throw new IllegalStateException("these statistics (" + hookPoint + ") are closed");
         }
     }
 
     private int checkGroup(int group) {
         if (group < 0 || group >= groups.size()) {
-            throw new NeuronScopeException("group " + group + " out of range [0, " + groups.size() + ")");
+            throw new IndexOutOfBoundsException("group " + group + " out of range [0, " + groups.size() + ")");
         }
         return group;
     }
@@ -237,10 +247,10 @@ public final class NeuronStatistics implements AutoCloseable {
     public void addSums(Statistic s, MemorySegment sums, int columns, int columnOffset) {
         MemorySegment dst = segment(s);
         if (s.isExtremum()) {
-            throw new NeuronScopeException(s + " does not add");
+            throw new IllegalArgumentException(s + " does not add");
         }
         if (sums.byteSize() != (long) layers * columns * neurons * Double.BYTES || columnOffset + groups.size() > columns) {
-            throw new NeuronScopeException("sums of " + sums.byteSize() + " bytes do not match " + layers + " x " + columns + " x " + neurons);
+            throw new IllegalArgumentException("sums of " + sums.byteSize() + " bytes do not match " + layers + " x " + columns + " x " + neurons);
         }
         for (int l = 0; l < layers; l++) {
             for (int g = 0; g < groups.size(); g++) {
@@ -278,7 +288,7 @@ public final class NeuronStatistics implements AutoCloseable {
     public void merge(NeuronStatistics other) {
         checkOpen();
         other.checkOpen();
-        String why = !hookPoint.equals(other.hookPoint) ? "hook point " + hookPoint + " vs " + other.hookPoint
+        String why = hookPoint != other.hookPoint ? "hook point " + hookPoint + " vs " + other.hookPoint
                 : layers != other.layers || neurons != other.neurons ? "shape " + layers + " x " + neurons + " vs " + other.layers + " x " + other.neurons
                 : !groups.equals(other.groups) ? "groups " + groups + " vs " + other.groups
                 : !values.keySet().equals(other.values.keySet()) ? "statistics " + values.keySet() + " vs " + other.values.keySet()
@@ -288,7 +298,7 @@ public final class NeuronStatistics implements AutoCloseable {
                         ? "model " + modelName() + " vs " + other.modelName()
                 : null;
         if (why != null) {
-            throw new NeuronScopeException("cannot merge statistics that differ in " + why);
+            throw new IllegalArgumentException("cannot merge statistics that differ in " + why);
         }
         long n = (long) layers * groups.size() * neurons;
         for (var e : values.entrySet()) {
@@ -322,10 +332,10 @@ public final class NeuronStatistics implements AutoCloseable {
         List<int[]> members = new java.util.ArrayList<>();
         for (var u : unions.entrySet()) {
             if (all.contains(u.getKey())) {
-                throw new NeuronScopeException("group " + u.getKey() + " already exists");
+                throw new IllegalArgumentException("group " + u.getKey() + " already exists");
             }
             if (u.getValue().isEmpty()) {
-                throw new NeuronScopeException("union " + u.getKey() + " has no groups");
+                throw new IllegalArgumentException("union " + u.getKey() + " has no groups");
             }
             int[] idx = new int[u.getValue().size()];
             for (int i = 0; i < idx.length; i++) {
@@ -407,31 +417,31 @@ public final class NeuronStatistics implements AutoCloseable {
      * Statistics from plain arrays, for tests and imports: {@code values.get(s)[layer][group][neuron]}.
      * The statistics held are the map's keys; every array must have the same shape.
      */
-    public static NeuronStatistics fromArrays(String hookPoint, List<String> groups, Map<Statistic, double[][][]> values, long[] tokens,
+    public static NeuronStatistics fromArrays(HookPoint hookPoint, List<String> groups, Map<Statistic, double[][][]> values, long[] tokens,
                                               float countThreshold, float countAbsThreshold) {
         if (values.isEmpty()) {
-            throw new NeuronScopeException("fromArrays needs at least one statistic");
+            throw new IllegalArgumentException("fromArrays needs at least one statistic");
         }
         double[][][] first = values.values().iterator().next();
         int layers = first.length;
         int neurons = layers == 0 || first[0].length == 0 ? 0 : first[0][0].length;
         if (tokens.length != groups.size()) {
-            throw new NeuronScopeException(tokens.length + " token counts for " + groups.size() + " groups");
+            throw new IllegalArgumentException(tokens.length + " token counts for " + groups.size() + " groups");
         }
         NeuronStatistics st = new NeuronStatistics(hookPoint, layers, neurons, groups, values.keySet(), countThreshold, countAbsThreshold);
         try {
             for (var e : values.entrySet()) {
                 double[][][] v = e.getValue();
                 if (v.length != layers) {
-                    throw new NeuronScopeException(e.getKey() + " has " + v.length + " layers, expected " + layers);
+                    throw new IllegalArgumentException(e.getKey() + " has " + v.length + " layers, expected " + layers);
                 }
                 for (int l = 0; l < layers; l++) {
                     if (v[l].length != groups.size()) {
-                        throw new NeuronScopeException(e.getKey() + " layer " + l + " has " + v[l].length + " groups, expected " + groups.size());
+                        throw new IllegalArgumentException(e.getKey() + " layer " + l + " has " + v[l].length + " groups, expected " + groups.size());
                     }
                     for (int g = 0; g < groups.size(); g++) {
                         if (v[l][g].length != neurons) {
-                            throw new NeuronScopeException(e.getKey() + " layer " + l + " group " + g + " has " + v[l][g].length
+                            throw new IllegalArgumentException(e.getKey() + " layer " + l + " group " + g + " has " + v[l][g].length
                                     + " neurons, expected " + neurons);
                         }
                         MemorySegment.copy(v[l][g], 0, st.values.get(e.getKey()), ValueLayout.JAVA_DOUBLE, st.offset(l, g) * Double.BYTES, neurons);
@@ -474,7 +484,7 @@ public final class NeuronStatistics implements AutoCloseable {
         Npy.writeLongs(tmp.resolve("tokens.npy"), new long[] {groups.size()}, tokens.toArray(ValueLayout.JAVA_LONG));
         ObjectNode meta = JSON.createObjectNode();
         meta.put("format", FORMAT);
-        meta.put("hook_point", hookPoint);
+        meta.put("hook_point", hookPoint.id());
         meta.put("layers", layers);
         meta.put("neurons", neurons);
         groups.forEach(meta.putArray("groups")::add);
@@ -519,20 +529,20 @@ public final class NeuronStatistics implements AutoCloseable {
         }
         Path metaFile = dir.resolve("meta.json");
         if (!Files.isRegularFile(metaFile)) {
-            throw new NeuronScopeException(dir + " has no meta.json: not a statistics directory");
+            throw new FormatException(dir + " has no meta.json: not a statistics directory");
         }
         JsonNode meta;
         try {
             meta = JSON.readTree(metaFile.toFile());
         } catch (IOException e) {
-            throw new NeuronScopeException(metaFile + " is not valid JSON: " + e.getMessage(), e);
+            throw new FormatException(metaFile + " is not valid JSON: " + e.getMessage(), e);
         }
         if (!FORMAT.equals(meta.path("format").asText())) {
-            throw new NeuronScopeException(metaFile + ": unknown format " + meta.path("format") + ", expected " + FORMAT);
+            throw new FormatException(metaFile + ": unknown format " + meta.path("format") + ", expected " + FORMAT);
         }
         for (String field : List.of("hook_point", "layers", "neurons", "groups", "statistics", "count_threshold", "count_abs_threshold")) {
             if (meta.path(field).isMissingNode()) {
-                throw new NeuronScopeException(metaFile + " lacks the field '" + field + "'");
+                throw new FormatException(metaFile + " lacks the field '" + field + "'");
             }
         }
         List<String> groups = new ArrayList<>();
@@ -542,10 +552,10 @@ public final class NeuronStatistics implements AutoCloseable {
             try {
                 stats.add(Statistic.valueOf(s.asText()));
             } catch (IllegalArgumentException e) {
-                throw new NeuronScopeException(metaFile + ": unknown statistic " + s.asText());
+                throw new FormatException(metaFile + ": unknown statistic " + s.asText());
             }
         }
-        NeuronStatistics st = new NeuronStatistics(meta.path("hook_point").asText(), meta.path("layers").asInt(), meta.path("neurons").asInt(),
+        NeuronStatistics st = new NeuronStatistics(hookPointOf(meta.path("hook_point").asText(), dir), meta.path("layers").asInt(), meta.path("neurons").asInt(),
                 groups, stats, (float) meta.path("count_threshold").asDouble(), (float) meta.path("count_abs_threshold").asDouble());
         try {
             long[] shape = {st.layers, groups.size(), st.neurons};

@@ -1,5 +1,7 @@
 package org.neuronscope.stats;
 
+import org.neuronscope.FormatException;
+
 import org.neuronscope.NeuronScopeException;
 
 import java.io.IOException;
@@ -53,7 +55,7 @@ public final class Npy {
         int padding = (64 - unpadded % 64) % 64;
         String text = dict + " ".repeat(padding) + "\n";
         if (text.length() > 0xFFFF) {
-            throw new NeuronScopeException("a .npy 1.0 header cannot hold shape " + Arrays.toString(shape));
+            throw new IllegalArgumentException("a .npy 1.0 header cannot hold shape " + Arrays.toString(shape));
         }
         ByteBuffer out = ByteBuffer.allocate(MAGIC.length + 4 + text.length()).order(ByteOrder.LITTLE_ENDIAN);
         out.put(MAGIC).put((byte) 1).put((byte) 0).putShort((short) text.length()).put(text.getBytes(StandardCharsets.US_ASCII));
@@ -64,7 +66,7 @@ public final class Npy {
     public static void writeDoubles(Path file, long[] shape, MemorySegment values) throws IOException {
         long n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
         if (values.byteSize() != n * Double.BYTES) {
-            throw new NeuronScopeException(values.byteSize() + " bytes do not hold float64 " + Arrays.toString(shape));
+            throw new IllegalArgumentException(values.byteSize() + " bytes do not hold float64 " + Arrays.toString(shape));
         }
         write(file, header("<f8", shape), values, Double.BYTES);
     }
@@ -76,7 +78,7 @@ public final class Npy {
     public static void writeLongs(Path file, long[] shape, long[] values) throws IOException {
         long n = Arrays.stream(shape).reduce(1, (a, b) -> a * b);
         if (values.length != n) {
-            throw new NeuronScopeException(values.length + " values do not fill int64 " + Arrays.toString(shape));
+            throw new IllegalArgumentException(values.length + " values do not fill int64 " + Arrays.toString(shape));
         }
         write(file, header("<i8", shape), MemorySegment.ofArray(values), Long.BYTES);
     }
@@ -102,7 +104,7 @@ public final class Npy {
     /** Reads and checks the header of a .npy file. */
     public static Header readHeader(Path file) throws IOException {
         if (!Files.isRegularFile(file)) {
-            throw new NeuronScopeException(file + " is missing");
+            throw new FormatException(file + " is missing");
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer pre = ByteBuffer.allocate(12).order(ByteOrder.LITTLE_ENDIAN);
@@ -111,16 +113,16 @@ public final class Npy {
             }
             byte[] b = pre.array();
             if (pre.position() < 10 || !Arrays.equals(Arrays.copyOf(b, 6), MAGIC)) {
-                throw new NeuronScopeException(file + " is not a .npy file (no \\x93NUMPY magic)");
+                throw new FormatException(file + " is not a .npy file (no \\x93NUMPY magic)");
             }
             int major = b[6];
             if (major < 1 || major > 3) {
-                throw new NeuronScopeException(file + ": unsupported .npy version " + major + "." + b[7]);
+                throw new FormatException(file + ": unsupported .npy version " + major + "." + b[7]);
             }
             long headerLength = major == 1 ? Short.toUnsignedInt(pre.getShort(8)) : Integer.toUnsignedLong(pre.getInt(8));
             int headerStart = major == 1 ? 10 : 12;
             if (headerStart + headerLength > ch.size()) {
-                throw new NeuronScopeException(file + ": truncated .npy header");
+                throw new FormatException(file + ": truncated .npy header");
             }
             ByteBuffer hb = ByteBuffer.allocate((int) headerLength);
             ch.position(headerStart);
@@ -132,16 +134,16 @@ public final class Npy {
             Matcher f = FORTRAN.matcher(header);
             Matcher s = SHAPE.matcher(header);
             if (!d.find() || !f.find() || !s.find()) {
-                throw new NeuronScopeException(file + ": unreadable .npy header: " + header.strip());
+                throw new FormatException(file + ": unreadable .npy header: " + header.strip());
             }
             if (f.group(1).equals("True")) {
-                throw new NeuronScopeException(file + ": Fortran-order arrays are not supported");
+                throw new FormatException(file + ": Fortran-order arrays are not supported");
             }
             long[] shape = Arrays.stream(s.group(1).split(",")).map(String::strip).filter(x -> !x.isEmpty()).mapToLong(Long::parseLong).toArray();
             Header h = new Header(d.group(1), shape, headerStart + headerLength);
             long dataBytes = ch.size() - h.dataOffset();
             if (h.elements() * 8 != dataBytes) {
-                throw new NeuronScopeException(file + ": " + dataBytes + " data bytes for " + h.dtype() + " " + Arrays.toString(shape)
+                throw new FormatException(file + ": " + dataBytes + " data bytes for " + h.dtype() + " " + Arrays.toString(shape)
                         + " (expected " + h.elements() * 8 + "): truncated or corrupt");
             }
             return h;
@@ -151,7 +153,7 @@ public final class Npy {
     private static Header expect(Path file, String dtype, long[] expectedShape) throws IOException {
         Header h = readHeader(file);
         if (!h.dtype().equals(dtype) || !Arrays.equals(h.shape(), expectedShape)) {
-            throw new NeuronScopeException(file + ": expected " + dtype + " " + Arrays.toString(expectedShape) + ", found " + h.dtype() + " "
+            throw new FormatException(file + ": expected " + dtype + " " + Arrays.toString(expectedShape) + ", found " + h.dtype() + " "
                     + Arrays.toString(h.shape()));
         }
         return h;
@@ -161,7 +163,7 @@ public final class Npy {
     public static void readDoubles(Path file, long[] expectedShape, MemorySegment target) throws IOException {
         Header h = expect(file, "<f8", expectedShape);
         if (target.byteSize() != h.elements() * 8) {
-            throw new NeuronScopeException("target of " + target.byteSize() + " bytes for " + h.elements() + " doubles");
+            throw new IllegalArgumentException("target of " + target.byteSize() + " bytes for " + h.elements() + " doubles");
         }
         try (FileChannel ch = FileChannel.open(file, StandardOpenOption.READ)) {
             ByteBuffer buf = ByteBuffer.allocateDirect(1 << 20).order(ByteOrder.LITTLE_ENDIAN);
@@ -172,7 +174,7 @@ public final class Npy {
                 buf.clear().limit((int) Math.min(buf.capacity(), target.byteSize() - pos));
                 while (buf.hasRemaining()) {
                     if (ch.read(buf) < 0) {
-                        throw new NeuronScopeException(file + ": truncated data");
+                        throw new FormatException(file + ": truncated data");
                     }
                 }
                 int chunk = buf.position();

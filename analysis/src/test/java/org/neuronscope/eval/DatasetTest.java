@@ -123,7 +123,7 @@ class DatasetTest {
         Dataset d = Dataset.of("mem", List.of(Sample.text("a", "p", List.of("x")), Sample.text("b", "q", List.of())));
         assertNull(d.path());
         assertEquals(2, d.size());
-        assertThrows(org.neuronscope.NeuronScopeException.class,
+        assertThrows(IllegalArgumentException.class,
                 () -> Sample.multipleChoice("m", "p", List.of("x", "y"), 2));
         assertEquals("B", Sample.multipleChoice("m", "p", List.of("x", "y"), 1).answerLetter());
         assertThrows(DatasetException.class,

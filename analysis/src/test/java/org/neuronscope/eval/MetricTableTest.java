@@ -34,7 +34,7 @@ class MetricTableTest {
         assertNull(t.cell("random", "driving, urban", "accuracy"));
         t.baseline("random");
         assertEquals(-0.31, t.delta("ablated", "medical", "accuracy"), 1e-12);
-        assertThrows(NeuronScopeException.class, () -> t.baseline("nope"));
+        assertThrows(IllegalArgumentException.class, () -> t.baseline("nope"));
     }
 
     @Test
@@ -76,6 +76,6 @@ class MetricTableTest {
         String csv = t.toCsv();
         assertTrue(csv.contains("all,acc,baseline,0.5,0.23659309"), csv);
         assertTrue(csv.contains("all,acc,ablated,0.0,0.0,0.27753"), csv);
-        assertThrows(NeuronScopeException.class, () -> t.put(" ", "g", "m", 1));
+        assertThrows(IllegalArgumentException.class, () -> t.put(" ", "g", "m", 1));
     }
 }

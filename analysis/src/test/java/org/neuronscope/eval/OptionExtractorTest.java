@@ -77,7 +77,7 @@ class OptionExtractorTest {
     void letters() {
         assertEquals("A", OptionExtractor.letter(0));
         assertEquals("Z", OptionExtractor.letter(25));
-        assertThrows(NeuronScopeException.class, () -> OptionExtractor.letter(26));
-        assertThrows(NeuronScopeException.class, () -> OptionExtractor.extract("A", List.of()));
+        assertThrows(IndexOutOfBoundsException.class, () -> OptionExtractor.letter(26));
+        assertThrows(IllegalArgumentException.class, () -> OptionExtractor.extract("A", List.of()));
     }
 }

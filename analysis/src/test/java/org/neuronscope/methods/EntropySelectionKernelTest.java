@@ -1,5 +1,7 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -60,7 +62,7 @@ class EntropySelectionKernelTest {
     void tiesAtThePercentileThreshold(EntropySelection.Workspace ws) {
         for (long seed = 1; seed <= 3; seed++) {
             SplittableRandom rng = new SplittableRandom(seed);
-            try (NeuronStatistics s = new NeuronStatistics("ffn.act", 3, 2000, groups(5), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 3, 2000, groups(5), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (int g = 0; g < 5; g++) {
                     s.addTokens(g, 20);
                 }
@@ -97,7 +99,7 @@ class EntropySelectionKernelTest {
     @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
     void zeroThresholdAndAGroupWithoutTokens(EntropySelection.Workspace ws) {
         SplittableRandom rng = new SplittableRandom(5);
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 2, 3000, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 2, 3000, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             for (int g = 0; g < 3; g++) {
                 s.addTokens(g, 30);
             }
@@ -122,7 +124,7 @@ class EntropySelectionKernelTest {
     void nearTiesBeyondTheFastLogarithmsResolution(EntropySelection.Workspace ws) {
         SplittableRandom rng = new SplittableRandom(8);
         int layers = 2, neurons = 4000, k = 6;
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups(k), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, layers, neurons, groups(k), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             for (int g = 0; g < k; g++) {
                 s.addTokens(g, 1000);
             }
@@ -190,7 +192,7 @@ class EntropySelectionKernelTest {
         int layers = 2, neurons = 1500, k = 5;
         for (String kind : List.of("random", "near-even pairs", "uniform subsets", "huge")) {
             SplittableRandom rng = new SplittableRandom(kind.hashCode());
-            try (NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups(k), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, layers, neurons, groups(k), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (int g = 0; g < k; g++) {
                     s.addTokens(g, 100);
                 }
@@ -281,7 +283,7 @@ class EntropySelectionKernelTest {
             boolean mixed = scale < 0;
             double factor = Math.abs(scale);
             try (NeuronStatistics src = EntropySelectionTest.random(2, 2500, groups(4), 23);
-                 NeuronStatistics s = new NeuronStatistics("ffn.act", 2, 2500, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+                 NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 2, 2500, groups(4), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (int g = 0; g < 4; g++) {
                     s.addTokens(g, src.tokens(g));
                     for (int l = 0; l < 2; l++) {

@@ -1,5 +1,7 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.MethodSource;
@@ -25,7 +27,7 @@ class EntropySelectionTest {
 
     static NeuronStatistics random(int layers, int neurons, List<String> groups, long seed) {
         SplittableRandom rng = new SplittableRandom(seed);
-        NeuronStatistics s = new NeuronStatistics("ffn.act", layers, neurons, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
+        NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, layers, neurons, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
         for (int g = 0; g < groups.size(); g++) {
             long tokens = 50 + rng.nextInt(100);
             s.addTokens(g, tokens);
@@ -126,7 +128,7 @@ class EntropySelectionTest {
     @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
     void handCheckableCase(EntropySelection.Workspace ws) {
         // 1 layer, 4 neurons, 2 groups of 10 tokens
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 4, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 1, 4, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 10);
             s.addTokens(1, 10);
             double[][] counts = {{10, 0}, {5, 5}, {0, 0}, {9, 1}}; // neuron -> group counts
@@ -168,7 +170,7 @@ class EntropySelectionTest {
     @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
     void thePercentileIsGlobalNotPerGroup(EntropySelection.Workspace ws) {
         // group b fires far more often: a per-group percentile would let a's neurons pass, a global one must not
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 1, 100, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 1, 100, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 100);
             s.addTokens(1, 100);
             for (int n = 0; n < 100; n++) {
@@ -194,7 +196,7 @@ class EntropySelectionTest {
         for (long seed = 4; seed <= 5; seed++) {
             SplittableRandom rng = new SplittableRandom(seed);
             int L = 4, N = 2500;
-            try (NeuronStatistics s = new NeuronStatistics("ffn.act", L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (int g = 0; g < groups.size(); g++) {
                     s.addTokens(g, g == 6 ? 0 : 40); // a group without tokens: p = 0
                 }
@@ -226,7 +228,7 @@ class EntropySelectionTest {
     @ParameterizedTest
     @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
     void equalEntropiesGoToTheLowerLayerThenNeuron(EntropySelection.Workspace ws) {
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", 3, 10, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 3, 10, List.of("a", "b"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             s.addTokens(0, 10);
             s.addTokens(1, 10);
             for (int l = 0; l < 3; l++) {
@@ -274,7 +276,7 @@ class EntropySelectionTest {
         SplittableRandom rng = new SplittableRandom(11);
         List<String> groups = List.of("a", "b", "c");
         int L = 3, N = 4000;
-        try (NeuronStatistics s = new NeuronStatistics("ffn.act", L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
             for (int g = 0; g < groups.size(); g++) {
                 s.addTokens(g, 37 + 11 * g);
             }

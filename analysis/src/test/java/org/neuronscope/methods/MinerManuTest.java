@@ -1,5 +1,7 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neuronscope.NeuronScopeException;
@@ -23,7 +25,7 @@ class MinerManuTest {
     static final int L = 4, N = 500;
 
     static NeuronStatistics sample(SplittableRandom rng, List<String> mods) {
-        NeuronStatistics s = new NeuronStatistics("ffn.act", L, N, mods, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
+        NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, L, N, mods, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0.1f);
         for (int g = 0; g < mods.size(); g++) {
             int tokens = 5 + rng.nextInt(40);
             s.addTokens(g, tokens);
@@ -81,11 +83,11 @@ class MinerManuTest {
         assertTrue(Arrays.stream(imageMax, 0, N).filter(v -> v > 0).count() >= N - 3);
 
         // the default weights need attention statistics; mean+max does not
-        assertThrows(NeuronScopeException.class, () -> Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS));
+        assertThrows(IllegalArgumentException.class, () -> Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS));
         Miner.Params meanMax = Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX);
         int K = (int) Math.round(0.02 * L * N);
 
-        NeuronSet lamu = Miner.select(agg, "ffn.act", meanMax);
+        NeuronSet lamu = Miner.select(agg, HookPoint.FFN_ACT, meanMax);
         for (String m : MODS) {
             assertEquals(Math.round((double) K / MODS.size()), lamu.size(m), "LA_MU: K/M per modality");
         }
@@ -93,11 +95,11 @@ class MinerManuTest {
         double cut = lamu.neurons("text").stream().mapToDouble(NeuronSet.Neuron::score).min().orElseThrow();
         assertEquals(lamu.size("text"), Arrays.stream(wText).filter(w -> w > cut).count() + Arrays.stream(wText).filter(w -> w == cut).limit(1).count());
 
-        NeuronSet adaptive = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.ADAPTIVE));
+        NeuronSet adaptive = Miner.select(agg, HookPoint.FFN_ACT, meanMax.with(Miner.Strategy.ADAPTIVE));
         assertEquals(K, adaptive.size(), "ADAPTIVE: K neurons, each in one modality");
         assertEquals(K, MODS.stream().mapToInt(adaptive::size).sum());
 
-        NeuronSet luma = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.LU_MA));
+        NeuronSet luma = Miner.select(agg, HookPoint.FFN_ACT, meanMax.with(Miner.Strategy.LU_MA));
         for (int l = 0; l < L; l++) {
             int inLayer = 0;
             for (String m : MODS) {
@@ -105,14 +107,14 @@ class MinerManuTest {
             }
             assertEquals(Math.round((double) K / L), inLayer, "LU_MA: K/L pairs per layer");
         }
-        NeuronSet uniform = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.UNIFORM).withRatio(0.06));
+        NeuronSet uniform = Miner.select(agg, HookPoint.FFN_ACT, meanMax.with(Miner.Strategy.UNIFORM).withRatio(0.06));
         for (String m : MODS) {
             for (int l = 0; l < L; l++) {
                 assertEquals(Math.round(0.06 * L * N / (MODS.size() * L)), uniform.neurons(m, l).length, "UNIFORM per (layer, modality)");
             }
         }
-        NeuronSet r1 = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.RANDOM));
-        NeuronSet r2 = Miner.select(agg, "ffn.act", meanMax.with(Miner.Strategy.RANDOM));
+        NeuronSet r1 = Miner.select(agg, HookPoint.FFN_ACT, meanMax.with(Miner.Strategy.RANDOM));
+        NeuronSet r2 = Miner.select(agg, HookPoint.FFN_ACT, meanMax.with(Miner.Strategy.RANDOM));
         assertEquals(K, r1.size("random"));
         assertEquals(r1.describe("random"), r2.describe("random"), "seeded");
     }
@@ -123,9 +125,9 @@ class MinerManuTest {
         SplittableRandom rng = new SplittableRandom(3);
         double[][][] forgetValues = new double[layers][neurons][];
         double[][][] retainValues = new double[layers][neurons][];
-        NeuronStatistics f = new NeuronStatistics("ffn.out", layers, neurons, List.of("forget"),
+        NeuronStatistics f = new NeuronStatistics(HookPoint.FFN_POST, layers, neurons, List.of("forget"),
                 EnumSet.of(Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.COUNT_ABS), 0f, 0.1f);
-        NeuronStatistics r = new NeuronStatistics("ffn.out", layers, neurons, List.of("retain"),
+        NeuronStatistics r = new NeuronStatistics(HookPoint.FFN_POST, layers, neurons, List.of("retain"),
                 EnumSet.of(Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.COUNT_ABS), 0f, 0.1f);
         f.addTokens(0, 40);
         r.addTokens(0, 40);
@@ -202,9 +204,9 @@ class MinerManuTest {
         fsq[0][1][7] = 1000;
         fabs[0][1][7] = 100;  // "image+text" group, layer 0, neuron 7
         List<String> groups = List.of("text", "image+text");
-        try (NeuronStatistics forget = NeuronStatistics.fromArrays("ffn.out", groups,
+        try (NeuronStatistics forget = NeuronStatistics.fromArrays(HookPoint.FFN_POST, groups,
                 Map.of(Statistic.SUM, sum, Statistic.SUM_SQ, fsq, Statistic.SUM_ABS, fabs, Statistic.COUNT_ABS, cnt), new long[] {10, 10}, 0f, 0.1f);
-             NeuronStatistics retain = NeuronStatistics.fromArrays("ffn.out", groups,
+             NeuronStatistics retain = NeuronStatistics.fromArrays(HookPoint.FFN_POST, groups,
                      Map.of(Statistic.SUM, sum, Statistic.SUM_SQ, sq, Statistic.SUM_ABS, abs, Statistic.COUNT_ABS, cnt), new long[] {10, 10}, 0f, 0.1f)) {
             NeuronSet set = Manu.select(forget, retain, new Manu.Params(Manu.Weights.DEFAULTS, Manu.Variant.CODE, 0.025)); // 1 of 40 per group
             assertEquals("[1:4]", set.describe("text"));
@@ -213,10 +215,10 @@ class MinerManuTest {
             assertEquals(expected, set.neurons("text").get(0).score(), 1e-9, "abs 10/1, var sqrt(100)/1, rms sqrt(100)/1");
         }
         // sums of unclamped values are refused when MAX proves a value beyond ±1000
-        try (NeuronStatistics s = NeuronStatistics.fromArrays("ffn.out", List.of("f"), Map.of(Statistic.SUM, new double[][][] {{{1}}},
+        try (NeuronStatistics s = NeuronStatistics.fromArrays(HookPoint.FFN_POST, List.of("f"), Map.of(Statistic.SUM, new double[][][] {{{1}}},
                 Statistic.SUM_SQ, new double[][][] {{{1}}}, Statistic.SUM_ABS, new double[][][] {{{1}}}, Statistic.COUNT_ABS, new double[][][] {{{1}}},
                 Statistic.MAX, new double[][][] {{{1500}}}), new long[] {1}, 0f, 0.1f)) {
-            assertTrue(assertThrows(NeuronScopeException.class, () -> Manu.importance(s, 0)).getMessage().contains("1000"));
+            assertTrue(assertThrows(IllegalArgumentException.class, () -> Manu.importance(s, 0)).getMessage().contains("1000"));
         }
         Map<Manu.Metric, double[]> big = Map.of(Manu.Metric.ABS, new double[] {1e9}, Manu.Metric.FREQ, new double[] {1},
                 Manu.Metric.VAR, new double[] {0}, Manu.Metric.RMS, new double[] {0});
@@ -244,7 +246,7 @@ class MinerManuTest {
 
     @Test
     void neuronSetsAndStatisticsRoundTripOnDisk(@TempDir Path tmp) throws Exception {
-        NeuronSet set = new NeuronSet("lape", "ffn.act", 3, 10, Map.of("top_rate", "0.01"));
+        NeuronSet set = new NeuronSet("lape", HookPoint.FFN_ACT, 3, 10, Map.of("top_rate", "0.01"));
         set.add("en", 0, 3, 0.5).add("en", 2, 1, 0.25).add("fr", 2, 1, 0.25).add("fr", 1, 9, 0.1);
         set.save(tmp.resolve("set.json"));
         NeuronSet back = NeuronSet.load(tmp.resolve("set.json"));

@@ -1,5 +1,7 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.Test;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
@@ -98,9 +100,9 @@ class MinerTest {
                 }
             }
         }
-        NeuronStatistics act = NeuronStatistics.fromArrays("ffn.act", MODS, Map.of(Statistic.COUNT, count, Statistic.SUM, sum, Statistic.MAX, max), tokens, 0f, 0f);
-        NeuronStatistics k = NeuronStatistics.fromArrays("ffn.act", MODS, Map.of(Statistic.WEIGHTED_SUM, wk), tokens, 0f, 0f);
-        NeuronStatistics q = NeuronStatistics.fromArrays("ffn.act", MODS, Map.of(Statistic.WEIGHTED_SUM, wq), tokens, 0f, 0f);
+        NeuronStatistics act = NeuronStatistics.fromArrays(HookPoint.FFN_ACT, MODS, Map.of(Statistic.COUNT, count, Statistic.SUM, sum, Statistic.MAX, max), tokens, 0f, 0f);
+        NeuronStatistics k = NeuronStatistics.fromArrays(HookPoint.FFN_ACT, MODS, Map.of(Statistic.WEIGHTED_SUM, wk), tokens, 0f, 0f);
+        NeuronStatistics q = NeuronStatistics.fromArrays(HookPoint.FFN_ACT, MODS, Map.of(Statistic.WEIGHTED_SUM, wq), tokens, 0f, 0f);
         return new Miner.SampleStatistics(act, k, q);
     }
 
@@ -192,7 +194,7 @@ class MinerTest {
         }
         assertEquals(null, Miner.sampleScore(st, Miner.Metric.MEAN, "video"), "absent modality");
         Miner.SampleStatistics noAttention = new Miner.SampleStatistics(st.activations(), null, null);
-        assertThrows(NeuronScopeException.class, () -> Miner.sampleScore(noAttention, Miner.Metric.ATTN_K, "text"));
+        assertThrows(IllegalArgumentException.class, () -> Miner.sampleScore(noAttention, Miner.Metric.ATTN_K, "text"));
     }
 
     @Test
@@ -279,7 +281,7 @@ class MinerTest {
         Map<String, double[]> w = new java.util.LinkedHashMap<>();
         occurring.forEach(m -> w.put(m, agg.combined(m, params.weights())));
 
-        NeuronSet lamu = Miner.select(agg, "ffn.act", params);
+        NeuronSet lamu = Miner.select(agg, HookPoint.FFN_ACT, params);
         assertEquals(0, lamu.size("video"));
         for (String m : occurring) {
             Set<String> want = new HashSet<>();
@@ -287,7 +289,7 @@ class MinerTest {
             assertEquals(want, members(lamu, m), "LA_MU " + m);
         }
 
-        NeuronSet adaptive = Miner.select(agg, "ffn.act", params.with(Miner.Strategy.ADAPTIVE));
+        NeuronSet adaptive = Miner.select(agg, HookPoint.FFN_ACT, params.with(Miner.Strategy.ADAPTIVE));
         double[] total = new double[L * N];
         w.values().forEach(v -> { for (int i = 0; i < total.length; i++) total[i] += v[i]; });
         Map<String, Set<String>> want = new java.util.HashMap<>();
@@ -305,7 +307,7 @@ class MinerTest {
         }
         assertEquals(K, adaptive.size());
 
-        NeuronSet luma = Miner.select(agg, "ffn.act", params.with(Miner.Strategy.LU_MA));
+        NeuronSet luma = Miner.select(agg, HookPoint.FFN_ACT, params.with(Miner.Strategy.LU_MA));
         for (int l = 0; l < L; l++) {
             List<double[]> pairs = new ArrayList<>(); // {score, neuron, modality}
             for (int n = 0; n < N; n++) {
@@ -324,7 +326,7 @@ class MinerTest {
             assertEquals(wantPairs, got, "LU_MA layer " + l);
         }
 
-        NeuronSet uniform = Miner.select(agg, "ffn.act", params.with(Miner.Strategy.UNIFORM).withRatio(0.05)); // K = 105, K/(M·L) = 12 (11.67)
+        NeuronSet uniform = Miner.select(agg, HookPoint.FFN_ACT, params.with(Miner.Strategy.UNIFORM).withRatio(0.05)); // K = 105, K/(M·L) = 12 (11.67)
         for (String m : occurring) {
             for (int l = 0; l < L; l++) {
                 double[] row = java.util.Arrays.copyOfRange(w.get(m), l * N, (l + 1) * N);
@@ -333,9 +335,9 @@ class MinerTest {
             }
         }
 
-        NeuronSet r1 = Miner.select(agg, "ffn.act", params.with(Miner.Strategy.RANDOM));
-        NeuronSet r2 = Miner.select(agg, "ffn.act", params.with(Miner.Strategy.RANDOM));
-        NeuronSet r3 = Miner.select(agg, "ffn.act", new Miner.Params(params.weights(), params.ratio(), Miner.Strategy.RANDOM, 99));
+        NeuronSet r1 = Miner.select(agg, HookPoint.FFN_ACT, params.with(Miner.Strategy.RANDOM));
+        NeuronSet r2 = Miner.select(agg, HookPoint.FFN_ACT, params.with(Miner.Strategy.RANDOM));
+        NeuronSet r3 = Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(params.weights(), params.ratio(), Miner.Strategy.RANDOM, 99));
         assertEquals(K, r1.size("random"));
         assertEquals(r1.describe("random"), r2.describe("random"), "seeded");
         assertNotEquals(r1.describe("random"), r3.describe("random"), "another seed, another set");
@@ -349,8 +351,8 @@ class MinerTest {
             Miner.SampleStatistics st = statistics(raw(rng, 10, new int[] {0, 1}));
             agg.add("only", new Miner.SampleStatistics(st.activations(), null, null));
         }
-        assertThrows(NeuronScopeException.class, () -> Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS), "attn_k has weight 0.5");
-        NeuronSet set = Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
+        assertThrows(IllegalArgumentException.class, () -> Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS), "attn_k has weight 0.5");
+        NeuronSet set = Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
         assertEquals(Math.round(0.02 * L * N / 2.0), set.size("image"));
         assertTrue(set.neurons("image").stream().filter(x -> x.neuron() % 50 == 2).count() >= set.size("image") / 2,
                 "the planted image neurons (n % 50 == 2) dominate: " + set.describe("image"));

@@ -1,5 +1,8 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.FormatException;
+import org.neuronscope.HookPoint;
+
 import com.fasterxml.jackson.databind.JsonNode;
 import com.fasterxml.jackson.databind.ObjectMapper;
 import org.junit.jupiter.api.Test;
@@ -20,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /** Neuron sets: JSON, overlap, counts, random baselines and masks. */
 class NeuronSetTest {
     static NeuronSet example() {
-        NeuronSet set = new NeuronSet("lape", "ffn.act", 3, 10, Map.of("top_rate", "0.01"));
+        NeuronSet set = new NeuronSet("lape", HookPoint.FFN_ACT, 3, 10, Map.of("top_rate", "0.01"));
         // added out of order: kept sorted per layer
         set.add("en", 2, 1, 0.25).add("en", 0, 3, 0.5).add("en", 0, 1, 0.75).add("fr", 2, 1, 0.25).add("fr", 1, 9, 0.1);
         set.ensureGroup("zh");
@@ -29,20 +32,20 @@ class NeuronSetTest {
 
     @Test
     void addAllByFlatIndexEqualsAddingOneByOne() {
-        NeuronSet bulk = new NeuronSet("lape", "ffn.act", 3, 10, Map.of());
+        NeuronSet bulk = new NeuronSet("lape", HookPoint.FFN_ACT, 3, 10, Map.of());
         bulk.addAll("en", new int[] {21, 3, 1}, new double[] {0.25, 0.5, 0.75}); // (2,1), (0,3), (0,1): out of order
         bulk.addAll("fr", new int[] {19, 21}, new double[] {0.1, 0.25});
-        NeuronSet one = new NeuronSet("lape", "ffn.act", 3, 10, Map.of());
+        NeuronSet one = new NeuronSet("lape", HookPoint.FFN_ACT, 3, 10, Map.of());
         one.add("en", 2, 1, 0.25).add("en", 0, 3, 0.5).add("en", 0, 1, 0.75).add("fr", 1, 9, 0.1).add("fr", 2, 1, 0.25);
         for (String g : List.of("en", "fr")) {
             assertEquals(one.neurons(g), bulk.neurons(g), g);
         }
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {3}, new double[] {1}), "already in the group");
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {30}, new double[] {1}), "3 x 10 has flat indices below 30");
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {-1}, new double[] {1}));
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {4, 5}, new double[] {1}), "one score per index");
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("en", new int[] {4, 5, 4}, new double[] {1, 2, 3}), "a duplicate within the call");
-        assertThrows(NeuronScopeException.class, () -> bulk.addAll("new", new int[] {4, 40}, new double[] {1, 2}));
+        assertThrows(IllegalArgumentException.class, () -> bulk.addAll("en", new int[] {3}, new double[] {1}), "already in the group");
+        assertThrows(IndexOutOfBoundsException.class, () -> bulk.addAll("en", new int[] {30}, new double[] {1}), "3 x 10 has flat indices below 30");
+        assertThrows(IndexOutOfBoundsException.class, () -> bulk.addAll("en", new int[] {-1}, new double[] {1}));
+        assertThrows(IllegalArgumentException.class, () -> bulk.addAll("en", new int[] {4, 5}, new double[] {1}), "one score per index");
+        assertThrows(IllegalArgumentException.class, () -> bulk.addAll("en", new int[] {4, 5, 4}, new double[] {1, 2, 3}), "a duplicate within the call");
+        assertThrows(IndexOutOfBoundsException.class, () -> bulk.addAll("new", new int[] {4, 40}, new double[] {1, 2}));
         assertEquals(3, bulk.size("en"), "a refused call adds nothing, not even the indices before the bad one");
         assertTrue(!bulk.hasGroup("new"), "nor a group");
     }
@@ -71,15 +74,15 @@ class NeuronSetTest {
     void loadRejectsBrokenFiles(@TempDir Path tmp) throws Exception {
         Path f = tmp.resolve("bad.json");
         Files.writeString(f, "{\"format\": \"something-else\"}");
-        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("not a neuron set"));
+        assertTrue(assertThrows(FormatException.class, () -> NeuronSet.load(f)).getMessage().contains("not a neuron set"));
         Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [4], \"scores\": [0]}}}}");
-        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("out of range"));
+        assertTrue(assertThrows(FormatException.class, () -> NeuronSet.load(f)).getMessage().contains("out of range"));
         Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [2, 2], \"scores\": [0, 0]}}}}");
-        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("already"));
+        assertTrue(assertThrows(FormatException.class, () -> NeuronSet.load(f)).getMessage().contains("already"));
         Files.writeString(f, "{\"format\": \"neuronscope-neuron-set/1\", \"layers\": 2, \"neurons\": 4, \"groups\": {\"a\": {\"1\": {\"neurons\": [2], \"scores\": []}}}}");
-        assertTrue(assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f)).getMessage().contains("scores"));
+        assertTrue(assertThrows(FormatException.class, () -> NeuronSet.load(f)).getMessage().contains("scores"));
         Files.writeString(f, "{ not json");
-        assertThrows(NeuronScopeException.class, () -> NeuronSet.load(f));
+        assertThrows(FormatException.class, () -> NeuronSet.load(f));
     }
 
     @Test
@@ -94,13 +97,13 @@ class NeuronSetTest {
         assertArrayEquals(new int[] {2, 1, 1}, set.perLayerCounts());
         assertArrayEquals(new int[] {1, 3}, set.neurons("en", 0));
         assertTrue(set.contains("fr", 1, 9));
-        assertThrows(NeuronScopeException.class, () -> set.neurons("de"));
-        assertThrows(NeuronScopeException.class, () -> set.add("en", 3, 0, 0));
+        assertThrows(IllegalArgumentException.class, () -> set.neurons("de"));
+        assertThrows(IndexOutOfBoundsException.class, () -> set.add("en", 3, 0, 0));
     }
 
     @Test
     void randomBaselinesMatchSizeAndOptionallyLayersSeeded() {
-        NeuronSet set = new NeuronSet("miner", "ffn.act", 6, 400, Map.of());
+        NeuronSet set = new NeuronSet("miner", HookPoint.FFN_ACT, 6, 400, Map.of());
         for (int i = 0; i < 60; i++) {
             set.add("image", i % 3, i * 5, 1);      // layers 0..2 only
             set.add("audio", 5, i, 1);
@@ -113,39 +116,39 @@ class NeuronSetTest {
         assertTrue(any.perLayerCounts("image")[4] > 0 || any.perLayerCounts("image")[5] > 0, "spread over all layers");
         assertEquals(same.describe("image"), RandomBaseline.matching(set, 7, true).describe("image"), "seeded");
         assertNotEquals(same.describe("image"), RandomBaseline.matching(set, 8, true).describe("image"));
-        NeuronSet r = RandomBaseline.of("ffn.act", 6, 400, 100, 1, "random");
+        NeuronSet r = RandomBaseline.of(HookPoint.FFN_ACT, 6, 400, 100, 1, "random");
         assertEquals(100, r.size("random"));
     }
 
     @Test
     void masksDoWhatTheModesSay() {
         NeuronSet set = example();
-        InterventionMask off = InterventionMask.of(set, List.of("en"), InterventionMask.Mode.DEACTIVATE, 0f);
+        InterventionMask off = InterventionMask.of(set, List.of("en"), Intervention.deactivate());
         assertEquals(0f, off.scale(0, 3));
         assertEquals(0f, off.shift(0, 3));
         assertEquals(1f, off.scale(1, 9), "fr not chosen");
         assertEquals(3, off.changed());
 
-        InterventionMask set5 = InterventionMask.of(set, List.of("en", "fr"), InterventionMask.Mode.SET, 5f);
+        InterventionMask set5 = InterventionMask.of(set, List.of("en", "fr"), Intervention.setTo(5f));
         assertEquals(0f, set5.scale(1, 9));
         assertEquals(5f, set5.shift(1, 9));
         assertEquals(4, set5.changed(), "the union: 2:1 once");
 
-        InterventionMask amp = InterventionMask.of(set, List.of("fr"), InterventionMask.Mode.SCALE, 2f);
+        InterventionMask amp = InterventionMask.of(set, List.of("fr"), Intervention.scale(2f));
         assertEquals(2f, amp.scale(2, 1));
         assertEquals(0f, amp.shift(2, 1));
 
-        InterventionMask comp = InterventionMask.of(set, List.of("fr"), InterventionMask.Mode.COMPLEMENTARY, 0f);
+        InterventionMask comp = InterventionMask.of(set, List.of("fr"), Intervention.complementary());
         assertEquals(1f, comp.scale(1, 9));
         assertEquals(0f, comp.scale(1, 8));
         assertEquals(3 * 10 - 2, comp.changed());
 
-        InterventionMask min = InterventionMask.setToMinimum(set, List.of("en"), new double[] {-0.5, -1, -2});
+        InterventionMask min = InterventionMask.of(set, List.of("en"), new Intervention.SetToMinimum(new double[] {-0.5, -1, -2}));
         assertEquals(-0.5f, min.shift(0, 1));
         assertEquals(-2f, min.shift(2, 1));
         assertEquals(0f, min.scale(2, 1));
         assertEquals(1f, min.scale(1, 9));
-        assertThrows(NeuronScopeException.class, () -> InterventionMask.of(set, List.of("en"), InterventionMask.Mode.SET_TO_MIN, 0f));
+        assertThrows(IllegalArgumentException.class, () -> InterventionMask.of(set, List.of("en"), Intervention.parse("minimum")));
         float[][] scale = off.scale();
         scale[0][3] = 7f;
         assertEquals(0f, off.scale(0, 3), "arrays handed out are copies");
