@@ -1,11 +1,12 @@
 package org.neuronscope.benchmarks;
 
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.hooks.LayerMask;
+import org.neuronscope.stats.Statistic;
+
 import org.neuronscope.testkit.ModelSpec;
 import org.neuronscope.testkit.SyntheticModels;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.Intervention;
-import org.neuronscope.hooks.NeuronHooks;
-import org.neuronscope.hooks.Reduction;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
@@ -45,33 +46,41 @@ public final class HookOverheadBenchmark {
         }
         System.out.println(LlamaRuntime.systemInfo());
         SessionParams params = SessionParams.defaults().withContextSize(TOKENS).withBatchSize(TOKENS).withThreads(2);
-        try (Model m = Model.load(model); Session session = m.newSession(params); NeuronHooks hooks = NeuronHooks.attach(session);
-             Batch batch = Batch.ofTokens(TOKENS)) {
+        try (Model m = Model.load(model); Session session = m.newSession(params); Batch batch = Batch.ofTokens(TOKENS)) {
             SplittableRandom rng = new SplittableRandom(1);
             int[] group = new int[TOKENS];
             for (int i = 0; i < TOKENS; i++) {
                 batch.add(1000 + rng.nextInt(100_000), i, 0, allOutputs || i == TOKENS - 1);
                 group[i] = i * GROUPS / TOKENS;
             }
+            // each configuration in a fresh scope; closing the previous one takes its hooks away
+            HookScope[] scope = {session.hooks().openScope()};
+            Runnable fresh = () -> {
+                scope[0].close();
+                scope[0] = session.hooks().openScope();
+            };
             Map<String, Runnable> setups = new LinkedHashMap<>();
-            setups.put("plain", hooks::clear);
+            setups.put("plain", fresh);
             setups.put("stats", () -> {
-                hooks.clear();
-                hooks.setColumns(GROUPS).setGroups(group);
-                hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
-                hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM, 0f);
-                hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM_SQ, 0f);
+                fresh.run();
+                HookScope hooks = scope[0];
+                hooks.tokenWeights(GROUPS).setGroups(group);
+                hooks.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
+                hooks.reduce(HookPoint.FFN_ACT, Statistic.SUM, 0f);
+                hooks.reduce(HookPoint.FFN_ACT, Statistic.SUM_SQ, 0f);
             });
             setups.put("count-only", () -> {
-                hooks.clear();
-                hooks.setColumns(GROUPS).setGroups(group);
-                hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
+                fresh.run();
+                HookScope hooks = scope[0];
+                hooks.tokenWeights(GROUPS).setGroups(group);
+                hooks.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
             });
             setups.put("mask", () -> {
-                hooks.clear();
+                fresh.run();
+                HookScope hooks = scope[0];
                 SplittableRandom r = new SplittableRandom(2);
                 for (int l = 0; l < m.layerCount(); l++) {
-                    Intervention iv = hooks.intervention(HookPoint.FFN_ACT, l);
+                    LayerMask iv = hooks.mask(HookPoint.FFN_ACT, l);
                     for (int k = 0; k < iv.width() / 50; k++) {
                         iv.deactivate(r.nextInt(iv.width()));
                     }

@@ -1,5 +1,7 @@
 package org.neuronscope.benchmarks;
 
+import org.neuronscope.HookPoint;
+
 import org.neuronscope.methods.EntropySelection;
 import org.neuronscope.methods.Manu;
 import org.neuronscope.methods.Miner;
@@ -63,15 +65,15 @@ public class MethodsBenchmark {
     @Setup(Level.Trial)
     public void setup() {
         SplittableRandom rng = new SplittableRandom(1);
-        counts = new NeuronStatistics("ffn.act", LAYERS, NEURONS, GROUPS, EnumSet.of(Statistic.COUNT), 0f, 0f);
+        counts = new NeuronStatistics(HookPoint.FFN_ACT, LAYERS, NEURONS, GROUPS, EnumSet.of(Statistic.COUNT), 0f, 0f);
         for (int g = 0; g < GROUPS.size(); g++) {
             counts.addTokens(g, 10_000);
         }
         fill(counts.segment(Statistic.COUNT), rng, 10_001, 0);
 
         EnumSet<Statistic> manuStats = EnumSet.of(Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.COUNT_ABS);
-        forget = new NeuronStatistics("ffn.out", LAYERS, NEURONS, List.of("forget"), manuStats, 0f, 0.1f);
-        retain = new NeuronStatistics("ffn.out", LAYERS, NEURONS, List.of("retain"), manuStats, 0f, 0.1f);
+        forget = new NeuronStatistics(HookPoint.FFN_POST, LAYERS, NEURONS, List.of("forget"), manuStats, 0f, 0.1f);
+        retain = new NeuronStatistics(HookPoint.FFN_POST, LAYERS, NEURONS, List.of("retain"), manuStats, 0f, 0.1f);
         for (NeuronStatistics s : List.of(forget, retain)) {
             s.addTokens(0, 1000);
             fill(s.segment(Statistic.SUM), rng, 2000, -1000);
@@ -81,7 +83,7 @@ public class MethodsBenchmark {
         }
 
         aggregator = new Miner.Aggregator(LAYERS, NEURONS, GROUPS, EnumSet.of(Miner.Metric.MEAN, Miner.Metric.MAX));
-        try (NeuronStatistics sample = new NeuronStatistics("ffn.act", LAYERS, NEURONS, GROUPS,
+        try (NeuronStatistics sample = new NeuronStatistics(HookPoint.FFN_ACT, LAYERS, NEURONS, GROUPS,
                 EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f)) {
             for (int g = 0; g < GROUPS.size(); g++) {
                 sample.addTokens(g, 100);
@@ -118,7 +120,7 @@ public class MethodsBenchmark {
 
     @Benchmark
     public NeuronSet minerSelect() {
-        return Miner.select(aggregator, "ffn.act", Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
+        return Miner.select(aggregator, HookPoint.FFN_ACT, Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
     }
 
     @Benchmark

@@ -1,5 +1,7 @@
 package org.neuronscope.benchmarks;
 
+import org.neuronscope.internal.NativeHandle;
+
 import org.neuronscope.bindings.mtmd_helper_bitmap_wrapper;
 import org.neuronscope.bindings.mtmd_input_text;
 import org.neuronscope.bindings.neuronscope_h;
@@ -8,7 +10,6 @@ import org.neuronscope.testkit.ModelSpec;
 import org.neuronscope.testkit.SyntheticModels;
 import org.neuronscope.testkit.SyntheticProjectors;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Media;
 import org.neuronscope.media.ModalityGrouping;
@@ -67,7 +68,7 @@ public final class MultimodalBenchmark {
         SessionParams sp = SessionParams.defaults().withContextSize(2048).withBatchSize(512).withThreads(2);
         String text = "<|im_start|>user\n" + Projector.marker() + Projector.marker() + "Describe both.<|im_end|>\n<|im_start|>assistant\n";
         try (Model model = Model.load(modelFile); Projector projector = Projector.load(model, projFile, pp);
-             Session session = model.newSession(sp); NeuronHooks hooks = NeuronHooks.attach(session);
+             Session session = model.newSession(sp);
              Prompt prompt = new MultimodalPrompts(projector, PromptFormat.chat()).prepare(text, List.of(Media.image(image), Media.image(image)), false);
              Arena arena = Arena.ofConfined()) {
             System.out.println("prompt: " + prompt.length() + " entries, " + Arrays.stream(prompt.modalities()).filter(m -> m.isMedia()).count() + " image");
@@ -77,7 +78,7 @@ public final class MultimodalBenchmark {
             Map<String, Runnable> runs = new LinkedHashMap<>();
             runs.put("mtmd helper", () -> {
                 session.clearMemory();
-                int rc = neuronscope_h.mtmd_helper_eval_chunks(projector.nativeHandle(), session.nativeHandle(), chunks, 0, 0,
+                int rc = neuronscope_h.mtmd_helper_eval_chunks(NativeHandle.of(projector).get(), NativeHandle.of(session).get(), chunks, 0, 0,
                         session.batchSize(), true, newPast);
                 if (rc != 0) {
                     throw new IllegalStateException("mtmd_helper_eval_chunks: " + rc);
@@ -88,11 +89,10 @@ public final class MultimodalBenchmark {
                 prompt.decode(session, 0, 0, groups, DecodeStep.plain(session));
             });
             runs.put("+ statistics", () -> {
-                try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, new ModalityGrouping().groupNames(),
+                try (StatisticsCollector c = StatisticsCollector.start(session, HookPoint.FFN_ACT, new ModalityGrouping().groupNames(),
                         EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
                     c.add(prompt, groups);
                 }
-                hooks.clear();
             });
             Map<String, double[]> seconds = new LinkedHashMap<>();
             runs.keySet().forEach(k -> seconds.put(k, new double[rounds]));
@@ -117,7 +117,7 @@ public final class MultimodalBenchmark {
 
     /** The same prompt tokenized by mtmd's marker API, for its helper. */
     private static MemorySegment mtmdChunks(Projector projector, String text, Path image, Arena arena) {
-        MemorySegment ctx = projector.nativeHandle();
+        MemorySegment ctx = NativeHandle.of(projector).get(); // the reference: mtmd called directly
         MemorySegment bitmaps = arena.allocate(ValueLayout.ADDRESS, 2);
         MemorySegment w = neuronscope_h.mtmd_helper_bitmap_init_from_file(arena, ctx, arena.allocateFrom(image.toString()), false,
                 neuronscope_h.mtmd_helper_init_opt_default(arena));

@@ -1,5 +1,7 @@
 package org.neuronscope.experiments;
 
+import org.neuronscope.methods.Intervention;
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.Accuracy;
 import org.neuronscope.eval.Dataset;
@@ -12,7 +14,7 @@ import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptBatcher;
 import org.neuronscope.methods.InterventionMask;
-import org.neuronscope.collect.Interventions;
+import org.neuronscope.hooks.HookScope;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.model.Generator;
 import org.neuronscope.model.Sampler;
@@ -42,33 +44,28 @@ import java.util.function.Function;
  */
 public final class AblationExperiment {
     /**
-     * One intervention to evaluate; {@link #NONE} is the baseline.
-     *
-     * @param layerMinimum null, or MINER's "set to the minimum": each chosen neuron of layer l is set to
-     *                     {@code layerMinimum[l]} (see {@link InterventionMask#layerMinima}), and
-     *                     {@code mode} and {@code value} are not used
+     * One intervention to evaluate: {@code intervention} applied to the union of {@code groups} of
+     * {@code set} (all its groups when empty). {@link #NONE} is the baseline.
      */
-    public record Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value, double[] layerMinimum) {
-        public static final Condition NONE = new Condition("none", null, List.of(), Interventions.Mode.DEACTIVATE, 0f);
+    public record Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
+        public static final Condition NONE = new Condition("none", null, List.of(), Intervention.deactivate());
 
         public Condition {
             if (name == null || name.isBlank()) {
-                throw new NeuronScopeException("a condition needs a name");
+                throw new IllegalArgumentException("a condition needs a name");
             }
             groups = List.copyOf(groups);
-            if (layerMinimum != null && (set == null || layerMinimum.length != set.layers())) {
-                throw new NeuronScopeException("condition " + name + ": " + layerMinimum.length + " layer minima for a set of "
-                        + (set == null ? 0 : set.layers()) + " layers");
+            if (intervention == null) {
+                throw new IllegalArgumentException("condition " + name + " needs an intervention");
+            }
+            if (set != null && intervention.needsMinima()) {
+                throw new IllegalArgumentException("condition " + name + ": " + intervention + " needs the per-layer minima");
             }
         }
 
-        public Condition(String name, NeuronSet set, Collection<String> groups, Interventions.Mode mode, float value) {
-            this(name, set, groups, mode, value, null);
-        }
-
-        /** The set's neurons set to the smallest activation each layer took ({@code layerMinimum[l]}). */
-        public static Condition setToMinimum(String name, NeuronSet set, Collection<String> groups, double[] layerMinimum) {
-            return new Condition(name, set, groups, Interventions.Mode.SET, 0f, layerMinimum.clone());
+        /** The mask of this condition (the identity for {@link #NONE}). */
+        public InterventionMask mask() {
+            return InterventionMask.of(set, groups.isEmpty() ? set.groupNames() : groups, intervention);
         }
     }
 
@@ -96,7 +93,7 @@ public final class AblationExperiment {
     public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
                                   int maxTokens, int samplesPerDecode, Progress.Listener listener) {
         if (samplesPerDecode <= 0 || samplesPerDecode > wb.session().maxSequences()) {
-            throw new NeuronScopeException("samplesPerDecode must be in [1, " + wb.session().maxSequences() + "] (the session's sequences), got "
+            throw new IllegalArgumentException("samplesPerDecode must be in [1, " + wb.session().maxSequences() + "] (the session's sequences), got "
                     + samplesPerDecode);
         }
         List<Condition> all = new ArrayList<>();
@@ -108,58 +105,51 @@ public final class AblationExperiment {
         Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
         try (Sampler greedy = Sampler.greedy()) {
             for (Condition c : all) {
-                wb.hooks().removeInterventions();
-                if (c.set() != null) {
-                    Collection<String> groups = c.groups().isEmpty() ? c.set().groupNames() : c.groups();
-                    HookPoint point = HookPoint.parse(c.set().hookPoint());
-                    if (c.layerMinimum() != null) {
-                        Interventions.apply(InterventionMask.setToMinimum(c.set(), groups, c.layerMinimum()), wb.hooks(), point);
-                    } else {
-                        Interventions.apply(wb.hooks(), point, c.set(), groups, c.mode(), c.value());
+                try (HookScope scope = wb.hooks().openScope()) {
+                    if (c.set() != null) {
+                        scope.apply(c.mask(), c.set().hookPoint());
                     }
-                }
-                Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
-                Map<String, Accuracy> agree = new LinkedHashMap<>();
-                Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
-                Map<String, Scores> scores = new LinkedHashMap<>();
-                for (int from = 0; from < data.size(); from += samplesPerDecode) {
-                    int to = Math.min(data.size(), from + samplesPerDecode);
-                    float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
-                    for (int i = from; i < to; i++) {
-                        Sample s = data.samples().get(i);
-                        String g = groupOf.apply(s);
-                        float[] logits = next[i - from];
-                        if (c == Condition.NONE) {
-                            baseline.add(logits);
+                    Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
+                    Map<String, Accuracy> agree = new LinkedHashMap<>();
+                    Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
+                    Map<String, Scores> scores = new LinkedHashMap<>();
+                    for (int from = 0; from < data.size(); from += samplesPerDecode) {
+                        int to = Math.min(data.size(), from + samplesPerDecode);
+                        float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
+                        for (int i = from; i < to; i++) {
+                            Sample s = data.samples().get(i);
+                            String g = groupOf.apply(s);
+                            float[] logits = next[i - from];
+                            if (c == Condition.NONE) {
+                                baseline.add(logits);
+                            }
+                            float[] b = baseline.get(i);
+                            double d = 0;
+                            for (int k = 0; k < b.length; k++) {
+                                d += Math.abs(logits[k] - b[k]);
+                            }
+                            double[] acc = change.computeIfAbsent(g, k -> new double[2]);
+                            acc[0] += d / b.length;
+                            acc[1]++;
+                            agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
+                            boolean known = s.isMultipleChoice() ? s.answerIndex() != Sample.NO_ANSWER : !s.answers().isEmpty();
+                            if (known) {
+                                answerMetrics(wb, greedy, s, maxTokens, answers.computeIfAbsent(g, k -> new LinkedHashMap<>()),
+                                        scores.computeIfAbsent(g, k -> new Scores()));
+                            }
+                            if (!s.hasMedia()) {
+                                scores.computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
+                                        s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt()));
+                            }
+                            progress.step();
                         }
-                        float[] b = baseline.get(i);
-                        double d = 0;
-                        for (int k = 0; k < b.length; k++) {
-                            d += Math.abs(logits[k] - b[k]);
-                        }
-                        double[] acc = change.computeIfAbsent(g, k -> new double[2]);
-                        acc[0] += d / b.length;
-                        acc[1]++;
-                        agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
-                        boolean known = s.isMultipleChoice() ? s.answerIndex() != Sample.NO_ANSWER : !s.answers().isEmpty();
-                        if (known) {
-                            answerMetrics(wb, greedy, s, maxTokens, answers.computeIfAbsent(g, k -> new LinkedHashMap<>()),
-                                    scores.computeIfAbsent(g, k -> new Scores()));
-                        }
-                        if (!s.hasMedia()) {
-                            scores.computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
-                                    s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt()));
-                        }
-                        progress.step();
                     }
+                    change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
+                    agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
+                    answers.forEach((g, m) -> m.forEach((metric, a) -> table.put(c.name(), g, metric, a)));
+                    scores.forEach((g, sc) -> sc.putInto(table, c.name(), g));
                 }
-                change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
-                agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
-                answers.forEach((g, m) -> m.forEach((metric, a) -> table.put(c.name(), g, metric, a)));
-                scores.forEach((g, sc) -> sc.putInto(table, c.name(), g));
             }
-        } finally {
-            wb.hooks().removeInterventions();
         }
         table.baseline(Condition.NONE.name());
         return table;

@@ -18,7 +18,7 @@ public final class AnswerScoring {
     /** {@code log softmax(logits)[token]}, in double precision with the max subtracted. */
     public static double logProb(float[] logits, int token) {
         if (token < 0 || token >= logits.length) {
-            throw new NeuronScopeException("token " + token + " outside a vocabulary of " + logits.length);
+            throw new IndexOutOfBoundsException("token " + token + " outside a vocabulary of " + logits.length);
         }
         double max = Double.NEGATIVE_INFINITY;
         for (float v : logits) {
@@ -39,7 +39,7 @@ public final class AnswerScoring {
      */
     public static double[] continuationLogProbs(Session session, int seqId, int nextPosition, float[] promptLogits, int[] continuation) {
         if (continuation.length == 0) {
-            throw new NeuronScopeException("an empty continuation has no likelihood");
+            throw new IllegalArgumentException("an empty continuation has no likelihood");
         }
         double[] lp = new double[continuation.length];
         lp[0] = logProb(promptLogits, continuation[0]);
@@ -69,7 +69,7 @@ public final class AnswerScoring {
     public static int[] answerTokens(Tokenizer tokenizer, String answer) {
         int[] t = tokenizer.tokenize(answer, false, false);
         if (t.length == 0) {
-            throw new NeuronScopeException("the answer '" + answer + "' has no tokens");
+            throw new IllegalArgumentException("the answer '" + answer + "' has no tokens");
         }
         return t;
     }
@@ -82,7 +82,7 @@ public final class AnswerScoring {
     public static double[] textLogProbs(Session session, int seqId, String text) {
         int[] tokens = session.model().tokenizer().tokenize(text, true, false);
         if (tokens.length > session.contextSize()) {
-            throw new NeuronScopeException("a text of " + tokens.length + " tokens does not fit the context of " + session.contextSize());
+            throw new IllegalArgumentException("a text of " + tokens.length + " tokens does not fit the context of " + session.contextSize());
         }
         double[] lp = new double[Math.max(0, tokens.length - 1)];
         session.clearMemory();

@@ -4,6 +4,7 @@ import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.MetricTable;
 import org.neuronscope.methods.NeuronSet;
 
+import java.io.UncheckedIOException;
 import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
@@ -139,7 +140,7 @@ public final class Charts {
             Files.createDirectories(png.toAbsolutePath().getParent());
             ImageIO.write(img, "png", png.toFile());
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot write chart " + png + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write chart " + png + ": " + e.getMessage(), e);
         }
         return png;
     }

@@ -1,7 +1,9 @@
 package org.neuronscope.experiments;
 
+
 import org.neuronscope.NeuronScopeException;
 
+import java.io.UncheckedIOException;
 import java.io.IOException;
 import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
@@ -51,7 +53,7 @@ public final class HtmlReport {
             Files.createDirectories(html.toAbsolutePath().getParent());
             Files.writeString(html, page, StandardCharsets.UTF_8);
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot write report " + html + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write report " + html + ": " + e.getMessage(), e);
         }
         return html;
     }

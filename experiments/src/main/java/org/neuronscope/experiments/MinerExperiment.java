@@ -43,7 +43,7 @@ public final class MinerExperiment {
         int layers = wb.model().layerCount();
         int neurons = wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0);
         Miner.Aggregator agg = new Miner.Aggregator(layers, neurons, modalities);
-        MinerCollector collector = new MinerCollector(wb.hooks(), modalities, attention);
+        MinerCollector collector = new MinerCollector(modalities, attention);
         Progress progress = new Progress("miner", datasets.stream().mapToLong(Dataset::size).sum(), 0, listener);
         for (Dataset data : datasets) {
             collectInto(wb, data, modalities, collector, agg, progress);

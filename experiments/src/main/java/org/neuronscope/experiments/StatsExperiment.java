@@ -42,11 +42,11 @@ public final class StatsExperiment {
     public record Params(HookPoint point, Set<Statistic> statistics, int checkpointEvery, int samplesPerDecode) {
         public Params {
             if (checkpointEvery <= 0 || samplesPerDecode <= 0) {
-                throw new NeuronScopeException("checkpointEvery and samplesPerDecode must be positive, got " + checkpointEvery
+                throw new IllegalArgumentException("checkpointEvery and samplesPerDecode must be positive, got " + checkpointEvery
                         + " and " + samplesPerDecode);
             }
             if (checkpointEvery % samplesPerDecode != 0) {
-                throw new NeuronScopeException("checkpointEvery (" + checkpointEvery + ") must be a multiple of samplesPerDecode ("
+                throw new IllegalArgumentException("checkpointEvery (" + checkpointEvery + ") must be a multiple of samplesPerDecode ("
                         + samplesPerDecode + "), so that a resumed run groups samples as an uninterrupted one");
             }
             statistics = Set.copyOf(statistics);
@@ -86,26 +86,26 @@ public final class StatsExperiment {
         try {
             StatisticsCollector c;
             if (NeuronStatistics.isSavedIn(checkpoint)) {
-                c = StatisticsCollector.resume(wb.hooks(), checkpoint);
+                c = StatisticsCollector.resume(wb.session(), checkpoint);
                 if (!c.statistics().groups().equals(grouping.groupNames())) {
                     c.close();
-                    throw new NeuronScopeException(checkpoint + " holds groups " + c.statistics().groups() + ", this run groups by "
+                    throw new IllegalArgumentException(checkpoint + " holds groups " + c.statistics().groups() + ", this run groups by "
                             + grouping.groupNames() + "; remove the checkpoint or use another output directory");
                 }
-                if (!c.statistics().statistics().equals(params.statistics()) || !c.statistics().hookPoint().equals(params.point().id())) {
+                if (!c.statistics().statistics().equals(params.statistics()) || c.statistics().hookPoint() != params.point()) {
                     String had = c.statistics().hookPoint() + " " + c.statistics().statistics();
                     c.close();
-                    throw new NeuronScopeException(checkpoint + " collects " + had + ", this run asks for " + params.point().id() + " "
+                    throw new IllegalArgumentException(checkpoint + " collects " + had + ", this run asks for " + params.point().id() + " "
                             + params.statistics() + "; remove the checkpoint or use another output directory");
                 }
                 String dataset = c.statistics().metadata().get("dataset");
                 if (dataset != null && !dataset.equals(datasetId(data))) {
                     c.close();
-                    throw new NeuronScopeException(checkpoint + " was collected on dataset " + dataset + ", not " + datasetId(data));
+                    throw new IllegalArgumentException(checkpoint + " was collected on dataset " + dataset + ", not " + datasetId(data));
                 }
                 LOG.info("resuming {} after {} of {} samples", checkpoint, c.samplesDone(), data.size());
             } else {
-                c = StatisticsCollector.start(wb.hooks(), params.point(), grouping.groupNames(), params.statistics(), 0f, Manu.FREQ_THRESHOLD);
+                c = StatisticsCollector.start(wb.session(), params.point(), grouping.groupNames(), params.statistics(), 0f, Manu.FREQ_THRESHOLD);
             }
             try (c) {
                 c.statistics().metadata().put("dataset", datasetId(data));

@@ -1,7 +1,7 @@
 package org.neuronscope.experiments;
 
 import org.neuronscope.NeuronScopeException;
-import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.hooks.Hooks;
 import org.neuronscope.media.MultimodalPrompts;
 import org.neuronscope.media.Projector;
 import org.neuronscope.media.ProjectorParams;
@@ -16,8 +16,8 @@ import org.neuronscope.model.SessionParams;
 import java.nio.file.Path;
 
 /**
- * What an experiment runs on: a model (and its projector, if any), one session with hooks, and the
- * prompt source matching them. Owns all of them; closing closes them in reverse order.
+ * What an experiment runs on: a model (and its projector, if any), one session (with its hooks), and
+ * the prompt source matching them. Owns all of them; closing closes them in reverse order.
  */
 public final class Workbench implements AutoCloseable {
     /**
@@ -33,7 +33,7 @@ public final class Workbench implements AutoCloseable {
     public record Setup(Path model, ModelParams loading, Path projector, SessionParams session, ProjectorParams media, PromptFormat format) {
         public Setup {
             if (model == null) {
-                throw new NeuronScopeException("a model file is required");
+                throw new IllegalArgumentException("a model file is required");
             }
         }
     }
@@ -42,15 +42,13 @@ public final class Workbench implements AutoCloseable {
     private final Model model;
     private final Projector projector;
     private final Session session;
-    private final NeuronHooks hooks;
     private final PromptSource prompts;
 
-    private Workbench(Setup setup, Model model, Projector projector, Session session, NeuronHooks hooks) {
+    private Workbench(Setup setup, Model model, Projector projector, Session session) {
         this.setup = setup;
         this.model = model;
         this.projector = projector;
         this.session = session;
-        this.hooks = hooks;
         this.prompts = projector != null ? new MultimodalPrompts(projector, setup.format()) : new TextPrompts(model, setup.format());
     }
 
@@ -61,16 +59,13 @@ public final class Workbench implements AutoCloseable {
         try {
             projector = setup.projector() == null ? null : Projector.load(model, setup.projector(), setup.media());
             session = model.newSession(setup.session());
-            NeuronHooks hooks = NeuronHooks.attach(session);
-            return new Workbench(setup, model, projector, session, hooks);
+            return new Workbench(setup, model, projector, session);
         } catch (RuntimeException e) {
-            if (session != null) {
-                session.close();
+            try {
+                model.close(); // closes the session and the projector too
+            } catch (RuntimeException suppressed) {
+                e.addSuppressed(suppressed);
             }
-            if (projector != null) {
-                projector.close();
-            }
-            model.close();
             throw e;
         }
     }
@@ -92,21 +87,36 @@ public final class Workbench implements AutoCloseable {
         return session;
     }
 
-    public NeuronHooks hooks() {
-        return hooks;
+    /** The session's hooks ({@code session().hooks()}). */
+    public Hooks hooks() {
+        return session.hooks();
     }
 
     public PromptSource prompts() {
         return prompts;
     }
 
+    /**
+     * Closes the session, the projector and the model, each even if closing an earlier one failed
+     * (the first failure is thrown, later ones suppressed). Idempotent.
+     */
     @Override
     public void close() {
-        hooks.close();
-        session.close();
-        if (projector != null) {
-            projector.close();
+        RuntimeException failure = null;
+        for (AutoCloseable part : projector == null ? new AutoCloseable[] {session, model} : new AutoCloseable[] {session, projector, model}) {
+            try {
+                part.close();
+            } catch (Exception e) {
+                RuntimeException r = e instanceof RuntimeException re ? re : new IllegalStateException(e);
+                if (failure == null) {
+                    failure = r;
+                } else {
+                    failure.addSuppressed(r);
+                }
+            }
         }
-        model.close();
+        if (failure != null) {
+            throw failure;
+        }
     }
 }

@@ -1,5 +1,7 @@
 package org.neuronscope.experiments;
 
+import org.neuronscope.methods.Intervention;
+
 import org.junit.jupiter.api.Test;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.Dataset;
@@ -8,7 +10,6 @@ import org.neuronscope.eval.Sample;
 import org.neuronscope.HookPoint;
 import org.neuronscope.media.PromptFormat;
 import org.neuronscope.media.ProjectorParams;
-import org.neuronscope.collect.Interventions;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
 import org.neuronscope.model.ModelParams;
@@ -34,7 +35,7 @@ class AblationConditionsTest {
         try (Workbench wb = Workbench.open(setup)) {
             int layers = wb.model().layerCount();
             int width = wb.hooks().width(HookPoint.FFN_ACT, 0);
-            NeuronSet set = RandomBaseline.of("ffn.act", layers, width, layers * width / 4, 11, "g");
+            NeuronSet set = RandomBaseline.of(HookPoint.FFN_ACT, layers, width, layers * width / 4, 11, "g");
             Dataset data = Dataset.of("t", List.of(Sample.text("a", "The sun rises in the east", List.of()),
                     Sample.text("b", "Water boils at one hundred degrees", List.of())));
             double[] constant = new double[layers];
@@ -44,16 +45,16 @@ class AblationConditionsTest {
                 varied[l] = -0.1 * (l + 1);
             }
             MetricTable t = AblationExperiment.run(wb, data, List.of(
-                    AblationExperiment.Condition.setToMinimum("min const", set, List.of("g"), constant),
-                    new AblationExperiment.Condition("set const", set, List.of("g"), Interventions.Mode.SET, -0.25f),
-                    AblationExperiment.Condition.setToMinimum("min varied", set, List.of("g"), varied),
-                    new AblationExperiment.Condition("off", set, List.of("g"), Interventions.Mode.DEACTIVATE, 0f)),
+                    new AblationExperiment.Condition("min const", set, List.of("g"), new Intervention.SetToMinimum(constant)),
+                    new AblationExperiment.Condition("set const", set, List.of("g"), Intervention.setTo(-0.25f)),
+                    new AblationExperiment.Condition("min varied", set, List.of("g"), new Intervention.SetToMinimum(varied)),
+                    new AblationExperiment.Condition("off", set, List.of("g"), Intervention.deactivate())),
                     s -> "text", 0, Progress.Listener.NONE);
             for (String metric : List.of("logit_change", "text_nll")) {
                 assertEquals(t.value("set const", "text", metric), t.value("min const", "text", metric), 0, metric);
                 assertNotEquals(t.value("off", "text", metric), t.value("min varied", "text", metric), metric);
             }
-            assertThrows(NeuronScopeException.class, () -> AblationExperiment.Condition.setToMinimum("bad", set, List.of("g"), new double[layers + 1]));
+            assertThrows(IllegalArgumentException.class, () -> new AblationExperiment.Condition("bad", set, List.of("g"), new Intervention.SetToMinimum(new double[layers + 1])).mask());
         }
     }
 }

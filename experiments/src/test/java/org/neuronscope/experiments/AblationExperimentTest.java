@@ -1,5 +1,11 @@
 package org.neuronscope.experiments;
 
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.methods.Intervention;
+import org.neuronscope.methods.InterventionMask;
+
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.Test;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Metrics;
@@ -9,7 +15,6 @@ import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptFormat;
 import org.neuronscope.media.ProjectorParams;
-import org.neuronscope.collect.Interventions;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
 import org.neuronscope.model.Generator;
@@ -50,10 +55,10 @@ class AblationExperimentTest {
             samples.add(Sample.multipleChoice("m0", "Pick one.", List.of("red", "blue", "green"), Metrics.optionCorrect(picked, mc) ? 0 : 1)
                     .withLabels(Map.of("kind", "mc")));
             Dataset data = Dataset.of("answers", samples);
-            NeuronSet everything = RandomBaseline.of("ffn.act", wb.model().layerCount(), wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0),
+            NeuronSet everything = RandomBaseline.of(HookPoint.FFN_ACT, wb.model().layerCount(), wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0),
                     wb.model().layerCount() * wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0) / 2, 3, "half");
             MetricTable t = AblationExperiment.run(wb, data, List.of(new AblationExperiment.Condition("half off", everything, List.of("half"),
-                    Interventions.Mode.DEACTIVATE, 0f)), s -> s.label("kind"), 8, Progress.Listener.NONE);
+                    Intervention.deactivate())), s -> s.label("kind"), 8, Progress.Listener.NONE);
 
             // the baseline reproduces the references: exact match 1 on open questions
             assertEquals(1.0, t.value("none", "open", "exact_match"), 1e-12);
@@ -61,13 +66,13 @@ class AblationExperimentTest {
             assertEquals(1.0, t.value("none", "open", "top1_agreement"), 1e-12);
             assertEquals(0.0, t.value("none", "open", "logit_change"), 1e-12);
             // under the intervention: scored by hand the same way
-            wb.hooks().removeInterventions();
-            Interventions.apply(wb.hooks(), org.neuronscope.HookPoint.FFN_ACT, everything, List.of("half"), Interventions.Mode.DEACTIVATE, 0f);
             int exact = 0;
-            for (Sample s : samples.subList(0, qs.length)) {
-                exact += Metrics.exactMatch(answer(wb, greedy, s), s.answers()) == 1.0 ? 1 : 0;
+            try (HookScope scope = wb.hooks().openScope()) {
+                scope.apply(InterventionMask.of(everything, List.of("half"), Intervention.deactivate()), HookPoint.FFN_ACT);
+                for (Sample s : samples.subList(0, qs.length)) {
+                    exact += Metrics.exactMatch(answer(wb, greedy, s), s.answers()) == 1.0 ? 1 : 0;
+                }
             }
-            wb.hooks().removeInterventions();
             assertEquals((double) exact / qs.length, t.value("half off", "open", "exact_match"), 1e-12);
             assertTrue(t.value("half off", "open", "logit_change") > 0, "deactivating half the neurons changes the logits");
             assertTrue(t.metrics().contains("option_accuracy"));
@@ -77,7 +82,7 @@ class AblationExperimentTest {
                     setup.media(), setup.format());
             try (Workbench wb3 = Workbench.open(three)) {
                 MetricTable t3 = AblationExperiment.run(wb3, data, List.of(new AblationExperiment.Condition("half off", everything, List.of("half"),
-                        Interventions.Mode.DEACTIVATE, 0f)), s -> s.label("kind"), 8, 3, Progress.Listener.NONE);
+                        Intervention.deactivate())), s -> s.label("kind"), 8, 3, Progress.Listener.NONE);
                 for (String run : t.runs()) {
                     for (String g : t.groups()) {
                         for (String metric : t.metrics()) {

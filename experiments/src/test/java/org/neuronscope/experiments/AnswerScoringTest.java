@@ -1,5 +1,9 @@
 package org.neuronscope.experiments;
 
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.methods.Intervention;
+import org.neuronscope.methods.InterventionMask;
+
 import org.junit.jupiter.api.AfterAll;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
@@ -12,7 +16,6 @@ import org.neuronscope.media.DecodeStep;
 import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptFormat;
 import org.neuronscope.media.ProjectorParams;
-import org.neuronscope.collect.Interventions;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
 import org.neuronscope.model.Batch;
@@ -155,58 +158,58 @@ class AnswerScoringTest {
         Dataset data = Dataset.of("answers", samples);
         int layers = wb.model().layerCount();
         int width = wb.hooks().width(HookPoint.FFN_ACT, 0);
-        NeuronSet half = RandomBaseline.of("ffn.act", layers, width, layers * width / 2, 5, "half");
+        NeuronSet half = RandomBaseline.of(HookPoint.FFN_ACT, layers, width, layers * width / 2, 5, "half");
         MetricTable t = AblationExperiment.run(wb, data, List.of(new AblationExperiment.Condition("half off", half, List.of("half"),
-                Interventions.Mode.DEACTIVATE, 0f)), s -> s.label("kind"), 6, Progress.Listener.NONE);
+                Intervention.deactivate())), s -> s.label("kind"), 6, Progress.Listener.NONE);
 
         Tokenizer tok = wb.model().tokenizer();
         for (String run : List.of("none", "half off")) {
-            wb.hooks().removeInterventions();
-            if (run.equals("half off")) {
-                Interventions.apply(wb.hooks(), HookPoint.FFN_ACT, half, List.of("half"), Interventions.Mode.DEACTIVATE, 0f);
-            }
-            // open questions: token-weighted NLL of the references, ANLS mean, corpus WER, text perplexity
-            double nll = 0;
-            int tokens = 0;
-            double anls = 0;
-            Metrics.WordErrors we = Metrics.WordErrors.ZERO;
-            double textNll = 0;
-            int textTokens = 0;
-            for (Sample s : samples.subList(0, qs.length)) {
-                for (double lp : oracle(promptTokens(s), AnswerScoring.answerTokens(tok, s.answers().getFirst()))) {
-                    nll -= lp;
-                    tokens++;
+            try (HookScope scope = wb.hooks().openScope()) {
+                if (run.equals("half off")) {
+                    scope.apply(InterventionMask.of(half, List.of("half"), Intervention.deactivate()), HookPoint.FFN_ACT);
                 }
-                String out = generateByHand(s);
-                anls += Metrics.anls(out, s.answers());
-                we = we.plus(Metrics.wordErrors(out, s.answers().getFirst()));
-                int[] tt = tok.tokenize(s.prompt(), true, false);
-                for (double lp : oracle(new int[] {tt[0]}, Arrays.copyOfRange(tt, 1, tt.length))) {
-                    textNll -= lp;
-                    textTokens++;
+                // open questions: token-weighted NLL of the references, ANLS mean, corpus WER, text perplexity
+                double nll = 0;
+                int tokens = 0;
+                double anls = 0;
+                Metrics.WordErrors we = Metrics.WordErrors.ZERO;
+                double textNll = 0;
+                int textTokens = 0;
+                for (Sample s : samples.subList(0, qs.length)) {
+                    for (double lp : oracle(promptTokens(s), AnswerScoring.answerTokens(tok, s.answers().getFirst()))) {
+                        nll -= lp;
+                        tokens++;
+                    }
+                    String out = generateByHand(s);
+                    anls += Metrics.anls(out, s.answers());
+                    we = we.plus(Metrics.wordErrors(out, s.answers().getFirst()));
+                    int[] tt = tok.tokenize(s.prompt(), true, false);
+                    for (double lp : oracle(new int[] {tt[0]}, Arrays.copyOfRange(tt, 1, tt.length))) {
+                        textNll -= lp;
+                        textTokens++;
+                    }
                 }
-            }
-            assertEquals(nll / tokens, t.value(run, "open", "answer_nll"), TOL, run);
-            assertEquals(Math.exp(nll / tokens), t.value(run, "open", "answer_ppl"), 1e-2 * Math.exp(nll / tokens), run);
-            assertEquals(anls / qs.length, t.value(run, "open", "anls"), 1e-12, run);
-            assertEquals(we.rate(), t.value(run, "open", "wer"), 1e-12, run);
-            assertEquals(textNll / textTokens, t.value(run, "open", "text_nll"), TOL, run);
-            // multiple choice: the most likely letter, and the NLL of the correct one
-            int correct = 0;
-            double mcNll = 0;
-            for (Sample s : samples.subList(qs.length, samples.size())) {
-                double[] lp = new double[3];
-                for (int i = 0; i < 3; i++) {
-                    lp[i] = Arrays.stream(oracle(promptTokens(s), AnswerScoring.answerTokens(tok, String.valueOf((char) ('A' + i))))).sum();
+                assertEquals(nll / tokens, t.value(run, "open", "answer_nll"), TOL, run);
+                assertEquals(Math.exp(nll / tokens), t.value(run, "open", "answer_ppl"), 1e-2 * Math.exp(nll / tokens), run);
+                assertEquals(anls / qs.length, t.value(run, "open", "anls"), 1e-12, run);
+                assertEquals(we.rate(), t.value(run, "open", "wer"), 1e-12, run);
+                assertEquals(textNll / textTokens, t.value(run, "open", "text_nll"), TOL, run);
+                // multiple choice: the most likely letter, and the NLL of the correct one
+                int correct = 0;
+                double mcNll = 0;
+                for (Sample s : samples.subList(qs.length, samples.size())) {
+                    double[] lp = new double[3];
+                    for (int i = 0; i < 3; i++) {
+                        lp[i] = Arrays.stream(oracle(promptTokens(s), AnswerScoring.answerTokens(tok, String.valueOf((char) ('A' + i))))).sum();
+                    }
+                    int best = lp[0] >= lp[1] && lp[0] >= lp[2] ? 0 : lp[1] >= lp[2] ? 1 : 2;
+                    correct += best == s.answerIndex() ? 1 : 0;
+                    mcNll -= lp[s.answerIndex()]; // each letter is one token
                 }
-                int best = lp[0] >= lp[1] && lp[0] >= lp[2] ? 0 : lp[1] >= lp[2] ? 1 : 2;
-                correct += best == s.answerIndex() ? 1 : 0;
-                mcNll -= lp[s.answerIndex()]; // each letter is one token
+                assertEquals(correct / 3.0, t.value(run, "mc", "choice_ll_accuracy"), 1e-12, run);
+                assertEquals(mcNll / 3, t.value(run, "mc", "answer_nll"), TOL, run);
             }
-            assertEquals(correct / 3.0, t.value(run, "mc", "choice_ll_accuracy"), 1e-12, run);
-            assertEquals(mcNll / 3, t.value(run, "mc", "answer_nll"), TOL, run);
         }
-        wb.hooks().removeInterventions();
         assertTrue(t.value("none", "open", "anls") >= 1.0 / qs.length, "the model's own answer scores ANLS 1");
         assertNotEquals(t.value("none", "open", "text_nll"), t.value("half off", "open", "text_nll"), "half the neurons off changes perplexity");
     }

@@ -37,7 +37,7 @@ class MinerExperimentTest {
         try (Workbench wb = Workbench.open(setup)) {
             Miner.Aggregator agg = MinerExperiment.collect(wb, List.of(a, b), modalities, false, Progress.Listener.NONE);
             int size = wb.model().layerCount() * wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0);
-            MinerCollector collector = new MinerCollector(wb.hooks(), modalities, false);
+            MinerCollector collector = new MinerCollector(modalities, false);
             for (Miner.Metric metric : List.of(Miner.Metric.PROB, Miner.Metric.MEAN, Miner.Metric.MAX)) {
                 for (String modality : modalities) {
                     double[] expected = new double[size];

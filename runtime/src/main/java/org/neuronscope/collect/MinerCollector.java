@@ -1,9 +1,11 @@
 package org.neuronscope.collect;
 
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.methods.Miner;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.hooks.Hooks;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Session;
 import org.neuronscope.stats.NeuronStatistics;
@@ -26,14 +28,13 @@ import java.util.List;
  * sample may span any number of decodes and micro-batches.
  */
 public final class MinerCollector {
-    private final NeuronHooks hooks;
     private final List<String> modalities;
     private final boolean attention;
     private final List<String> groups;           // modalities, then unions
     private final int[][][] common;             // [base i][base j] -> groups holding both
 
-    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention) {
-        this(hooks, modalities, attention, java.util.Map.of());
+    public MinerCollector(List<String> modalities, boolean attention) {
+        this(modalities, attention, java.util.Map.of());
     }
 
     /**
@@ -42,8 +43,7 @@ public final class MinerCollector {
      * count attention between all the union's tokens, which per-modality sums cannot give. Unions are
      * appended to the groups of the result, in the map's iteration order.
      */
-    public MinerCollector(NeuronHooks hooks, List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
-        this.hooks = hooks;
+    public MinerCollector(List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
         this.modalities = List.copyOf(modalities);
         this.attention = attention;
         List<String> all = new ArrayList<>(this.modalities);
@@ -53,13 +53,13 @@ public final class MinerCollector {
         }
         for (var u : unions.entrySet()) {
             if (all.contains(u.getKey())) {
-                throw new NeuronScopeException("union " + u.getKey() + " has the name of a group");
+                throw new IllegalArgumentException("union " + u.getKey() + " has the name of a group");
             }
             java.util.Set<Integer> set = new java.util.HashSet<>();
             for (String name : u.getValue()) {
                 int idx = this.modalities.indexOf(name);
                 if (idx < 0) {
-                    throw new NeuronScopeException("union " + u.getKey() + " names " + name + ", not one of " + this.modalities);
+                    throw new IllegalArgumentException("union " + u.getKey() + " names " + name + ", not one of " + this.modalities);
                 }
                 set.add(idx);
             }
@@ -95,11 +95,11 @@ public final class MinerCollector {
     public Miner.SampleStatistics collect(Session session, Batch batch, int[] modalityOfEntry) {
         int n = batch.size();
         if (modalityOfEntry.length != n) {
-            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a batch of " + n);
+            throw new IllegalArgumentException(modalityOfEntry.length + " modality labels for a batch of " + n);
         }
         for (int i = 0; i < n; i++) {
             if (batch.position(i) != i || batch.sequenceCount(i) != 1 || batch.sequence(i, 0) != 0) {
-                throw new NeuronScopeException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
+                throw new IllegalArgumentException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
             }
         }
         return collect(session, n, modalityOfEntry, step -> step.decode(batch, modalityOfEntry));
@@ -115,7 +115,7 @@ public final class MinerCollector {
      */
     public Miner.SampleStatistics collect(Session session, org.neuronscope.media.Prompt prompt, int[] modalityOfEntry) {
         if (modalityOfEntry.length != prompt.length()) {
-            throw new NeuronScopeException(modalityOfEntry.length + " modality labels for a prompt of " + prompt.length() + " entries");
+            throw new IllegalArgumentException(modalityOfEntry.length + " modality labels for a prompt of " + prompt.length() + " entries");
         }
         return collect(session, prompt.length(), modalityOfEntry, step -> prompt.decode(session, 0, 0, modalityOfEntry, step));
     }
@@ -130,11 +130,12 @@ public final class MinerCollector {
         int nm = groups.size();
         for (int i = 0; i < n; i++) {
             if (modalityOfEntry[i] < -1 || modalityOfEntry[i] >= nb) {
-                throw new NeuronScopeException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
+                throw new IllegalArgumentException("modality " + modalityOfEntry[i] + " of entry " + i + " is out of range");
             }
         }
+        Hooks hooks = session.hooks();
         int layers = hooks.layers();
-        int width = hooks.width(HookPoint.FFN_ACT, 0);
+        int width = hooks.uniformWidth(HookPoint.FFN_ACT);
         int[] base = {0}; // entry index of the current batch's first entry
         org.neuronscope.media.DecodeStep counting = (batch, groups) -> {
             session.decode(batch);
@@ -145,8 +146,8 @@ public final class MinerCollector {
         double[][][] wk = attention ? new double[layers][nm][n] : null;
         double[][][] wq = attention ? new double[layers][nm][n] : null;
         if (attention) {
-            try {
-                hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
+            try (HookScope scope = hooks.openScope()) {
+                scope.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
                     int cols = Math.min(w, n);
                     for (int r = 0; r < rows; r++) {
                         int i = base[0] + idx[r];
@@ -170,16 +171,14 @@ public final class MinerCollector {
                 session.clearMemory();
                 base[0] = 0;
                 decodeAll.accept(counting);
-            } finally {
-                hooks.removeTap(HookPoint.ATTN_PROBS, -1);
             }
         }
         // pass 2: activations, weighted by the attention gathered above
-        NeuronStatistics act = new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
-        NeuronStatistics attnK = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
-        NeuronStatistics attnQ = attention ? new NeuronStatistics("ffn.act", layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
-        try {
-            hooks.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
+        NeuronStatistics act = new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
+        NeuronStatistics attnK = attention ? new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        NeuronStatistics attnQ = attention ? new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        try (HookScope scope = hooks.openScope()) {
+            scope.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
                 for (int r = 0; r < rows; r++) {
                     int e = base[0] + idx[r];
                     int mb = modalityOfEntry[e];
@@ -215,8 +214,6 @@ public final class MinerCollector {
                 attnQ.close();
             }
             throw e;
-        } finally {
-            hooks.removeTap(HookPoint.FFN_ACT, -1);
         }
         for (int m = 0; m < nm; m++) {
             final int group = m;

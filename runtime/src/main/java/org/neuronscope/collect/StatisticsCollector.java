@@ -1,13 +1,14 @@
 package org.neuronscope.collect;
 
+
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.hooks.Accumulator;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
-import org.neuronscope.hooks.Reduction;
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.hooks.Hooks;
 import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptBatcher;
 import org.neuronscope.model.Batch;
@@ -30,73 +31,88 @@ import java.util.Set;
 public final class StatisticsCollector implements AutoCloseable {
     private static final String SAMPLES_DONE = "samples_done";
 
-    private final NeuronHooks hooks;
+    private final Session session;
+    private final HookScope scope;
     private final HookPoint point;
     private final NeuronStatistics totals;
     private final Map<Statistic, Accumulator> accumulators = new EnumMap<>(Statistic.class);
     private final int[] currentGroups;
     private long samplesDone;
 
-    private StatisticsCollector(NeuronHooks hooks, HookPoint point, NeuronStatistics totals, long samplesDone) {
-        this.hooks = hooks;
+    private StatisticsCollector(Session session, HookPoint point, NeuronStatistics totals, long samplesDone) {
+        this.session = session;
         this.point = point;
         this.totals = totals;
         this.samplesDone = samplesDone;
-        this.currentGroups = new int[hooks.session().batchSize()];
-        hooks.setColumns(totals.groupCount());
-        for (Statistic s : totals.statistics()) {
-            Reduction r = reductionOf(s);
-            if (r != null) {
-                float threshold = s == Statistic.COUNT ? totals.countThreshold() : totals.countAbsThreshold();
-                accumulators.put(s, hooks.reduce(point, r, threshold));
-            }
-        }
-        if (totals.has(Statistic.MAX) || totals.has(Statistic.MIN)) {
-            hooks.tap(point, -1, (p, layer, data, width, n, batchIndex) -> {
-                for (int i = 0; i < n; i++) {
-                    int g = currentGroups[batchIndex[i]];
-                    if (g >= 0) {
-                        totals.observeExtrema(layer, g, data.asSlice((long) i * width * Float.BYTES, (long) width * Float.BYTES));
-                    }
+        this.currentGroups = new int[session.batchSize()];
+        this.scope = session.hooks().openScope();
+        try {
+            scope.tokenWeights(totals.groupCount());
+            for (Statistic s : totals.statistics()) {
+                if (inGraph(s)) {
+                    float threshold = s == Statistic.COUNT ? totals.countThreshold() : totals.countAbsThreshold();
+                    accumulators.put(s, scope.reduce(point, s, threshold));
                 }
-            });
+            }
+            if (totals.has(Statistic.MAX) || totals.has(Statistic.MIN)) {
+                scope.tap(point, -1, (p, layer, data, width, n, batchIndex) -> {
+                    for (int i = 0; i < n; i++) {
+                        int g = currentGroups[batchIndex[i]];
+                        if (g >= 0) {
+                            totals.observeExtrema(layer, g, data.asSlice((long) i * width * Float.BYTES, (long) width * Float.BYTES));
+                        }
+                    }
+                });
+            }
+        } catch (RuntimeException e) {
+            scope.close();
+            throw e;
         }
     }
 
-    /** The in-graph reduction computing a statistic; null for MAX and MIN (taps) and WEIGHTED_SUM (caller's weights). */
-    private static Reduction reductionOf(Statistic s) {
+    /** Whether the graph reduces a statistic (MAX and MIN come from taps; WEIGHTED_SUM needs the caller's weights). */
+    private static boolean inGraph(Statistic s) {
         return switch (s) {
-            case COUNT -> Reduction.COUNT;
-            case COUNT_ABS -> Reduction.COUNT_ABS;
-            case SUM -> Reduction.SUM;
-            case SUM_SQ -> Reduction.SUM_SQ;
-            case SUM_ABS -> Reduction.SUM_ABS;
-            case MAX, MIN, WEIGHTED_SUM -> null;
+            case COUNT, COUNT_ABS, SUM, SUM_SQ, SUM_ABS -> true;
+            case MAX, MIN, WEIGHTED_SUM -> false;
         };
     }
 
     /** A new collection. */
-    public static StatisticsCollector start(NeuronHooks hooks, HookPoint point, List<String> groups, Set<Statistic> statistics,
+    public static StatisticsCollector start(Session session, HookPoint point, List<String> groups, Set<Statistic> statistics,
                                             float countThreshold, float countAbsThreshold) {
         if (statistics.contains(Statistic.WEIGHTED_SUM)) {
-            throw new NeuronScopeException("StatisticsCollector labels tokens with one-hot groups; WEIGHTED_SUM needs the caller's "
-                    + "token weights (see MinerCollector, or NeuronHooks.reduce with TokenWeights)");
+            throw new IllegalArgumentException("StatisticsCollector labels tokens with one-hot groups; WEIGHTED_SUM needs the caller's "
+                    + "token weights (see MinerCollector, or HookScope.reduce with TokenWeights)");
         }
-        int width = hooks.width(point, 0);
-        return new StatisticsCollector(hooks, point,
-                new NeuronStatistics(point.id(), hooks.layers(), width, groups, statistics, countThreshold, countAbsThreshold), 0);
+        Hooks hooks = session.hooks();
+        int width = hooks.uniformWidth(point);
+        NeuronStatistics totals = new NeuronStatistics(point, hooks.layers(), width, groups, statistics, countThreshold, countAbsThreshold);
+        try {
+            return new StatisticsCollector(session, point, totals, 0);
+        } catch (RuntimeException e) {
+            totals.close();
+            throw e;
+        }
     }
 
     /** Continues the collection saved by {@link #checkpoint(Path)}; {@link #samplesDone()} says where. */
-    public static StatisticsCollector resume(NeuronHooks hooks, Path checkpoint) throws IOException {
+    public static StatisticsCollector resume(Session session, Path checkpoint) throws IOException {
         NeuronStatistics saved = NeuronStatistics.read(checkpoint);
-        HookPoint point = HookPoint.parse(saved.hookPoint());
+        HookPoint point = saved.hookPoint();
+        Hooks hooks = session.hooks();
         if (saved.layers() != hooks.layers() || saved.neurons() != hooks.width(point, 0)) {
             saved.close();
-            throw new NeuronScopeException(checkpoint + " was collected on another model or hook point");
+            throw new IllegalArgumentException(checkpoint + " was collected on another model or hook point ("
+                    + saved.layers() + " layers x " + saved.neurons() + " at " + point + "; this model: " + hooks.layers() + " layers)");
         }
         long done = Long.parseLong(saved.metadata().getOrDefault(SAMPLES_DONE, "0"));
-        return new StatisticsCollector(hooks, point, saved, done);
+        try {
+            return new StatisticsCollector(session, point, saved, done);
+        } catch (RuntimeException e) {
+            saved.close();
+            throw e;
+        }
     }
 
     /**
@@ -105,7 +121,7 @@ public final class StatisticsCollector implements AutoCloseable {
      */
     public void add(Batch batch, int[] groupOfEntry) {
         if (groupOfEntry.length != batch.size()) {
-            throw new NeuronScopeException(groupOfEntry.length + " group labels for a batch of " + batch.size());
+            throw new IllegalArgumentException(groupOfEntry.length + " group labels for a batch of " + batch.size());
         }
         beginSample();
         decodeLabelled(batch, groupOfEntry);
@@ -118,10 +134,10 @@ public final class StatisticsCollector implements AutoCloseable {
      */
     public void add(Prompt prompt, int[] groupOfEntry) {
         if (groupOfEntry.length != prompt.length()) {
-            throw new NeuronScopeException(groupOfEntry.length + " group labels for a prompt of " + prompt.length() + " entries");
+            throw new IllegalArgumentException(groupOfEntry.length + " group labels for a prompt of " + prompt.length() + " entries");
         }
         beginSample();
-        prompt.decode(hooks.session(), 0, 0, groupOfEntry, this::decodeLabelled);
+        prompt.decode(session, 0, 0, groupOfEntry, this::decodeLabelled);
         endSample(List.of(groupOfEntry));
     }
 
@@ -130,26 +146,26 @@ public final class StatisticsCollector implements AutoCloseable {
      * many sequences), sharing token batches for throughput. Counts as {@code prompts.size()} samples.
      */
     public void addAll(List<? extends Prompt> prompts, List<int[]> groupsOfPrompt) {
-        if (prompts.size() > hooks.session().maxSequences()) {
-            throw new NeuronScopeException(prompts.size() + " prompts at once need a session with as many sequences; it has "
-                    + hooks.session().maxSequences());
+        if (prompts.size() > session.maxSequences()) {
+            throw new IllegalArgumentException(prompts.size() + " prompts at once need a session with as many sequences; it has "
+                    + session.maxSequences());
         }
         beginSample();
         int[] seqIds = java.util.stream.IntStream.range(0, prompts.size()).toArray();
-        PromptBatcher.decode(hooks.session(), prompts, seqIds, groupsOfPrompt, this::decodeLabelled, (p, i) -> { });
+        PromptBatcher.decode(session, prompts, seqIds, groupsOfPrompt, this::decodeLabelled, (p, i) -> { });
         endSample(groupsOfPrompt);
     }
 
     private void beginSample() {
         accumulators.values().forEach(Accumulator::reset);
-        hooks.session().clearMemory();
+        session.clearMemory();
     }
 
     private void decodeLabelled(Batch batch, int[] groupOfEntry) {
-        hooks.tokenWeights().setGroups(groupOfEntry);
+        scope.tokenWeights().setGroups(groupOfEntry);
         java.util.Arrays.fill(currentGroups, -1);
         System.arraycopy(groupOfEntry, 0, currentGroups, 0, groupOfEntry.length);
-        hooks.session().decode(batch);
+        session.decode(batch);
     }
 
     /** Adds what the accumulators gathered for these samples to the totals. */
@@ -182,14 +198,9 @@ public final class StatisticsCollector implements AutoCloseable {
         totals.save(dir);
     }
 
-    /** Removes this collector's reductions and taps; the totals stay usable until closed by their owner. */
+    /** Removes this collector's reductions and taps and frees their memory; the totals stay usable until closed by their owner. */
     @Override
     public void close() {
-        if (hooks.isOpen()) {
-            hooks.removeTap(point, -1);
-            for (Statistic s : accumulators.keySet()) {
-                hooks.removeReduction(point, reductionOf(s));
-            }
-        }
+        scope.close();
     }
 }

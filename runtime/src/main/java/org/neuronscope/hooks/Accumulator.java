@@ -2,7 +2,7 @@ package org.neuronscope.hooks;
 
 import org.neuronscope.HookPoint;
 
-import org.neuronscope.NeuronScopeException;
+import org.neuronscope.stats.Statistic;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -14,7 +14,7 @@ import java.lang.foreign.ValueLayout;
  */
 public final class Accumulator {
     private final HookPoint point;
-    private final Reduction reduction;
+    private final Statistic statistic;
     private final float threshold;
     private final MemorySegment sums;
     private final int layers;
@@ -22,9 +22,9 @@ public final class Accumulator {
     private final int width;
     private boolean live = true;
 
-    Accumulator(HookPoint point, Reduction reduction, float threshold, MemorySegment sums, int layers, int columns, int width) {
+    Accumulator(HookPoint point, Statistic statistic, float threshold, MemorySegment sums, int layers, int columns, int width) {
         this.point = point;
-        this.reduction = reduction;
+        this.statistic = statistic;
         this.threshold = threshold;
         this.sums = sums;
         this.layers = layers;
@@ -36,8 +36,8 @@ public final class Accumulator {
         return point;
     }
 
-    public Reduction reduction() {
-        return reduction;
+    public Statistic statistic() {
+        return statistic;
     }
 
     public float threshold() {
@@ -56,7 +56,7 @@ public final class Accumulator {
         return width;
     }
 
-    /** Whether decodes still add to it (false after it was replaced, removed or its hooks closed). */
+    /** Whether decodes still add to it (false after it was replaced or removed, or its scope closed). */
     public boolean isLive() {
         return live;
     }
@@ -70,7 +70,7 @@ public final class Accumulator {
         sums.fill((byte) 0);
     }
 
-    /** The sums as a zero-copy view: layers * columns * width doubles. Valid while the hooks are open. */
+    /** The sums as a zero-copy view: layers * columns * width doubles. Valid until its scope closes. */
     public MemorySegment segment() {
         return sums;
     }
@@ -82,7 +82,7 @@ public final class Accumulator {
 
     private long index(int layer, int column, int neuron) {
         if (layer < 0 || layer >= layers || column < 0 || column >= columns || neuron < 0 || neuron >= width) {
-            throw new NeuronScopeException("(" + layer + ", " + column + ", " + neuron + ") out of range (" + layers + ", " + columns + ", " + width + ")");
+            throw new IndexOutOfBoundsException("(" + layer + ", " + column + ", " + neuron + ") out of range (" + layers + ", " + columns + ", " + width + ")");
         }
         return ((long) layer * columns + column) * width + neuron;
     }

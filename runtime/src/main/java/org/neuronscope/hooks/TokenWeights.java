@@ -1,6 +1,5 @@
 package org.neuronscope.hooks;
 
-import org.neuronscope.NeuronScopeException;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -32,13 +31,13 @@ public final class TokenWeights {
     /** Sets one-hot rows: entry i counts for column {@code groupOfEntry[i]} (-1: for none); other rows 0. */
     public TokenWeights setGroups(int[] groupOfEntry) {
         if (groupOfEntry.length > capacity) {
-            throw new NeuronScopeException(groupOfEntry.length + " groups for a batch capacity of " + capacity);
+            throw new IllegalArgumentException(groupOfEntry.length + " groups for a batch capacity of " + capacity);
         }
         rows.fill((byte) 0);
         for (int i = 0; i < groupOfEntry.length; i++) {
             int g = groupOfEntry[i];
             if (g < -1 || g >= columns) {
-                throw new NeuronScopeException("group " + g + " of batch entry " + i + " is out of range [0, " + columns + ") (or -1)");
+                throw new IndexOutOfBoundsException("group " + g + " of batch entry " + i + " is out of range [0, " + columns + ") (or -1)");
             }
             if (g >= 0) {
                 rows.setAtIndex(ValueLayout.JAVA_FLOAT, (long) i * columns + g, 1.0f);
@@ -50,10 +49,10 @@ public final class TokenWeights {
     /** Sets the weight of batch entry {@code entry} in {@code column}. */
     public TokenWeights set(int entry, int column, float weight) {
         if (entry < 0 || entry >= capacity || column < 0 || column >= columns) {
-            throw new NeuronScopeException("weight (" + entry + ", " + column + ") out of range (" + capacity + " x " + columns + ")");
+            throw new IndexOutOfBoundsException("weight (" + entry + ", " + column + ") out of range (" + capacity + " x " + columns + ")");
         }
         if (!Float.isFinite(weight)) {
-            throw new NeuronScopeException("weight must be finite, got " + weight);
+            throw new IllegalArgumentException("weight must be finite, got " + weight);
         }
         rows.setAtIndex(ValueLayout.JAVA_FLOAT, (long) entry * columns + column, weight);
         return this;
@@ -61,7 +60,7 @@ public final class TokenWeights {
 
     public float get(int entry, int column) {
         if (entry < 0 || entry >= capacity || column < 0 || column >= columns) {
-            throw new NeuronScopeException("weight (" + entry + ", " + column + ") out of range (" + capacity + " x " + columns + ")");
+            throw new IndexOutOfBoundsException("weight (" + entry + ", " + column + ") out of range (" + capacity + " x " + columns + ")");
         }
         return rows.getAtIndex(ValueLayout.JAVA_FLOAT, (long) entry * columns + column);
     }

@@ -1,9 +1,9 @@
 package org.neuronscope.hooks;
 
-import org.neuronscope.NeuronScopeException;
+import org.neuronscope.UnsupportedArchitectureException;
 
 /** The model's architecture does not have, or the hooks do not reach, a requested hook point. */
-public class UnsupportedHookException extends NeuronScopeException {
+public class UnsupportedHookException extends UnsupportedArchitectureException {
     public UnsupportedHookException(String message) {
         super(message);
     }

@@ -1,33 +1,66 @@
 package org.neuronscope.internal;
 
-import org.neuronscope.NeuronScopeException;
-
 import java.lang.foreign.MemorySegment;
+import java.util.Collections;
+import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.concurrent.locks.ReentrantReadWriteLock;
 import java.util.function.Consumer;
+import java.util.function.Function;
 
 /**
- * One native pointer with one owner: freed exactly once, unusable afterwards. Every public type that
- * holds a llama.cpp object keeps it in one of these.
+ * One native pointer with one owner: freed exactly once, unusable afterwards, and never freed while
+ * another thread uses it. Every public type that holds a llama.cpp or mtmd object keeps it in one of
+ * these; the library's other packages find it by its owner ({@link #of}), so no public method hands
+ * out a native pointer.
+ *
+ * <p>Uses come in two kinds. {@link #shared} uses (reading metadata, tokenizing) may run on several
+ * threads at once. An {@link #exclusive} use (a decode, changing the hooks) is refused with an
+ * {@link IllegalStateException} while another thread uses the object, instead of letting llama.cpp
+ * race with itself. {@link #close()} waits for the uses in flight and then frees the pointer.
  */
 public final class NativeHandle {
+    private static final Map<Object, NativeHandle> BY_OWNER = Collections.synchronizedMap(new WeakHashMap<>());
+
     private final String what;
     private final Consumer<MemorySegment> free;
-    private MemorySegment pointer;
+    private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
+    private volatile MemorySegment pointer;
 
-    public NativeHandle(String what, MemorySegment pointer, Consumer<MemorySegment> free) {
-        if (pointer == null || pointer.equals(MemorySegment.NULL)) {
-            throw new NeuronScopeException("llama.cpp returned no " + what);
-        }
+    private NativeHandle(String what, MemorySegment pointer, Consumer<MemorySegment> free) {
         this.what = what;
         this.pointer = pointer;
         this.free = free;
     }
 
-    /** The live pointer; a clear exception if the owner was closed. */
+    /**
+     * The handle of {@code owner} for {@code pointer}, freed by {@code free} on {@link #close()}.
+     *
+     * @throws IllegalStateException if llama.cpp returned no object (a null pointer)
+     */
+    public static NativeHandle create(Object owner, String what, MemorySegment pointer, Consumer<MemorySegment> free) {
+        if (pointer == null || pointer.equals(MemorySegment.NULL)) {
+            throw new IllegalStateException("llama.cpp returned no " + what);
+        }
+        NativeHandle h = new NativeHandle(what, pointer, free);
+        BY_OWNER.put(owner, h);
+        return h;
+    }
+
+    /** The handle an object of the library owns (a model, a session, a projector). */
+    public static NativeHandle of(Object owner) {
+        NativeHandle h = BY_OWNER.get(owner);
+        if (h == null) {
+            throw new IllegalArgumentException(owner + " holds no native object");
+        }
+        return h;
+    }
+
+    /** The live pointer, for a call that needs no protection from a concurrent close (callers hold a use). */
     public MemorySegment get() {
         MemorySegment p = pointer;
         if (p == null) {
-            throw new NeuronScopeException("this " + what + " is closed");
+            throw new IllegalStateException("this " + what + " is closed");
         }
         return p;
     }
@@ -36,11 +69,76 @@ public final class NativeHandle {
         return pointer != null;
     }
 
+    /** Runs {@code action} on the pointer; other shared uses may run at the same time, a close waits. */
+    public <T> T shared(Function<MemorySegment, T> action) {
+        lock.readLock().lock();
+        try {
+            return action.apply(get());
+        } finally {
+            lock.readLock().unlock();
+        }
+    }
+
+    /**
+     * Runs {@code action} on the pointer with no other use at the same time.
+     *
+     * @param doing what the action does, for the message when it is refused
+     * @throws IllegalStateException if another thread uses the object, or this thread is inside an
+     *                               exclusive use already (a tap listener that decodes or changes hooks)
+     */
+    public <T> T exclusive(String doing, Function<MemorySegment, T> action) {
+        if (lock.isWriteLockedByCurrentThread()) {
+            throw new IllegalStateException("cannot " + doing + " while this thread is decoding with this " + what
+                    + " (called from a tap listener?)");
+        }
+        if (!lock.writeLock().tryLock()) {
+            throw new IllegalStateException("cannot " + doing + ": this " + what + " is in use by another thread "
+                    + "(a " + what + " serves one thread at a time)");
+        }
+        try {
+            return action.apply(get());
+        } finally {
+            lock.writeLock().unlock();
+        }
+    }
+
+    /** Whether this thread is inside an {@link #exclusive} use (i.e. a callback of a decode). */
+    public boolean heldByCurrentThread() {
+        return lock.isWriteLockedByCurrentThread();
+    }
+
+    /**
+     * Waits until no thread uses the pointer, then frees it. Idempotent.
+     *
+     * @throws IllegalStateException if called from inside a use of this handle (a tap listener)
+     */
     public void close() {
-        MemorySegment p = pointer;
-        if (p != null) {
-            pointer = null;
-            free.accept(p);
+        close(p -> { });
+    }
+
+    /**
+     * Waits until no thread uses the pointer, runs {@code beforeFree} on it (detaching what uses it),
+     * then frees it, also when {@code beforeFree} throws (which is rethrown). Idempotent: a second
+     * call does nothing.
+     */
+    public void close(Consumer<MemorySegment> beforeFree) {
+        if (lock.isWriteLockedByCurrentThread() || lock.getReadHoldCount() > 0) {
+            throw new IllegalStateException("cannot close this " + what + " from inside its own use (a tap listener?)");
+        }
+        lock.writeLock().lock();
+        try {
+            MemorySegment p = pointer;
+            if (p == null) {
+                return;
+            }
+            try {
+                beforeFree.accept(p);
+            } finally {
+                pointer = null;
+                free.accept(p);
+            }
+        } finally {
+            lock.writeLock().unlock();
         }
     }
 }

@@ -18,7 +18,7 @@ public final class LabelGrouping implements TokenGrouping {
 
     public LabelGrouping(String label, List<String> values, boolean textOnly) {
         if (values.isEmpty()) {
-            throw new NeuronScopeException("label grouping by '" + label + "' needs at least one value");
+            throw new IllegalArgumentException("label grouping by '" + label + "' needs at least one value");
         }
         this.label = label;
         this.values = List.copyOf(values);
@@ -38,11 +38,11 @@ public final class LabelGrouping implements TokenGrouping {
     public int[] groups(Sample sample, Prompt prompt) {
         String value = sample.label(label);
         if (value == null) {
-            throw new NeuronScopeException("sample " + sample.id() + " has no label '" + label + "'");
+            throw new IllegalArgumentException("sample " + sample.id() + " has no label '" + label + "'");
         }
         int group = values.indexOf(value);
         if (group < 0) {
-            throw new NeuronScopeException("sample " + sample.id() + " has " + label + "=" + value + ", not one of " + values);
+            throw new IllegalArgumentException("sample " + sample.id() + " has " + label + "=" + value + ", not one of " + values);
         }
         int[] g = new int[prompt.length()];
         Arrays.fill(g, group);

@@ -56,7 +56,7 @@ public sealed interface Media {
     record File(Path path, Modality modality) implements Media {
         public File {
             if (path == null) {
-                throw new NeuronScopeException("a media file path must not be null");
+                throw new IllegalArgumentException("a media file path must not be null");
             }
         }
 
@@ -69,7 +69,7 @@ public sealed interface Media {
     record Encoded(byte[] bytes, Modality modality) implements Media {
         public Encoded {
             if (bytes == null || bytes.length == 0) {
-                throw new NeuronScopeException("encoded " + modality.groupName() + " bytes are empty");
+                throw new IllegalArgumentException("encoded " + modality.groupName() + " bytes are empty");
             }
         }
 
@@ -82,10 +82,10 @@ public sealed interface Media {
     record Pixels(int width, int height, byte[] rgb) implements Media {
         public Pixels {
             if (width <= 0 || height <= 0) {
-                throw new NeuronScopeException("image size must be positive, got " + width + "x" + height);
+                throw new IllegalArgumentException("image size must be positive, got " + width + "x" + height);
             }
             if (rgb.length != (long) width * height * 3) {
-                throw new NeuronScopeException("an RGB image of " + width + "x" + height + " needs " + (long) width * height * 3
+                throw new IllegalArgumentException("an RGB image of " + width + "x" + height + " needs " + (long) width * height * 3
                         + " bytes, got " + rgb.length);
             }
         }
@@ -104,7 +104,7 @@ public sealed interface Media {
     record Samples(float[] pcm) implements Media {
         public Samples {
             if (pcm.length == 0) {
-                throw new NeuronScopeException("audio has no samples");
+                throw new IllegalArgumentException("audio has no samples");
             }
         }
 
@@ -122,11 +122,11 @@ public sealed interface Media {
     record Frames(List<Media> frames) implements Media {
         public Frames {
             if (frames.isEmpty()) {
-                throw new NeuronScopeException("a video needs at least one frame");
+                throw new IllegalArgumentException("a video needs at least one frame");
             }
             for (Media f : frames) {
                 if (f.modality() != Modality.IMAGE) {
-                    throw new NeuronScopeException("video frames must be images, got " + f.describe());
+                    throw new IllegalArgumentException("video frames must be images, got " + f.describe());
                 }
             }
         }

@@ -1,8 +1,10 @@
 package org.neuronscope.media;
 
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.bindings.mtmd_decoder_pos;
 import org.neuronscope.bindings.neuronscope_h;
+import org.neuronscope.internal.NativeHandle;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Session;
 
@@ -85,7 +87,7 @@ final class MediaSegment implements Segment {
         boolean nonCausal = neuronscope_h.mtmd_decode_use_non_causal(ctx, chunk);
         int capacity = Math.min(session.batchSize(), nTokens);
         if (nonCausal && nTokens > session.params().ubatchSize()) {
-            throw new NeuronScopeException("this model attends to a " + modality.groupName() + " chunk of " + nTokens
+            throw new IllegalArgumentException("this model attends to a " + modality.groupName() + " chunk of " + nTokens
                     + " embeddings bidirectionally, so the whole chunk must fit one micro-batch; the session's is "
                     + session.params().ubatchSize() + " (raise SessionParams ubatchSize and batchSize)");
         }
@@ -97,7 +99,7 @@ final class MediaSegment implements Segment {
             MemorySegment embd = arena.allocate(ValueLayout.JAVA_FLOAT, (long) nTokens * width);
             projector.encode(chunk, nTokens, embd);
             if (nonCausal) {
-                neuronscope_h.llama_set_causal_attn(session.nativeHandle(), false);
+                NativeHandle.of(session).exclusive("switch causal attention", c -> { neuronscope_h.llama_set_causal_attn(c, false); return null; });
             }
             try {
                 for (int from = 0; from < nTokens; from += capacity) {
@@ -111,7 +113,7 @@ final class MediaSegment implements Segment {
                 }
             } finally {
                 if (nonCausal) {
-                    neuronscope_h.llama_set_causal_attn(session.nativeHandle(), true);
+                    NativeHandle.of(session).exclusive("switch causal attention", c -> { neuronscope_h.llama_set_causal_attn(c, true); return null; });
                 }
             }
         }

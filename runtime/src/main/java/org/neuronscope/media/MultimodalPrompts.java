@@ -1,5 +1,7 @@
 package org.neuronscope.media;
 
+import org.neuronscope.FormatException;
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.bindings.mtmd_helper_bitmap_wrapper;
 import org.neuronscope.bindings.mtmd_input_part;
@@ -10,6 +12,7 @@ import org.neuronscope.model.Model;
 import org.neuronscope.model.Tokenizer;
 import org.neuronscope.internal.LlamaRuntime;
 
+import java.io.UncheckedIOException;
 import java.io.IOException;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -80,11 +83,11 @@ public final class MultimodalPrompts implements PromptSource {
                 return false;
             }).sorted().map(Media::image).toList();
             if (frames.isEmpty()) {
-                throw new NeuronScopeException("video frame directory " + dir + " holds no images");
+                throw new IllegalArgumentException("video frame directory " + dir + " holds no images");
             }
             return frames;
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot list video frames in " + dir + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot list video frames in " + dir + ": " + e.getMessage(), e);
         }
     }
 
@@ -95,12 +98,12 @@ public final class MultimodalPrompts implements PromptSource {
      */
     public Prompt prepare(String text, List<Media> media, boolean addSpecial) {
         if (text == null || text.isEmpty()) {
-            throw new NeuronScopeException("the prompt is empty");
+            throw new IllegalArgumentException("the prompt is empty");
         }
         String marker = Projector.marker();
         String[] pieces = text.split(java.util.regex.Pattern.quote(marker), -1);
         if (pieces.length - 1 != media.size()) {
-            throw new NeuronScopeException("the prompt has " + (pieces.length - 1) + " media marker(s) " + marker + " but "
+            throw new IllegalArgumentException("the prompt has " + (pieces.length - 1) + " media marker(s) " + marker + " but "
                     + media.size() + " media item(s) were given");
         }
         for (Media m : media) {
@@ -217,14 +220,14 @@ public final class MultimodalPrompts implements PromptSource {
             String hint = media.modality() == Modality.VIDEO && !projector.supportsVideoFiles()
                     ? " (this build of mtmd cannot read video files; pass the frames as images)"
                     : media.modality() == Modality.VIDEO ? " (video files need ffmpeg and ffprobe on PATH)" : "";
-            throw new NeuronScopeException("cannot decode " + media.describe() + hint + ": " + LlamaRuntime.lastNativeError());
+            throw new FormatException("cannot decode " + media.describe() + hint + ": " + LlamaRuntime.lastNativeError());
         }
         boolean isAudio = neuronscope_h.mtmd_bitmap_is_audio(bitmap);
         boolean isVideo = !video.equals(MemorySegment.NULL);
         Modality got = isAudio ? Modality.AUDIO : isVideo ? Modality.VIDEO : Modality.IMAGE;
         if (got != media.modality()) {
             neuronscope_h.mtmd_bitmap_free(bitmap);
-            throw new NeuronScopeException(media.describe() + " holds " + got.groupName() + ", not " + media.modality().groupName());
+            throw new FormatException(media.describe() + " holds " + got.groupName() + ", not " + media.modality().groupName());
         }
         return bitmap;
     }

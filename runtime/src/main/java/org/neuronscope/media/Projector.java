@@ -1,10 +1,15 @@
 package org.neuronscope.media;
 
+
+import org.neuronscope.UnsupportedArchitectureException;
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.bindings.mtmd_context_params;
 import org.neuronscope.bindings.neuronscope_h;
 import org.neuronscope.gguf.GgufFile;
+import org.neuronscope.internal.NativeHandle;
 import org.neuronscope.model.Model;
+import org.neuronscope.model.ModelLoadException;
 import org.neuronscope.internal.LlamaRuntime;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -21,8 +26,8 @@ import java.nio.file.Path;
  * media, tokenizes prompts into text and media chunks ({@link MultimodalPrompts}) and encodes media
  * chunks into embeddings that the language model decodes like tokens.
  *
- * <p>Owns the mtmd context; close it before the model. Encoding is serialised (mtmd's context is not
- * thread-safe for encoding).
+ * <p>Owns the mtmd context and is owned by its model: closing the model closes it first. Encoding is
+ * serialised (mtmd's context is not thread-safe for encoding).
  */
 public final class Projector implements AutoCloseable {
     private static final Logger LOG = LoggerFactory.getLogger(Projector.class);
@@ -35,18 +40,18 @@ public final class Projector implements AutoCloseable {
     private final int audioSampleRate;
     private final boolean videoFiles;
     private final int embeddingSize;
-    private MemorySegment ctx;
+    private final NativeHandle handle;
 
     private Projector(Model model, Path path, MemorySegment ctx) {
         this.model = model;
         this.path = path;
-        this.ctx = ctx;
+        this.handle = NativeHandle.create(this, "projector", ctx, neuronscope_h::mtmd_free);
         this.vision = neuronscope_h.mtmd_support_vision(ctx);
         this.audio = neuronscope_h.mtmd_support_audio(ctx);
         this.mrope = neuronscope_h.mtmd_decode_use_mrope(ctx);
         this.audioSampleRate = audio ? neuronscope_h.mtmd_get_audio_sample_rate(ctx) : -1;
         this.videoFiles = neuronscope_h.mtmd_helper_support_video(ctx);
-        this.embeddingSize = neuronscope_h.llama_model_n_embd_inp(model.nativeHandle());
+        this.embeddingSize = NativeHandle.of(model).shared(neuronscope_h::llama_model_n_embd_inp);
     }
 
     /**
@@ -58,10 +63,10 @@ public final class Projector implements AutoCloseable {
             throw new IllegalArgumentException("model, mmproj and params must not be null");
         }
         if (!model.isOpen()) {
-            throw new NeuronScopeException("the model is closed");
+            throw new IllegalStateException("the model is closed");
         }
         if (!Files.isRegularFile(mmproj)) {
-            throw new NeuronScopeException("projector (mmproj) file not found: " + mmproj);
+            throw new ModelLoadException("projector (mmproj) file not found: " + mmproj);
         }
         if (params.validate()) {
             GgufFile.validate(mmproj);
@@ -76,13 +81,14 @@ public final class Projector implements AutoCloseable {
             mtmd_context_params.warmup(p, params.warmup());
             mtmd_context_params.image_min_tokens(p, params.imageMinTokens());
             mtmd_context_params.image_max_tokens(p, params.imageMaxTokens());
-            MemorySegment ctx = neuronscope_h.mtmd_init_from_file(arena.allocateFrom(mmproj.toAbsolutePath().toString()),
-                    model.nativeHandle(), p);
+            MemorySegment file = arena.allocateFrom(mmproj.toAbsolutePath().toString());
+            MemorySegment ctx = NativeHandle.of(model).shared(m -> neuronscope_h.mtmd_init_from_file(file, m, p));
             if (ctx.equals(MemorySegment.NULL)) {
-                throw new NeuronScopeException("mtmd could not open the projector " + mmproj + " for the model "
+                throw new ModelLoadException("mtmd could not open the projector " + mmproj + " for the model "
                         + model.path().getFileName() + ": " + LlamaRuntime.lastNativeError());
             }
             Projector projector = new Projector(model, mmproj, ctx);
+            model.addDependent(projector);
             LOG.debug("opened projector {} (vision {}, audio {}, M-RoPE {})", mmproj, projector.vision, projector.audio, projector.mrope);
             return projector;
         }
@@ -95,7 +101,7 @@ public final class Projector implements AutoCloseable {
             boolean hasVision = f.containsKey("clip.has_vision_encoder") && f.getBoolean("clip.has_vision_encoder");
             boolean hasAudio = f.containsKey("clip.has_audio_encoder") && f.getBoolean("clip.has_audio_encoder");
             if (!hasVision && !hasAudio) {
-                throw new NeuronScopeException(mmproj + " is not a multimodal projector (architecture " + arch
+                throw new ModelLoadException(mmproj + " is not a multimodal projector (architecture " + arch
                         + ", no clip.has_vision_encoder / clip.has_audio_encoder); pass the mmproj file that belongs to "
                         + model.path().getFileName());
             }
@@ -104,7 +110,7 @@ public final class Projector implements AutoCloseable {
                 String key = "clip." + modality + ".projection_dim";
                 boolean present = modality.equals("vision") ? hasVision : hasAudio;
                 if (present && f.containsKey(key) && f.getLong(key) != width) {
-                    throw new NeuronScopeException("the projector " + mmproj.getFileName() + " projects " + modality + " into "
+                    throw new ModelLoadException("the projector " + mmproj.getFileName() + " projects " + modality + " into "
                             + f.getLong(key) + " dimensions but the model " + model.path().getFileName() + " has width " + width
                             + "; it belongs to another model");
                 }
@@ -162,24 +168,14 @@ public final class Projector implements AutoCloseable {
             default -> false;
         };
         if (!ok) {
-            throw new NeuronScopeException("the projector " + path.getFileName() + " has no "
+            throw new UnsupportedArchitectureException("the projector " + path.getFileName() + " has no "
                     + (media.modality() == Modality.AUDIO ? "audio" : "vision") + " encoder; cannot take " + media.describe());
         }
     }
 
-    /** The mtmd context, for calling mtmd directly through the bindings; valid until close. */
-    public MemorySegment nativeHandle() {
-        return handle();
-    }
-
+    /** The mtmd context (valid until close). */
     MemorySegment handle() {
-        if (ctx == null) {
-            throw new NeuronScopeException("the projector is closed");
-        }
-        if (!model.isOpen()) {
-            throw new NeuronScopeException("the projector's model was closed");
-        }
-        return ctx;
+        return handle.get();
     }
 
     /**
@@ -210,15 +206,15 @@ public final class Projector implements AutoCloseable {
     }
 
     public boolean isOpen() {
-        return ctx != null;
+        return handle.isOpen();
     }
 
+    /** Frees the mtmd context (after an encode in flight); also done by the model's close. Idempotent. */
     @Override
     public synchronized void close() {
-        if (ctx != null) {
-            MemorySegment c = ctx;
-            ctx = null;
-            neuronscope_h.mtmd_free(c);
+        if (handle.isOpen()) {
+            handle.close();
+            model.removeDependent(this);
         }
     }
 

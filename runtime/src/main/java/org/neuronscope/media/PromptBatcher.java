@@ -73,23 +73,23 @@ public final class PromptBatcher {
     public static int[] decode(Session session, List<? extends Prompt> prompts, int[] seqIds, List<int[]> groupsOfPrompt,
                                DecodeStep step, OutputListener outputs) {
         if (prompts.size() != seqIds.length || prompts.size() != groupsOfPrompt.size()) {
-            throw new NeuronScopeException(prompts.size() + " prompts, " + seqIds.length + " sequence ids and "
+            throw new IllegalArgumentException(prompts.size() + " prompts, " + seqIds.length + " sequence ids and "
                     + groupsOfPrompt.size() + " group arrays: they must match");
         }
         List<Cursor> cursors = new ArrayList<>();
         for (int i = 0; i < prompts.size(); i++) {
             if (!(prompts.get(i) instanceof SegmentedPrompt sp)) {
-                throw new NeuronScopeException("PromptBatcher takes prompts made by TextPrompts or MultimodalPrompts");
+                throw new IllegalArgumentException("PromptBatcher takes prompts made by TextPrompts or MultimodalPrompts");
             }
             if (groupsOfPrompt.get(i).length != sp.length()) {
-                throw new NeuronScopeException("prompt " + i + ": " + groupsOfPrompt.get(i).length + " group labels for " + sp.length() + " entries");
+                throw new IllegalArgumentException("prompt " + i + ": " + groupsOfPrompt.get(i).length + " group labels for " + sp.length() + " entries");
             }
             if (sp.positionCount() > session.contextSize()) {
-                throw new NeuronScopeException("prompt " + i + " needs " + sp.positionCount() + " positions; the context has " + session.contextSize());
+                throw new IllegalArgumentException("prompt " + i + " needs " + sp.positionCount() + " positions; the context has " + session.contextSize());
             }
             for (int j = 0; j < i; j++) {
                 if (seqIds[j] == seqIds[i]) {
-                    throw new NeuronScopeException("sequence id " + seqIds[i] + " is used by prompts " + j + " and " + i);
+                    throw new IllegalArgumentException("sequence id " + seqIds[i] + " is used by prompts " + j + " and " + i);
                 }
             }
             cursors.add(new Cursor(sp, seqIds[i], groupsOfPrompt.get(i), 0));

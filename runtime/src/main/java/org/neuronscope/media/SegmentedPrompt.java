@@ -17,7 +17,7 @@ final class SegmentedPrompt implements Prompt {
 
     SegmentedPrompt(List<Segment> segments, AutoCloseable owned) {
         if (segments.isEmpty()) {
-            throw new NeuronScopeException("a prompt needs at least one token or media item");
+            throw new IllegalArgumentException("a prompt needs at least one token or media item");
         }
         this.segments = List.copyOf(segments);
         this.owned = owned;
@@ -57,13 +57,13 @@ final class SegmentedPrompt implements Prompt {
     public int decode(Session session, int seqId, int startPosition, int[] groupOfEntry, DecodeStep step) {
         ensureOpen();
         if (groupOfEntry.length != length) {
-            throw new NeuronScopeException(groupOfEntry.length + " group labels for a prompt of " + length + " entries");
+            throw new IllegalArgumentException(groupOfEntry.length + " group labels for a prompt of " + length + " entries");
         }
         if (startPosition < 0) {
-            throw new NeuronScopeException("start position must not be negative, got " + startPosition);
+            throw new IllegalArgumentException("start position must not be negative, got " + startPosition);
         }
         if (startPosition + positions > session.contextSize()) {
-            throw new NeuronScopeException("a prompt of " + positions + " positions from position " + startPosition
+            throw new IllegalArgumentException("a prompt of " + positions + " positions from position " + startPosition
                     + " does not fit the session's context of " + session.contextSize());
         }
         int entry = 0;
@@ -81,14 +81,14 @@ final class SegmentedPrompt implements Prompt {
     @Override
     public int lastBatchIndex() {
         if (lastBatchIndex < 0) {
-            throw new NeuronScopeException("the prompt has not been decoded yet");
+            throw new IllegalStateException("the prompt has not been decoded yet");
         }
         return lastBatchIndex;
     }
 
     private void ensureOpen() {
         if (!open) {
-            throw new NeuronScopeException("the prompt is closed");
+            throw new IllegalStateException("the prompt is closed");
         }
     }
 

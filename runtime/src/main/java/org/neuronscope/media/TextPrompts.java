@@ -20,7 +20,7 @@ public final class TextPrompts implements PromptSource {
     @Override
     public Prompt prepare(Sample sample) {
         if (sample.hasMedia()) {
-            throw new NeuronScopeException("sample " + sample.id() + " has media but the model " + model.path().getFileName()
+            throw new IllegalArgumentException("sample " + sample.id() + " has media but the model " + model.path().getFileName()
                     + " was opened without a projector (mmproj); use MultimodalPrompts");
         }
         return ofText(format.format(model.tokenizer(), sample, null), format.addSpecial());
@@ -29,12 +29,12 @@ public final class TextPrompts implements PromptSource {
     /** A prompt from already formatted text (special tokens such as {@code <|im_start|>} are parsed). */
     public Prompt ofText(String text, boolean addSpecial) {
         if (text.isEmpty()) {
-            throw new NeuronScopeException("the prompt is empty");
+            throw new IllegalArgumentException("the prompt is empty");
         }
         Tokenizer tokenizer = model.tokenizer();
         int[] tokens = tokenizer.tokenize(text, addSpecial, true);
         if (tokens.length == 0) {
-            throw new NeuronScopeException("the prompt has no tokens");
+            throw new IllegalArgumentException("the prompt has no tokens");
         }
         return new SegmentedPrompt(List.of(new TokenSegment(tokens, tokenizer)), null);
     }

@@ -93,10 +93,10 @@ public final class Batch implements AutoCloseable {
     public Batch add(int token, int position, int[] seqIdsOfToken, boolean output) {
         ensureOpen();
         if (embeddingSize != 0) {
-            throw new NeuronScopeException("this batch holds embeddings, not tokens");
+            throw new IllegalStateException("this batch holds embeddings, not tokens");
         }
         if (token < 0) {
-            throw new NeuronScopeException("token " + token + " is negative");
+            throw new IllegalArgumentException("token " + token + " is negative");
         }
         int i = reserve(seqIdsOfToken, output);
         tokens.setAtIndex(ValueLayout.JAVA_INT, i, token);
@@ -112,20 +112,20 @@ public final class Batch implements AutoCloseable {
     public Batch addEmbedding(MemorySegment embedding, long offset, int[] positionsOfEmbedding, int seqId, boolean output) {
         ensureOpen();
         if (embeddingSize == 0) {
-            throw new NeuronScopeException("this batch holds tokens, not embeddings");
+            throw new IllegalStateException("this batch holds tokens, not embeddings");
         }
         if (positionsOfEmbedding.length != positionsPerToken) {
-            throw new NeuronScopeException("an embedding needs " + positionsPerToken + " position(s), got " + positionsOfEmbedding.length);
+            throw new IllegalArgumentException("an embedding needs " + positionsPerToken + " position(s), got " + positionsOfEmbedding.length);
         }
         long bytes = (long) embeddingSize * Float.BYTES;
         if (offset < 0 || offset * Float.BYTES + bytes > embedding.byteSize()) {
-            throw new NeuronScopeException("embedding source too small: need " + embeddingSize + " floats at element " + offset);
+            throw new IllegalArgumentException("embedding source too small: need " + embeddingSize + " floats at element " + offset);
         }
         int i = reserve(new int[] {seqId}, output);
         MemorySegment.copy(embedding, offset * Float.BYTES, embeddings, (long) i * bytes, bytes);
         for (int d = 0; d < positionsPerToken; d++) {
             if (positionsOfEmbedding[d] < 0) {
-                throw new NeuronScopeException("position " + positionsOfEmbedding[d] + " is negative");
+                throw new IllegalArgumentException("position " + positionsOfEmbedding[d] + " is negative");
             }
             positionsStaged[i * positionsPerToken + d] = positionsOfEmbedding[d];
         }
@@ -136,7 +136,7 @@ public final class Batch implements AutoCloseable {
     public float[] embedding(int i) {
         ensureOpen();
         if (embeddingSize == 0) {
-            throw new NeuronScopeException("this batch holds tokens, not embeddings");
+            throw new IllegalStateException("this batch holds tokens, not embeddings");
         }
         if (i < 0 || i >= size) {
             throw new IndexOutOfBoundsException("entry " + i + " of a batch of " + size);
@@ -157,23 +157,23 @@ public final class Batch implements AutoCloseable {
     /** Appends an embedding given as a float array. */
     public Batch addEmbedding(float[] embedding, int[] positionsOfEmbedding, int seqId, boolean output) {
         if (embedding.length != embeddingSize) {
-            throw new NeuronScopeException("embedding has " + embedding.length + " floats, the batch expects " + embeddingSize);
+            throw new IllegalArgumentException("embedding has " + embedding.length + " floats, the batch expects " + embeddingSize);
         }
         return addEmbedding(MemorySegment.ofArray(embedding), 0, positionsOfEmbedding, seqId, output);
     }
 
     private int reserve(int[] seqIdsOfToken, boolean output) {
         if (size == capacity) {
-            throw new NeuronScopeException("batch is full (" + capacity + " entries)");
+            throw new IllegalStateException("batch is full (" + capacity + " entries)");
         }
         if (seqIdsOfToken.length == 0 || seqIdsOfToken.length > maxSeqPerToken) {
-            throw new NeuronScopeException("a token needs 1 to " + maxSeqPerToken + " sequence ids, got " + seqIdsOfToken.length);
+            throw new IllegalArgumentException("a token needs 1 to " + maxSeqPerToken + " sequence ids, got " + seqIdsOfToken.length);
         }
         int i = size;
         seqCounts.setAtIndex(ValueLayout.JAVA_INT, i, seqIdsOfToken.length);
         for (int s = 0; s < seqIdsOfToken.length; s++) {
             if (seqIdsOfToken[s] < 0) {
-                throw new NeuronScopeException("sequence id " + seqIdsOfToken[s] + " is negative");
+                throw new IllegalArgumentException("sequence id " + seqIdsOfToken[s] + " is negative");
             }
             seqIds.setAtIndex(ValueLayout.JAVA_INT, (long) i * maxSeqPerToken + s, seqIdsOfToken[s]);
         }
@@ -184,7 +184,7 @@ public final class Batch implements AutoCloseable {
 
     private void stagePositions(int i, int position) {
         if (position < 0) {
-            throw new NeuronScopeException("position " + position + " is negative");
+            throw new IllegalArgumentException("position " + position + " is negative");
         }
         positionsStaged[i] = position;
     }
@@ -204,7 +204,7 @@ public final class Batch implements AutoCloseable {
     public int token(int i) {
         checkIndex(i);
         if (embeddingSize != 0) {
-            throw new NeuronScopeException("this batch holds embeddings, not tokens");
+            throw new IllegalStateException("this batch holds embeddings, not tokens");
         }
         return tokens.getAtIndex(ValueLayout.JAVA_INT, i);
     }
@@ -284,7 +284,7 @@ public final class Batch implements AutoCloseable {
 
     private void ensureOpen() {
         if (!open) {
-            throw new NeuronScopeException("this batch is closed");
+            throw new IllegalStateException("this batch is closed");
         }
     }
 

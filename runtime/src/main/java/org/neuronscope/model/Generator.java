@@ -1,5 +1,6 @@
 package org.neuronscope.model;
 
+
 import org.neuronscope.NeuronScopeException;
 
 import java.io.ByteArrayOutputStream;
@@ -33,7 +34,7 @@ public final class Generator {
     public static Result generate(Session session, Sampler sampler, int[] prompt, int seqId, int startPosition, int maxTokens,
                                   String[] stopStrings, TokenListener listener) {
         if (prompt.length == 0) {
-            throw new NeuronScopeException("the prompt is empty");
+            throw new IllegalArgumentException("the prompt is empty");
         }
         if (maxTokens < 0) {
             throw new IllegalArgumentException("maxTokens must not be negative");

@@ -1,5 +1,6 @@
 package org.neuronscope.model;
 
+
 import org.neuronscope.internal.NativeHandle;
 
 import org.neuronscope.NeuronScopeException;
@@ -18,14 +19,16 @@ import java.util.Map;
 import java.util.Optional;
 
 /**
- * A GGUF model loaded by llama.cpp. Owns the native model and every {@link Session} opened on it:
- * closing the model closes them first. Not thread-safe; a model can serve sessions used from one
- * thread each.
+ * A GGUF model loaded by llama.cpp. Owns the native model and everything opened on it — every
+ * {@link Session} and every projector ({@code Projector.load}): closing the model closes them first.
+ * A model may serve several sessions, each used from one thread; metadata and the tokenizer may be
+ * used from any thread.
  */
 public final class Model implements AutoCloseable {
     private final Path path;
     private final NativeHandle handle;
-    private final List<Session> sessions = new ArrayList<>();
+    /** Sessions and projectors opened on this model, closed before it. */
+    private final List<AutoCloseable> dependents = new ArrayList<>();
     private final Tokenizer tokenizer;
     private final int nLayer;
     private final int nEmbd;
@@ -38,7 +41,7 @@ public final class Model implements AutoCloseable {
 
     private Model(Path path, MemorySegment pointer) {
         this.path = path;
-        this.handle = new NativeHandle("model", pointer, neuronscope_h::llama_model_free);
+        this.handle = NativeHandle.create(this, "model", pointer, neuronscope_h::llama_model_free);
         this.nLayer = neuronscope_h.llama_model_n_layer(pointer);
         this.nEmbd = neuronscope_h.llama_model_n_embd(pointer);
         // per-layer hyperparameters abort in llama.cpp on a model without layers (vocab only)
@@ -66,7 +69,7 @@ public final class Model implements AutoCloseable {
             throw new IllegalArgumentException("path and params must not be null");
         }
         if (!Files.isRegularFile(path)) {
-            throw new NeuronScopeException("model file not found: " + path);
+            throw new ModelLoadException("model file not found: " + path);
         }
         if (params.validate()) {
             ModelFiles.validate(path);
@@ -81,7 +84,7 @@ public final class Model implements AutoCloseable {
             llama_model_params.vocab_only(p, params.vocabOnly());
             MemorySegment model = neuronscope_h.llama_model_load_from_file(arena.allocateFrom(path.toAbsolutePath().toString()), p);
             if (model.equals(MemorySegment.NULL)) {
-                throw new NeuronScopeException("llama.cpp could not load " + path + " (its log, logger 'llama.cpp', says why)");
+                throw new ModelLoadException("llama.cpp could not load " + path + ": " + LlamaRuntime.lastNativeError());
             }
             return new Model(path, model);
         }
@@ -89,16 +92,31 @@ public final class Model implements AutoCloseable {
 
     /** Opens a session (a llama.cpp context) with its own KV cache. */
     public Session newSession(SessionParams params) {
+        handle.get();
         if (nLayer == 0) {
-            throw new NeuronScopeException("the model " + path.getFileName() + " has no layers (loaded vocabulary only)");
+            throw new IllegalStateException("the model " + path.getFileName() + " has no layers (loaded vocabulary only)");
         }
         Session s = new Session(this, params);
-        sessions.add(s);
+        addDependent(s);
         return s;
     }
 
+    /**
+     * Registers an object that uses this model's native model (a session, a projector): it is closed
+     * before the model is freed. For the library's own types.
+     */
+    public synchronized void addDependent(AutoCloseable dependent) {
+        handle.get();
+        dependents.add(dependent);
+    }
+
+    /** The converse of {@link #addDependent}, when a dependent closes on its own. */
+    public synchronized void removeDependent(AutoCloseable dependent) {
+        dependents.remove(dependent);
+    }
+
     void sessionClosed(Session s) {
-        sessions.remove(s);
+        removeDependent(s);
     }
 
     public Path path() {
@@ -147,71 +165,99 @@ public final class Model implements AutoCloseable {
     public String description() {
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment buf = arena.allocate(256);
-            neuronscope_h.llama_model_desc(handle.get(), buf, buf.byteSize());
+            handle.shared(m -> neuronscope_h.llama_model_desc(m, buf, buf.byteSize()));
             return buf.getString(0);
         }
     }
 
     public long sizeBytes() {
-        return neuronscope_h.llama_model_size(handle.get());
+        return handle.shared(neuronscope_h::llama_model_size);
     }
 
     public long parameterCount() {
-        return neuronscope_h.llama_model_n_params(handle.get());
+        return handle.shared(neuronscope_h::llama_model_n_params);
     }
 
     /** The chat template stored in the model, if any. */
     public Optional<String> chatTemplate() {
-        MemorySegment t = neuronscope_h.llama_model_chat_template(handle.get(), MemorySegment.NULL);
-        return t.equals(MemorySegment.NULL) ? Optional.empty() : Optional.of(t.reinterpret(Long.MAX_VALUE).getString(0));
+        return handle.shared(m -> {
+            MemorySegment t = neuronscope_h.llama_model_chat_template(m, MemorySegment.NULL);
+            return t.equals(MemorySegment.NULL) ? Optional.<String>empty() : Optional.of(t.reinterpret(Long.MAX_VALUE).getString(0));
+        });
     }
 
     /** One metadata value as a string (llama.cpp's rendering), if the key exists. */
     public Optional<String> metadata(String key) {
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment k = arena.allocateFrom(key);
-            int n = neuronscope_h.llama_model_meta_val_str(handle.get(), k, MemorySegment.NULL, 0);
-            if (n < 0) {
-                return Optional.empty();
+        return handle.shared(m -> {
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment k = arena.allocateFrom(key);
+                int n = neuronscope_h.llama_model_meta_val_str(m, k, MemorySegment.NULL, 0);
+                if (n < 0) {
+                    return Optional.<String>empty();
+                }
+                MemorySegment buf = arena.allocate(n + 1L);
+                neuronscope_h.llama_model_meta_val_str(m, k, buf, n + 1L);
+                return Optional.of(buf.getString(0));
             }
-            MemorySegment buf = arena.allocate(n + 1L);
-            neuronscope_h.llama_model_meta_val_str(handle.get(), k, buf, n + 1L);
-            return Optional.of(buf.getString(0));
-        }
+        });
     }
 
     /** All metadata (arrays are summarised by llama.cpp). */
     public Map<String, String> metadata() {
-        Map<String, String> all = new LinkedHashMap<>();
-        int count = neuronscope_h.llama_model_meta_count(handle.get());
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment buf = arena.allocate(4096);
-            for (int i = 0; i < count; i++) {
-                neuronscope_h.llama_model_meta_key_by_index(handle.get(), i, buf, buf.byteSize());
-                String key = buf.getString(0);
-                neuronscope_h.llama_model_meta_val_str_by_index(handle.get(), i, buf, buf.byteSize());
-                all.put(key, buf.getString(0));
+        return handle.shared(m -> {
+            Map<String, String> all = new LinkedHashMap<>();
+            int count = neuronscope_h.llama_model_meta_count(m);
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment buf = arena.allocate(4096);
+                for (int i = 0; i < count; i++) {
+                    neuronscope_h.llama_model_meta_key_by_index(m, i, buf, buf.byteSize());
+                    String key = buf.getString(0);
+                    neuronscope_h.llama_model_meta_val_str_by_index(m, i, buf, buf.byteSize());
+                    all.put(key, buf.getString(0));
+                }
             }
-        }
-        return all;
-    }
-
-    /** The native {@code llama_model*}, valid until {@link #close()}; for the library's own packages. */
-    public MemorySegment nativeHandle() {
-        return handle.get();
+            return all;
+        });
     }
 
     public boolean isOpen() {
         return handle.isOpen();
     }
 
-    /** Closes every open session of this model, then frees the model. Idempotent. */
+    /**
+     * Closes every session and projector of this model (newest first), then frees the model, also when
+     * closing one of them fails: the first failure is thrown afterwards, later ones added to it as
+     * suppressed. Waits for decodes in flight on other threads. Idempotent.
+     */
     @Override
     public void close() {
-        for (Session s : List.copyOf(sessions)) {
-            s.close();
+        RuntimeException failure = null;
+        try {
+            List<AutoCloseable> open;
+            synchronized (this) {
+                open = List.copyOf(dependents).reversed();
+            }
+            for (AutoCloseable d : open) {
+                try {
+                    d.close();
+                } catch (Exception e) {
+                    RuntimeException r = e instanceof RuntimeException re ? re : new IllegalStateException("closing " + d + " failed", e);
+                    if (failure == null) {
+                        failure = r;
+                    } else {
+                        failure.addSuppressed(r);
+                    }
+                }
+            }
+        } finally {
+            synchronized (this) {
+                dependents.clear();
+            }
+            handle.close();
         }
-        handle.close();
+        if (failure != null) {
+            throw failure;
+        }
     }
 
     @Override

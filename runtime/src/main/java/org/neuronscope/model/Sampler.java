@@ -25,7 +25,7 @@ public final class Sampler implements AutoCloseable {
             MemorySegment cp = neuronscope_h.llama_sampler_chain_default_params(arena);
             llama_sampler_chain_params.no_perf(cp, true);
             MemorySegment chain = neuronscope_h.llama_sampler_chain_init(cp);
-            this.handle = new NativeHandle("sampler", chain, neuronscope_h::llama_sampler_free);
+            this.handle = NativeHandle.create(this, "sampler", chain, neuronscope_h::llama_sampler_free);
         }
         MemorySegment chain = handle.get();
         if (params.greedy()) {
@@ -67,13 +67,13 @@ public final class Sampler implements AutoCloseable {
     /** Picks the next token from the logits of batch entry {@code batchIndex} of the session's last decode. */
     public int sample(Session session, int batchIndex) {
         session.logits(batchIndex); // validates the index: llama.cpp would abort on a bad one
-        return neuronscope_h.llama_sampler_sample(handle.get(), session.nativeHandle(), batchIndex);
+        return NativeHandle.of(session).shared(ctx -> neuronscope_h.llama_sampler_sample(handle.get(), ctx, batchIndex));
     }
 
     /** Tells stateful samplers (penalties) that a token was chosen. {@link #sample} does this already. */
     public void accept(int token) {
         if (token < 0) {
-            throw new NeuronScopeException("token " + token + " is negative");
+            throw new IllegalArgumentException("token " + token + " is negative");
         }
         neuronscope_h.llama_sampler_accept(handle.get(), token);
     }

@@ -1,5 +1,8 @@
 package org.neuronscope.model;
 
+import org.neuronscope.hooks.Hooks;
+
+import org.neuronscope.internal.ContextHooks;
 import org.neuronscope.internal.NativeHandle;
 
 import org.neuronscope.NeuronScopeException;
@@ -14,10 +17,12 @@ import java.util.Deque;
 
 /**
  * A llama.cpp context on a {@link Model}: a KV cache for up to {@link SessionParams#maxSequences()}
- * sequences, decoding, and the outputs of the last decode. Not thread-safe: use it from one thread.
+ * sequences, decoding, the outputs of the last decode, and the session's one {@link Hooks} object.
  *
  * <p>Everything is checked in Java before llama.cpp sees it (batch size, token range, sequence
- * ids, output indices), so misuse is a {@link NeuronScopeException}, never a crash.
+ * ids, output indices), so misuse is an exception, never a crash. A session serves one thread at a
+ * time: a decode while another thread decodes, or changes the hooks, is refused with an
+ * {@link IllegalStateException}; {@link #close()} waits for a decode in flight.
  */
 public final class Session implements AutoCloseable {
     private final Model model;
@@ -26,9 +31,12 @@ public final class Session implements AutoCloseable {
     private final int nCtx;
     private final int nBatch;
     private final int nSeqMax;
-    private final Deque<AutoCloseable> attachments = new ArrayDeque<>();
+    private final Hooks hooks;
+    private final ContextHooks hookControl;
     /** Batch index of each output of the last decode, in order; -1 where not an output. */
     private int[] outputIndexOfBatchEntry = new int[0];
+    /** Scope of the views of the last decode's outputs (logits, embeddings): closed by the next decode. */
+    private Arena outputViews;
 
     Session(Model model, SessionParams params) {
         if (params == null) {
@@ -50,15 +58,18 @@ public final class Session implements AutoCloseable {
                 case ON -> neuronscope_h.LLAMA_FLASH_ATTN_TYPE_ENABLED();
                 case OFF -> neuronscope_h.LLAMA_FLASH_ATTN_TYPE_DISABLED();
             });
-            MemorySegment ctx = neuronscope_h.llama_init_from_model(model.nativeHandle(), p);
+            MemorySegment ctx = NativeHandle.of(model).shared(m -> neuronscope_h.llama_init_from_model(m, p));
             if (ctx.equals(MemorySegment.NULL)) {
-                throw new NeuronScopeException("llama.cpp could not create a context with " + params + " (see log 'llama.cpp')");
+                throw new ModelLoadException("llama.cpp could not create a context with " + params + ": "
+                        + org.neuronscope.internal.LlamaRuntime.lastNativeError());
             }
-            this.handle = new NativeHandle("session", ctx, neuronscope_h::llama_free);
+            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free);
             this.nCtx = neuronscope_h.llama_n_ctx(ctx);
             this.nBatch = neuronscope_h.llama_n_batch(ctx);
             this.nSeqMax = neuronscope_h.llama_n_seq_max(ctx);
         }
+        this.hooks = Hooks.of(this);
+        this.hookControl = ContextHooks.of(this);
     }
 
     public Model model() {
@@ -86,48 +97,53 @@ public final class Session implements AutoCloseable {
      * the outputs of the entries marked as outputs.
      */
     public void decode(Batch batch) {
-        MemorySegment ctx = handle.get();
         validate(batch);
-        int rc = neuronscope_h.llama_decode(ctx, batch.nativeBatch());
-        int[] index = new int[batch.size()];
-        int k = 0;
-        for (int i = 0; i < batch.size(); i++) {
-            index[i] = batch.isOutput(i) ? k++ : -1;
-        }
-        if (rc != 0) {
-            outputIndexOfBatchEntry = new int[0];
-            String hooks = neuronscope_h.llama_nh_last_error(ctx).reinterpret(Long.MAX_VALUE).getString(0);
-            String why = switch (rc) {
-                case 1 -> "no room in the KV cache (context " + nCtx + " tokens); clear or shorten sequences";
-                case 2 -> "aborted";
-                case -1 -> "invalid batch (llama.cpp's log says why)";
-                default -> "llama_decode failed with " + rc;
-            };
-            DecodeException failure = new DecodeException(hooks.isEmpty() ? why : why + ": " + hooks, rc);
-            for (AutoCloseable a : attachments) {
-                Throwable cause = a instanceof FailureSource source ? source.takeFailure() : null;
-                if (cause != null && failure.getCause() == null) {
-                    failure.initCause(cause);
-                }
+        handle.exclusive("decode", ctx -> {
+            closeOutputViews();
+            int rc = neuronscope_h.llama_decode(ctx, batch.nativeBatch());
+            if (rc != 0) {
+                outputIndexOfBatchEntry = new int[0];
+                throw decodeFailure(ctx, rc);
             }
-            throw failure;
+            int[] index = new int[batch.size()];
+            int k = 0;
+            for (int i = 0; i < batch.size(); i++) {
+                index[i] = batch.isOutput(i) ? k++ : -1;
+            }
+            outputIndexOfBatchEntry = index;
+            return null;
+        });
+    }
+
+    private DecodeException decodeFailure(MemorySegment ctx, int rc) {
+        String why = switch (rc) {
+            case 1 -> "no room in the KV cache (context " + nCtx + " tokens); clear or shorten sequences";
+            case 2 -> "aborted";
+            case -1 -> "invalid batch: " + org.neuronscope.internal.LlamaRuntime.lastNativeError();
+            default -> "llama_decode failed with " + rc;
+        };
+        String fromHooks = hookControl.lastNativeError();
+        DecodeException failure = new DecodeException(fromHooks.isEmpty() ? why : why + ": " + fromHooks, rc);
+        Throwable cause = hookControl.takeListenerFailure();
+        if (cause != null) {
+            failure.initCause(cause);
         }
-        outputIndexOfBatchEntry = index;
+        return failure;
     }
 
     private void validate(Batch batch) {
         if (batch == null || batch.isEmpty()) {
-            throw new NeuronScopeException("cannot decode an empty batch");
+            throw new IllegalArgumentException("cannot decode an empty batch");
         }
         if (batch.size() > nBatch) {
-            throw new NeuronScopeException("batch of " + batch.size() + " exceeds the session's batch size " + nBatch);
+            throw new IllegalArgumentException("batch of " + batch.size() + " exceeds the session's batch size " + nBatch);
         }
         if (batch.holdsEmbeddings()) {
             if (batch.embeddingSize() != model.embeddingSize()) {
-                throw new NeuronScopeException("embeddings of width " + batch.embeddingSize() + " for a model of width " + model.embeddingSize());
+                throw new IllegalArgumentException("embeddings of width " + batch.embeddingSize() + " for a model of width " + model.embeddingSize());
             }
             if (batch.positionsPerToken() != model.positionsPerEmbedding()) {
-                throw new NeuronScopeException("embeddings with " + batch.positionsPerToken() + " position(s) each; this model needs "
+                throw new IllegalArgumentException("embeddings with " + batch.positionsPerToken() + " position(s) each; this model needs "
                         + model.positionsPerEmbedding());
             }
         }
@@ -136,16 +152,16 @@ public final class Session implements AutoCloseable {
             if (!batch.holdsEmbeddings()) {
                 int t = batch.token(i);
                 if (t >= vocab) {
-                    throw new NeuronScopeException("token " + t + " at batch entry " + i + " is out of range [0, " + vocab + ")");
+                    throw new IllegalArgumentException("token " + t + " at batch entry " + i + " is out of range [0, " + vocab + ")");
                 }
             }
             if (batch.position(i) >= nCtx && nSeqMax == 1) {
-                throw new NeuronScopeException("position " + batch.position(i) + " at batch entry " + i + " is beyond the context size " + nCtx);
+                throw new IllegalArgumentException("position " + batch.position(i) + " at batch entry " + i + " is beyond the context size " + nCtx);
             }
             for (int s = 0; s < batch.sequenceCount(i); s++) {
                 int seq = batch.sequence(i, s);
                 if (seq >= nSeqMax) {
-                    throw new NeuronScopeException("sequence id " + seq + " at batch entry " + i + " is out of range [0, " + nSeqMax + ")");
+                    throw new IllegalArgumentException("sequence id " + seq + " at batch entry " + i + " is out of range [0, " + nSeqMax + ")");
                 }
             }
         }
@@ -153,17 +169,19 @@ public final class Session implements AutoCloseable {
 
     /**
      * The logits (vocabulary-size floats) of batch entry {@code batchIndex} of the last decode, which
-     * must have been marked as an output. A view of llama.cpp's buffer, valid until the next decode.
+     * must have been marked as an output. A view of llama.cpp's buffer, valid until the next decode or
+     * {@link #close()}: reading it later throws {@link IllegalStateException}.
      */
     public MemorySegment logits(int batchIndex) {
-        MemorySegment ctx = handle.get();
-        int out = outputIndex(batchIndex);
-        MemorySegment all = neuronscope_h.llama_get_logits(ctx);
-        if (all.equals(MemorySegment.NULL)) {
-            throw new NeuronScopeException("this session computes embeddings, not logits");
-        }
-        long n = model.vocabularySize();
-        return all.reinterpret((long) (out + 1) * n * Float.BYTES).asSlice((long) out * n * Float.BYTES, n * Float.BYTES);
+        return handle.shared(ctx -> {
+            int out = outputIndex(batchIndex);
+            MemorySegment all = neuronscope_h.llama_get_logits(ctx);
+            if (all.equals(MemorySegment.NULL)) {
+                throw new IllegalStateException("this session computes embeddings, not logits");
+            }
+            long n = model.vocabularySize();
+            return view(all.asSlice(0), (long) (out + 1) * n * Float.BYTES).asSlice((long) out * n * Float.BYTES, n * Float.BYTES);
+        });
     }
 
     /** A copy of the logits of a batch entry of the last decode. */
@@ -171,39 +189,63 @@ public final class Session implements AutoCloseable {
         return logits(batchIndex).toArray(ValueLayout.JAVA_FLOAT);
     }
 
-    /** The embedding (hidden state after the final norm) of a batch entry; needs {@link SessionParams#embeddings()}. */
+    /**
+     * The embedding (hidden state after the final norm) of a batch entry; needs
+     * {@link SessionParams#embeddings()}. Valid until the next decode or {@link #close()}.
+     */
     public MemorySegment embedding(int batchIndex) {
-        MemorySegment ctx = handle.get();
-        outputIndex(batchIndex);
-        MemorySegment e = neuronscope_h.llama_get_embeddings_ith(ctx, batchIndex);
-        if (e.equals(MemorySegment.NULL)) {
-            throw new NeuronScopeException("no embedding for batch entry " + batchIndex + " (is the session created with embeddings on?)");
+        return handle.shared(ctx -> {
+            outputIndex(batchIndex);
+            MemorySegment e = neuronscope_h.llama_get_embeddings_ith(ctx, batchIndex);
+            if (e.equals(MemorySegment.NULL)) {
+                throw new IllegalStateException("no embedding for batch entry " + batchIndex + " (is the session created with embeddings on?)");
+            }
+            return view(e, (long) model.embeddingSize() * Float.BYTES);
+        });
+    }
+
+    /** A view of native output memory that dies with the last decode's outputs. */
+    private synchronized MemorySegment view(MemorySegment address, long bytes) {
+        if (outputViews == null) {
+            outputViews = Arena.ofShared();
         }
-        return e.reinterpret((long) model.embeddingSize() * Float.BYTES);
+        return address.reinterpret(bytes, outputViews, null);
+    }
+
+    private synchronized void closeOutputViews() {
+        if (outputViews != null) {
+            outputViews.close();
+            outputViews = null;
+        }
     }
 
     private int outputIndex(int batchIndex) {
         if (batchIndex < 0 || batchIndex >= outputIndexOfBatchEntry.length) {
-            throw new NeuronScopeException("batch entry " + batchIndex + " is not in the last decoded batch (" + outputIndexOfBatchEntry.length + " entries)");
+            throw new IndexOutOfBoundsException("batch entry " + batchIndex + " is not in the last decoded batch (" + outputIndexOfBatchEntry.length + " entries)");
         }
         int out = outputIndexOfBatchEntry[batchIndex];
         if (out < 0) {
-            throw new NeuronScopeException("batch entry " + batchIndex + " was not marked as an output");
+            throw new IllegalArgumentException("batch entry " + batchIndex + " was not marked as an output");
         }
         return out;
     }
 
     /** Forgets every sequence (empties the KV cache). */
     public void clearMemory() {
-        neuronscope_h.llama_memory_clear(memory(), true);
+        handle.exclusive("clear the KV cache", ctx -> {
+            neuronscope_h.llama_memory_clear(neuronscope_h.llama_get_memory(ctx), true);
+            return null;
+        });
+        closeOutputViews();
         outputIndexOfBatchEntry = new int[0];
     }
 
     /** Removes positions [from, to) of a sequence (-1 for all sequences; to = -1 for "to the end"). */
     public void removeTokens(int seqId, int from, int to) {
         checkSeq(seqId, true);
-        if (!neuronscope_h.llama_memory_seq_rm(memory(), seqId, from, to)) {
-            throw new NeuronScopeException("llama.cpp cannot remove a partial range of sequence " + seqId + " from this model's memory");
+        boolean removed = handle.exclusive("remove tokens", ctx -> neuronscope_h.llama_memory_seq_rm(neuronscope_h.llama_get_memory(ctx), seqId, from, to));
+        if (!removed) {
+            throw new UnsupportedOperationException("llama.cpp cannot remove a partial range of sequence " + seqId + " from this model's memory");
         }
     }
 
@@ -211,73 +253,60 @@ public final class Session implements AutoCloseable {
     public void copySequence(int src, int dst, int from, int to) {
         checkSeq(src, false);
         checkSeq(dst, false);
-        neuronscope_h.llama_memory_seq_cp(memory(), src, dst, from, to);
+        handle.exclusive("copy a sequence", ctx -> {
+            neuronscope_h.llama_memory_seq_cp(neuronscope_h.llama_get_memory(ctx), src, dst, from, to);
+            return null;
+        });
     }
 
     /** Removes every sequence but {@code seqId}. */
     public void keepSequence(int seqId) {
         checkSeq(seqId, false);
-        neuronscope_h.llama_memory_seq_keep(memory(), seqId);
+        handle.exclusive("keep a sequence", ctx -> {
+            neuronscope_h.llama_memory_seq_keep(neuronscope_h.llama_get_memory(ctx), seqId);
+            return null;
+        });
     }
 
     /** The largest position of a sequence in the KV cache, -1 if empty. */
     public int maxPosition(int seqId) {
         checkSeq(seqId, false);
-        return neuronscope_h.llama_memory_seq_pos_max(memory(), seqId);
-    }
-
-    private MemorySegment memory() {
-        return neuronscope_h.llama_get_memory(handle.get());
+        return handle.shared(ctx -> neuronscope_h.llama_memory_seq_pos_max(neuronscope_h.llama_get_memory(ctx), seqId));
     }
 
     private void checkSeq(int seqId, boolean allowAll) {
         if ((seqId < 0 && !(allowAll && seqId == -1)) || seqId >= nSeqMax) {
-            throw new NeuronScopeException("sequence id " + seqId + " is out of range [0, " + nSeqMax + ")");
+            throw new IndexOutOfBoundsException("sequence id " + seqId + " is out of range [0, " + nSeqMax + ")");
         }
     }
 
-    /**
-     * Attaches an object that uses this session's native context (hooks, for example): it is closed
-     * before the context is freed.
-     */
-    public void attach(AutoCloseable resource) {
+    /** The neuron hooks of this session: the one object that configures its reductions, interventions and taps. */
+    public Hooks hooks() {
         handle.get();
-        attachments.push(resource);
-    }
-
-    /** An attachment whose callbacks can fail a decode; the decode's exception gets the failure as cause. */
-    public interface FailureSource {
-        /** The failure recorded since the last call, or null; clears it. */
-        Throwable takeFailure();
-    }
-
-    /** Detaches a resource closed by its own owner. */
-    public void detach(AutoCloseable resource) {
-        attachments.remove(resource);
-    }
-
-    /** The native {@code llama_context*}, valid until {@link #close()}; for the library's own packages. */
-    public MemorySegment nativeHandle() {
-        return handle.get();
+        return hooks;
     }
 
     public boolean isOpen() {
         return handle.isOpen();
     }
 
+    /**
+     * Removes every hook scope (freeing its memory), then frees the context, also when removing a
+     * scope fails (that failure is thrown afterwards). Waits for a decode that another thread runs;
+     * idempotent.
+     */
     @Override
     public void close() {
-        if (!handle.isOpen()) {
-            return;
+        try {
+            handle.close(ctx -> {
+                try {
+                    hookControl.release(ctx);
+                } finally {
+                    closeOutputViews();
+                }
+            });
+        } finally {
+            model.sessionClosed(this);
         }
-        while (!attachments.isEmpty()) {
-            try {
-                attachments.pop().close();
-            } catch (Exception e) {
-                throw new NeuronScopeException("closing a resource attached to the session failed", e);
-            }
-        }
-        handle.close();
-        model.sessionClosed(this);
     }
 }

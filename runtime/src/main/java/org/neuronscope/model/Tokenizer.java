@@ -1,8 +1,11 @@
 package org.neuronscope.model;
 
+import org.neuronscope.UnsupportedArchitectureException;
+
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.bindings.llama_chat_message;
 import org.neuronscope.bindings.neuronscope_h;
+import org.neuronscope.internal.NativeHandle;
 
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
@@ -23,7 +26,7 @@ public final class Tokenizer {
     }
 
     private MemorySegment vocab() {
-        model.nativeHandle(); // throws if the model is closed
+        NativeHandle.of(model).get(); // throws if the model is closed
         return vocab;
     }
 
@@ -151,7 +154,7 @@ public final class Tokenizer {
      */
     public String applyChatTemplate(String template, List<ChatMessage> messages, boolean addAssistantPrefix) {
         String tmpl = template != null ? template : model.chatTemplate()
-                .orElseThrow(() -> new NeuronScopeException("the model has no chat template; pass one (e.g. \"chatml\")"));
+                .orElseThrow(() -> new UnsupportedArchitectureException("the model has no chat template; pass one (e.g. \"chatml\")"));
         if (messages.isEmpty()) {
             throw new IllegalArgumentException("messages must not be empty");
         }
@@ -174,7 +177,7 @@ public final class Tokenizer {
                 n = neuronscope_h.llama_chat_apply_template(t, chat, messages.size(), addAssistantPrefix, buf, n);
             }
             if (n < 0) {
-                throw new NeuronScopeException("llama.cpp does not support this chat template: "
+                throw new IllegalArgumentException("llama.cpp does not support this chat template: "
                         + (tmpl.length() > 80 ? tmpl.substring(0, 80) + "..." : tmpl));
             }
             return new String(buf.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
@@ -183,7 +186,7 @@ public final class Tokenizer {
 
     void checkToken(int token) {
         if (token < 0 || token >= size) {
-            throw new NeuronScopeException("token " + token + " is out of range [0, " + size + ")");
+            throw new IndexOutOfBoundsException("token " + token + " is out of range [0, " + size + ")");
         }
     }
 

@@ -1,13 +1,13 @@
 package org.neuronscope.collect;
 
+import org.neuronscope.hooks.HookScope;
+
 import org.neuronscope.methods.Miner;
 import org.neuronscope.methods.NeuronSet;
 
 import org.junit.jupiter.api.Test;
 import org.neuronscope.hooks.Accumulator;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
-import org.neuronscope.hooks.Reduction;
 import org.neuronscope.hooks.TokenWeights;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
@@ -38,20 +38,20 @@ class MinerCollectorTest {
         SessionParams params = SessionParams.defaults().withContextSize(128).withBatchSize(64).withThreads(2)
                 .withFlashAttention(SessionParams.FlashAttention.OFF);
         try (Model model = Model.load(SyntheticFixtures.tiny("qwen2vl")); Session session = model.newSession(params);
-             NeuronHooks hooks = NeuronHooks.attach(session); Batch batch = Batch.ofTokens(n)) {
+             HookScope hooks = session.hooks().openScope(); Batch batch = Batch.ofTokens(n)) {
             for (int i = 0; i < n; i++) {
                 batch.add(500 + 37 * i, i, 0, i == n - 1);
             }
-            MinerCollector collector = new MinerCollector(hooks, List.of("text", "image"), true);
+            MinerCollector collector = new MinerCollector(List.of("text", "image"), true);
             Miner.SampleStatistics sample = collector.collect(session, batch, modality);
             int layers = model.layerCount();
-            int width = hooks.width(HookPoint.FFN_ACT, 0);
+            int width = hooks.hooks().width(HookPoint.FFN_ACT, 0);
 
             // 1. counts and sums: one-hot groups in the graph
-            TokenWeights w = hooks.setColumns(2);
+            TokenWeights w = hooks.tokenWeights(2);
             w.setGroups(modality);
-            Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
-            Accumulator sum = hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM, 0f);
+            Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
+            Accumulator sum = hooks.reduce(HookPoint.FFN_ACT, Statistic.SUM, 0f);
             session.clearMemory();
             session.decode(batch);
             for (int l = 0; l < layers; l++) {
@@ -66,37 +66,40 @@ class MinerCollectorTest {
             assertEquals(15, sample.activations().tokens(1));
 
             // 2. attention: w_k from an attn.probs tap, then Σ_j w_k[j]·a[j] in the graph, per layer
-            hooks.clear();
+            hooks.close();
             float[][][] probs = new float[layers][n][];
-            hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, width2, rows, idx) -> {
-                for (int r = 0; r < rows; r++) {
-                    probs[layer][idx[r]] = data.asSlice((long) r * width2 * 4, (long) width2 * 4).toArray(ValueLayout.JAVA_FLOAT);
-                }
-            });
-            session.clearMemory();
-            session.decode(batch);
-            hooks.clear();
-            for (int l = 0; l < layers; l++) {
-                TokenWeights tw = hooks.setColumns(2);
-                for (int j = 0; j < n; j++) {
-                    if (modality[j] < 0) {
-                        continue;
+            try (HookScope attention = session.hooks().openScope()) {
+                attention.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, width2, rows, idx) -> {
+                    for (int r = 0; r < rows; r++) {
+                        probs[layer][idx[r]] = data.asSlice((long) r * width2 * 4, (long) width2 * 4).toArray(ValueLayout.JAVA_FLOAT);
                     }
-                    double wk = 0;
-                    for (int i = 0; i < n; i++) {
-                        if (modality[i] == modality[j]) {
-                            wk += probs[l][i][j];
-                        }
-                    }
-                    tw.set(j, modality[j], (float) wk);
-                }
-                Accumulator weighted = hooks.reduce(HookPoint.FFN_ACT, Reduction.SUM, 0f);
+                });
                 session.clearMemory();
                 session.decode(batch);
-                for (int m = 0; m < 2; m++) {
-                    for (int k = 0; k < width; k++) {
-                        assertEquals(weighted.get(l, m, k), sample.attnK().get(Statistic.WEIGHTED_SUM, l, m, k), 1e-4,
-                                "attn_k layer " + l + " modality " + m + " neuron " + k);
+            }
+            for (int l = 0; l < layers; l++) {
+                try (HookScope weightedSums = session.hooks().openScope()) {
+                    TokenWeights tw = weightedSums.tokenWeights(2);
+                    for (int j = 0; j < n; j++) {
+                        if (modality[j] < 0) {
+                            continue;
+                        }
+                        double wk = 0;
+                        for (int i = 0; i < n; i++) {
+                            if (modality[i] == modality[j]) {
+                                wk += probs[l][i][j];
+                            }
+                        }
+                        tw.set(j, modality[j], (float) wk);
+                    }
+                    Accumulator weighted = weightedSums.reduce(HookPoint.FFN_ACT, Statistic.SUM, 0f);
+                    session.clearMemory();
+                    session.decode(batch);
+                    for (int m = 0; m < 2; m++) {
+                        for (int k = 0; k < width; k++) {
+                            assertEquals(weighted.get(l, m, k), sample.attnK().get(Statistic.WEIGHTED_SUM, l, m, k), 1e-4,
+                                    "attn_k layer " + l + " modality " + m + " neuron " + k);
+                        }
                     }
                 }
             }
@@ -104,7 +107,7 @@ class MinerCollectorTest {
             // 3. the default MINER weights (attention included) now select
             Miner.Aggregator agg = new Miner.Aggregator(layers, width, List.of("text", "image"));
             agg.add("synthetic", sample);
-            NeuronSet set = Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS);
+            NeuronSet set = Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS);
             int k = (int) Math.round(0.02 * layers * width);
             assertEquals(Math.round(k / 2.0), set.size("image"));
             assertTrue(set.size("text") > 0);
@@ -131,17 +134,17 @@ class MinerCollectorTest {
                     modality[i] = prompt.modality(i) == org.neuronscope.media.Modality.TEXT ? 0 : 1;
                 }
                 Miner.SampleStatistics reference;
-                try (Session session = model.newSession(one); NeuronHooks hooks = NeuronHooks.attach(session); Batch batch = Batch.ofTokens(n)) {
+                try (Session session = model.newSession(one); HookScope hooks = session.hooks().openScope(); Batch batch = Batch.ofTokens(n)) {
                     int[] tokens = model.tokenizer().tokenize(org.neuronscope.media.PromptFormat.chat().format(model.tokenizer(), sample, null), false, true);
                     assertEquals(n, tokens.length);
                     for (int i = 0; i < n; i++) {
                         batch.add(tokens[i], i, 0, i == n - 1);
                     }
-                    reference = new MinerCollector(hooks, List.of("text", "special"), true).collect(session, batch, modality);
+                    reference = new MinerCollector(List.of("text", "special"), true).collect(session, batch, modality);
                 }
                 Miner.SampleStatistics split;
-                try (Session session = model.newSession(many); NeuronHooks hooks = NeuronHooks.attach(session)) {
-                    split = new MinerCollector(hooks, List.of("text", "special"), true).collect(session, prompt, modality);
+                try (Session session = model.newSession(many); HookScope hooks = session.hooks().openScope()) {
+                    split = new MinerCollector(List.of("text", "special"), true).collect(session, prompt, modality);
                 }
                 for (int l = 0; l < model.layerCount(); l++) {
                     for (int m = 0; m < 2; m++) {
@@ -166,7 +169,7 @@ class MinerCollectorTest {
         SessionParams params = SessionParams.defaults().withContextSize(256).withBatchSize(32).withUbatchSize(16).withThreads(2)
                 .withFlashAttention(SessionParams.FlashAttention.OFF);
         try (Model model = Model.load(SyntheticFixtures.tiny("qwen2vl")); Session session = model.newSession(params);
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             org.neuronscope.media.TextPrompts texts = new org.neuronscope.media.TextPrompts(model, org.neuronscope.media.PromptFormat.chat());
             org.neuronscope.eval.Sample sample = org.neuronscope.eval.Sample.text("u", "Why is the sky blue at noon but red at dusk?", List.of());
             try (org.neuronscope.media.Prompt prompt = texts.prepare(sample)) {
@@ -176,11 +179,11 @@ class MinerCollectorTest {
                 for (int i = 0; i < n; i++) {
                     modality[i] = prompt.modality(i) == org.neuronscope.media.Modality.TEXT ? 0 : 1;
                 }
-                MinerCollector withUnion = new MinerCollector(hooks, List.of("text", "special"), true,
+                MinerCollector withUnion = new MinerCollector(List.of("text", "special"), true,
                         java.util.Map.of("special_text", List.of("text", "special")));
                 assertEquals(List.of("text", "special", "special_text"), withUnion.groups());
                 Miner.SampleStatistics a = withUnion.collect(session, prompt, modality);
-                Miner.SampleStatistics b = new MinerCollector(hooks, List.of("special_text"), true).collect(session, prompt, one);
+                Miner.SampleStatistics b = new MinerCollector(List.of("special_text"), true).collect(session, prompt, one);
                 assertEquals(n, a.activations().tokens(2));
                 assertEquals(a.activations().tokens(0) + a.activations().tokens(1), a.activations().tokens(2));
                 for (int l = 0; l < model.layerCount(); l++) {

@@ -1,5 +1,7 @@
 package org.neuronscope.collect;
 
+import org.neuronscope.hooks.HookScope;
+
 import org.neuronscope.stats.NeuronStatistics;
 
 import org.neuronscope.stats.Statistic;
@@ -7,7 +9,6 @@ import org.neuronscope.stats.Statistic;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
@@ -52,8 +53,8 @@ class StatisticsCollectorTest {
         Path modelFile = SyntheticFixtures.tiny("llama");
         double[][] whole = new double[STATS.size()][];
         long[] wholeTokens = new long[2];
-        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); NeuronHooks h = NeuronHooks.attach(s);
-             StatisticsCollector c = StatisticsCollector.start(h, HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
+        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
+             StatisticsCollector c = StatisticsCollector.start(h.hooks().session(), HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
             run(c, 0, SAMPLES);
             int k = 0;
             for (Statistic st : STATS) {
@@ -64,15 +65,15 @@ class StatisticsCollectorTest {
             c.statistics().close();
         }
         Path checkpoint = tmp.resolve("ckpt");
-        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); NeuronHooks h = NeuronHooks.attach(s);
-             StatisticsCollector c = StatisticsCollector.start(h, HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
+        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
+             StatisticsCollector c = StatisticsCollector.start(h.hooks().session(), HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
             run(c, 0, SAMPLES / 2);
             c.checkpoint(checkpoint);
             c.statistics().close();
         } // everything closed: as if the process had been killed after the checkpoint
         assertTrue(NeuronStatistics.isSavedIn(checkpoint));
-        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); NeuronHooks h = NeuronHooks.attach(s);
-             StatisticsCollector c = StatisticsCollector.resume(h, checkpoint)) {
+        try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
+             StatisticsCollector c = StatisticsCollector.resume(h.hooks().session(), checkpoint)) {
             assertEquals(SAMPLES / 2, c.samplesDone());
             run(c, (int) c.samplesDone(), SAMPLES);
             int k = 0;

@@ -1,5 +1,8 @@
 package org.neuronscope.hooks;
 
+import org.neuronscope.stats.Statistic;
+
+
 import org.neuronscope.HookPoint;
 
 import org.junit.jupiter.api.io.TempDir;
@@ -83,10 +86,10 @@ class NeuronHooksOracleTest {
     private static final class Taps {
         final Map<HookPoint, float[][][]> rows = new EnumMap<>(HookPoint.class);
 
-        Taps(NeuronHooks hooks, int tokens) {
+        Taps(HookScope hooks, int tokens) {
             for (HookPoint p : POINTS) {
-                float[][][] perLayer = new float[hooks.layers()][][];
-                for (int l = 0; l < hooks.layers(); l++) {
+                float[][][] perLayer = new float[hooks.hooks().layers()][][];
+                for (int l = 0; l < hooks.hooks().layers(); l++) {
                     perLayer[l] = new float[tokens][];
                 }
                 rows.put(p, perLayer);
@@ -105,18 +108,18 @@ class NeuronHooksOracleTest {
     void reductionsEqualBruteForceOverTheTaps(String arch, boolean portable) {
         try (Model model = Model.load(SyntheticFixtures.tiny(arch));
              Session session = model.newSession(params());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
-            hooks.setPortableReductions(portable);
+             HookScope hooks = session.hooks().openScope()) {
+            hooks.hooks().setPortableReductions(portable);
             int layers = model.layerCount();
             int[] tokens = prompt(model, 1, TOKENS);
             int[] group = groups(TOKENS);
-            hooks.setColumns(GROUPS).setGroups(group);
-            Map<HookPoint, Map<Reduction, Accumulator>> acc = new EnumMap<>(HookPoint.class);
+            hooks.tokenWeights(GROUPS).setGroups(group);
+            Map<HookPoint, Map<Statistic, Accumulator>> acc = new EnumMap<>(HookPoint.class);
             float threshold = 0.05f;
             for (HookPoint p : POINTS) {
-                Map<Reduction, Accumulator> m = new EnumMap<>(Reduction.class);
-                for (Reduction r : Reduction.values()) {
-                    m.put(r, hooks.reduce(p, r, r == Reduction.COUNT_ABS ? 0.1f : r == Reduction.COUNT ? threshold : 0f));
+                Map<Statistic, Accumulator> m = new EnumMap<>(Statistic.class);
+                for (Statistic r : Statistic.values()) {
+                    m.put(r, hooks.reduce(p, r, r == Statistic.COUNT_ABS ? 0.1f : r == Statistic.COUNT ? threshold : 0f));
                 }
                 acc.put(p, m);
             }
@@ -130,7 +133,7 @@ class NeuronHooksOracleTest {
                         assertTrue(x[t] != null, arch + ": " + p + " layer " + l + " never showed token " + t + " (every layer must see every token)");
                     }
                     int width = x[0].length;
-                    assertEquals(hooks.width(p, l), width);
+                    assertEquals(hooks.hooks().width(p, l), width);
                     for (int g = 0; g < GROUPS; g++) {
                         for (int n = 0; n < width; n++) {
                             double count = 0, countAbs = 0, sum = 0, sumSq = 0, sumAbs = 0;
@@ -147,11 +150,11 @@ class NeuronHooksOracleTest {
                             }
                             String where = arch + " " + p + " layer " + l + " group " + g + " neuron " + n;
                             var m = acc.get(p);
-                            assertEquals(count, m.get(Reduction.COUNT).get(l, g, n), where + " COUNT");
-                            assertEquals(countAbs, m.get(Reduction.COUNT_ABS).get(l, g, n), where + " COUNT_ABS");
-                            assertClose(sum, m.get(Reduction.SUM).get(l, g, n), sumAbs, where + " SUM");
-                            assertClose(sumSq, m.get(Reduction.SUM_SQ).get(l, g, n), sumSq, where + " SUM_SQ");
-                            assertClose(sumAbs, m.get(Reduction.SUM_ABS).get(l, g, n), sumAbs, where + " SUM_ABS");
+                            assertEquals(count, m.get(Statistic.COUNT).get(l, g, n), where + " COUNT");
+                            assertEquals(countAbs, m.get(Statistic.COUNT_ABS).get(l, g, n), where + " COUNT_ABS");
+                            assertClose(sum, m.get(Statistic.SUM).get(l, g, n), sumAbs, where + " SUM");
+                            assertClose(sumSq, m.get(Statistic.SUM_SQ).get(l, g, n), sumSq, where + " SUM_SQ");
+                            assertClose(sumAbs, m.get(Statistic.SUM_ABS).get(l, g, n), sumAbs, where + " SUM_ABS");
                         }
                     }
                 }
@@ -164,7 +167,7 @@ class NeuronHooksOracleTest {
     void attentionProbabilitiesAreCausalDistributions(String arch) {
         SessionParams noFlash = params().withFlashAttention(SessionParams.FlashAttention.OFF);
         try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(noFlash);
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             int[] tokens = prompt(model, 6, 30);
             float[][][] probs = new float[model.layerCount()][tokens.length][];
             hooks.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, width, n, idx) -> {
@@ -199,7 +202,7 @@ class NeuronHooksOracleTest {
         // with flash attention the probabilities never exist: a clear error, not empty data
         try (Model model = Model.load(SyntheticFixtures.tiny(arch));
              Session session = model.newSession(params().withFlashAttention(SessionParams.FlashAttention.ON));
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             hooks.tap(HookPoint.ATTN_PROBS, 0, (p, layer, data, width, n, idx) -> { });
             var e = org.junit.jupiter.api.Assertions.assertThrows(org.neuronscope.NeuronScopeException.class,
                     () -> decode(session, prompt(model, 6, 8), 0));
@@ -216,14 +219,14 @@ class NeuronHooksOracleTest {
     void countOfActivationAboveZeroEqualsCountOfGateAboveZero(String arch) {
         try (Model model = Model.load(SyntheticFixtures.tiny(arch));
              Session session = model.newSession(params());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             int[] tokens = prompt(model, 2, TOKENS);
             int[] group = groups(TOKENS);
-            hooks.setColumns(GROUPS).setGroups(group);
+            hooks.tokenWeights(GROUPS).setGroups(group);
             // alone, count(act > 0) is computed on the gate and llama.cpp's fused SwiGLU/GeGLU stays
-            Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
+            Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
             float[][][] gate = new float[model.layerCount()][TOKENS][];
-            hooks.tap(HookPoint.FFN_GATE, -1, (p, layer, data, width, n, idx) -> {
+            hooks.tap(HookPoint.FFN_PRE, -1, (p, layer, data, width, n, idx) -> {
                 for (int i = 0; i < n; i++) {
                     gate[layer][idx[i]] = data.asSlice((long) i * width * 4, (long) width * 4).toArray(ValueLayout.JAVA_FLOAT);
                 }
@@ -265,11 +268,11 @@ class NeuronHooksOracleTest {
             byWeights = session.logitsArray(tokens.length - 1);
         }
         try (Model model = Model.load(original); Session session = model.newSession(params());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             decode(session, tokens, 0);
             plain = session.logitsArray(tokens.length - 1);
-            for (HookPoint point : new HookPoint[] {HookPoint.FFN_ACT, HookPoint.FFN_OUT}) {
-                Intervention iv = hooks.intervention(point, layer);
+            for (HookPoint point : new HookPoint[] {HookPoint.FFN_ACT, HookPoint.FFN_POST}) {
+                LayerMask iv = hooks.mask(point, layer);
                 for (int n : neurons) {
                     iv.deactivate(n);
                 }
@@ -278,7 +281,7 @@ class NeuronHooksOracleTest {
                 float[] masked = session.logitsArray(tokens.length - 1);
                 assertEquals(0.0, maxAbsDiff(masked, byWeights), 1e-4, arch + " " + point + ": deactivation != zeroed rows");
                 assertTrue(maxAbsDiff(masked, plain) > 1e-3, arch + " " + point + ": deactivation changed nothing");
-                hooks.removeIntervention(point, layer);
+                hooks.removeMask(point, layer);
             }
         }
     }
@@ -287,20 +290,20 @@ class NeuronHooksOracleTest {
     @MethodSource("architectures")
     void identityMasksGiveBitIdenticalLogitsAndValuesChangeWithoutACall(String arch) {
         try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(params());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             int[] tokens = prompt(model, 4, 30);
             decode(session, tokens, 0);
             float[] plain = session.logitsArray(tokens.length - 1);
             for (int l = 0; l < model.layerCount(); l++) {
-                hooks.intervention(HookPoint.FFN_OUT, l).affine(0, 1.0f, 0.0f).scale(1, 1.0f);
-                hooks.intervention(HookPoint.FFN_ACT, l).scale(2, 1.0f);
+                hooks.mask(HookPoint.FFN_POST, l).affine(0, 1.0f, 0.0f).scale(1, 1.0f);
+                hooks.mask(HookPoint.FFN_ACT, l).scale(2, 1.0f);
             }
             session.clearMemory();
             decode(session, tokens, 0);
             assertArrayEquals(plain, session.logitsArray(tokens.length - 1), arch + ": scale 1 / shift 0 must not change a bit");
 
             // zero copy: a value written in Java changes the next decode, with no call to the hooks
-            MemorySegment scale = hooks.intervention(HookPoint.FFN_OUT, 0).scaleSegment();
+            MemorySegment scale = hooks.mask(HookPoint.FFN_POST, 0).scaleSegment();
             for (int n = 0; n < 64; n++) {
                 scale.setAtIndex(ValueLayout.JAVA_FLOAT, n, 0.0f);
             }
@@ -314,8 +317,7 @@ class NeuronHooksOracleTest {
     @MethodSource("architectures")
     void statisticsOfTwoHalvesMergeToTheWhole(String arch) {
         int samples = 4;
-        try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(params());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+        try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(params())) {
             int[][] prompts = new int[samples][];
             for (int s = 0; s < samples; s++) {
                 prompts[s] = prompt(model, 10 + s, 12 + 5 * s);
@@ -324,17 +326,18 @@ class NeuronHooksOracleTest {
             double[][] sums = new double[3][];
             int[][] ranges = {{0, 2}, {2, 4}, {0, 4}};
             for (int r = 0; r < 3; r++) {
-                hooks.clear();
-                TokenWeights w = hooks.setColumns(GROUPS);
-                Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Reduction.COUNT, 0f);
-                Accumulator sum = hooks.reduce(HookPoint.FFN_OUT, Reduction.SUM, 0f);
-                for (int s = ranges[r][0]; s < ranges[r][1]; s++) {
-                    w.setGroups(groups(prompts[s].length));
-                    session.clearMemory();
-                    decode(session, prompts[s], 0);
+                try (HookScope hooks = session.hooks().openScope()) {
+                    TokenWeights w = hooks.tokenWeights(GROUPS);
+                    Accumulator count = hooks.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
+                    Accumulator sum = hooks.reduce(HookPoint.FFN_POST, Statistic.SUM, 0f);
+                    for (int s = ranges[r][0]; s < ranges[r][1]; s++) {
+                        w.setGroups(groups(prompts[s].length));
+                        session.clearMemory();
+                        decode(session, prompts[s], 0);
+                    }
+                    counts[r] = count.toArray();
+                    sums[r] = sum.toArray();
                 }
-                counts[r] = count.toArray();
-                sums[r] = sum.toArray();
             }
             for (int i = 0; i < counts[2].length; i++) {
                 assertEquals(counts[2][i], counts[0][i] + counts[1][i], "count " + i + " of " + arch);

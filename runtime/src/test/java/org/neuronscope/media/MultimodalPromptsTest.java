@@ -1,5 +1,7 @@
 package org.neuronscope.media;
 
+import org.neuronscope.hooks.HookScope;
+
 import org.neuronscope.testkit.SyntheticMedia;
 
 import org.junit.jupiter.api.AfterAll;
@@ -11,7 +13,6 @@ import org.neuronscope.bindings.neuronscope_h;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.gguf.GgufFile;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
@@ -194,7 +195,7 @@ class MultimodalPromptsTest {
         try (Model model = Model.load(modelFile);
              Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session().withBatchSize(64).withUbatchSize(16));
-             NeuronHooks hooks = NeuronHooks.attach(session);
+             HookScope hooks = session.hooks().openScope();
              GgufFile gguf = GgufFile.open(modelFile)) {
             String text = IMAGE_TEXT.formatted(Projector.marker());
             int width = model.embeddingSize();
@@ -265,7 +266,7 @@ class MultimodalPromptsTest {
         try (Model model = Model.load(MultimodalFixtures.visionModel());
              Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             NeuronStatistics s = collect(hooks, new MultimodalPrompts(projector, PromptFormat.chat()),
                     sample("img", List.of(generatedImage), List.of()));
             assertCounts(s, Modality.IMAGE, Modality.AUDIO);
@@ -277,7 +278,7 @@ class MultimodalPromptsTest {
         try (Model model = Model.load(MultimodalFixtures.audioModel());
              Projector projector = Projector.load(model, MultimodalFixtures.audioProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             NeuronStatistics s = collect(hooks, new MultimodalPrompts(projector, PromptFormat.chat()),
                     sample("aud", List.of(), List.of(generatedWav)));
             assertCounts(s, Modality.AUDIO, Modality.IMAGE);
@@ -291,12 +292,12 @@ class MultimodalPromptsTest {
              Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session().withBatchSize(32).withUbatchSize(8)
                      .withFlashAttention(org.neuronscope.model.SessionParams.FlashAttention.OFF));
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             Sample s = sample("img", List.of(generatedImage), List.of());
             try (Prompt p = new MultimodalPrompts(projector, PromptFormat.chat()).prepare(s)) {
                 ModalityGrouping g = new ModalityGrouping();
                 int[] groups = g.groups(s, p);
-                var miner = new org.neuronscope.collect.MinerCollector(hooks, g.groupNames(), true).collect(session, p, groups);
+                var miner = new org.neuronscope.collect.MinerCollector(g.groupNames(), true).collect(session, p, groups);
                 int image = Modality.IMAGE.ordinal();
                 assertEquals(java.util.Arrays.stream(groups).filter(x -> x == image).count(), miner.activations().tokens(image));
                 assertEquals(0, miner.activations().tokens(Modality.AUDIO.ordinal()));
@@ -324,7 +325,7 @@ class MultimodalPromptsTest {
         try (Model model = Model.load(MultimodalFixtures.visionModel());
              Projector omni = Projector.load(model, MultimodalFixtures.omniProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             assertTrue(omni.supportsVision() && omni.supportsAudio() && omni.usesMrope());
             String m = Projector.marker();
             String text = "<|im_start|>user\n" + m + "\n" + m + "What do you see and hear?<|im_end|>\n";
@@ -368,9 +369,9 @@ class MultimodalPromptsTest {
                 Sample.NO_ANSWER, Map.of());
     }
 
-    static NeuronStatistics collect(NeuronHooks hooks, PromptSource source, Sample sample) {
+    static NeuronStatistics collect(HookScope hooks, PromptSource source, Sample sample) {
         ModalityGrouping grouping = new ModalityGrouping();
-        StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+        StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
                 EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f);
         try (Prompt p = source.prepare(sample)) {
             int[] groups = grouping.groups(sample, p);

@@ -1,5 +1,10 @@
 package org.neuronscope.media;
 
+import org.neuronscope.methods.Intervention;
+import org.neuronscope.methods.InterventionMask;
+
+import org.neuronscope.hooks.HookScope;
+
 import org.neuronscope.testkit.SyntheticMedia;
 
 import org.junit.jupiter.api.BeforeAll;
@@ -7,9 +12,7 @@ import org.junit.jupiter.api.Test;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.testkit.PlantedModels;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.methods.EntropySelection;
-import org.neuronscope.collect.Interventions;
 import org.neuronscope.methods.Miner;
 import org.neuronscope.collect.MinerCollector;
 import org.neuronscope.methods.NeuronSet;
@@ -71,17 +74,17 @@ class PlantedRecoveryTest {
 
     @Test
     void selectionMethodsRecoverThePlantedImageNeurons() {
-        NeuronSet truth = planted.truth("ffn.act");
+        NeuronSet truth = planted.truth(HookPoint.FFN_ACT);
         ModalityGrouping grouping = new ModalityGrouping();
         try (Model model = Model.load(planted.model());
              Projector projector = Projector.load(model, planted.projector(), MultimodalFixtures.params());
              Session session = model.newSession(session());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
             Miner.Aggregator plain = new Miner.Aggregator(planted.layers(), planted.neurons(), List.of("text", "image"));
             Miner.Aggregator withAttention = new Miner.Aggregator(planted.layers(), planted.neurons(), List.of("text", "image"));
             NeuronStatistics stats;
-            try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+            try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
                     EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (Sample s : samples) {
                     try (Prompt p = source.prepare(s)) {
@@ -91,15 +94,15 @@ class PlantedRecoveryTest {
                         for (int i = 0; i < groups.length; i++) {
                             textImage[i] = groups[i] == Modality.TEXT.ordinal() ? 0 : groups[i] == Modality.IMAGE.ordinal() ? 1 : -1;
                         }
-                        plain.add("demo", new MinerCollector(hooks, List.of("text", "image"), false).collect(session, p, textImage));
-                        withAttention.add("demo", new MinerCollector(hooks, List.of("text", "image"), true).collect(session, p, textImage));
+                        plain.add("demo", new MinerCollector(List.of("text", "image"), false).collect(session, p, textImage));
+                        withAttention.add("demo", new MinerCollector(List.of("text", "image"), true).collect(session, p, textImage));
                     }
                 }
                 stats = c.statistics().copy();
             }
             NeuronSet lape = EntropySelection.select(stats, EntropySelection.Params.DEFAULTS);
-            NeuronSet minerPlain = Miner.select(plain, "ffn.act", Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
-            NeuronSet minerDefault = Miner.select(withAttention, "ffn.act", Miner.Params.DEFAULTS);
+            NeuronSet minerPlain = Miner.select(plain, HookPoint.FFN_ACT, Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX));
+            NeuronSet minerDefault = Miner.select(withAttention, HookPoint.FFN_ACT, Miner.Params.DEFAULTS);
             Map<String, NeuronSet> results = new java.util.LinkedHashMap<>();
             results.put("LAPE", lape);
             results.put("MINER mean+max", minerPlain);
@@ -120,20 +123,20 @@ class PlantedRecoveryTest {
 
     @Test
     void ablatingThePlantedSetMovesImagePromptsFarMoreThanARandomSet() {
-        NeuronSet truth = planted.truth("ffn.act");
+        NeuronSet truth = planted.truth(HookPoint.FFN_ACT);
         NeuronSet random = RandomBaseline.matching(truth, 42, true);
         try (Model model = Model.load(planted.model());
              Projector projector = Projector.load(model, planted.projector(), MultimodalFixtures.params());
              Session session = model.newSession(session());
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
             Map<String, double[]> effect = new java.util.LinkedHashMap<>(); // condition -> {image, text} mean |Δlogit|
             List<float[]> baseline = new ArrayList<>();
             for (String condition : List.of("none", "planted", "random")) {
-                hooks.removeInterventions();
+                hooks.removeMasks();
                 if (!condition.equals("none")) {
-                    Interventions.apply(hooks, HookPoint.FFN_ACT, condition.equals("planted") ? truth : random, List.of("image"),
-                            Interventions.Mode.DEACTIVATE, 0f);
+                    hooks.apply(InterventionMask.of(condition.equals("planted") ? truth : random, List.of("image"), Intervention.deactivate()),
+                            HookPoint.FFN_ACT);
                 }
                 double[] sum = new double[2];
                 int[] n = new int[2];
@@ -181,7 +184,7 @@ class PlantedRecoveryTest {
     void imageAndAudioNeuronsAreRecoveredTogether() {
         Path dir = SyntheticFixtures.directory().resolve("planted-av");
         PlantedModels.Planted av = PlantedModels.write(PlantedModels.Spec.demo(SyntheticFixtures.vocabFor("qwen2vl"), true), dir);
-        NeuronSet truth = av.truth("ffn.act");
+        NeuronSet truth = av.truth(HookPoint.FFN_ACT);
         List<Sample> data = new ArrayList<>();
         for (int i = 0; i < 8; i++) {
             Path img = SyntheticMedia.writePng(dir.resolve("img-" + i + ".png"), 56 + 16 * (i % 5), 96 - 8 * (i % 4), 70 + i);
@@ -203,7 +206,7 @@ class PlantedRecoveryTest {
         try (Model model = Model.load(av.model());
              Projector projector = Projector.load(model, av.projector(), MultimodalFixtures.params());
              Session session = model.newSession(SessionParams.defaults().withContextSize(2048).withBatchSize(512).withThreads(2));
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             assertTrue(projector.supportsVision() && projector.supportsAudio());
             MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
             Miner.Aggregator agg = new Miner.Aggregator(av.layers(), av.neurons(), modalities);
@@ -214,10 +217,10 @@ class PlantedRecoveryTest {
                     for (int i = 0; i < groups.length; i++) {
                         mine[i] = modalities.indexOf(grouping.groupNames().get(groups[i]));
                     }
-                    agg.add("av", new MinerCollector(hooks, modalities, false).collect(session, p, mine));
+                    agg.add("av", new MinerCollector(modalities, false).collect(session, p, mine));
                 }
             }
-            NeuronSet miner = Miner.select(agg, "ffn.act", Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX).withRatio(0.03));
+            NeuronSet miner = Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS.with(Miner.Weights.MEAN_MAX).withRatio(0.03));
             for (String modality : List.of("image", "audio")) {
                 int hit = 0;
                 for (NeuronSet.Neuron n : miner.neurons(modality)) {

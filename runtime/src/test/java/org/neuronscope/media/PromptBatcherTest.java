@@ -1,11 +1,12 @@
 package org.neuronscope.media;
 
+import org.neuronscope.hooks.HookScope;
+
 import org.neuronscope.testkit.SyntheticMedia;
 
 import org.junit.jupiter.api.Test;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
 import org.neuronscope.stats.NeuronStatistics;
@@ -36,7 +37,7 @@ class PromptBatcherTest {
         try (Model model = Model.load(MultimodalFixtures.visionModel());
              Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session().withBatchSize(48).withMaxSequences(4));
-             NeuronHooks hooks = NeuronHooks.attach(session)) {
+             HookScope hooks = session.hooks().openScope()) {
             MultimodalPrompts source = new MultimodalPrompts(projector, PromptFormat.chat());
             List<Prompt> prompts = new ArrayList<>();
             List<int[]> groups = new ArrayList<>();
@@ -49,7 +50,7 @@ class PromptBatcherTest {
                 // separately: last logits and statistics per prompt
                 float[][] alone = new float[prompts.size()][];
                 NeuronStatistics separate;
-                try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+                try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
                         EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
                     for (int i = 0; i < prompts.size(); i++) {
                         c.add(prompts.get(i), groups.get(i));
@@ -69,7 +70,7 @@ class PromptBatcherTest {
                         assertEquals(alone[i][k], together[i][k], 2e-3f + 2e-3f * Math.abs(alone[i][k]), "prompt " + i + " logit " + k);
                     }
                 }
-                try (StatisticsCollector c = StatisticsCollector.start(hooks, HookPoint.FFN_ACT, grouping.groupNames(),
+                try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
                         EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
                     c.addAll(prompts, groups);
                     NeuronStatistics batched = c.statistics();
@@ -178,7 +179,7 @@ class PromptBatcherTest {
                 float[] causal;
                 try (Session session = model.newSession(MultimodalFixtures.session())) {
                     p.decode(session, 0, 0, none, (batch, g) -> {
-                        org.neuronscope.bindings.neuronscope_h.llama_set_causal_attn(session.nativeHandle(), true);
+                        org.neuronscope.bindings.neuronscope_h.llama_set_causal_attn(org.neuronscope.internal.NativeHandle.of(session).get(), true);
                         session.decode(batch);
                     });
                     causal = session.logitsArray(p.lastBatchIndex());

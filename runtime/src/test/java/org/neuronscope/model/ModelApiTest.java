@@ -1,9 +1,10 @@
 package org.neuronscope.model;
 
+import org.neuronscope.hooks.HookScope;
+
 import org.junit.jupiter.api.Test;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.HookPoint;
-import org.neuronscope.hooks.NeuronHooks;
 import org.neuronscope.testkit.SyntheticFixtures;
 
 import java.lang.foreign.MemorySegment;
@@ -89,17 +90,17 @@ class ModelApiTest {
             embeddings.addEmbedding(new float[model.embeddingSize()], new int[] {0}, 0, true);
             assertThrows(NeuronScopeException.class, () -> embeddings.addEmbedding(new float[3], new int[] {1}, 0, true), "wrong width");
         }
-        NeuronHooks hooks = NeuronHooks.attach(session);
-        assertThrows(NeuronScopeException.class, () -> hooks.intervention(HookPoint.RESID_POST, 0), "no interventions on resid.post");
-        assertThrows(NeuronScopeException.class, () -> hooks.intervention(HookPoint.FFN_ACT, 99), "bad layer");
-        assertThrows(NeuronScopeException.class, () -> hooks.intervention(HookPoint.FFN_ACT, 0).deactivate(128), "bad neuron");
-        assertThrows(NeuronScopeException.class, () -> hooks.reduce(HookPoint.FFN_ACT, org.neuronscope.hooks.Reduction.SUM, 0f), "no columns yet");
+        HookScope hooks = session.hooks().openScope();
+        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.RESID_POST, 0), "no interventions on resid.post");
+        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.FFN_ACT, 99), "bad layer");
+        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.FFN_ACT, 0).deactivate(128), "bad neuron");
+        assertThrows(NeuronScopeException.class, () -> hooks.reduce(HookPoint.FFN_ACT, org.neuronscope.stats.Statistic.SUM, 0f), "no columns yet");
         model.close(); // closes the session, which closes the hooks
         assertFalse(session.isOpen());
         assertFalse(hooks.isOpen());
         assertThrows(NeuronScopeException.class, () -> session.decode(null));
         assertThrows(NeuronScopeException.class, () -> model.tokenizer());
-        assertThrows(NeuronScopeException.class, () -> hooks.setColumns(2));
+        assertThrows(NeuronScopeException.class, () -> hooks.tokenWeights(2));
         session.close(); // idempotent
         model.close();
     }

@@ -1,5 +1,7 @@
 package org.neuronscope.testkit;
 
+import org.neuronscope.HookPoint;
+
 import org.neuronscope.gguf.GgmlType;
 
 import org.neuronscope.methods.NeuronSet;
@@ -74,7 +76,7 @@ public final class PlantedModels {
     /** The files written and the truth: planted neuron indices per layer, per modality, of layers × neurons. */
     public record Planted(Path model, Path projector, int layers, int neurons, int[][] imageNeurons, int[][] audioNeurons) {
         /** The planted neurons as a neuron set (group "image", and "audio" when planted). */
-        public NeuronSet truth(String hookPoint) {
+        public NeuronSet truth(HookPoint hookPoint) {
             NeuronSet set = new NeuronSet("planted", hookPoint, layers, neurons, Map.of("axes", IMAGE_AXIS + "," + AUDIO_AXIS));
             set.ensureGroup("image");
             for (int l = 0; l < layers; l++) {

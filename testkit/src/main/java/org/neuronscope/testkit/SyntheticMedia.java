@@ -1,5 +1,6 @@
 package org.neuronscope.testkit;
 
+import java.io.UncheckedIOException;
 import org.neuronscope.NeuronScopeException;
 
 import javax.imageio.ImageIO;
@@ -33,10 +34,10 @@ public final class SyntheticMedia {
         try {
             Files.createDirectories(out.toAbsolutePath().getParent());
             if (!ImageIO.write(img, "png", out.toFile())) {
-                throw new NeuronScopeException("no PNG writer available");
+                throw new IllegalStateException("no PNG writer available");
             }
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot write " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
         }
         return out;
     }
@@ -78,7 +79,7 @@ public final class SyntheticMedia {
                 os.write(b.array());
             }
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot write " + out + ": " + e.getMessage(), e);
+            throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
         }
         return out;
     }

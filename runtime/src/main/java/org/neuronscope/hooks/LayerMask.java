@@ -2,19 +2,18 @@ package org.neuronscope.hooks;
 
 import org.neuronscope.HookPoint;
 
-import org.neuronscope.NeuronScopeException;
-
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 
 /**
- * {@code x <- scale·x + shift} per neuron at one (hook point, layer), at every position, prefill and
- * generation alike. The masks live off-heap and the graph reads them in place: a change here
- * changes the next decode with no further call. The shift mask joins the graph the first time a
- * neuron is set to a value, so pure scaling costs one multiplication.
+ * The mask {@code x <- scale·x + shift} per neuron at one (hook point, layer), at every position,
+ * prefill and generation alike (made by {@link HookScope#mask}). The masks live off-heap in the
+ * scope's memory and the graph reads them in place: a change here changes the next decode with no
+ * further call. The shift mask joins the graph the first time a neuron is set to a value, so pure
+ * scaling costs one multiplication.
  */
-public final class Intervention {
-    private final NeuronHooks hooks;
+public final class LayerMask {
+    private final HookScope scope;
     private final HookPoint point;
     private final int layer;
     private final int width;
@@ -23,8 +22,8 @@ public final class Intervention {
     private boolean shiftRegistered;
     private boolean live = true;
 
-    Intervention(NeuronHooks hooks, HookPoint point, int layer, int width, MemorySegment scale, MemorySegment shift) {
-        this.hooks = hooks;
+    LayerMask(HookScope scope, HookPoint point, int layer, int width, MemorySegment scale, MemorySegment shift) {
+        this.scope = scope;
         this.point = point;
         this.layer = layer;
         this.width = width;
@@ -34,7 +33,7 @@ public final class Intervention {
     }
 
     void register(boolean withShift) {
-        hooks.registerIntervention(this, withShift);
+        scope.registerMask(this, withShift);
         shiftRegistered = withShift;
     }
 
@@ -51,30 +50,30 @@ public final class Intervention {
     }
 
     /** Switches neuron n off: x = 0. */
-    public Intervention deactivate(int n) {
+    public LayerMask deactivate(int n) {
         return scale(n, 0.0f).shiftTo(n, 0.0f);
     }
 
     /** Multiplies neuron n by s (amplify or damp). */
-    public Intervention scale(int n, float s) {
+    public LayerMask scale(int n, float s) {
         check(n, s);
         scale.setAtIndex(ValueLayout.JAVA_FLOAT, n, s);
         return this;
     }
 
     /** Sets neuron n to the constant c. */
-    public Intervention set(int n, float c) {
+    public LayerMask set(int n, float c) {
         scale(n, 0.0f);
         return shiftTo(n, c);
     }
 
     /** The general form: x = s·x + c. */
-    public Intervention affine(int n, float s, float c) {
+    public LayerMask affine(int n, float s, float c) {
         scale(n, s);
         return shiftTo(n, c);
     }
 
-    private Intervention shiftTo(int n, float c) {
+    private LayerMask shiftTo(int n, float c) {
         check(n, c);
         shift.setAtIndex(ValueLayout.JAVA_FLOAT, n, c);
         if (c != 0.0f && !shiftRegistered) {
@@ -84,7 +83,7 @@ public final class Intervention {
     }
 
     /** Every neuron back to identity (the intervention stays in the graph). */
-    public Intervention reset() {
+    public LayerMask reset() {
         ensureLive();
         fillIdentity();
         return this;
@@ -124,17 +123,17 @@ public final class Intervention {
     private void check(int n, float value) {
         ensureLive();
         if (n < 0 || n >= width) {
-            throw new NeuronScopeException("neuron " + n + " is out of range [0, " + width + ") at " + point + " layer " + layer);
+            throw new IndexOutOfBoundsException("neuron " + n + " is out of range [0, " + width + ") at " + point + " layer " + layer);
         }
         if (!Float.isFinite(value)) {
-            throw new NeuronScopeException("intervention values must be finite, got " + value);
+            throw new IllegalArgumentException("intervention values must be finite, got " + value);
         }
     }
 
     private void ensureLive() {
-        hooks.ensureOpen();
+        scope.ensureOpen();
         if (!live) {
-            throw new NeuronScopeException("this intervention was removed");
+            throw new IllegalStateException("this mask was removed");
         }
     }
 

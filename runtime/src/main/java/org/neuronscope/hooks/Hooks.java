@@ -1,0 +1,345 @@
+package org.neuronscope.hooks;
+
+
+import org.neuronscope.HookPoint;
+import org.neuronscope.NeuronScopeException;
+import org.neuronscope.bindings.llama_nh_tap_callback;
+import org.neuronscope.bindings.neuronscope_h;
+import org.neuronscope.internal.ContextHooks;
+import org.neuronscope.internal.NativeHandle;
+import org.neuronscope.internal.NativeIds;
+import org.neuronscope.model.Session;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.util.ArrayList;
+import java.util.Collections;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.WeakHashMap;
+import java.util.function.Function;
+
+/**
+ * The neuron hooks of one {@link Session} ({@link Session#hooks()}): reductions, interventions and
+ * taps inside llama.cpp's compute graph (the native API is {@code llama-neuron-hooks.h}). There is
+ * exactly one per session; configuration happens in {@link HookScope}s, each of which owns the
+ * off-heap memory it gave the graph and takes everything it added away again when closed:
+ *
+ * <pre>{@code
+ * try (HookScope scope = session.hooks().openScope()) {
+ *     scope.tokenWeights(2).setGroups(groupOfEntry);
+ *     Accumulator counts = scope.reduce(HookPoint.FFN_ACT, Statistic.COUNT, 0f);
+ *     session.decode(batch);
+ *     double c = counts.get(layer, group, neuron);
+ * }   // the reduction is gone and its memory freed; the graph is llama.cpp's again
+ * }</pre>
+ *
+ * <p>Scopes may be open side by side as long as they do not claim the same thing: one scope at a
+ * time holds the token weights (and with them all reductions, which share their columns), one scope
+ * a given (hook point, layer) mask; any number of listeners may tap the same tensor. A conflicting
+ * claim is an {@link IllegalStateException} naming the scope that holds it.
+ *
+ * <p>With nothing configured, decoding runs exactly llama.cpp's graph. Configuration changes rebuild
+ * the graph on the next decode; changing mask <em>values</em> does not. Like its session, the hooks
+ * serve one thread at a time: changing them while another thread decodes is refused.
+ */
+public final class Hooks {
+    private static final Logger LOG = LoggerFactory.getLogger(Hooks.class);
+    private static final Map<Session, Hooks> BY_SESSION = Collections.synchronizedMap(new WeakHashMap<>());
+
+    private final Session session;
+    private final NativeHandle context;
+    private final int layers;
+    private final List<HookScope> scopes = new ArrayList<>();
+    private final Map<Long, HookScope> maskOwners = new HashMap<>();
+    private final Map<Long, List<Tap>> taps = new HashMap<>();
+    /** Lives as long as the hooks: the upcall stub the graph calls for every tap. */
+    private final Arena callbackArena = Arena.ofShared();
+    private MemorySegment tapStub;
+    private HookScope weightsOwner;
+    private Throwable listenerFailure;
+    private boolean released;
+    private int nextScopeId = 1;
+
+    private Hooks(Session session) {
+        this.session = session;
+        this.context = NativeHandle.of(session);
+        this.layers = session.model().layerCount();
+        ContextHooks.register(session, new ContextHooks() {
+            @Override
+            public String lastNativeError() {
+                return Hooks.this.lastNativeError();
+            }
+
+            @Override
+            public Throwable takeListenerFailure() {
+                Throwable t = listenerFailure;
+                listenerFailure = null;
+                return t;
+            }
+
+            @Override
+            public void release(MemorySegment ctx) {
+                Hooks.this.release(ctx);
+            }
+        });
+    }
+
+    /** The hooks of {@code session}: always the same object for a session (the session's own). */
+    public static Hooks of(Session session) {
+        if (session == null) {
+            throw new IllegalArgumentException("session must not be null");
+        }
+        return BY_SESSION.computeIfAbsent(session, Hooks::new);
+    }
+
+    public Session session() {
+        return session;
+    }
+
+    public int layers() {
+        return layers;
+    }
+
+    /**
+     * Width of a hook point in a layer (n_ff or n_embd).
+     *
+     * @throws IndexOutOfBoundsException if the layer is out of range
+     * @throws UnsupportedHookException  if the model has no such point there (ffn.pre of a non-gated FFN)
+     */
+    public int width(HookPoint point, int layer) {
+        checkLayer(layer);
+        long w = context.shared(ctx -> neuronscope_h.llama_nh_width(ctx, NativeIds.of(point), layer));
+        if (w <= 0) {
+            throw new UnsupportedHookException("the " + session.model().architecture() + " model " + session.model().path().getFileName()
+                    + " has no " + point + " in layer " + layer + (point == HookPoint.FFN_PRE ? " (its FFN is not gated)" : ""));
+        }
+        return (int) w;
+    }
+
+    /** The width of a hook point if it is the same in every layer (what reductions need). */
+    public int uniformWidth(HookPoint point) {
+        int w = width(point, 0);
+        for (int l = 1; l < layers; l++) {
+            if (width(point, l) != w) {
+                throw new UnsupportedHookException(point + " has different widths across the layers of this model");
+            }
+        }
+        return w;
+    }
+
+    /** Opens a new scope for hooks; close it (try-with-resources) to remove what it added. */
+    public HookScope openScope() {
+        ensureUsable();
+        HookScope scope = new HookScope(this, nextScopeId++);
+        scopes.add(scope);
+        return scope;
+    }
+
+    /** The scopes open now, oldest first. */
+    public List<HookScope> openScopes() {
+        return List.copyOf(scopes);
+    }
+
+    /**
+     * Computes reductions with ggml operations (the path GPU layers take) even for layers on the CPU,
+     * instead of the fused CPU pass; for comparisons and tests.
+     */
+    public void setPortableReductions(boolean portable) {
+        call("set portable reductions", ctx -> neuronscope_h.llama_nh_set_portable_reductions(ctx, portable));
+    }
+
+    // ------------------------------------------------------------------ used by HookScope
+
+    /** Claims the token weights for {@code scope} (columns and all reductions belong to one scope). */
+    void claimWeights(HookScope scope, int columns, MemorySegment rows, int capacity) {
+        if (weightsOwner != null && weightsOwner != scope) {
+            throw new IllegalStateException("the token weights (and reductions) are held by " + weightsOwner
+                    + "; close it before " + scope + " sets its own");
+        }
+        call("set columns", ctx -> neuronscope_h.llama_nh_set_columns(ctx, columns));
+        call("set token weights", ctx -> neuronscope_h.llama_nh_set_token_weights(ctx, rows, capacity));
+        weightsOwner = scope;
+    }
+
+    void releaseWeights(HookScope scope) {
+        if (weightsOwner == scope) {
+            call("clear reductions", ctx -> neuronscope_h.llama_nh_set_columns(ctx, 0));
+            call("clear token weights", ctx -> neuronscope_h.llama_nh_set_token_weights(ctx, MemorySegment.NULL, 0));
+            weightsOwner = null;
+        }
+    }
+
+    void setReduction(HookPoint point, int nativeStatistic, MemorySegment acc, long length, float threshold, String what) {
+        call(what, ctx -> neuronscope_h.llama_nh_set_reduce(ctx, NativeIds.of(point), nativeStatistic, acc, length, threshold));
+    }
+
+    void claimMask(HookScope scope, HookPoint point, int layer) {
+        HookScope owner = maskOwners.get(key(point, layer));
+        if (owner != null && owner != scope) {
+            throw new IllegalStateException(point + " of layer " + layer + " is masked by " + owner + "; close it first");
+        }
+        maskOwners.put(key(point, layer), scope);
+    }
+
+    void setMask(HookPoint point, int layer, MemorySegment scale, MemorySegment shift) {
+        call("intervene at " + point + " layer " + layer,
+                ctx -> neuronscope_h.llama_nh_set_intervention(ctx, NativeIds.of(point), layer, scale, shift));
+    }
+
+    void removeMask(HookScope scope, HookPoint point, int layer) {
+        if (maskOwners.remove(key(point, layer), scope)) {
+            setMask(point, layer, MemorySegment.NULL, MemorySegment.NULL);
+        }
+    }
+
+    void addTap(HookScope scope, HookPoint point, int layer, TapListener listener) {
+        if (tapStub == null) {
+            tapStub = llama_nh_tap_callback.allocate(this::onTap, callbackArena);
+            call("set tap callback", ctx -> neuronscope_h.llama_nh_set_tap_callback(ctx, tapStub, MemorySegment.NULL));
+        }
+        call("tap " + point, ctx -> neuronscope_h.llama_nh_set_tap(ctx, NativeIds.of(point), layer, true));
+        for (int l = 0; l < layers; l++) {
+            if (layer == -1 || l == layer) {
+                taps.computeIfAbsent(key(point, l), k -> new ArrayList<>()).add(new Tap(scope, listener));
+            }
+        }
+    }
+
+    /** Removes {@code scope}'s listeners of (point, layer) (-1: every layer); tapping stops where none is left. */
+    void removeTaps(HookScope scope, HookPoint point, int layer) {
+        for (int l = 0; l < layers; l++) {
+            if (layer != -1 && l != layer) {
+                continue;
+            }
+            List<Tap> list = taps.get(key(point, l));
+            if (list == null) {
+                continue;
+            }
+            list.removeIf(t -> t.scope() == scope);
+            if (list.isEmpty()) {
+                taps.remove(key(point, l));
+                int il = l;
+                call("remove tap", ctx -> neuronscope_h.llama_nh_set_tap(ctx, NativeIds.of(point), il, false));
+            }
+        }
+    }
+
+    void scopeClosed(HookScope scope) {
+        scopes.remove(scope);
+    }
+
+    /** Runs a configuration call with the session to itself; a failed call becomes an exception. */
+    void call(String what, Function<MemorySegment, Integer> action) {
+        ensureUsable();
+        int status = context.exclusive("change the hooks", action);
+        if (status != 0) {
+            throw failure(what, status, lastNativeError());
+        }
+    }
+
+    void ensureUsable() {
+        if (released || !session.isOpen()) {
+            throw new IllegalStateException("the session of these hooks is closed");
+        }
+    }
+
+    void checkLayer(int layer) {
+        if (layer < 0 || layer >= layers) {
+            throw new IndexOutOfBoundsException("layer " + layer + " is out of range [0, " + layers + ")");
+        }
+    }
+
+    // ------------------------------------------------------------------ decode side
+
+    /** The upcall: must not throw (that would abort the JVM); a failure fails the decode instead. */
+    private boolean onTap(MemorySegment user, int point, int layer, MemorySegment data, long width, long tokens, MemorySegment batchIndex) {
+        List<Tap> listeners = taps.get(key(NativeIds.point(point), layer));
+        if (listeners == null || listeners.isEmpty()) {
+            return true;
+        }
+        // the rows are valid only during this call: the view dies with it
+        try (Arena call = Arena.ofConfined()) {
+            HookPoint p = NativeIds.point(point);
+            MemorySegment rows = data.reinterpret(width * tokens * Float.BYTES, call, null);
+            int[] index = batchIndex.reinterpret(tokens * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
+            for (Tap t : listeners) {
+                t.listener().onTap(p, layer, rows, (int) width, (int) tokens, index);
+            }
+            return true;
+        } catch (Throwable t) {
+            if (listenerFailure == null) {
+                listenerFailure = t;
+            }
+            LOG.debug("tap listener failed", t);
+            return false;
+        }
+    }
+
+    private String lastNativeError() {
+        if (!context.isOpen()) {
+            return "";
+        }
+        return neuronscope_h.llama_nh_last_error(context.get()).reinterpret(Long.MAX_VALUE).getString(0);
+    }
+
+    /** At session close: every scope closed (failures collected), the native hooks cleared, memory freed. */
+    private void release(MemorySegment ctx) {
+        if (released) {
+            return;
+        }
+        RuntimeException failure = null;
+        released = true;
+        for (HookScope s : List.copyOf(scopes).reversed()) {
+            try {
+                s.release();
+            } catch (RuntimeException e) {
+                if (failure == null) {
+                    failure = e;
+                } else {
+                    failure.addSuppressed(e);
+                }
+            }
+        }
+        scopes.clear();
+        neuronscope_h.llama_nh_clear(ctx);
+        neuronscope_h.llama_nh_set_token_weights(ctx, MemorySegment.NULL, 0);
+        neuronscope_h.llama_nh_set_tap_callback(ctx, MemorySegment.NULL, MemorySegment.NULL);
+        taps.clear();
+        maskOwners.clear();
+        weightsOwner = null;
+        callbackArena.close();
+        BY_SESSION.remove(session);
+        ContextHooks.unregister(session);
+        if (failure != null) {
+            throw failure;
+        }
+    }
+
+    boolean isReleased() {
+        return released;
+    }
+
+    /** The exception for a failed native call: the Java checks should have caught argument errors first. */
+    private static RuntimeException failure(String what, int status, String message) {
+        String full = what + ": " + (message.isEmpty() ? "status " + status : message);
+        if (status == neuronscope_h.LLAMA_NH_ERR_UNSUPPORTED()) {
+            return new UnsupportedHookException(full);
+        }
+        if (status == neuronscope_h.LLAMA_NH_ERR_ARGUMENT()) {
+            return new IllegalArgumentException(full);
+        }
+        return new NeuronScopeException(full);
+    }
+
+    private static long key(HookPoint point, int layer) {
+        return ((long) point.ordinal() << 32) | layer;
+    }
+
+    private record Tap(HookScope scope, TapListener listener) {
+    }
+}
