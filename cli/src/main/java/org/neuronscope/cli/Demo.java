@@ -1,5 +1,10 @@
 package org.neuronscope.cli;
 
+
+import org.neuronscope.methods.Intervention;
+
+import org.neuronscope.HookPoint;
+
 import org.neuronscope.experiments.AblationExperiment;
 import org.neuronscope.experiments.Charts;
 import org.neuronscope.experiments.HtmlReport;
@@ -18,7 +23,6 @@ import org.neuronscope.media.ProjectorParams;
 import org.neuronscope.media.PromptFormat;
 import org.neuronscope.testkit.SyntheticMedia;
 import org.neuronscope.methods.EntropySelection;
-import org.neuronscope.collect.Interventions;
 import org.neuronscope.methods.Miner;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
@@ -81,7 +85,7 @@ public final class Demo {
             PlantedModels.Planted planted = PlantedModels.write(PlantedModels.Spec.demo(qwen2Vocab, audio), work.resolve("model"));
             Path datasetFile = writeDataset(work, samples, audioSamples);
             Dataset data = Dataset.load(datasetFile);
-            NeuronSet truth = planted.truth("ffn.act");
+            NeuronSet truth = planted.truth(HookPoint.FFN_ACT);
             truth.save(work.resolve("planted.json"));
             Workbench.Setup setup = new Workbench.Setup(planted.model(), org.neuronscope.model.ModelParams.defaults(), planted.projector(),
                     SessionParams.defaults().withContextSize(audio ? 2048 : 1024).withBatchSize(256).withThreads(threads)
@@ -99,9 +103,9 @@ public final class Demo {
                 List<String> modalities = audio ? List.of("text", "image", "audio") : List.of("text", "image");
                 Miner.Params minerDefaults = audio ? Miner.Params.DEFAULTS.withRatio(0.03) : Miner.Params.DEFAULTS;
                 Miner.Aggregator plain = MinerExperiment.collect(wb, data, modalities, false, listener);
-                selections.put("MINER mean+max", Miner.select(plain, "ffn.act", minerDefaults.with(Miner.Weights.MEAN_MAX)));
+                selections.put("MINER mean+max", Miner.select(plain, HookPoint.FFN_ACT, minerDefaults.with(Miner.Weights.MEAN_MAX)));
                 Miner.Aggregator full = MinerExperiment.collect(wb, data, modalities, true, listener);
-                selections.put("MINER defaults", Miner.select(full, "ffn.act", minerDefaults));
+                selections.put("MINER defaults", Miner.select(full, HookPoint.FFN_ACT, minerDefaults));
                 int k = 0;
                 for (NeuronSet s : selections.values()) {
                     s.save(work.resolve("selection-" + k++ + ".json"));
@@ -110,13 +114,12 @@ public final class Demo {
                 NeuronSet random = RandomBaseline.matching(miner, 42, true);
                 random.save(work.resolve("random.json"));
                 List<AblationExperiment.Condition> conditions = new ArrayList<>(List.of(
-                        new AblationExperiment.Condition("MINER image set", miner, List.of("image"), Interventions.Mode.DEACTIVATE, 0f),
-                        new AblationExperiment.Condition("random (matched)", random, List.of("image"), Interventions.Mode.DEACTIVATE, 0f),
-                        new AblationExperiment.Condition("planted (truth)", truth, List.of("image"), Interventions.Mode.DEACTIVATE, 0f)));
+                        new AblationExperiment.Condition("MINER image set", miner, List.of("image"), Intervention.deactivate()),
+                        new AblationExperiment.Condition("random (matched)", random, List.of("image"), Intervention.deactivate()),
+                        new AblationExperiment.Condition("planted (truth)", truth, List.of("image"), Intervention.deactivate())));
                 if (audio) {
-                    conditions.add(new AblationExperiment.Condition("MINER audio set", miner, List.of("audio"), Interventions.Mode.DEACTIVATE, 0f));
-                    conditions.add(new AblationExperiment.Condition("random (audio)", random, List.of("audio"),
-                            Interventions.Mode.DEACTIVATE, 0f));
+                    conditions.add(new AblationExperiment.Condition("MINER audio set", miner, List.of("audio"), Intervention.deactivate()));
+                    conditions.add(new AblationExperiment.Condition("random (audio)", random, List.of("audio"), Intervention.deactivate()));
                 }
                 ablation = AblationExperiment.run(wb, data, conditions, AblationExperiment.BY_MEDIA, 0, listener);
             }

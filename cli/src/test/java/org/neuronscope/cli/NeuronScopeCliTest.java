@@ -1,5 +1,8 @@
 package org.neuronscope.cli;
 
+
+import org.neuronscope.HookPoint;
+
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 import org.neuronscope.testkit.ModelSpec;
@@ -186,7 +189,7 @@ class NeuronScopeCliTest {
         Path data = org.neuronscope.cli.Demo.writeDataset(work, 6);
         List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
                 "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
-        var truth = planted.truth("ffn.act");
+        var truth = planted.truth(HookPoint.FFN_ACT);
 
         Run stats = cli(with(concat(List.of("stats"), model), "--dataset", data.toString(), "--out", work.resolve("stats").toString()));
         assertEquals(0, stats.code(), stats.err());
@@ -235,9 +238,9 @@ class NeuronScopeCliTest {
 
     @Test
     void minerWeightListsAndChosenStatistics() throws Exception {
-        assertEquals(new org.neuronscope.methods.Miner.Weights(0.2, 0.4, 0.4, 0, 0), NeuronScopeCli.Select.minerWeights("prob=0.2, mean=0.4,max=0.4"));
-        assertEquals(org.neuronscope.methods.Miner.Weights.MEAN_MAX, NeuronScopeCli.Select.minerWeights("mean-max"));
-        assertEquals(new org.neuronscope.methods.Miner.Weights(0, 0, 0, 0.7, 0.3), NeuronScopeCli.Select.minerWeights("attn_k=0.7,attn_q=0.3"));
+        assertEquals(new org.neuronscope.methods.Miner.Weights(0.2, 0.4, 0.4, 0, 0), SelectCommand.minerWeights("prob=0.2, mean=0.4,max=0.4"));
+        assertEquals(org.neuronscope.methods.Miner.Weights.MEAN_MAX, SelectCommand.minerWeights("mean-max"));
+        assertEquals(new org.neuronscope.methods.Miner.Weights(0, 0, 0, 0.7, 0.3), SelectCommand.minerWeights("attn_k=0.7,attn_q=0.3"));
 
         Path small = Files.write(dir.resolve("small.jsonl"), Files.readAllLines(dataset).subList(0, 4));
         Path out = dir.resolve("stats-chosen");

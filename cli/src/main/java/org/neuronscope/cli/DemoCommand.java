@@ -1,0 +1,50 @@
+package org.neuronscope.cli;
+
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.Callable;
+
+/** {@code neuronscope demo}: plant neurons, find them again, ablate them (see {@link Demo}). */
+@Command(name = "demo", mixinStandardHelpOptions = true,
+        description = "Plant image-specific neurons in a synthetic model, find them again with the entropy method and MINER, and ablate them against a random set.")
+final class DemoCommand implements Callable<Integer> {
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+    @Option(names = "--work", defaultValue = "neuronscope-demo", description = "working directory (default: ${DEFAULT-VALUE})")
+    Path work;
+    @Option(names = "--samples", defaultValue = "8", description = "image questions, and as many text questions (default: ${DEFAULT-VALUE})")
+    int samples;
+    @Option(names = "--audio", defaultValue = "0", description = "audio questions (generated noise clips); > 0 also plants audio neurons (default: ${DEFAULT-VALUE})")
+    int audio;
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all cores)")
+    int threads;
+    @Option(names = "--vocab", description = "llama.cpp's models/ggml-vocab-qwen2.gguf (default: from the build's llama.cpp tree)")
+    Path vocab;
+
+    @Override
+    public Integer call() {
+        if (samples <= 0 || audio < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    "--samples must be positive and --audio not negative, got " + samples + " and " + audio);
+        }
+        Path v = vocab != null ? vocab
+                : Path.of(System.getProperty("neuronscope.llama.src", "native/target/llama.cpp"), "models", "ggml-vocab-qwen2.gguf");
+        if (!Files.isRegularFile(v)) {
+            throw new IllegalArgumentException("tokenizer file not found: " + v + " (build the project first, or pass --vocab)");
+        }
+        int t = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+        Demo.Result r = Demo.run(work, v, samples, audio, t, CliSupport.bar(spec.commandLine().getErr()));
+        var out = spec.commandLine().getOut();
+        out.printf("%-34s %10s %10s%n", "method", "precision", "recall");
+        r.precisionRecall().forEach((m, pr) -> out.printf("%-34s %10.3f %10.3f%n", m, pr[0], pr[1]));
+        out.println();
+        out.println(r.ablation().toText(4));
+        out.println("report: " + r.report().toAbsolutePath());
+        out.println("done in " + CliSupport.format(r.elapsed()));
+        return 0;
+    }
+}

@@ -1,0 +1,53 @@
+package org.neuronscope.cli;
+
+
+import org.neuronscope.experiments.Workbench;
+import org.neuronscope.media.ProjectorParams;
+import org.neuronscope.media.PromptFormat;
+import org.neuronscope.model.ModelParams;
+import org.neuronscope.model.SessionParams;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+
+/** Model, projector and runtime options of the commands that run a model (a picocli mixin). */
+final class ModelOptions {
+    @Option(names = "--model", description = "language model GGUF file (required by stats, ablate and select --method miner)")
+    Path model;
+    @Option(names = "--mmproj", description = "multimodal projector GGUF file (for images, audio, video)")
+    Path mmproj;
+    @Option(names = "--threads", defaultValue = "0", description = "CPU threads (0: all cores)")
+    int threads;
+    @Option(names = "--ctx", defaultValue = "4096", description = "context size in tokens (default: ${DEFAULT-VALUE})")
+    int ctx;
+    @Option(names = "--batch", defaultValue = "512", description = "batch size in tokens (default: ${DEFAULT-VALUE})")
+    int batch;
+    @Option(names = "--gpu-layers", defaultValue = "0", description = "layers offloaded to the GPU (default: ${DEFAULT-VALUE})")
+    int gpuLayers;
+    @Option(names = "--image-max-tokens", defaultValue = "0", description = "upper bound on tokens per image (0: the model's)")
+    int imageMaxTokens;
+    @Option(names = "--chat-template", description = "a template name or text; 'raw' for none (default: the model's)")
+    String chatTemplate;
+
+    Workbench.Setup setup() {
+        return setup(1);
+    }
+
+    /** The setup with a session of {@code sequences} sequences (prompts decoded together). */
+    Workbench.Setup setup(int sequences) {
+        if (model == null) {
+            throw new IllegalArgumentException("--model <language model GGUF> is required");
+        }
+        int t = threads();
+        SessionParams sp = SessionParams.defaults().withContextSize(ctx).withBatchSize(batch).withUbatchSize(Math.min(batch, 512))
+                .withThreads(t).withFlashAttention(SessionParams.FlashAttention.OFF).withMaxSequences(sequences);
+        ProjectorParams pp = ProjectorParams.defaults().withThreads(t).withImageTokens(0, imageMaxTokens);
+        PromptFormat f = chatTemplate == null ? PromptFormat.chat() : chatTemplate.equals("raw") ? PromptFormat.raw()
+                : new PromptFormat(chatTemplate, PromptFormat.chat().choiceInstruction());
+        return new Workbench.Setup(model, ModelParams.defaults().withGpuLayers(gpuLayers), mmproj, sp, pp, f);
+    }
+
+    int threads() {
+        return threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
+    }
+}

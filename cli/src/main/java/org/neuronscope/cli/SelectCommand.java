@@ -1,0 +1,182 @@
+package org.neuronscope.cli;
+
+import org.neuronscope.HookPoint;
+import org.neuronscope.eval.Dataset;
+import org.neuronscope.experiments.Charts;
+import org.neuronscope.experiments.MinerExperiment;
+import org.neuronscope.experiments.Workbench;
+import org.neuronscope.media.ModalityGrouping;
+import org.neuronscope.methods.EntropySelection;
+import org.neuronscope.methods.Manu;
+import org.neuronscope.methods.Miner;
+import org.neuronscope.methods.NeuronSet;
+import org.neuronscope.stats.NeuronStatistics;
+import picocli.CommandLine;
+import picocli.CommandLine.Command;
+import picocli.CommandLine.Mixin;
+import picocli.CommandLine.Option;
+
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashMap;
+import java.util.List;
+import java.util.Locale;
+import java.util.Map;
+import java.util.concurrent.Callable;
+
+/** {@code neuronscope select}: a neuron set by the entropy method, MANU or MINER. */
+@Command(name = "select", mixinStandardHelpOptions = true,
+        description = "Select neurons: entropy (LAPE/MMNeuron) or manu from statistics, miner from a model and dataset; writes a neuron set JSON.")
+final class SelectCommand implements Callable<Integer> {
+    enum Method { ENTROPY, MINER, MANU }
+
+    static final class MethodConverter implements CommandLine.ITypeConverter<Method> {
+        @Override
+        public Method convert(String text) {
+            try {
+                return Method.valueOf(text.strip().toUpperCase(Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException("--method must be entropy, miner or manu, got " + text);
+            }
+        }
+    }
+
+    static final class WeightsConverter implements CommandLine.ITypeConverter<Miner.Weights> {
+        @Override
+        public Miner.Weights convert(String text) {
+            try {
+                return minerWeights(text);
+            } catch (IllegalArgumentException e) {
+                throw new CommandLine.TypeConversionException(e.getMessage());
+            }
+        }
+    }
+
+    @CommandLine.Spec
+    CommandLine.Model.CommandSpec spec;
+    @Option(names = "--method", required = true, converter = MethodConverter.class, description = "entropy, miner or manu")
+    Method method;
+    @Option(names = "--out", required = true, description = "neuron set JSON file")
+    Path out;
+    @Option(names = "--stats", description = "statistics directory (entropy, manu)")
+    Path stats;
+    @Option(names = "--groups", split = ",", description = "entropy: the groups to compare (default: all base groups)")
+    List<String> groups;
+    @Option(names = "--top-rate", defaultValue = "0.01", description = "entropy: fraction selected (default: ${DEFAULT-VALUE})")
+    double topRate;
+    @Option(names = "--filter", defaultValue = "0.95", description = "entropy: filter percentile (default: ${DEFAULT-VALUE})")
+    double filter;
+    @Option(names = "--assign", defaultValue = "0.95", description = "entropy: assignment percentile (default: ${DEFAULT-VALUE})")
+    double assign;
+    @Option(names = "--forget", description = "manu: the forget group")
+    String forget;
+    @Option(names = "--retain", description = "manu: the retain group")
+    String retain;
+    @Option(names = "--alpha", defaultValue = "0.02", description = "manu: fraction pruned (default: ${DEFAULT-VALUE})")
+    double alpha;
+    @Option(names = "--variant", defaultValue = "CODE", description = "manu: CODE or PAPER (default: ${DEFAULT-VALUE})")
+    Manu.Variant variant;
+    @Mixin
+    ModelOptions model;
+    @Option(names = "--dataset", description = "miner: JSONL dataset; repeat it for several (scores are averaged per dataset, then over the datasets)")
+    List<Path> dataset;
+    @Option(names = "--modalities", split = ",", defaultValue = "text,image", description = "miner: modalities (default: ${DEFAULT-VALUE})")
+    List<String> modalities;
+    @Option(names = "--weights", defaultValue = "defaults", converter = WeightsConverter.class,
+            description = "miner: defaults (attn_k 0.5, mean 0.25, max 0.25), mean-max (0.5 each, no attention needed), or a list such as prob=0.2,mean=0.4,max=0.4,attn_k=0,attn_q=0 (default: ${DEFAULT-VALUE})")
+    Miner.Weights weights;
+    @Option(names = "--ratio", defaultValue = "0.02", description = "miner: budget as a fraction of all neurons (default: ${DEFAULT-VALUE})")
+    double ratio;
+    @Option(names = "--strategy", defaultValue = "LA_MU", description = "miner: LA_MU, ADAPTIVE, LU_MA, UNIFORM, RANDOM (default: ${DEFAULT-VALUE})")
+    Miner.Strategy strategy;
+    @Option(names = "--seed", defaultValue = "0", description = "miner: seed of the random strategy")
+    long seed;
+
+    @Override
+    public Integer call() throws Exception {
+        NeuronSet set = switch (method) {
+            case ENTROPY -> {
+                try (NeuronStatistics s = NeuronStatistics.load(requireStats());
+                     NeuronStatistics base = s.subset(groups != null ? groups : baseGroups(s))) {
+                    yield EntropySelection.select(base, new EntropySelection.Params(topRate, filter, assign));
+                }
+            }
+            case MANU -> {
+                if (forget == null || retain == null) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "manu needs --forget and --retain groups of the statistics");
+                }
+                try (NeuronStatistics s = NeuronStatistics.load(requireStats())) {
+                    yield Manu.select(s, s.groupIndex(forget), s, s.groupIndex(retain),
+                            new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha), forget);
+                }
+            }
+            case MINER -> {
+                if (dataset == null || dataset.isEmpty()) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "miner needs --model (and --mmproj) and --dataset");
+                }
+                List<Dataset> data = dataset.stream().map(Dataset::load).toList();
+                boolean attention = weights.attnK() != 0 || weights.attnQ() != 0;
+                try (Workbench wb = Workbench.open(model.setup())) {
+                    Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, CliSupport.bar(spec.commandLine().getErr()));
+                    yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, seed));
+                }
+            }
+        };
+        set.save(out);
+        var o = spec.commandLine().getOut();
+        if (set.size() > 0) {
+            String name = out.getFileName().toString();
+            Path png = out.resolveSibling((name.endsWith(".json") ? name.substring(0, name.length() - 5) : name) + "-layers.png");
+            Charts.neuronsPerLayer(set, set.method() + ": neurons per layer", png);
+            o.println("chart: " + png);
+        }
+        for (String g : set.groupNames()) {
+            o.println(set.describe(g));
+        }
+        set.overlaps().forEach((pair, ov) -> o.printf("overlap %s: %d shared (Jaccard %.3f)%n", pair, ov.shared(), ov.jaccard()));
+        o.println("written to " + out);
+        return 0;
+    }
+
+    private Path requireStats() {
+        if (stats == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(),
+                    method.name().toLowerCase(Locale.ROOT) + " needs --stats <directory written by 'neuronscope stats'>");
+        }
+        return CliSupport.statisticsDir(stats);
+    }
+
+    /** defaults, mean-max, or metric=weight pairs (metrics not named weigh 0). */
+    static Miner.Weights minerWeights(String text) {
+        switch (text) {
+            case "defaults":
+                return Miner.Weights.DEFAULTS;
+            case "mean-max":
+                return Miner.Weights.MEAN_MAX;
+            default:
+                break;
+        }
+        Map<String, Double> w = new HashMap<>();
+        for (String part : text.split(",")) {
+            String[] kv = part.split("=", 2);
+            String k = kv[0].strip().toLowerCase(Locale.ROOT);
+            if (kv.length != 2 || !List.of("prob", "mean", "max", "attn_k", "attn_q").contains(k)) {
+                throw new IllegalArgumentException("--weights must be defaults, mean-max or metric=weight pairs of prob, mean, max, attn_k, attn_q; got "
+                        + text);
+            }
+            try {
+                w.put(k, Double.parseDouble(kv[1].strip()));
+            } catch (NumberFormatException e) {
+                throw new IllegalArgumentException("--weights: '" + kv[1] + "' is not a number (in " + text + ")");
+            }
+        }
+        return new Miner.Weights(w.getOrDefault("prob", 0.0), w.getOrDefault("mean", 0.0), w.getOrDefault("max", 0.0),
+                w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
+    }
+
+    private static List<String> baseGroups(NeuronStatistics s) {
+        List<String> g = new ArrayList<>(s.groups());
+        g.removeAll(ModalityGrouping.DERIVED.keySet());
+        return g;
+    }
+}
