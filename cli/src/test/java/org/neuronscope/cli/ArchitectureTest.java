@@ -1,17 +1,23 @@
 package org.neuronscope.cli;
 
 import com.tngtech.archunit.core.domain.JavaClasses;
-import com.tngtech.archunit.core.domain.JavaModifier;
 import com.tngtech.archunit.core.importer.ClassFileImporter;
 import com.tngtech.archunit.core.importer.ImportOption;
 import com.tngtech.archunit.lang.ArchRule;
 import org.junit.jupiter.api.BeforeAll;
 import org.junit.jupiter.api.Test;
 
+import java.lang.module.ModuleDescriptor;
+import java.lang.module.ModuleFinder;
+import java.nio.file.Path;
+import java.util.List;
+import java.util.Set;
+
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.methods;
 import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noClasses;
-import static com.tngtech.archunit.lang.syntax.ArchRuleDefinition.noMethods;
 import static com.tngtech.archunit.library.dependencies.SlicesRuleDefinition.slices;
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertFalse;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
@@ -70,9 +76,26 @@ class ArchitectureTest {
                         (com.tngtech.archunit.core.domain.JavaClass c) -> c.getPackageName().startsWith("org.neuronscope.internal")
                                 || c.getPackageName().startsWith("org.neuronscope.bindings")))
                 .check(classes);
-        noMethods().that().haveNameMatching("nativeHandle|handle").and().haveModifier(JavaModifier.PUBLIC)
-                .and().areDeclaredInClassesThat().resideOutsideOfPackages("org.neuronscope.bindings..", "org.neuronscope.internal..")
-                .should().beDeclaredInClassesThat().arePublic()
-                .check(classes);
+        // and what is internal stays so for the module system too: exported are only the public packages
+        for (Class<?> inModule : List.of(org.neuronscope.model.Session.class, org.neuronscope.bindings.neuronscope_h.class)) {
+            ModuleDescriptor descriptor = descriptorOf(inModule);
+            for (ModuleDescriptor.Exports e : descriptor.exports()) {
+                if (e.source().equals("org.neuronscope.bindings")) {
+                    assertEquals(Set.of("org.neuronscope.runtime"), e.targets(), "the bindings are for the runtime only");
+                } else {
+                    assertFalse(e.source().startsWith("org.neuronscope.internal"), descriptor.name() + " exports " + e.source());
+                }
+            }
+        }
+    }
+
+    /** The module descriptor compiled into the jar or class directory that holds {@code type}. */
+    private static ModuleDescriptor descriptorOf(Class<?> type) {
+        try {
+            Path location = Path.of(type.getProtectionDomain().getCodeSource().getLocation().toURI());
+            return ModuleFinder.of(location).findAll().iterator().next().descriptor();
+        } catch (java.net.URISyntaxException e) {
+            throw new AssertionError(e);
+        }
     }
 }

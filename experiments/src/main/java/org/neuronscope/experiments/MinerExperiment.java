@@ -37,7 +37,7 @@ public final class MinerExperiment {
         java.util.Set<String> names = new java.util.HashSet<>();
         for (Dataset d : datasets) {
             if (!names.add(d.name())) {
-                throw new org.neuronscope.NeuronScopeException("two datasets are named '" + d.name() + "'; MINER averages per dataset, so names must differ");
+                throw new IllegalArgumentException("two datasets are named '" + d.name() + "'; MINER averages per dataset, so names must differ");
             }
         }
         int layers = wb.model().layerCount();

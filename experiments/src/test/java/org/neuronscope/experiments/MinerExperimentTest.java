@@ -1,7 +1,6 @@
 package org.neuronscope.experiments;
 
 import org.junit.jupiter.api.Test;
-import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.media.Modality;
@@ -65,7 +64,7 @@ class MinerExperimentTest {
                 }
             }
             assertEquals(2, agg.datasetsWith("text"));
-            assertThrows(NeuronScopeException.class, () -> MinerExperiment.collect(wb, List.of(a, a), modalities, false, Progress.Listener.NONE));
+            assertThrows(IllegalArgumentException.class, () -> MinerExperiment.collect(wb, List.of(a, a), modalities, false, Progress.Listener.NONE));
         }
     }
 }

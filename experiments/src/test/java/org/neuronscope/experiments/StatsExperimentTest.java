@@ -2,7 +2,6 @@ package org.neuronscope.experiments;
 
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.io.TempDir;
-import org.neuronscope.NeuronScopeException;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.media.LabelGrouping;
@@ -86,6 +85,6 @@ class StatsExperimentTest {
                 }
             }
         }
-        assertThrows(NeuronScopeException.class, () -> StatsExperiment.Params.DEFAULTS.withSamplesPerDecode(3));
+        assertThrows(IllegalArgumentException.class, () -> StatsExperiment.Params.DEFAULTS.withSamplesPerDecode(3));
     }
 }

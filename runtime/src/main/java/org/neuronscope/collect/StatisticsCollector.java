@@ -187,7 +187,10 @@ public final class StatisticsCollector implements AutoCloseable {
         return samplesDone;
     }
 
-    /** The running totals (live: they keep growing with {@link #add}). */
+    /**
+     * The running totals (live: they keep growing with {@link #add}). They belong to this collector
+     * and are freed with it: {@link NeuronStatistics#copy()} what must outlive it.
+     */
     public NeuronStatistics statistics() {
         return totals;
     }
@@ -198,9 +201,13 @@ public final class StatisticsCollector implements AutoCloseable {
         totals.save(dir);
     }
 
-    /** Removes this collector's reductions and taps and frees their memory; the totals stay usable until closed by their owner. */
+    /** Removes this collector's reductions and taps and frees their memory and the totals'. */
     @Override
     public void close() {
-        scope.close();
+        try {
+            scope.close();
+        } finally {
+            totals.close();
+        }
     }
 }

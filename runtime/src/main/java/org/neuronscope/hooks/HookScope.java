@@ -57,7 +57,7 @@ public final class HookScope implements AutoCloseable {
         if (columns <= 0 || columns > 4096) {
             throw new IllegalArgumentException("columns must be in [1, 4096], got " + columns);
         }
-        int capacity = hooks.session().batchSize();
+        int capacity = hooks.batchCapacity();
         MemorySegment rows = arena.allocate((long) capacity * columns * Float.BYTES, ALIGNMENT);
         hooks.claimWeights(this, columns, rows, capacity);
         reductions.values().forEach(m -> m.values().forEach(Accumulator::invalidate));

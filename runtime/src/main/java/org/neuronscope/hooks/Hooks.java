@@ -8,7 +8,6 @@ import org.neuronscope.bindings.neuronscope_h;
 import org.neuronscope.internal.ContextHooks;
 import org.neuronscope.internal.NativeHandle;
 import org.neuronscope.internal.NativeIds;
-import org.neuronscope.model.Session;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -16,15 +15,13 @@ import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.util.ArrayList;
-import java.util.Collections;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
-import java.util.WeakHashMap;
 import java.util.function.Function;
 
 /**
- * The neuron hooks of one {@link Session} ({@link Session#hooks()}): reductions, interventions and
+ * The neuron hooks of one session ({@code Session.hooks()}): reductions, interventions and
  * taps inside llama.cpp's compute graph (the native API is {@code llama-neuron-hooks.h}). There is
  * exactly one per session; configuration happens in {@link HookScope}s, each of which owns the
  * off-heap memory it gave the graph and takes everything it added away again when closed:
@@ -49,11 +46,10 @@ import java.util.function.Function;
  */
 public final class Hooks {
     private static final Logger LOG = LoggerFactory.getLogger(Hooks.class);
-    private static final Map<Session, Hooks> BY_SESSION = Collections.synchronizedMap(new WeakHashMap<>());
-
-    private final Session session;
     private final NativeHandle context;
     private final int layers;
+    private final int batchCapacity;
+    private final String modelName;
     private final List<HookScope> scopes = new ArrayList<>();
     private final Map<Long, HookScope> maskOwners = new HashMap<>();
     private final Map<Long, List<Tap>> taps = new HashMap<>();
@@ -65,11 +61,12 @@ public final class Hooks {
     private boolean released;
     private int nextScopeId = 1;
 
-    private Hooks(Session session) {
-        this.session = session;
-        this.context = NativeHandle.of(session);
-        this.layers = session.model().layerCount();
-        ContextHooks.register(session, new ContextHooks() {
+    private Hooks(NativeHandle context, int layers, int batchCapacity, String modelName) {
+        this.context = context;
+        this.layers = layers;
+        this.batchCapacity = batchCapacity;
+        this.modelName = modelName;
+        ContextHooks.register(context, new ContextHooks() {
             @Override
             public String lastNativeError() {
                 return Hooks.this.lastNativeError();
@@ -89,16 +86,26 @@ public final class Hooks {
         });
     }
 
-    /** The hooks of {@code session}: always the same object for a session (the session's own). */
-    public static Hooks of(Session session) {
-        if (session == null) {
-            throw new IllegalArgumentException("session must not be null");
+    /**
+     * Creates the hooks of a session's llama context; called once, by the session's constructor
+     * (the parameter's type is not exported: nothing outside this library can call it). The session
+     * then reaches them through {@link ContextHooks#of(Object)} with the same handle.
+     *
+     * @param modelName how errors name the model ("the llama model m.gguf")
+     */
+    public static Hooks attach(NativeHandle context, int layers, int batchCapacity, String modelName) {
+        if (context == null || !context.isOpen()) {
+            throw new IllegalArgumentException("hooks need an open llama context");
         }
-        return BY_SESSION.computeIfAbsent(session, Hooks::new);
+        if (layers <= 0 || batchCapacity <= 0) {
+            throw new IllegalArgumentException("layers and batch capacity must be positive, got " + layers + " and " + batchCapacity);
+        }
+        return new Hooks(context, layers, batchCapacity, modelName);
     }
 
-    public Session session() {
-        return session;
+    /** Tokens per decode the session accepts (its batch size): the rows of {@link TokenWeights}. */
+    public int batchCapacity() {
+        return batchCapacity;
     }
 
     public int layers() {
@@ -115,8 +122,7 @@ public final class Hooks {
         checkLayer(layer);
         long w = context.shared(ctx -> neuronscope_h.llama_nh_width(ctx, NativeIds.of(point), layer));
         if (w <= 0) {
-            throw new UnsupportedHookException("the " + session.model().architecture() + " model " + session.model().path().getFileName()
-                    + " has no " + point + " in layer " + layer + (point == HookPoint.FFN_PRE ? " (its FFN is not gated)" : ""));
+            throw new UnsupportedHookException("the " + modelName + " has no " + point + " in layer " + layer + (point == HookPoint.FFN_PRE ? " (its FFN is not gated)" : ""));
         }
         return (int) w;
     }
@@ -243,7 +249,7 @@ public final class Hooks {
     }
 
     void ensureUsable() {
-        if (released || !session.isOpen()) {
+        if (released || !context.isOpen()) {
             throw new IllegalStateException("the session of these hooks is closed");
         }
     }
@@ -313,8 +319,7 @@ public final class Hooks {
         maskOwners.clear();
         weightsOwner = null;
         callbackArena.close();
-        BY_SESSION.remove(session);
-        ContextHooks.unregister(session);
+        ContextHooks.unregister(context);
         if (failure != null) {
             throw failure;
         }

@@ -66,8 +66,9 @@ public final class MultimodalPrompts implements PromptSource {
         String text = format.format(model.tokenizer(), sample, Projector.marker());
         try {
             return prepare(text, media, format.addSpecial());
-        } catch (NeuronScopeException e) {
-            throw new NeuronScopeException("sample " + sample.id() + ": " + e.getMessage(), e);
+        } catch (NeuronScopeException | java.io.UncheckedIOException e) {
+            // the sample's media cannot be read or decoded: a problem of the dataset, named by sample
+            throw new org.neuronscope.eval.DatasetException(null, 0, List.of("sample " + sample.id() + ": " + e.getMessage()), e);
         }
     }
 
@@ -193,16 +194,17 @@ public final class MultimodalPrompts implements PromptSource {
 
     private static byte[] read(Media.File f) {
         if (!Files.isRegularFile(f.path())) {
-            throw new NeuronScopeException(f.modality().groupName() + " file not found: " + f.path());
+            throw new java.io.UncheckedIOException(f.modality().groupName() + " file not found: " + f.path(),
+                    new java.nio.file.NoSuchFileException(f.path().toString()));
         }
         try {
             byte[] bytes = Files.readAllBytes(f.path());
             if (bytes.length == 0) {
-                throw new NeuronScopeException(f.modality().groupName() + " file is empty: " + f.path());
+                throw new org.neuronscope.FormatException(f.modality().groupName() + " file is empty: " + f.path());
             }
             return bytes;
         } catch (IOException e) {
-            throw new NeuronScopeException("cannot read " + f.describe() + ": " + e.getMessage(), e);
+            throw new java.io.UncheckedIOException("cannot read " + f.describe() + ": " + e.getMessage(), e);
         }
     }
 

@@ -68,8 +68,9 @@ public final class Session implements AutoCloseable {
             this.nBatch = neuronscope_h.llama_n_batch(ctx);
             this.nSeqMax = neuronscope_h.llama_n_seq_max(ctx);
         }
-        this.hooks = Hooks.of(this);
-        this.hookControl = ContextHooks.of(this);
+        this.hooks = Hooks.attach(handle, model.layerCount(), nBatch,
+                "the " + model.architecture() + " model " + model.path().getFileName());
+        this.hookControl = ContextHooks.of(handle);
     }
 
     public Model model() {

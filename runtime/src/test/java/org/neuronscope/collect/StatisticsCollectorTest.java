@@ -54,7 +54,7 @@ class StatisticsCollectorTest {
         double[][] whole = new double[STATS.size()][];
         long[] wholeTokens = new long[2];
         try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
-             StatisticsCollector c = StatisticsCollector.start(h.hooks().session(), HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
+             StatisticsCollector c = StatisticsCollector.start(s, HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
             run(c, 0, SAMPLES);
             int k = 0;
             for (Statistic st : STATS) {
@@ -66,14 +66,14 @@ class StatisticsCollectorTest {
         }
         Path checkpoint = tmp.resolve("ckpt");
         try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
-             StatisticsCollector c = StatisticsCollector.start(h.hooks().session(), HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
+             StatisticsCollector c = StatisticsCollector.start(s, HookPoint.FFN_ACT, GROUPS, STATS, 0f, 0.1f)) {
             run(c, 0, SAMPLES / 2);
             c.checkpoint(checkpoint);
             c.statistics().close();
         } // everything closed: as if the process had been killed after the checkpoint
         assertTrue(NeuronStatistics.isSavedIn(checkpoint));
         try (Model m = Model.load(modelFile); Session s = m.newSession(params()); HookScope h = s.hooks().openScope();
-             StatisticsCollector c = StatisticsCollector.resume(h.hooks().session(), checkpoint)) {
+             StatisticsCollector c = StatisticsCollector.resume(s, checkpoint)) {
             assertEquals(SAMPLES / 2, c.samplesDone());
             run(c, (int) c.samplesDone(), SAMPLES);
             int k = 0;

@@ -96,6 +96,7 @@ class HookScopeLifecycleTest {
         try (Model model = Model.load(SyntheticFixtures.tiny("llama"));
              Session session = model.newSession(SessionParams.defaults().withContextSize(64).withBatchSize(16).withThreads(2))) {
             HookScope scope = session.hooks().openScope();
+            scope.tokenWeights(1);
             Accumulator acc = scope.reduce(HookPoint.FFN_ACT, Statistic.SUM, 0f);
             scope.close();
             scope.close(); // idempotent

@@ -267,7 +267,7 @@ class MultimodalPromptsTest {
              Projector projector = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session());
              HookScope hooks = session.hooks().openScope()) {
-            NeuronStatistics s = collect(hooks, new MultimodalPrompts(projector, PromptFormat.chat()),
+            NeuronStatistics s = collect(session, new MultimodalPrompts(projector, PromptFormat.chat()),
                     sample("img", List.of(generatedImage), List.of()));
             assertCounts(s, Modality.IMAGE, Modality.AUDIO);
         }
@@ -279,7 +279,7 @@ class MultimodalPromptsTest {
              Projector projector = Projector.load(model, MultimodalFixtures.audioProjector(), MultimodalFixtures.params());
              Session session = model.newSession(MultimodalFixtures.session());
              HookScope hooks = session.hooks().openScope()) {
-            NeuronStatistics s = collect(hooks, new MultimodalPrompts(projector, PromptFormat.chat()),
+            NeuronStatistics s = collect(session, new MultimodalPrompts(projector, PromptFormat.chat()),
                     sample("aud", List.of(), List.of(generatedWav)));
             assertCounts(s, Modality.AUDIO, Modality.IMAGE);
         }
@@ -354,7 +354,7 @@ class MultimodalPromptsTest {
                     assertArrayEquals(new int[] {q[0], q[0], q[0], q[0]}, q);
                 }
             }
-            NeuronStatistics s = collect(hooks, source, new Sample("av", "What do you see and hear?", null, List.of(generatedImage),
+            NeuronStatistics s = collect(session, source, new Sample("av", "What do you see and hear?", null, List.of(generatedImage),
                     List.of(generatedWav), List.of(), List.of(), List.of(), Sample.NO_ANSWER, Map.of()));
             for (Modality present : List.of(Modality.IMAGE, Modality.AUDIO, Modality.TEXT, Modality.SPECIAL)) {
                 assertTrue(total(s, present) > 0, present + " counted");
@@ -369,9 +369,9 @@ class MultimodalPromptsTest {
                 Sample.NO_ANSWER, Map.of());
     }
 
-    static NeuronStatistics collect(HookScope hooks, PromptSource source, Sample sample) {
+    static NeuronStatistics collect(Session session, PromptSource source, Sample sample) {
         ModalityGrouping grouping = new ModalityGrouping();
-        StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
+        StatisticsCollector c = StatisticsCollector.start(session, HookPoint.FFN_ACT, grouping.groupNames(),
                 EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f);
         try (Prompt p = source.prepare(sample)) {
             int[] groups = grouping.groups(sample, p);

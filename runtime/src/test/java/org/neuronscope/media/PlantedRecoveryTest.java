@@ -84,7 +84,7 @@ class PlantedRecoveryTest {
             Miner.Aggregator plain = new Miner.Aggregator(planted.layers(), planted.neurons(), List.of("text", "image"));
             Miner.Aggregator withAttention = new Miner.Aggregator(planted.layers(), planted.neurons(), List.of("text", "image"));
             NeuronStatistics stats;
-            try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
+            try (StatisticsCollector c = StatisticsCollector.start(session, HookPoint.FFN_ACT, grouping.groupNames(),
                     EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (Sample s : samples) {
                     try (Prompt p = source.prepare(s)) {

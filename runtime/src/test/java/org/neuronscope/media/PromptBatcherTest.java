@@ -50,7 +50,7 @@ class PromptBatcherTest {
                 // separately: last logits and statistics per prompt
                 float[][] alone = new float[prompts.size()][];
                 NeuronStatistics separate;
-                try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
+                try (StatisticsCollector c = StatisticsCollector.start(session, HookPoint.FFN_ACT, grouping.groupNames(),
                         EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
                     for (int i = 0; i < prompts.size(); i++) {
                         c.add(prompts.get(i), groups.get(i));
@@ -70,7 +70,7 @@ class PromptBatcherTest {
                         assertEquals(alone[i][k], together[i][k], 2e-3f + 2e-3f * Math.abs(alone[i][k]), "prompt " + i + " logit " + k);
                     }
                 }
-                try (StatisticsCollector c = StatisticsCollector.start(hooks.hooks().session(), HookPoint.FFN_ACT, grouping.groupNames(),
+                try (StatisticsCollector c = StatisticsCollector.start(session, HookPoint.FFN_ACT, grouping.groupNames(),
                         EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
                     c.addAll(prompts, groups);
                     NeuronStatistics batched = c.statistics();
@@ -190,7 +190,7 @@ class PromptBatcherTest {
                 }
                 assertTrue(diff > 1e-3, "bidirectional attention within the image changes the output, diff " + diff);
                 try (Session small = model.newSession(MultimodalFixtures.session().withBatchSize(8).withUbatchSize(8))) {
-                    var e = org.junit.jupiter.api.Assertions.assertThrows(org.neuronscope.NeuronScopeException.class,
+                    var e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
                             () -> p.decode(small, 0, 0, none, DecodeStep.plain(small)));
                     assertTrue(e.getMessage().contains("micro-batch"), e.getMessage());
                 }

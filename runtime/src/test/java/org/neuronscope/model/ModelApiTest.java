@@ -3,7 +3,6 @@ package org.neuronscope.model;
 import org.neuronscope.hooks.HookScope;
 
 import org.junit.jupiter.api.Test;
-import org.neuronscope.NeuronScopeException;
 import org.neuronscope.HookPoint;
 import org.neuronscope.testkit.SyntheticFixtures;
 
@@ -65,49 +64,49 @@ class ModelApiTest {
         Model model = Model.load(SyntheticFixtures.tiny("llama"));
         Session session = model.newSession(small());
         try (Batch batch = Batch.ofTokens(64)) {
-            assertThrows(NeuronScopeException.class, () -> session.decode(batch), "empty batch");
+            assertThrows(IllegalArgumentException.class, () -> session.decode(batch), "empty batch");
             batch.add(model.vocabularySize(), 0, 0, true);
-            assertThrows(NeuronScopeException.class, () -> session.decode(batch), "token out of range");
+            assertThrows(IllegalArgumentException.class, () -> session.decode(batch), "token out of range");
             batch.clear();
             for (int i = 0; i < 40; i++) {
                 batch.add(1, i, 0, false);
             }
-            assertThrows(NeuronScopeException.class, () -> session.decode(batch), "batch larger than the session's");
+            assertThrows(IllegalArgumentException.class, () -> session.decode(batch), "batch larger than the session's");
             batch.clear().add(1, 0, 5, true);
-            assertThrows(NeuronScopeException.class, () -> session.decode(batch), "sequence id out of range");
-            assertThrows(NeuronScopeException.class, () -> batch.add(-1, 0, 0, true));
-            assertThrows(NeuronScopeException.class, () -> batch.addEmbedding(new float[64], new int[] {0}, 0, true), "token batch");
+            assertThrows(IllegalArgumentException.class, () -> session.decode(batch), "sequence id out of range");
+            assertThrows(IllegalArgumentException.class, () -> batch.add(-1, 0, 0, true));
+            assertThrows(IllegalArgumentException.class, () -> batch.addEmbedding(new float[64], new int[] {0}, 0, true), "token batch");
             batch.clear().add(5, 0, 0, false).add(6, 1, 0, true);
             session.decode(batch);
-            assertThrows(NeuronScopeException.class, () -> session.logits(0), "not an output");
-            assertThrows(NeuronScopeException.class, () -> session.logits(7), "not in the batch");
+            assertThrows(IllegalArgumentException.class, () -> session.logits(0), "not an output");
+            assertThrows(IndexOutOfBoundsException.class, () -> session.logits(7), "not in the batch");
             MemorySegment logits = session.logits(1);
             assertEquals((long) model.vocabularySize() * Float.BYTES, logits.byteSize());
-            assertThrows(NeuronScopeException.class, () -> model.tokenizer().piece(-3, false));
-            assertThrows(NeuronScopeException.class, () -> model.tokenizer().isEndOfGeneration(Integer.MAX_VALUE));
+            assertThrows(IndexOutOfBoundsException.class, () -> model.tokenizer().piece(-3, false));
+            assertThrows(IndexOutOfBoundsException.class, () -> model.tokenizer().isEndOfGeneration(Integer.MAX_VALUE));
         }
         try (Batch embeddings = Batch.ofEmbeddings(model, 4)) {
             embeddings.addEmbedding(new float[model.embeddingSize()], new int[] {0}, 0, true);
-            assertThrows(NeuronScopeException.class, () -> embeddings.addEmbedding(new float[3], new int[] {1}, 0, true), "wrong width");
+            assertThrows(IllegalArgumentException.class, () -> embeddings.addEmbedding(new float[3], new int[] {1}, 0, true), "wrong width");
         }
         HookScope hooks = session.hooks().openScope();
-        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.RESID_POST, 0), "no interventions on resid.post");
-        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.FFN_ACT, 99), "bad layer");
-        assertThrows(NeuronScopeException.class, () -> hooks.mask(HookPoint.FFN_ACT, 0).deactivate(128), "bad neuron");
-        assertThrows(NeuronScopeException.class, () -> hooks.reduce(HookPoint.FFN_ACT, org.neuronscope.stats.Statistic.SUM, 0f), "no columns yet");
+        assertThrows(IllegalArgumentException.class, () -> hooks.mask(HookPoint.RESID_POST, 0), "no interventions on resid.post");
+        assertThrows(IndexOutOfBoundsException.class, () -> hooks.mask(HookPoint.FFN_ACT, 99), "bad layer");
+        assertThrows(IndexOutOfBoundsException.class, () -> hooks.mask(HookPoint.FFN_ACT, 0).deactivate(128), "bad neuron");
+        assertThrows(IllegalStateException.class, () -> hooks.reduce(HookPoint.FFN_ACT, org.neuronscope.stats.Statistic.SUM, 0f), "no columns yet");
         model.close(); // closes the session, which closes the hooks
         assertFalse(session.isOpen());
         assertFalse(hooks.isOpen());
-        assertThrows(NeuronScopeException.class, () -> session.decode(null));
-        assertThrows(NeuronScopeException.class, () -> model.tokenizer());
-        assertThrows(NeuronScopeException.class, () -> hooks.tokenWeights(2));
+        assertThrows(IllegalArgumentException.class, () -> session.decode(null));
+        assertThrows(IllegalStateException.class, () -> model.tokenizer());
+        assertThrows(IllegalStateException.class, () -> hooks.tokenWeights(2));
         session.close(); // idempotent
         model.close();
     }
 
     @Test
     void badFilesAreExceptions() {
-        assertThrows(NeuronScopeException.class, () -> Model.load(Path.of("does/not/exist.gguf")));
+        assertThrows(org.neuronscope.model.ModelLoadException.class, () -> Model.load(Path.of("does/not/exist.gguf")));
         assertThrows(IllegalArgumentException.class, () -> SessionParams.defaults().withBatchSize(0));
     }
 
