@@ -15,7 +15,7 @@ import java.util.List;
 import java.util.Map;
 
 /**
- * Activation-probability entropy (LAPE; MMNeuron's domain variant), METHODS.md §1, from the COUNT
+ * Activation-probability entropy (LAPE; MMNeuron's domain variant), docs/METHODS.md §1, from the COUNT
  * statistic (threshold 0: activation &gt; 0) and the token count of each group:
  * <ol>
  * <li>{@code p[l,n,k] = count[l,k,n] / tokens(k)} (0 for a group without tokens);</li>
@@ -57,7 +57,7 @@ import java.util.Map;
 public final class EntropySelection {
     private static final Logger LOG = LoggerFactory.getLogger(EntropySelection.class);
 
-    /** Defaults (METHODS.md): top rate 1 %, filter percentile 0.95, assignment percentile 0.95. */
+    /** Defaults (docs/METHODS.md): top rate 1 %, filter percentile 0.95, assignment percentile 0.95. */
     public record Params(double topRate, double filterPercentile, double assignPercentile) {
         public static final Params DEFAULTS = new Params(0.01, 0.95, 0.95);
 
@@ -197,7 +197,7 @@ public final class EntropySelection {
         }
     }
 
-    /** max_k p, as METHODS.md's filter reads it (group order, Math.max). */
+    /** max_k p, as docs/METHODS.md's filter reads it (group order, Math.max). */
     static double maxOf(double[] p, int groups) {
         double m = p[0];
         for (int g = 1; g < groups; g++) {

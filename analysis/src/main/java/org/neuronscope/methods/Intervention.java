@@ -4,7 +4,7 @@ import java.util.Arrays;
 import java.util.Locale;
 
 /**
- * What an intervention does to the neurons it is applied to (METHODS.md §6): the one vocabulary of
+ * What an intervention does to the neurons it is applied to (docs/METHODS.md §6): the one vocabulary of
  * the library, the experiments and the command line. {@link InterventionMask#of} turns it, a neuron
  * set and the set's chosen groups into per-layer masks {@code a ← scale·a + shift}.
  *

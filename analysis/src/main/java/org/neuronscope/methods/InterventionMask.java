@@ -13,7 +13,7 @@ import java.util.List;
 /**
  * A per-layer, per-neuron intervention {@code a ← scale·a + shift} as plain arrays
  * {@code scale[L][N]} and {@code shift[L][N]} (identity: scale 1, shift 0), built from groups of a
- * {@link NeuronSet} (METHODS.md §6). Immutable; the runtime writes it into a session's hooks.
+ * {@link NeuronSet} (docs/METHODS.md §6). Immutable; the runtime writes it into a session's hooks.
  */
 public final class InterventionMask {
     private final float[][] scale;

@@ -15,7 +15,7 @@ import java.util.LinkedHashMap;
 import java.util.Map;
 
 /**
- * MANU: modality-aware neuron pruning for unlearning (METHODS.md §3). Importance of each neuron on
+ * MANU: modality-aware neuron pruning for unlearning (docs/METHODS.md §3). Importance of each neuron on
  * a forget and a retain set — I_abs = mean|z|, I_freq = mean 1[|z| > 0.1], I_var = standard
  * deviation of z (population), I_rms = sqrt(mean z²), values clamped to ±1000 — then the score and
  * the global top α.
@@ -29,7 +29,7 @@ import java.util.Map;
  * {@link #importance} refuses (collect clamped values from a tap instead, or use
  * {@link #importanceOfValues} on raw values). Without MAX/MIN the caller vouches for it.
  *
- * <p>The retain set is capped at the size of the forget set (METHODS.md): that is the caller's
+ * <p>The retain set is capped at the size of the forget set (docs/METHODS.md): that is the caller's
  * choice of samples; {@link #select} only reads the statistics it is given.
  */
 public final class Manu {

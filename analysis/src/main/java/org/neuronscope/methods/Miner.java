@@ -18,7 +18,7 @@ import java.util.Map;
 import java.util.SplittableRandom;
 
 /**
- * MINER: modality-specific neurons in four stages (METHODS.md §2). Stage 1 (modality separation) is
+ * MINER: modality-specific neurons in four stages (docs/METHODS.md §2). Stage 1 (modality separation) is
  * the token groups of the statistics; this class does stage 2 (per-sample importance, min–max
  * normalised per sample, layer, modality and metric), stage 3 (aggregation over samples and
  * datasets) and stage 4 (weighted combination and selection by one of five strategies).

@@ -8,7 +8,7 @@ final class Selection {
     }
 
     /**
-     * The k-th smallest value (1-based) of {@code values}: METHODS.md's percentile, k = round(q·|P|).
+     * The k-th smallest value (1-based) of {@code values}: docs/METHODS.md's percentile, k = round(q·|P|).
      * k = 0 gives -infinity (nothing is below). A radix select on the order-preserving bit pattern of
      * each double: one histogram pass over all values, then passes over the shrinking candidates.
      */

@@ -30,7 +30,7 @@ import java.util.Set;
  * count of each group. Sums and counts merge exactly by addition (so a job split over processes or
  * machines merges to the whole), maxima and minima by max and min.
  *
- * <p>Saved as a directory (see {@link #save(Path)} and {@code FORMAT.md} in this package): one numpy
+ * <p>Saved as a directory (see {@link #save(Path)} and {@code docs/FORMATS.md}): one numpy
  * {@code .npy} file per statistic (float64, shape (L, G, N), C order), {@code tokens.npy} (int64,
  * shape (G,)) and {@code meta.json}; written to a temporary directory and moved into place, so a saved
  * directory is always complete and doubles as a checkpoint that a long job resumes from.

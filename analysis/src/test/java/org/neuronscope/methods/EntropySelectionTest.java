@@ -44,7 +44,7 @@ class EntropySelectionTest {
         return s;
     }
 
-    /** METHODS.md §1 written out with plain loops, a full sort and explicit tie rules. */
+    /** docs/METHODS.md §1 written out with plain loops, a full sort and explicit tie rules. */
     static List<String> bruteForce(NeuronStatistics s, double topRate, double pct) {
         return bruteForce(s, topRate, pct, pct);
     }

@@ -23,7 +23,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * MINER from raw activations and attention: the test builds each sample's statistics from raw
- * tensors, and an oracle computes METHODS.md §2 directly from the same raw tensors with plain loops.
+ * tensors, and an oracle computes docs/METHODS.md §2 directly from the same raw tensors with plain loops.
  */
 class MinerTest {
     static final List<String> MODS = List.of("text", "image", "audio", "video");
@@ -106,7 +106,7 @@ class MinerTest {
         return new Miner.SampleStatistics(act, k, q);
     }
 
-    /** METHODS.md §2 stage 2 straight from the raw data: metric vector of (layer, modality), min-max normalised. */
+    /** docs/METHODS.md §2 stage 2 straight from the raw data: metric vector of (layer, modality), min-max normalised. */
     static double[] oracleMetric(Raw r, Miner.Metric metric, int m, int l) {
         int T = r.modality().length;
         List<Integer> tm = new ArrayList<>();

@@ -10,7 +10,7 @@ import org.neuronscope.collect.MinerCollector;
 import java.util.List;
 
 /**
- * MINER's stages 1–3 over a dataset (METHODS.md §2): every sample's tokens separated by modality, its
+ * MINER's stages 1–3 over a dataset (docs/METHODS.md §2): every sample's tokens separated by modality, its
  * per-sample importance (prob, mean, max and, with attention, attn_k and attn_q) computed from the
  * hooks, and aggregated per dataset. Stage 4 is {@link Miner#select}.
  */

@@ -18,7 +18,7 @@ import java.util.EnumSet;
 import java.util.List;
 
 /**
- * Runs one sample through a session and computes MINER's per-sample inputs (METHODS.md §2, stage 2)
+ * Runs one sample through a session and computes MINER's per-sample inputs (docs/METHODS.md §2, stage 2)
  * from the raw taps, layer by layer, without keeping any layer's activations: per modality the
  * activation COUNT (a > 0), SUM and MAX, and with attention on, the attention-weighted sums
  * attn_k[n] = Σ_j w_k[j]·a[j,n] (w_k[j]: attention token j receives from the modality's tokens) and

@@ -3,7 +3,7 @@ package org.neuronscope.media;
 import java.util.Locale;
 
 /**
- * Where a position entering the language model came from (METHODS.md §2, MINER's modality
+ * Where a position entering the language model came from (docs/METHODS.md §2, MINER's modality
  * separation). {@code SPECIAL} marks chat-template and media-boundary tokens (control tokens of the
  * vocabulary); the derived groupings {@code special_text} (text ∪ special) and {@code prompt} (all)
  * are unions of these, see {@link ModalityGrouping}.

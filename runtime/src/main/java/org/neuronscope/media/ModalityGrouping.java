@@ -12,7 +12,7 @@ import java.util.Map;
  * collection ({@link #DERIVED}), since every statistic is a sum, a count or an extremum.
  */
 public final class ModalityGrouping implements TokenGrouping {
-    /** Derived groups and the base groups they unite (METHODS.md §2). */
+    /** Derived groups and the base groups they unite (docs/METHODS.md §2). */
     public static final Map<String, List<String>> DERIVED = derived();
 
     private static Map<String, List<String>> derived() {
