@@ -119,8 +119,8 @@ class NeuronHooksOracleTest {
             for (HookPoint p : POINTS) {
                 Map<Statistic, Accumulator> m = new EnumMap<>(Statistic.class);
                 for (Statistic r : Statistic.values()) {
-                    if (r.isExtremum()) {
-                        continue; // MAX and MIN come from taps, not from the graph
+                    if (r.isExtremum() || r == Statistic.WEIGHTED_SUM) {
+                        continue; // MAX and MIN come from taps; WEIGHTED_SUM is SUM under one-hot weights
                     }
                     m.put(r, hooks.reduce(p, r, r == Statistic.COUNT_ABS ? 0.1f : r == Statistic.COUNT ? threshold : 0f));
                 }
