@@ -24,8 +24,14 @@
 //
 // All functions return LLAMA_NH_OK or a negative status; llama_nh_last_error() then describes it.
 // A decode whose hooks could not be wired (an architecture the hooks do not reach, for example)
-// fails and sets the last error. Caller-owned memory must stay valid until it is replaced,
-// cleared, or the context is freed. Not thread-safe: one thread per context, as llama_decode.
+// fails and sets the last error. Every call below except llama_nh_width (a pure query of the
+// model) and llama_nh_last_error clears the last error first, and so does every llama_decode and
+// llama_encode: a message always belongs to the latest failure. No C++ exception thrown inside the
+// hooks (std::bad_alloc, ...) leaves a llama_nh_* call or llama_decode: the call returns
+// LLAMA_NH_ERR_INTERNAL, the decode fails (llama_decode returns -3), the message is set, and a
+// micro-batch that fails adds nothing to the accumulators. Caller-owned memory must stay valid
+// until it is replaced, cleared, or the context is freed. Not thread-safe: one thread per
+// context, as llama_decode.
 
 #include "llama.h"
 

@@ -34,9 +34,12 @@ struct llama_nh_graph {
     bool out_ids_deferred        = false;   // selection moved from the last layer to the output norm
     bool last_layer_done         = false;   // build_cvec of the last layer was reached
     std::vector<uint8_t> wired;             // [layer][point]: how often the build reached it
-    std::string error;                      // the first wiring problem of this build
+    bool        failed = false;             // the build had a problem: this graph must not compute
+    std::string error;                      // the first wiring problem of this build ("" if even that failed)
+    bool        input_failed = false;       // the token-weights input of this ubatch could not be set
+    std::string input_error;
 
-    void clear() {
+    void clear() noexcept {
         outputs.clear();
         fused.clear();
         fused_of_output.clear();
@@ -44,6 +47,9 @@ struct llama_nh_graph {
         out_ids_deferred = false;
         last_layer_done  = false;
         wired.clear();
+        failed = false;
         error.clear();
+        input_failed = false;
+        input_error.clear();
     }
 };

@@ -7,9 +7,11 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <cstdlib>
 #include <cstring>
 #include <exception>
 #include <memory>
+#include <new>
 
 static const char * nh_point_name(int32_t point) {
     switch (point) {
@@ -19,6 +21,54 @@ static const char * nh_point_name(int32_t point) {
         case LLAMA_NH_RESID_POST: return "resid.post";
         case LLAMA_NH_ATTN_PROBS: return "attn.probs";
         default:                  return "?";
+    }
+}
+
+// ---------------------------------------------------------------- error state
+
+const char * llama_neuron_hooks::error_message() const noexcept {
+    return error_fallback ? error_fallback : last_error.c_str();
+}
+
+void llama_neuron_hooks::clear_error() noexcept {
+    last_error.clear();
+    error_fallback = nullptr;
+}
+
+void llama_neuron_hooks::set_error(const char * msg) noexcept {
+    set_error(msg, "", "");
+}
+
+void llama_neuron_hooks::set_error(const char * a, const char * b, const char * c) noexcept {
+    try {
+        std::string msg = a;
+        msg += b;
+        msg += c;
+        last_error = std::move(msg);
+        error_fallback = nullptr;
+    } catch (...) {
+        last_error.clear();
+        error_fallback = "neuron hooks: out of memory while reporting an error";
+    }
+}
+
+// what() of an exception caught by a boundary, for the message
+static const char * nh_what(const std::exception & e) noexcept {
+    const char * w = e.what();
+    return w && *w ? w : "unknown exception";
+}
+
+void llama_neuron_hooks::begin_decode() noexcept {
+    clear_error();
+    fault = FAULT_NONE;
+    if (const char * f = std::getenv("LLAMA_NH_FAULT")) {
+        if      (std::strcmp(f, "build")  == 0) fault = FAULT_BUILD;
+        else if (std::strcmp(f, "before") == 0) fault = FAULT_BEFORE;
+        else if (std::strcmp(f, "after")  == 0) fault = FAULT_AFTER;
+        else if (std::strcmp(f, "input")  == 0) fault = FAULT_INPUT;
+    }
+    if (fault == FAULT_BUILD) {
+        generation++; // a new graph is built, so that the fault is met
     }
 }
 
@@ -40,8 +90,8 @@ llama_neuron_hooks::~llama_neuron_hooks() {
     }
 }
 
-int64_t llama_neuron_hooks::width(int32_t point, int32_t layer) const {
-    if (layer < 0 || layer >= n_layer) {
+int64_t llama_neuron_hooks::width_of(const llama_model & model, int32_t point, int32_t layer) noexcept {
+    if (layer < 0 || layer >= (int32_t) model.hparams.n_layer()) {
         return LLAMA_NH_ERR_ARGUMENT;
     }
     switch (point) {
@@ -62,7 +112,7 @@ int64_t llama_neuron_hooks::width(int32_t point, int32_t layer) const {
     }
 }
 
-bool llama_neuron_hooks::has_reduce(int32_t point) const {
+bool llama_neuron_hooks::has_reduce(int32_t point) const noexcept {
     if (n_columns <= 0) {
         return false;
     }
@@ -74,12 +124,12 @@ bool llama_neuron_hooks::has_reduce(int32_t point) const {
     return false;
 }
 
-bool llama_neuron_hooks::configured(int32_t point, int32_t layer) const {
+bool llama_neuron_hooks::configured(int32_t point, int32_t layer) const noexcept {
     const auto & iv = interventions[layer][point];
     return has_reduce(point) || taps[layer][point] || iv.t_scale || iv.t_shift;
 }
 
-bool llama_neuron_hooks::any_configured() const {
+bool llama_neuron_hooks::any_configured() const noexcept {
     for (int32_t il = 0; il < n_layer; ++il) {
         for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT; ++p) {
             if (configured(p, il)) {
@@ -90,7 +140,7 @@ bool llama_neuron_hooks::any_configured() const {
     return false;
 }
 
-bool llama_neuron_hooks::observes() const {
+bool llama_neuron_hooks::observes() const noexcept {
     for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT; ++p) {
         if (has_reduce(p)) {
             return true;
@@ -106,7 +156,7 @@ bool llama_neuron_hooks::observes() const {
     return false;
 }
 
-void llama_neuron_hooks::free_intervention(intervention & iv) {
+void llama_neuron_hooks::free_intervention(intervention & iv) noexcept {
     if (iv.buf_scale) {
         ggml_backend_buffer_free(iv.buf_scale);
     }
@@ -143,8 +193,13 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
         return LLAMA_NH_OK;
     }
 
+    // a failure below leaves no intervention at (point, layer), never half of one
     ggml_init_params ip = { /*.mem_size =*/ 2*ggml_tensor_overhead(), /*.mem_buffer =*/ nullptr, /*.no_alloc =*/ true };
     iv.ctx   = ggml_init(ip);
+    if (!iv.ctx) {
+        last_error = "out of memory for an intervention";
+        return LLAMA_NH_ERR_INTERNAL;
+    }
     iv.scale = scale;
     iv.shift = shift;
 
@@ -154,30 +209,45 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
     iv.zero_copy = ggml_backend_buft_is_host(buft);
 
     const size_t nbytes = (size_t) w * sizeof(float);
-    auto make = [&](const float * src, const char * name, ggml_backend_buffer_t & buf, std::vector<float> & shadow) {
+    auto make = [&](const float * src, const char * name, ggml_backend_buffer_t & buf, std::vector<float> & shadow) -> ggml_tensor * {
         ggml_tensor * t = ggml_new_tensor_1d(iv.ctx, GGML_TYPE_F32, w);
         ggml_format_name(t, "nh_%s-%d-%s", name, layer, nh_point_name(point));
         if (iv.zero_copy) {
             buf = ggml_backend_cpu_buffer_from_ptr(const_cast<float *>(src), nbytes);
+            if (!buf) {
+                return nullptr;
+            }
             ggml_backend_tensor_alloc(buf, t, const_cast<float *>(src));
         } else {
+            shadow.assign(src, src + w);
             buf = ggml_backend_buft_alloc_buffer(buft, ggml_backend_buft_get_alloc_size(buft, t));
+            if (!buf) {
+                return nullptr;
+            }
             ggml_backend_tensor_alloc(buf, t, ggml_backend_buffer_get_base(buf));
             ggml_backend_tensor_set(t, src, 0, nbytes);
-            shadow.assign(src, src + w);
         }
         return t;
     };
-    if (scale) {
-        iv.t_scale = make(scale, "scale", iv.buf_scale, iv.shadow_scale);
-    }
-    if (shift) {
-        iv.t_shift = make(shift, "shift", iv.buf_shift, iv.shadow_shift);
+    try {
+        if (scale && !(iv.t_scale = make(scale, "scale", iv.buf_scale, iv.shadow_scale))) {
+            free_intervention(iv);
+            last_error = std::string("could not allocate the scale of an intervention at ") + nh_point_name(point) + " of layer " + std::to_string(layer);
+            return LLAMA_NH_ERR_INTERNAL;
+        }
+        if (shift && !(iv.t_shift = make(shift, "shift", iv.buf_shift, iv.shadow_shift))) {
+            free_intervention(iv);
+            last_error = std::string("could not allocate the shift of an intervention at ") + nh_point_name(point) + " of layer " + std::to_string(layer);
+            return LLAMA_NH_ERR_INTERNAL;
+        }
+    } catch (...) {
+        free_intervention(iv);
+        throw;
     }
     return LLAMA_NH_OK;
 }
 
-void llama_neuron_hooks::clear() {
+void llama_neuron_hooks::clear() noexcept {
     for (auto & layer : interventions) {
         for (auto & iv : layer) {
             free_intervention(iv);
@@ -194,7 +264,27 @@ void llama_neuron_hooks::clear() {
 
 // ---------------------------------------------------------------- graph building
 
-bool llama_neuron_hooks::act_needs_tensor(int32_t layer) const {
+// A problem of this graph build: the first message is kept; the graph must not compute.
+static void nh_graph_problem(llama_nh_graph & g, const std::string & msg) {
+    g.failed = true;
+    if (g.error.empty()) {
+        g.error = msg;
+    }
+}
+
+void llama_neuron_hooks::build_failed(llm_graph_result * res, const char * where, const char * what) const noexcept {
+    auto & g = res->nh_graph;
+    g.failed = true;
+    try {
+        if (g.error.empty()) {
+            g.error = std::string("neuron hooks: ") + what + " while building the graph (" + where + ")";
+        }
+    } catch (...) {
+        // g.failed is what counts; before_compute finds a fixed message
+    }
+}
+
+bool llama_neuron_hooks::act_needs_tensor(int32_t layer) const noexcept {
     if (!configured(LLAMA_NH_FFN_ACT, layer)) {
         return false;
     }
@@ -217,21 +307,17 @@ bool llama_neuron_hooks::mark_wired(llm_graph_result * res, int32_t point, int32
         g.wired.assign((size_t) n_layer * LLAMA_NH_POINT_COUNT, 0);
     }
     if (layer < 0 || layer >= n_layer) {
-        if (g.error.empty()) {
-            g.error = std::string("the graph reached ") + nh_point_name(point) + " with layer index " + std::to_string(layer);
-        }
+        nh_graph_problem(g, std::string("the graph reached ") + nh_point_name(point) + " with layer index " + std::to_string(layer));
         return false;
     }
     g.wired[(size_t) layer * LLAMA_NH_POINT_COUNT + point]++;
     const int64_t w = point == LLAMA_NH_ATTN_PROBS ? x->ne[0] : width(point, layer);
     if (x->type != GGML_TYPE_F32 || ggml_n_dims(x) > 2 || x->ne[0] != w) {
-        if (g.error.empty()) {
-            char msg[256];
-            snprintf(msg, sizeof(msg), "%s of layer %d is a %s tensor of %" PRId64 " x %" PRId64 ", expected F32 of width %" PRId64
-                     ": this architecture's FFN is not supported by the neuron hooks",
-                     nh_point_name(point), layer, ggml_type_name(x->type), x->ne[0], x->ne[1], w);
-            g.error = msg;
-        }
+        char msg[256];
+        snprintf(msg, sizeof(msg), "%s of layer %d is a %s tensor of %" PRId64 " x %" PRId64 ", expected F32 of width %" PRId64
+                 ": this architecture's FFN is not supported by the neuron hooks",
+                 nh_point_name(point), layer, ggml_type_name(x->type), x->ne[0], x->ne[1], w);
+        nh_graph_problem(g, msg);
         return false;
     }
     return true;
@@ -240,7 +326,7 @@ bool llama_neuron_hooks::mark_wired(llm_graph_result * res, int32_t point, int32
 ggml_tensor * llama_neuron_hooks::weights_for(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, const ggml_tensor * x) const {
     auto & g = res->nh_graph;
     if (!g.weights) {
-        auto inp = std::make_unique<llm_graph_input_nh_weights>(this);
+        auto inp = std::make_unique<llm_graph_input_nh_weights>(this, &g);
         inp->weights = ggml_new_tensor_2d(ctx0, GGML_TYPE_F32, n_columns, n_tokens);
         ggml_set_input(inp->weights);
         ggml_set_name(inp->weights, "nh_weights");
@@ -309,9 +395,7 @@ void llama_neuron_hooks::add_reductions(ggml_context * ctx0, llm_graph_result * 
     }
     ggml_tensor * w = weights_for(ctx0, res, n_tokens, x);
     if (!w) {
-        if (res->nh_graph.error.empty()) {
-            res->nh_graph.error = std::string(nh_point_name(point)) + " of layer " + std::to_string(layer) + " has an unexpected number of tokens";
-        }
+        nh_graph_problem(res->nh_graph, std::string(nh_point_name(point)) + " of layer " + std::to_string(layer) + " has an unexpected number of tokens");
         return;
     }
     ggml_cgraph * gf = res->get_gf();
@@ -370,8 +454,8 @@ void llama_neuron_hooks::add_reductions(ggml_context * ctx0, llm_graph_result * 
     }
 }
 
-ggml_tensor * llama_neuron_hooks::hook(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer,
-                                       ggml_tensor * x) const {
+ggml_tensor * llama_neuron_hooks::hook_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer,
+                                            ggml_tensor * x) const {
     if (layer < 0 || layer >= n_layer || !configured(point, layer)) {
         return x;
     }
@@ -386,6 +470,9 @@ ggml_tensor * llama_neuron_hooks::hook(ggml_context * ctx0, llm_graph_result * r
     if (iv.t_shift) {
         x = ggml_add(ctx0, x, iv.t_shift);
     }
+    if (fault == FAULT_BUILD) {
+        throw std::bad_alloc(); // (tests) half-way through a hook: nodes were added, the hook is not done
+    }
     add_reductions(ctx0, res, n_tokens, point, layer, x, false);
     if (taps[layer][point]) {
         if (!ggml_is_contiguous(x)) {
@@ -398,9 +485,9 @@ ggml_tensor * llama_neuron_hooks::hook(ggml_context * ctx0, llm_graph_result * r
     return x;
 }
 
-bool llama_neuron_hooks::build_gated(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
-                                     bool silu, bool gelu, bool parallel, ggml_tensor *& cur, ggml_tensor * up) const {
-    cur = hook(ctx0, res, n_tokens, LLAMA_NH_FFN_GATE, layer, cur);
+bool llama_neuron_hooks::build_gated_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                          bool silu, bool gelu, bool parallel, ggml_tensor *& cur, ggml_tensor * up) const {
+    cur = hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_GATE, layer, cur);
     if (layer < 0 || layer >= n_layer || !configured(LLAMA_NH_FFN_ACT, layer) || !parallel || !(silu || gelu)) {
         return false; // an ffn.act left unwired here is reported as unsupported by before_compute
     }
@@ -413,13 +500,13 @@ bool llama_neuron_hooks::build_gated(ggml_context * ctx0, llm_graph_result * res
         return false;
     }
     ggml_tensor * act = silu ? ggml_silu(ctx0, cur) : ggml_gelu(ctx0, cur);
-    act = hook(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, act);
+    act = hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, act);
     cur = ggml_mul(ctx0, act, up);
     return true;
 }
 
-void llama_neuron_hooks::build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
-                                         ggml_tensor * kq) const {
+void llama_neuron_hooks::build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                              ggml_tensor * kq) const {
     if (layer < 0 || layer >= n_layer || !taps[layer][LLAMA_NH_ATTN_PROBS]) {
         return;
     }
@@ -431,23 +518,85 @@ void llama_neuron_hooks::build_attention(ggml_context * ctx0, llm_graph_result *
     ggml_tensor * heads_first = ggml_cont(ctx0, ggml_permute(ctx0, kq, 1, 2, 0, 3)); // [n_head, n_kv, n_tokens]
     ggml_tensor * mean = ggml_scale(ctx0, ggml_sum_rows(ctx0, heads_first), 1.0f / kq->ne[2]);
     mean = ggml_reshape_2d(ctx0, mean, kq->ne[0], n_tokens);
-    hook(ctx0, res, n_tokens, LLAMA_NH_ATTN_PROBS, layer, mean);
+    hook_impl(ctx0, res, n_tokens, LLAMA_NH_ATTN_PROBS, layer, mean);
+}
+
+// ---- the noexcept boundaries llama-graph.cpp calls: on an exception the tensor passed in goes on
+// (the graph stays a valid llama.cpp graph, maybe with unused hook nodes) and the build is marked
+// failed, so before_compute fails the decode and the graph is never computed or reused
+
+ggml_tensor * llama_neuron_hooks::hook(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer,
+                                       ggml_tensor * x) const noexcept {
+    try {
+        return hook_impl(ctx0, res, n_tokens, point, layer, x);
+    } catch (const std::exception & e) {
+        build_failed(res, nh_point_name(point), nh_what(e));
+    } catch (...) {
+        build_failed(res, nh_point_name(point), "unknown exception");
+    }
+    return x;
+}
+
+bool llama_neuron_hooks::build_gated(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                     bool silu, bool gelu, bool parallel, ggml_tensor *& cur, ggml_tensor * up) const noexcept {
+    ggml_tensor * const gate = cur;
+    try {
+        return build_gated_impl(ctx0, res, n_tokens, layer, silu, gelu, parallel, cur, up);
+    } catch (const std::exception & e) {
+        build_failed(res, "ffn.gate/ffn.act", nh_what(e));
+    } catch (...) {
+        build_failed(res, "ffn.gate/ffn.act", "unknown exception");
+    }
+    cur = gate; // llama.cpp builds act(gate) * up itself
+    return false;
+}
+
+void llama_neuron_hooks::build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                         ggml_tensor * kq) const noexcept {
+    try {
+        build_attention_impl(ctx0, res, n_tokens, layer, kq);
+    } catch (const std::exception & e) {
+        build_failed(res, "attn.probs", nh_what(e));
+    } catch (...) {
+        build_failed(res, "attn.probs", "unknown exception");
+    }
 }
 
 ggml_tensor * llama_neuron_hooks::build_ffn_out(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
-                                                bool gated, ggml_tensor * cur) const {
-    if (!gated) {
-        cur = hook(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, cur); // act(up·x) is both ffn.act and ffn.out
+                                                bool gated, ggml_tensor * cur) const noexcept {
+    ggml_tensor * const in = cur;
+    try {
+        if (!gated) {
+            cur = hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, cur); // act(up·x) is both ffn.act and ffn.out
+        }
+        return hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_OUT, layer, cur);
+    } catch (const std::exception & e) {
+        build_failed(res, "ffn.out", nh_what(e));
+    } catch (...) {
+        build_failed(res, "ffn.out", "unknown exception");
     }
-    return hook(ctx0, res, n_tokens, LLAMA_NH_FFN_OUT, layer, cur);
+    return in;
 }
 
 // ---------------------------------------------------------------- around compute
 
-bool llama_neuron_hooks::before_compute(llm_graph_result * res, const llama_ubatch & ubatch) {
-    const auto & g = res->nh_graph;
-    if (!g.error.empty()) {
-        last_error = g.error;
+bool llama_neuron_hooks::before_compute(llm_graph_result * res, const llama_ubatch & ubatch) noexcept {
+    try {
+        return before_compute_impl(res, ubatch);
+    } catch (const std::exception & e) {
+        set_error("neuron hooks: ", nh_what(e), " before the graph compute");
+    } catch (...) {
+        set_error("neuron hooks: unknown exception before the graph compute");
+    }
+    return false;
+}
+
+bool llama_neuron_hooks::before_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch) {
+    auto & g = res->nh_graph;
+    g.input_failed = false;
+    g.input_error.clear();
+    if (g.failed || !g.error.empty()) {
+        set_error(g.error.empty() ? "neuron hooks: the graph could not be built (out of memory)" : g.error.c_str());
         return false;
     }
     if (g.out_ids_deferred) {
@@ -488,6 +637,9 @@ bool llama_neuron_hooks::before_compute(llm_graph_result * res, const llama_ubat
             }
         }
     }
+    if (fault == FAULT_BEFORE) {
+        throw std::bad_alloc(); // (tests)
+    }
     // device copies of interventions follow the caller's values
     for (auto & layer : interventions) {
         for (auto & iv : layer) {
@@ -509,23 +661,89 @@ bool llama_neuron_hooks::before_compute(llm_graph_result * res, const llama_ubat
     return true;
 }
 
-bool llama_neuron_hooks::after_compute(llm_graph_result * res, const llama_ubatch & ubatch) {
+bool llama_neuron_hooks::after_compute(llm_graph_result * res, const llama_ubatch & ubatch) noexcept {
+    try {
+        return after_compute_impl(res, ubatch);
+    } catch (const std::exception & e) {
+        set_error("neuron hooks: ", nh_what(e), " after the graph compute");
+    } catch (...) {
+        set_error("neuron hooks: unknown exception after the graph compute");
+    }
+    return false;
+}
+
+// Host data of a graph output: in place on a host buffer, else copied into `buf` (sized already).
+static const float * nh_host_data(const ggml_tensor * t, std::vector<float> & buf) {
+    if (ggml_backend_buffer_is_host(t->buffer)) {
+        return (const float *) t->data;
+    }
+    GGML_ASSERT(buf.size() >= (size_t) ggml_nelements(t));
+    ggml_backend_tensor_get(t, buf.data(), 0, ggml_nbytes(t));
+    return buf.data();
+}
+
+bool llama_neuron_hooks::after_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch) {
+    const auto & g = res->nh_graph;
+    if (g.input_failed) {
+        set_error(g.input_error.empty() ? "neuron hooks: the token weights could not be set (out of memory)" : g.input_error.c_str());
+        return false;
+    }
+
+    // Everything that can fail comes before the first addition into the caller's arrays: the
+    // batch indices, the scratch for device copies, every tap. So a failed ubatch adds nothing.
     std::vector<int32_t> batch_index;
     std::vector<int32_t> batch_index_outputs;
-    const auto & g = res->nh_graph;
+    size_t scratch_len = 0;
+    bool any_tap = false;
+    for (const auto & o : g.outputs) {
+        if (!ggml_backend_buffer_is_host(o.tensor->buffer)) {
+            scratch_len = std::max(scratch_len, (size_t) ggml_nelements(o.tensor));
+        }
+        any_tap |= o.stat == -1;
+    }
+    if (scratch.size() < scratch_len) {
+        scratch.resize(scratch_len);
+    }
+    if (any_tap && tap_callback) {
+        batch_index.reserve(ubatch.n_tokens);
+        for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
+            const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
+            batch_index.push_back(b);
+            if (ubatch.output && ubatch.output[i]) {
+                batch_index_outputs.push_back(b);
+            }
+        }
+    }
+    for (const auto & o : g.outputs) {
+        if (o.stat != -1 || !tap_callback) {
+            continue;
+        }
+        const int64_t width = o.tensor->ne[0];
+        const int64_t rows  = o.tensor->ne[1];
+        const auto & index = o.pruned ? batch_index_outputs : batch_index;
+        if ((int64_t) index.size() != rows) {
+            set_error("internal: tapped tensor rows do not match the ubatch");
+            return false;
+        }
+        const float * data = nh_host_data(o.tensor, scratch);
+        if (!tap_callback(tap_user_data, o.point, o.layer, data, width, rows, index.data())) {
+            set_error(std::string("the tap callback for ") + nh_point_name(o.point) + " of layer " + std::to_string(o.layer) + " failed");
+            return false;
+        }
+    }
+    if (fault == FAULT_AFTER) {
+        throw std::bad_alloc(); // (tests) after the taps, before any reduction is added
+    }
+
+    // the additions: no allocation, nothing that throws
     for (size_t k = 0; k < g.outputs.size(); ++k) {
         const auto & o = g.outputs[k];
-        const ggml_tensor * t = o.tensor;
-        const int64_t width = t->ne[0];
-        const int64_t rows  = t->ne[1];
-        const float * data;
-        if (ggml_backend_buffer_is_host(t->buffer)) {
-            data = (const float *) t->data;
-        } else {
-            scratch.resize(ggml_nelements(t));
-            ggml_backend_tensor_get(t, scratch.data(), 0, ggml_nbytes(t));
-            data = scratch.data();
+        if (o.stat == -1) {
+            continue;
         }
+        const int64_t width = o.tensor->ne[0];
+        const int64_t rows  = o.tensor->ne[1];
+        const float * data  = nh_host_data(o.tensor, scratch);
         if (o.stat == -2) {
             // fused planes: [stat][column][neuron]
             const llama_nh_fused_reduce * f = k < g.fused_of_output.size() ? g.fused_of_output[k] : nullptr;
@@ -538,35 +756,11 @@ bool llama_neuron_hooks::after_compute(llm_graph_result * res, const llama_ubatc
             }
             continue;
         }
-        if (o.stat >= 0) {
-            const auto & r = reduces[o.point][o.stat];
-            double * acc = r.acc + (int64_t) o.layer * n_columns * width;
-            const int64_t n = width * rows;
-            for (int64_t i = 0; i < n; ++i) {
-                acc[i] += data[i];
-            }
-            continue;
-        }
-        if (!tap_callback) {
-            continue;
-        }
-        if (batch_index.empty()) {
-            for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
-                const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
-                batch_index.push_back(b);
-                if (ubatch.output && ubatch.output[i]) {
-                    batch_index_outputs.push_back(b);
-                }
-            }
-        }
-        const auto & index = o.pruned ? batch_index_outputs : batch_index;
-        if ((int64_t) index.size() != rows) {
-            last_error = "internal: tapped tensor rows do not match the ubatch";
-            return false;
-        }
-        if (!tap_callback(tap_user_data, o.point, o.layer, data, width, rows, index.data())) {
-            last_error = std::string("the tap callback for ") + nh_point_name(o.point) + " of layer " + std::to_string(o.layer) + " failed";
-            return false;
+        const auto & r = reduces[o.point][o.stat];
+        double * acc = r.acc + (int64_t) o.layer * n_columns * width;
+        const int64_t n = width * rows;
+        for (int64_t i = 0; i < n; ++i) {
+            acc[i] += data[i];
         }
     }
     return true;
@@ -574,17 +768,28 @@ bool llama_neuron_hooks::after_compute(llm_graph_result * res, const llama_ubatc
 
 // ---------------------------------------------------------------- token weights input
 
-void llm_graph_input_nh_weights::set_input(const llama_ubatch * ubatch) {
-    const int64_t n_columns = weights->ne[0];
-    const int64_t n_tokens  = weights->ne[1];
-    std::vector<float> rows((size_t) (n_columns * n_tokens), 0.0f);
-    for (int64_t i = 0; i < n_tokens && i < (int64_t) ubatch->n_tokens; ++i) {
-        const int32_t b = ubatch->data ? ubatch->data->idx[i] : (int32_t) i;
-        if (nh->token_weights && b < nh->n_weight_rows) {
-            memcpy(rows.data() + i*n_columns, nh->token_weights + (int64_t) b*n_columns, n_columns*sizeof(float));
+void llm_graph_input_nh_weights::set_input(const llama_ubatch * ubatch) noexcept {
+    try {
+        if (nh->fault == llama_neuron_hooks::FAULT_INPUT) {
+            throw std::bad_alloc(); // (tests)
         }
+        const int64_t n_columns = weights->ne[0];
+        const int64_t n_tokens  = weights->ne[1];
+        std::vector<float> rows((size_t) (n_columns * n_tokens), 0.0f);
+        for (int64_t i = 0; i < n_tokens && i < (int64_t) ubatch->n_tokens; ++i) {
+            const int32_t b = ubatch->data ? ubatch->data->idx[i] : (int32_t) i;
+            if (nh->token_weights && b < nh->n_weight_rows) {
+                memcpy(rows.data() + i*n_columns, nh->token_weights + (int64_t) b*n_columns, n_columns*sizeof(float));
+            }
+        }
+        ggml_backend_tensor_set(weights, rows.data(), 0, ggml_nbytes(weights));
+        return;
+    } catch (const std::exception & e) {
+        graph->input_failed = true;
+        try { graph->input_error = std::string("neuron hooks: ") + nh_what(e) + " while setting the token weights"; } catch (...) {}
+    } catch (...) {
+        graph->input_failed = true;
     }
-    ggml_backend_tensor_set(weights, rows.data(), 0, ggml_nbytes(weights));
 }
 
 bool llm_graph_input_nh_weights::can_reuse(const llm_graph_params & params) {
@@ -597,17 +802,27 @@ static llama_neuron_hooks & nh_of(llama_context * ctx) {
     return ctx->get_neuron_hooks();
 }
 
+// Every llama_nh_* call but llama_nh_width and llama_nh_last_error: clears the last error, runs,
+// and turns any exception into LLAMA_NH_ERR_INTERNAL with its message.
 template <typename F>
-static int32_t nh_call(llama_context * ctx, F && f) {
+static int32_t nh_call(llama_context * ctx, F && f) noexcept {
     if (!ctx) {
         return LLAMA_NH_ERR_ARGUMENT;
     }
+    llama_neuron_hooks * nh = nullptr;
     try {
-        return f(nh_of(ctx));
+        nh = &nh_of(ctx);
+        nh->clear_error();
+        return f(*nh);
     } catch (const std::exception & e) {
-        try { nh_of(ctx).last_error = e.what(); } catch (...) {}
+        if (nh) {
+            nh->set_error("neuron hooks: ", nh_what(e), "");
+        }
         return LLAMA_NH_ERR_INTERNAL;
     } catch (...) {
+        if (nh) {
+            nh->set_error("neuron hooks: unknown exception");
+        }
         return LLAMA_NH_ERR_INTERNAL;
     }
 }
@@ -620,15 +835,13 @@ static bool nh_valid_point(llama_neuron_hooks & nh, int32_t point) {
     return true;
 }
 
+// A query of the model: neither sets nor clears the last error (it may run while other threads
+// use the context for other queries); the negative status is the whole answer.
 int64_t llama_nh_width(const llama_context * ctx, int32_t point, int32_t layer) {
     if (!ctx) {
         return LLAMA_NH_ERR_ARGUMENT;
     }
-    try {
-        return llama_neuron_hooks(ctx->get_model()).width(point, layer);
-    } catch (...) {
-        return LLAMA_NH_ERR_INTERNAL;
-    }
+    return llama_neuron_hooks::width_of(ctx->get_model(), point, layer);
 }
 
 int32_t llama_nh_set_columns(llama_context * ctx, int32_t n_columns) {
@@ -757,5 +970,5 @@ int32_t llama_nh_clear(llama_context * ctx) {
 
 const char * llama_nh_last_error(const llama_context * ctx) {
     const llama_neuron_hooks * nh = ctx ? ctx->get_neuron_hooks_if_any() : nullptr;
-    return nh ? nh->last_error.c_str() : "";
+    return nh ? nh->error_message() : "";
 }
