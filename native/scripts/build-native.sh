@@ -13,8 +13,10 @@
 #   - by default the npm package pinned there, fetched by name, integrity-checked, unbundled;
 #   - or a checkout of the same version given by NEURONSCOPE_LLAMA_SRC (never modified: patches
 #     are applied to a copy).
-# The project's own native sources (native/include, native/src) are copied into the patched copy
-# (see lib.sh for where); the patches only wire them into llama.cpp's files.
+# The project's own native sources (native/include, native/src, native/tests) are copied into the
+# patched copy (see lib.sh for where); the patches only wire them into llama.cpp's files. The cpu
+# variant also builds the hooks' tests (-DLLAMA_NH_TESTS=ON) and runs them with CTest: a failing
+# test fails the build.
 # Results are cached under ${NEURONSCOPE_CACHE:-~/.cache/neuronscope}, keyed by a hash of
 # everything that decides them (version, everything under native/ but target/: patches, sources,
 # scripts; cmake arguments, variant): a second build with nothing native changed copies the cached
@@ -56,8 +58,11 @@ cmake_args=(
   -DLLAMA_BUILD_MTMD=ON -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
 )
 targets=(all) # with tools, tests, examples and servers off: ggml, its backends, llama, mtmd
+run_tests=false
 if [[ "$variant" == cpu ]]; then
-  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON)
+  # + the neuron hooks' own tests (native/tests), run by CTest after the build
+  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON -DLLAMA_NH_TESTS=ON)
+  run_tests=true
 else
   command -v nvcc >/dev/null || fail "the cuda variant needs nvcc (CUDA toolkit with cuBLAS) on PATH"
   cmake_args+=(-DGGML_CPU=OFF -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${NEURONSCOPE_CUDA_ARCHS:-80;90}")
@@ -140,6 +145,19 @@ cmake -S "$patched" -B "$build" "${cmake_args[@]}" >"$work/cmake-configure.log" 
 log "compiling ${targets[*]} with $jobs jobs (first build takes a while)"
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$work/cmake-build.log" 2>&1 \
   || { tail -40 "$work/cmake-build.log" >&2; fail "native build failed (full log: $work/cmake-build.log)"; }
+
+if $run_tests; then
+  # The neuron hooks' tests (native/tests): synthetic models, no Java. A failure fails the build.
+  # One at a time: each decodes with 2 threads, and ggml's spinning threads slow down a lot when
+  # there are more of them than cores.
+  log "testing: ctest -L neuron-hooks"
+  if ! (cd "$build" && ctest -L neuron-hooks --output-on-failure) >"$work/ctest.log" 2>&1; then
+    tail -60 "$work/ctest.log" >&2
+    fail "neuron hooks tests failed (full log: $work/ctest.log)"
+  fi
+  grep -E 'tests passed|Total Test time' "$work/ctest.log" | sed 's/^/build-native:   /' >&2 || true
+  grep -h '^bench-nh' "$build"/tests/neuron-hooks/bench-nh-smoke.txt 2>/dev/null | sed 's/^/build-native:   /' >&2 || true
+fi
 
 # ---------------------------------------------------------------- collect
 staging=$result.tmp

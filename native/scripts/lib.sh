@@ -103,7 +103,17 @@ native_source_map() {
   done
 }
 
-# install_native_sources <tree> <pristine-src> <manifest> [link]
+# is_llama_file <pristine> <path>: whether <path> is one of llama.cpp's own files. <pristine> is
+# an unmodified tree, or git:<repo> for a repository whose HEAD is the pristine tree.
+is_llama_file() {
+  if [[ "$1" == git:* ]]; then
+    git -C "${1#git:}" cat-file -e "HEAD:$2" 2>/dev/null
+  else
+    [[ -e "$1/$2" ]]
+  fi
+}
+
+# install_native_sources <tree> <pristine> <manifest> [link]
 # Copies (or, with "link", symlinks) the project's sources into the tree. A file whose content is
 # already there is left alone (an incremental build recompiles only what changed); a file copied
 # by an earlier run and no longer in native/ is removed. A source may not take the place of one
@@ -113,13 +123,14 @@ install_native_sources() {
   local new_manifest=$manifest.new from to
   : >"$new_manifest"
   while IFS=$'\t' read -r from to; do
-    [[ ! -e "$pristine/$to" ]] \
+    ! is_llama_file "$pristine" "$to" \
       || fail "native/$from would replace llama.cpp's own $to; change llama.cpp's files through the patch series"
     mkdir -p "$(dirname "$tree/$to")"
     if [[ "$mode" == link ]]; then
       [[ -L "$tree/$to" && "$(readlink "$tree/$to")" == "$native_dir/$from" ]] \
         || { rm -f "$tree/$to"; ln -s "$native_dir/$from" "$tree/$to"; }
     elif [[ -L "$tree/$to" ]] || ! cmp -s "$native_dir/$from" "$tree/$to"; then
+      [[ -e "$tree/$to" ]] && log "updating $to from native/$from"
       rm -f "$tree/$to"
       cp "$native_dir/$from" "$tree/$to"
     fi
