@@ -48,7 +48,7 @@ void llama_neuron_hooks::set_error(const char * a, const char * b, const char * 
         error_fallback = nullptr;
     } catch (...) {
         last_error.clear();
-        error_fallback = "neuron hooks: out of memory while reporting an error";
+        error_fallback = "out of memory in the neuron hooks (while reporting an error)";
     }
 }
 
@@ -277,7 +277,7 @@ void llama_neuron_hooks::build_failed(llm_graph_result * res, const char * where
     g.failed = true;
     try {
         if (g.error.empty()) {
-            g.error = std::string("neuron hooks: ") + what + " while building the graph (" + where + ")";
+            g.error = std::string(what) + " in the neuron hooks while building the graph (" + where + ")";
         }
     } catch (...) {
         // g.failed is what counts; before_compute finds a fixed message
@@ -584,9 +584,9 @@ bool llama_neuron_hooks::before_compute(llm_graph_result * res, const llama_ubat
     try {
         return before_compute_impl(res, ubatch);
     } catch (const std::exception & e) {
-        set_error("neuron hooks: ", nh_what(e), " before the graph compute");
+        set_error(nh_what(e), " in the neuron hooks before the graph compute", "");
     } catch (...) {
-        set_error("neuron hooks: unknown exception before the graph compute");
+        set_error("unknown exception in the neuron hooks before the graph compute");
     }
     return false;
 }
@@ -596,7 +596,7 @@ bool llama_neuron_hooks::before_compute_impl(llm_graph_result * res, const llama
     g.input_failed = false;
     g.input_error.clear();
     if (g.failed || !g.error.empty()) {
-        set_error(g.error.empty() ? "neuron hooks: the graph could not be built (out of memory)" : g.error.c_str());
+        set_error(g.error.empty() ? "out of memory in the neuron hooks while building the graph" : g.error.c_str());
         return false;
     }
     if (g.out_ids_deferred) {
@@ -665,9 +665,9 @@ bool llama_neuron_hooks::after_compute(llm_graph_result * res, const llama_ubatc
     try {
         return after_compute_impl(res, ubatch);
     } catch (const std::exception & e) {
-        set_error("neuron hooks: ", nh_what(e), " after the graph compute");
+        set_error(nh_what(e), " in the neuron hooks after the graph compute", "");
     } catch (...) {
-        set_error("neuron hooks: unknown exception after the graph compute");
+        set_error("unknown exception in the neuron hooks after the graph compute");
     }
     return false;
 }
@@ -685,7 +685,7 @@ static const float * nh_host_data(const ggml_tensor * t, std::vector<float> & bu
 bool llama_neuron_hooks::after_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch) {
     const auto & g = res->nh_graph;
     if (g.input_failed) {
-        set_error(g.input_error.empty() ? "neuron hooks: the token weights could not be set (out of memory)" : g.input_error.c_str());
+        set_error(g.input_error.empty() ? "out of memory in the neuron hooks while setting the token weights" : g.input_error.c_str());
         return false;
     }
 
@@ -786,7 +786,7 @@ void llm_graph_input_nh_weights::set_input(const llama_ubatch * ubatch) noexcept
         return;
     } catch (const std::exception & e) {
         graph->input_failed = true;
-        try { graph->input_error = std::string("neuron hooks: ") + nh_what(e) + " while setting the token weights"; } catch (...) {}
+        try { graph->input_error = std::string(nh_what(e)) + " in the neuron hooks while setting the token weights"; } catch (...) {}
     } catch (...) {
         graph->input_failed = true;
     }
@@ -816,12 +816,12 @@ static int32_t nh_call(llama_context * ctx, F && f) noexcept {
         return f(*nh);
     } catch (const std::exception & e) {
         if (nh) {
-            nh->set_error("neuron hooks: ", nh_what(e), "");
+            nh->set_error(nh_what(e), " in the neuron hooks", "");
         }
         return LLAMA_NH_ERR_INTERNAL;
     } catch (...) {
         if (nh) {
-            nh->set_error("neuron hooks: unknown exception");
+            nh->set_error("unknown exception in the neuron hooks");
         }
         return LLAMA_NH_ERR_INTERNAL;
     }
