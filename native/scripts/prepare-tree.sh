@@ -2,12 +2,13 @@
 # Prepares a patched llama.cpp tree by hand: to work on the hooks, to regenerate the patch, or to
 # build and run the hooks' tests with CMake alone (nh-tests.sh calls this).
 #
-#   prepare-tree.sh [--link] <dir>
+#   prepare-tree.sh [--link|--copy] <dir>
 #
 # A new <dir> becomes a copy of the pinned llama.cpp as a git repository whose one commit is the
 # pristine tree; the patch series is applied on top, uncommitted (`git diff` shows the wiring),
 # and the project's own sources are copied in (include/, src/, tests/neuron-hooks/; see lib.sh),
-# untracked. --link makes them symbolic links to native/ instead, so that edits land there.
+# untracked. --link makes them symbolic links to native/ instead, so that edits land there; a tree
+# keeps the way it was made unless --link or --copy says otherwise.
 #
 # An existing <dir> made by this script is brought up to date: if the patch series changed, the
 # tracked files are reset to the pristine commit and the series applied again; the sources are
@@ -18,9 +19,9 @@
 # and openssl), or NEURONSCOPE_LLAMA_SRC. After editing the wiring: make-patch.sh <dir>.
 set -euo pipefail
 
-mode=copy
-if [[ "${1:-}" == --link ]]; then mode=link; shift; fi
-tree=${1:?usage: prepare-tree.sh [--link] <dir>}
+mode=""
+case "${1:-}" in --link) mode=link; shift ;; --copy) mode=copy; shift ;; esac
+tree=${1:?usage: prepare-tree.sh [--link|--copy] <dir>}
 
 here=$(cd "$(dirname "$0")" && pwd)
 native_dir=$(dirname "$here")
@@ -49,7 +50,13 @@ if [[ ! -e "$tree" ]]; then
   printf '%s\n' /.neuronscope-tree /.neuronscope-sources /.neuronscope-sources.new /build*/ >>"$tree/.git/info/exclude"
   echo "src=$src" >"$marker"
   echo "series=" >>"$marker"
+  echo "mode=${mode:-copy}" >>"$marker"
 fi
+if [[ -z "$mode" ]]; then
+  mode=$(sed -n 's/^mode=//p' "$marker")
+  mode=${mode:-copy}
+fi
+grep -q '^mode=' "$marker" && sed -i "s/^mode=.*/mode=$mode/" "$marker" || echo "mode=$mode" >>"$marker"
 
 if [[ "$(sed -n 's/^series=//p' "$marker")" != "$(series_hash)" ]]; then
   if [[ -n "$(sed -n 's/^series=//p' "$marker")" ]]; then
