@@ -13,9 +13,14 @@
 #   - by default the npm package pinned there, fetched by name, integrity-checked, unbundled;
 #   - or a checkout of the same version given by NEURONSCOPE_LLAMA_SRC (never modified: patches
 #     are applied to a copy).
+# The project's own native sources (native/include, native/src, native/tests) are copied into the
+# patched copy (see lib.sh for where); the patches only wire them into llama.cpp's files. The cpu
+# variant also builds the hooks' tests (-DLLAMA_NH_TESTS=ON) and runs them with CTest: a failing
+# test fails the build.
 # Results are cached under ${NEURONSCOPE_CACHE:-~/.cache/neuronscope}, keyed by a hash of
-# everything that decides them (version, patches, this script, variant): a second build with
-# nothing native changed copies the cached libraries and compiles nothing.
+# everything that decides them (version, everything under native/ but target/: patches, sources,
+# scripts; cmake arguments, variant): a second build with nothing native changed copies the cached
+# libraries and compiles nothing.
 #
 # Other environment: NEURONSCOPE_NATIVE_JOBS (parallel compile jobs, default: all cores),
 # NEURONSCOPE_CUDA_ARCHS (CMAKE_CUDA_ARCHITECTURES for the cuda variant, default "80;90").
@@ -29,73 +34,15 @@ case "$variant" in cpu|cuda) ;; *) echo "build-native: unknown variant '$variant
 
 here=$(cd "$(dirname "$0")" && pwd)
 native_dir=$(dirname "$here")
-patch_dir=${NEURONSCOPE_PATCH_DIR:-$native_dir/patches}
-cache=${NEURONSCOPE_CACHE:-$HOME/.cache/neuronscope}
+log_name=build-native
+# shellcheck source=lib.sh
+source "$here/lib.sh"
 jobs=${NEURONSCOPE_NATIVE_JOBS:-$(nproc)}
-
-prop() { sed -n "s/^$1=//p" "$native_dir/llama.cpp.properties"; }
-npm_package=$(prop npm.package)
-npm_version=$(prop npm.version)
-npm_integrity=$(prop npm.integrity)
-pinned_commit=$(prop llama.cpp.commit)
-ggml_version=$(prop ggml.version)
-
-fail() { echo "build-native: ERROR: $*" >&2; exit 1; }
-log() { echo "build-native: $*" >&2; }
 
 # The CPU backend is built once per x86-64 feature level (GGML_CPU_ALL_VARIANTS: x64, sse42,
 # sandybridge, haswell, skylakex, icelake, zen4, ...). ggml loads the best one the running CPU
 # supports, so the libraries never die with SIGILL on an older CPU than the build machine's:
 # 'x64' needs only the x86-64 baseline.
-
-# ---------------------------------------------------------------- llama.cpp source
-pristine_source() {
-  if [[ -n "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
-    local src=$NEURONSCOPE_LLAMA_SRC
-    [[ -f "$src/include/llama.h" && -f "$src/ggml/CMakeLists.txt" ]] \
-      || fail "NEURONSCOPE_LLAMA_SRC=$src is not a llama.cpp source tree (no include/llama.h)"
-    local v
-    v=$(sed -n 's/^set(GGML_VERSION_\(MAJOR\|MINOR\|PATCH\) \([0-9]*\))/\2/p' "$src/ggml/CMakeLists.txt" | paste -sd.)
-    [[ "$v" == "$ggml_version" ]] \
-      || fail "NEURONSCOPE_LLAMA_SRC=$src has ggml $v, but this project is pinned to ggml $ggml_version (llama.cpp $pinned_commit)"
-    if git -C "$src" rev-parse HEAD >/dev/null 2>&1 && [[ "$(git -C "$src" rev-parse HEAD)" != "$pinned_commit" ]]; then
-      log "warning: $src is at $(git -C "$src" rev-parse HEAD), not the pinned $pinned_commit; building it anyway"
-    fi
-    echo "$src"
-    return
-  fi
-  local dir=$cache/llama.cpp/$pinned_commit
-  if [[ -f "$dir/.complete" ]]; then echo "$dir"; return; fi
-  local tgz_dir=$cache/npm
-  local tgz=$tgz_dir/$npm_package-$npm_version.tgz
-  mkdir -p "$tgz_dir"
-  if [[ ! -f "$tgz" ]]; then
-    log "fetching $npm_package@$npm_version with npm"
-    (cd "$tgz_dir" && npm pack --silent "$npm_package@$npm_version" >/dev/null) \
-      || fail "npm could not fetch $npm_package@$npm_version"
-  fi
-  local actual="sha512-$(openssl dgst -sha512 -binary "$tgz" | base64 -w0)"
-  if [[ "$actual" != "$npm_integrity" ]]; then
-    rm -f "$tgz"
-    fail "$npm_package@$npm_version failed its integrity check: expected $npm_integrity, got $actual"
-  fi
-  log "unbundling llama.cpp $pinned_commit"
-  local tmp
-  tmp=$(mktemp -d "$cache/unpack.XXXXXX")
-  tar -xzf "$tgz" -C "$tmp" package/llama/gitRelease.bundle
-  rm -rf "$dir"
-  git clone --quiet --no-checkout "$tmp/package/llama/gitRelease.bundle" "$dir"
-  git -C "$dir" -c advice.detachedHead=false checkout --quiet "$pinned_commit" \
-    || fail "the bundle in $npm_package@$npm_version does not contain llama.cpp commit $pinned_commit"
-  rm -rf "$tmp"
-  touch "$dir/.complete"
-  echo "$dir"
-}
-
-patch_series() {
-  # Patches in name order (0001-…, 0002-…); an empty series is allowed.
-  find "$patch_dir" -maxdepth 1 -name '*.patch' | LC_ALL=C sort
-}
 
 # ---------------------------------------------------------------- cmake
 cmake_args=(
@@ -111,24 +58,27 @@ cmake_args=(
   -DLLAMA_BUILD_MTMD=ON -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
 )
 targets=(all) # with tools, tests, examples and servers off: ggml, its backends, llama, mtmd
+run_tests=false
 if [[ "$variant" == cpu ]]; then
-  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON)
+  # + the neuron hooks' own tests (native/tests), run by CTest after the build
+  cmake_args+=(-DGGML_CPU_ALL_VARIANTS=ON -DLLAMA_NH_TESTS=ON)
+  run_tests=true
 else
   command -v nvcc >/dev/null || fail "the cuda variant needs nvcc (CUDA toolkit with cuBLAS) on PATH"
   cmake_args+=(-DGGML_CPU=OFF -DGGML_CUDA=ON "-DCMAKE_CUDA_ARCHITECTURES=${NEURONSCOPE_CUDA_ARCHS:-80;90}")
   targets=(ggml-cuda)
 fi
 
-# The key covers what decides the result: source, patches, cmake arguments, result layout.
-result_layout=2
+# The key covers what decides the result: source, patches, the project's native sources and
+# scripts (everything under native/ but target/), cmake arguments, result layout.
+result_layout=3
 # ---------------------------------------------------------------- build key
 src=$(pristine_source)
 key_input=$( {
   echo "variant=$variant layout=$result_layout"
   echo "cmake: ${cmake_args[*]} targets: ${targets[*]}"
   if [[ -n "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then echo "src=$src"; else echo "commit=$pinned_commit"; fi
-  sha256sum "$native_dir/llama.cpp.properties" | cut -d' ' -f1
-  for p in $(patch_series); do sha256sum "$p" | cut -d' ' -f1; done
+  native_inputs_hash
 } )
 key=$(echo "$key_input" | sha256sum | cut -c1-16)
 result=$cache/native/$variant-$key
@@ -155,16 +105,20 @@ if [[ -f "$result/.complete" && -z "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
   exit 0
 fi
 
+log "building $variant-$key into $result"
+
 # ---------------------------------------------------------------- patched copy of the tree
-# The work tree is keyed by variant and cmake arguments, not by the patches: when the patches
-# change, the old ones are reversed and the new ones applied, so only the files they touch are
-# recompiled.
-work_key=$(echo "$variant ${cmake_args[*]} ${NEURONSCOPE_LLAMA_SRC:-$pinned_commit}" | sha256sum | cut -c1-16)
+# The work tree is keyed by variant, cmake arguments and tree layout, not by the patches or
+# sources: when the patches change, the old ones are reversed and the new ones applied, and the
+# project's sources are copied over when they differ, so only what changed is recompiled.
+# (Layout 2: the hooks' sources come from native/, the patch only wires them in.)
+tree_layout=2
+work_key=$(echo "$variant ${cmake_args[*]} ${NEURONSCOPE_LLAMA_SRC:-$pinned_commit} tree=$tree_layout" | sha256sum | cut -c1-16)
 work=$cache/work/$variant-$work_key
 patched=$work/src
 applied=$work/applied-patches
 fresh_tree() {
-  rm -rf "$patched" "$applied"
+  rm -rf "$patched" "$applied" "$work/native-sources"
   mkdir -p "$patched" "$applied"
   (cd "$src" && tar --exclude=.git -cf - .) | tar -xf - -C "$patched"
 }
@@ -179,16 +133,10 @@ elif [[ "$(cd "$applied" && sha256sum -- *.patch 2>/dev/null | cut -d' ' -f1)" !
 fi
 for p in $(patch_series); do
   [[ -f "$applied/$(basename "$p")" ]] && continue
-  if ! git -C "$patched" apply --check "$p" 2>"$work/patch-error.txt"; then
-    echo "build-native: ERROR: patch $(basename "$p") does not apply to llama.cpp $pinned_commit:" >&2
-    sed 's/^/  /' "$work/patch-error.txt" >&2
-    echo "build-native: fix or regenerate the patch against the pinned tree (see native/README.md)" >&2
-    exit 1
-  fi
-  git -C "$patched" apply "$p"
+  apply_patch "$patched" "$p" "$work/patch-error.txt"
   cp "$p" "$applied/"
-  log "applied $(basename "$p")"
 done
+install_native_sources "$patched" "$src" "$work/native-sources"
 
 build=$work/build
 log "configuring ($variant) in $build"
@@ -197,6 +145,19 @@ cmake -S "$patched" -B "$build" "${cmake_args[@]}" >"$work/cmake-configure.log" 
 log "compiling ${targets[*]} with $jobs jobs (first build takes a while)"
 cmake --build "$build" -j "$jobs" --target "${targets[@]}" >"$work/cmake-build.log" 2>&1 \
   || { tail -40 "$work/cmake-build.log" >&2; fail "native build failed (full log: $work/cmake-build.log)"; }
+
+if $run_tests; then
+  # The neuron hooks' tests (native/tests): synthetic models, no Java. A failure fails the build.
+  # One at a time: each decodes with 2 threads, and ggml's spinning threads slow down a lot when
+  # there are more of them than cores.
+  log "testing: ctest -L neuron-hooks"
+  if ! (cd "$build" && ctest -L neuron-hooks --output-on-failure) >"$work/ctest.log" 2>&1; then
+    tail -60 "$work/ctest.log" >&2
+    fail "neuron hooks tests failed (full log: $work/ctest.log)"
+  fi
+  grep -E 'tests passed|Total Test time' "$work/ctest.log" | sed 's/^/build-native:   /' >&2 || true
+  grep -h '^bench-nh' "$build"/tests/neuron-hooks/bench-nh-smoke.txt 2>/dev/null | sed 's/^/build-native:   /' >&2 || true
+fi
 
 # ---------------------------------------------------------------- collect
 staging=$result.tmp

@@ -1,0 +1,165 @@
+#pragma once
+
+// Internals of the neuron hooks (public API: include/llama-neuron-hooks.h).
+
+#include "llama-neuron-hooks.h"
+#include "llama-graph.h"
+#include "llama-nh-graph.h"
+
+#include "ggml.h"
+#include "ggml-backend.h"
+
+#include <array>
+#include <string>
+#include <vector>
+
+struct llama_model;
+
+// Every member llama.cpp's own files call (graph building in llama-graph.cpp, the calls around
+// the compute in llama-context.cpp, the token-weights input) is noexcept: an exception inside the
+// hooks (a std::bad_alloc, ...) never unwinds into llama.cpp or through llama_decode into the
+// caller (a JVM, ...). It fails the decode instead, with the message in last_error.
+struct llama_neuron_hooks {
+    explicit llama_neuron_hooks(const llama_model & model);
+    ~llama_neuron_hooks();
+
+    const llama_model & model;
+    const int32_t n_layer;
+
+    // bumped whenever the graph topology changes (not when mask values change)
+    uint64_t generation = 1;
+
+    std::string last_error;
+
+    bool          portable       = false; // reductions as ggml ops even on the CPU
+    int32_t       n_columns      = 0;
+    const float * token_weights  = nullptr;
+    int32_t       n_weight_rows  = 0;
+
+    struct reduce {
+        double * acc       = nullptr;
+        int64_t  len       = 0;
+        float    threshold = 0.0f;
+    };
+    std::array<std::array<reduce, LLAMA_NH_STAT_COUNT_OF>, LLAMA_NH_POINT_COUNT> reduces{};
+
+    struct intervention {
+        const float *         scale = nullptr; // caller-owned
+        const float *         shift = nullptr;
+        ggml_context *        ctx   = nullptr; // owns the tensor objects below
+        ggml_backend_buffer_t buf_scale = nullptr;
+        ggml_backend_buffer_t buf_shift = nullptr;
+        ggml_tensor *         t_scale = nullptr;
+        ggml_tensor *         t_shift = nullptr;
+        bool                  zero_copy = false;   // tensors alias the caller's memory
+        std::vector<float>    shadow_scale, shadow_shift; // last uploaded values (device copies)
+    };
+    std::vector<std::array<intervention, LLAMA_NH_POINT_COUNT>> interventions; // [layer][point]
+
+    std::vector<std::array<bool, LLAMA_NH_POINT_COUNT>> taps; // [layer][point]
+    llama_nh_tap_callback tap_callback  = nullptr;
+    void *                tap_user_data = nullptr;
+
+    std::vector<float> scratch; // device-to-host copies
+
+    // Fault injection, for tests only: LLAMA_NH_FAULT=build|before|after|input (read at the start
+    // of each decode) makes that path throw std::bad_alloc, as a real allocation failure would.
+    enum fault_point : int32_t { FAULT_NONE = 0, FAULT_BUILD, FAULT_BEFORE, FAULT_AFTER, FAULT_INPUT };
+    fault_point fault = FAULT_NONE;
+
+    // ---- error state
+
+    // The message llama_nh_last_error returns ("" if none).
+    const char * error_message() const noexcept;
+    void clear_error() noexcept;
+    // Sets the message; if even that fails (no memory for the string), a fixed one stands in.
+    void set_error(const char * msg) noexcept;
+    void set_error(const char * a, const char * b, const char * c) noexcept; // a + b + c
+    void set_error(const std::string & msg) noexcept { set_error(msg.c_str()); }
+
+    // ---- configuration (C API, llama-nh.cpp)
+
+    static int64_t width_of(const llama_model & model, int32_t point, int32_t layer) noexcept;
+    int64_t width(int32_t point, int32_t layer) const noexcept { return width_of(model, point, layer); }
+    bool has_reduce(int32_t point) const noexcept;
+    bool configured(int32_t point, int32_t layer) const noexcept;
+    bool any_configured() const noexcept;
+    // reductions or taps are set: every layer must see every token (see build_inp_out_ids)
+    bool observes() const noexcept;
+
+    int32_t set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift);
+    void    free_intervention(intervention & iv) noexcept;
+    void    clear() noexcept;
+
+    // ---- start of llama_context::decode / encode
+
+    // Clears the last error (an old message never describes a later failure) and reads
+    // LLAMA_NH_FAULT.
+    void begin_decode() noexcept;
+
+    // ---- graph building: called from llm_graph_context (build_ffn, build_cvec, build_attn_mha,
+    // build_inp_out_ids). A failure leaves the graph as llama.cpp builds it at that point (the
+    // tensor passed in goes on) and is recorded in res->nh_graph; before_compute then fails the
+    // decode, and the graph is not reused.
+
+    // Applies taps, reductions and interventions of (point, layer) to x; returns the tensor to go on with.
+    ggml_tensor * hook(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer,
+                       ggml_tensor * x) const noexcept;
+
+    // The gated FFN: hooks ffn.gate and, if ffn.act needs the activation as a tensor, un-fuses
+    // act(gate) * up. Returns true if it built act(gate) * up into `cur` itself.
+    bool build_gated(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
+                     ggml_tensor *& cur, ggml_tensor * up) const noexcept;
+
+    // attn.probs: the head-averaged softmax(kq) of a layer (a side branch; kq goes on unchanged).
+    void build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq) const noexcept;
+
+    // Hooks of the FFN's output (and of ffn.act for non-gated FFNs, where both are act(up)).
+    ggml_tensor * build_ffn_out(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool gated,
+                                ggml_tensor * cur) const noexcept;
+
+    // ---- around the compute of one ubatch (llama_context::process_ubatch)
+
+    // Checks the build reached every configured hook, uploads changed device masks. false = fail.
+    bool before_compute(llm_graph_result * res, const llama_ubatch & ubatch) noexcept;
+    // Adds the reductions into the caller's arrays and calls the taps. false = fail; then nothing
+    // of this ubatch has been added to the caller's arrays.
+    bool after_compute(llm_graph_result * res, const llama_ubatch & ubatch) noexcept;
+
+private:
+    ggml_tensor * hook_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer, ggml_tensor * x) const;
+    bool build_gated_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
+                          ggml_tensor *& cur, ggml_tensor * up) const;
+    void build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq) const;
+    bool before_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch);
+    bool after_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch);
+
+    // records a failed graph build (first message wins); never throws
+    void build_failed(llm_graph_result * res, const char * where, const char * what) const noexcept;
+
+    ggml_tensor * weights_for(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, const ggml_tensor * x) const;
+    void add_reductions(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer, ggml_tensor * x,
+                        bool count_from_gate) const;
+    bool mark_wired(llm_graph_result * res, int32_t point, int32_t layer, const ggml_tensor * x) const;
+    bool act_needs_tensor(int32_t layer) const noexcept;
+
+    const char * error_fallback = nullptr; // a fixed message, when last_error could not be set
+};
+
+// The token weights of a ubatch, as a graph input. set_input runs inside llama.cpp's
+// res->set_inputs: it never throws; a failure is kept in the graph's nh_graph, and after_compute
+// fails the decode.
+class llm_graph_input_nh_weights : public llm_graph_input_i {
+public:
+    llm_graph_input_nh_weights(const llama_neuron_hooks * nh, llama_nh_graph * graph) : nh(nh), graph(graph), generation(nh->generation) {}
+    virtual ~llm_graph_input_nh_weights() = default;
+
+    void set_input(const llama_ubatch * ubatch) noexcept override;
+    bool can_reuse(const llm_graph_params & params) override;
+
+    ggml_tensor * weights = nullptr; // F32 [n_columns, n_tokens]
+
+    const llama_neuron_hooks * nh;
+    llama_nh_graph *           graph; // of the graph result owning this input
+    const uint64_t generation;
+};
