@@ -9,16 +9,21 @@ import org.slf4j.LoggerFactory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.ref.SoftReference;
+import java.util.ArrayList;
 import java.util.Arrays;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
  * Activation-probability entropy (LAPE; MMNeuron's domain variant), docs/METHODS.md §1, from the COUNT
- * statistic (threshold 0: activation &gt; 0) and the token count of each group:
+ * statistic (threshold 0: activation &gt; 0) and the token count of each group. Only the K groups
+ * that have tokens take part (a text+image dataset's empty audio and video groups would otherwise
+ * add L·N zeros to P and move τ); the others get no neurons, and the set names them in its
+ * {@code groups_without_tokens} parameter.
  * <ol>
- * <li>{@code p[l,n,k] = count[l,k,n] / tokens(k)} (0 for a group without tokens);</li>
+ * <li>{@code p[l,n,k] = count[l,k,n] / tokens(k)};</li>
  * <li>{@code q[l,n,k] = p[l,n,k] / Σ_k' p[l,n,k']} (0 when the sum is 0);</li>
  * <li>{@code H[l,n] = −Σ_k q ln q} (natural log, 0·ln 0 = 0), summed in group order;</li>
  * <li>{@code τ} = the k-th smallest of <em>all</em> L·N·K values p (k = round(filterPercentile·|P|),
@@ -171,11 +176,38 @@ public final class EntropySelection {
 
         /** LAPE's selection, as {@link EntropySelection#select}. */
         public synchronized NeuronSet select(NeuronStatistics stats, Params params) {
-            return new Kernel(stats, params, this).run();
+            List<String> present = groupsWithTokens(stats);
+            if (present.isEmpty() || present.size() == stats.groupCount()) {
+                return new Kernel(stats, params, this).run();
+            }
+            try (NeuronStatistics s = stats.subset(present, EnumSet.of(Statistic.COUNT))) {
+                return withAllGroups(new Kernel(s, params, this).run(), stats.groups(), present);
+            }
         }
 
         /** The selection with every p and H, as {@link EntropySelection#compute}. */
         public synchronized Result compute(NeuronStatistics stats, Params params) {
+            List<String> present = groupsWithTokens(stats);
+            if (present.isEmpty() || present.size() == stats.groupCount()) {
+                return computeOver(stats, params);
+            }
+            try (NeuronStatistics s = stats.subset(present, EnumSet.of(Statistic.COUNT))) {
+                Result r = computeOver(s, params);
+                // p of a group without tokens is 0; H and the thresholds are those of the groups with tokens
+                int layers = stats.layers(), groups = stats.groupCount(), neurons = stats.neurons(), kept = present.size();
+                double[] p = new double[layers * groups * neurons];
+                for (int l = 0; l < layers; l++) {
+                    for (int i = 0; i < kept; i++) {
+                        int g = stats.groupIndex(present.get(i));
+                        System.arraycopy(r.probability(), (l * kept + i) * neurons, p, (l * groups + g) * neurons, neurons);
+                    }
+                }
+                return new Result(p, r.entropy(), r.filterThreshold(), r.assignThreshold(),
+                        withAllGroups(r.selected(), stats.groups(), present));
+            }
+        }
+
+        private Result computeOver(NeuronStatistics stats, Params params) {
             Kernel k = new Kernel(stats, params, this);
             NeuronSet set = k.run();
             int layers = k.layers, groups = k.groups, neurons = k.neurons;
@@ -195,6 +227,35 @@ public final class EntropySelection {
             }
             return new Result(p, h, k.tau, k.tauAssign, set);
         }
+    }
+
+    /** The groups that have tokens: only they enter P, the percentiles and the entropies (docs/METHODS.md). */
+    static List<String> groupsWithTokens(NeuronStatistics stats) {
+        List<String> present = new ArrayList<>();
+        for (int g = 0; g < stats.groupCount(); g++) {
+            if (stats.tokens(g) > 0) {
+                present.add(stats.groups().get(g));
+            }
+        }
+        return present;
+    }
+
+    /** {@code inner} (selected over {@code present}) with every group of {@code all}, in order; the others empty. */
+    private static NeuronSet withAllGroups(NeuronSet inner, List<String> all, List<String> present) {
+        Map<String, String> params = new LinkedHashMap<>(inner.params());
+        List<String> skipped = new ArrayList<>(all);
+        skipped.removeAll(present);
+        params.put("groups_without_tokens", String.join(",", skipped));
+        NeuronSet out = new NeuronSet(inner.method(), inner.hookPoint(), inner.layers(), inner.neurons(), params);
+        for (String g : all) {
+            out.ensureGroup(g);
+            if (inner.hasGroup(g)) {
+                for (NeuronSet.Neuron n : inner.neurons(g)) {
+                    out.add(g, n.layer(), n.neuron(), n.score());
+                }
+            }
+        }
+        return out;
     }
 
     /** max_k p, as docs/METHODS.md's filter reads it (group order, Math.max). */

@@ -382,15 +382,28 @@ public final class NeuronStatistics implements AutoCloseable {
 
     /** A copy holding only {@code keep} (existing groups, in the order given): e.g. LAPE over base modalities. */
     public NeuronStatistics subset(List<String> keep) {
+        return subset(keep, statistics());
+    }
+
+    /** As {@link #subset(List)}, with only the statistics {@code only} (each must be held). */
+    public NeuronStatistics subset(List<String> keep, Set<Statistic> only) {
         checkOpen();
+        for (Statistic st : only) {
+            if (!has(st)) {
+                throw new IllegalArgumentException("these statistics hold no " + st);
+            }
+        }
         int[] idx = new int[keep.size()];
         for (int i = 0; i < idx.length; i++) {
             idx[i] = groupIndex(keep.get(i));
         }
-        NeuronStatistics c = new NeuronStatistics(hookPoint, layers, neurons, keep, statistics(), countThreshold, countAbsThreshold);
+        NeuronStatistics c = new NeuronStatistics(hookPoint, layers, neurons, keep, only, countThreshold, countAbsThreshold);
         c.metadata.putAll(metadata);
         for (var e : values.entrySet()) {
             MemorySegment dst = c.values.get(e.getKey());
+            if (dst == null) {
+                continue;
+            }
             for (int l = 0; l < layers; l++) {
                 for (int i = 0; i < idx.length; i++) {
                     MemorySegment.copy(e.getValue(), offset(l, idx[i]) * Double.BYTES, dst, c.offset(l, i) * Double.BYTES, (long) neurons * Double.BYTES);

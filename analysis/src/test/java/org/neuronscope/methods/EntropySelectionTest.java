@@ -16,6 +16,7 @@ import java.util.List;
 import java.util.SplittableRandom;
 import java.util.TreeSet;
 
+import static org.junit.jupiter.api.Assertions.assertArrayEquals;
 import static org.junit.jupiter.api.Assertions.assertEquals;
 import static org.junit.jupiter.api.Assertions.assertTrue;
 
@@ -44,19 +45,86 @@ class EntropySelectionTest {
         return s;
     }
 
+    /**
+     * A text+image dataset grouped by modality has empty audio and video groups: they must not enter P
+     * (their L·N zeros would move τ from the 95th percentile of the real values to about the 92nd).
+     * The selection equals the one over the groups with tokens alone, and the empty groups get nothing.
+     */
+    @Test
+    void groupsWithoutTokensDoNotEnterThePercentiles() {
+        List<String> groups = List.of("text", "image", "audio", "video");
+        SplittableRandom rng = new SplittableRandom(11);
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, 3, 2000, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            s.addTokens(0, 60);
+            s.addTokens(1, 90);
+            for (int l = 0; l < 3; l++) {
+                for (int n = 0; n < 2000; n++) {
+                    s.set(Statistic.COUNT, l, 0, n, rng.nextInt(61));
+                    s.set(Statistic.COUNT, l, 1, n, rng.nextInt(4) == 0 ? rng.nextInt(91) : rng.nextInt(5));
+                }
+            }
+            try (NeuronStatistics real = s.subset(List.of("text", "image"))) {
+                for (EntropySelection.Params params : List.of(EntropySelection.Params.DEFAULTS, new EntropySelection.Params(0.05, 0.9, 0.9))) {
+                    NeuronSet withEmpty = EntropySelection.select(s, params);
+                    NeuronSet alone = EntropySelection.select(real, params);
+                    assertEquals(flatten(alone), flatten(withEmpty), params.toString());
+                    assertEquals(groups, withEmpty.groupNames());
+                    assertEquals(0, withEmpty.size("audio"));
+                    assertEquals(0, withEmpty.size("video"));
+                    assertEquals("audio,video", withEmpty.params().get("groups_without_tokens"));
+                    EntropySelection.Result r = EntropySelection.compute(s, params);
+                    EntropySelection.Result ra = EntropySelection.compute(real, params);
+                    assertEquals(ra.filterThreshold(), r.filterThreshold(), "τ over the real values only");
+                    assertEquals(flatten(alone), flatten(r.selected()));
+                    assertArrayEquals(ra.entropy(), r.entropy());
+                    assertEquals(0.0, r.probability()[(0 * 4 + 2) * 2000 + 7], "p of an empty group");
+                    assertEquals(ra.probability()[(1 * 2 + 1) * 2000 + 7], r.probability()[(1 * 4 + 1) * 2000 + 7]);
+                }
+            }
+            // counting the empty groups as zeros would lower τ: the old definition gives another threshold
+            double[] values = new double[3 * 2000 * 2];
+            int i = 0;
+            for (int l = 0; l < 3; l++) {
+                for (int n = 0; n < 2000; n++) {
+                    values[i++] = s.get(Statistic.COUNT, l, 0, n) / 60;
+                    values[i++] = s.get(Statistic.COUNT, l, 1, n) / 90;
+                }
+            }
+            Arrays.sort(values);
+            assertEquals(values[(int) Math.round(0.95 * values.length) - 1], EntropySelection.compute(s, EntropySelection.Params.DEFAULTS).filterThreshold(), 1e-12);
+            double[] withZeros = Arrays.copyOf(values, values.length * 2); // + the empty groups' L·N zeros each
+            Arrays.sort(withZeros);
+            assertTrue(withZeros[(int) Math.round(0.95 * withZeros.length) - 1] < values[(int) Math.round(0.95 * values.length) - 1] - 0.05,
+                    "the zeros would have lowered τ");
+        }
+    }
+
     /** docs/METHODS.md §1 written out with plain loops, a full sort and explicit tie rules. */
     static List<String> bruteForce(NeuronStatistics s, double topRate, double pct) {
         return bruteForce(s, topRate, pct, pct);
     }
 
     static List<String> bruteForce(NeuronStatistics s, double topRate, double pct, double assignPct) {
-        int L = s.layers(), N = s.neurons(), K = s.groupCount();
+        // only the groups with tokens take part (all of them if none has any)
+        List<Integer> present = new ArrayList<>();
+        for (int k = 0; k < s.groupCount(); k++) {
+            if (s.tokens(k) > 0) {
+                present.add(k);
+            }
+        }
+        if (present.isEmpty()) {
+            for (int k = 0; k < s.groupCount(); k++) {
+                present.add(k);
+            }
+        }
+        int L = s.layers(), N = s.neurons(), K = present.size();
         double[][][] p = new double[L][N][K];
         List<Double> all = new ArrayList<>();
         for (int l = 0; l < L; l++) {
             for (int n = 0; n < N; n++) {
                 for (int k = 0; k < K; k++) {
-                    p[l][n][k] = s.tokens(k) == 0 ? 0 : s.get(Statistic.COUNT, l, k, n) / s.tokens(k);
+                    int g = present.get(k);
+                    p[l][n][k] = s.tokens(g) == 0 ? 0 : s.get(Statistic.COUNT, l, g, n) / s.tokens(g);
                     all.add(p[l][n][k]);
                 }
             }
@@ -94,7 +162,7 @@ class EntropySelectionTest {
             int l = (int) c[1], n = (int) c[2];
             for (int k = 0; k < K; k++) {
                 if (p[l][n][k] > tauAssign) {
-                    out.add(s.groups().get(k) + "@" + l + ":" + n);
+                    out.add(s.groups().get(present.get(k)) + "@" + l + ":" + n);
                 }
             }
         }
@@ -198,7 +266,7 @@ class EntropySelectionTest {
             int L = 4, N = 2500;
             try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, L, N, groups, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
                 for (int g = 0; g < groups.size(); g++) {
-                    s.addTokens(g, g == 6 ? 0 : 40); // a group without tokens: p = 0
+                    s.addTokens(g, g == 6 ? 0 : 40); // a group without tokens: left out of P
                 }
                 int[][] patterns = new int[30][groups.size()];
                 for (int[] p : patterns) {
