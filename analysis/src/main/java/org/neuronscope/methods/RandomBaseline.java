@@ -84,4 +84,36 @@ public final class RandomBaseline {
         draw(rng, set, group, sameLayers, out);
         return out;
     }
+
+    /**
+     * The baseline of an ablation of several groups at once, which switches off their union: as many
+     * random neurons as the union of {@code groups} in {@code set} holds (a neuron in two groups counts
+     * once), with {@code sameLayers} as many in each layer, in one group named by the groups joined with
+     * "+". Per-group draws would switch off more random neurons than selected ones wherever groups overlap.
+     */
+    public static NeuronSet matchingUnion(NeuronSet set, java.util.Collection<String> groups, long seed, boolean sameLayers) {
+        if (groups.isEmpty()) {
+            throw new IllegalArgumentException("no groups to match");
+        }
+        java.util.BitSet union = set.union(groups);
+        String name = String.join("+", groups);
+        NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
+                "matching", set.method() + ":" + name, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
+        out.ensureGroup(name);
+        SplittableRandom rng = new SplittableRandom(seed);
+        int n = set.neurons();
+        if (sameLayers) {
+            for (int l = 0; l < set.layers(); l++) {
+                int inLayer = union.get(l * n, (l + 1) * n).cardinality();
+                for (int k : sample(rng, n, inLayer)) {
+                    out.add(name, l, k, 0);
+                }
+            }
+        } else {
+            for (int i : sample(rng, set.layers() * n, union.cardinality())) {
+                out.add(name, i / n, i % n, 0);
+            }
+        }
+        return out;
+    }
 }

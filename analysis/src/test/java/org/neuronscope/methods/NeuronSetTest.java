@@ -101,6 +101,37 @@ class NeuronSetTest {
         assertThrows(IndexOutOfBoundsException.class, () -> set.add("en", 3, 0, 0));
     }
 
+    /** Two groups sharing neurons are switched off as their union; the random baseline matches that union, not the sum. */
+    @Test
+    void randomBaselineOfOverlappingGroupsMatchesTheirUnion() {
+        NeuronSet set = new NeuronSet("miner", HookPoint.FFN_ACT, 4, 300, Map.of());
+        java.util.SplittableRandom rng = new java.util.SplittableRandom(3);
+        for (int l = 0; l < 4; l++) {
+            for (int n = 0; n < 300; n++) {
+                boolean a = rng.nextInt(10) == 0, b = a ? rng.nextBoolean() : rng.nextInt(20) == 0; // about half of a is in b too
+                if (a) {
+                    set.add("image", l, n, 0);
+                }
+                if (b) {
+                    set.add("audio", l, n, 0);
+                }
+            }
+        }
+        java.util.BitSet union = set.union(List.of("image", "audio"));
+        assertTrue(union.cardinality() < set.size("image") + set.size("audio"), "the groups overlap");
+        NeuronSet random = RandomBaseline.matchingUnion(set, List.of("image", "audio"), 7, true);
+        assertEquals(List.of("image+audio"), random.groupNames());
+        assertEquals(union.cardinality(), random.size("image+audio"));
+        for (int l = 0; l < 4; l++) {
+            assertEquals(union.get(l * 300, (l + 1) * 300).cardinality(), random.perLayerCounts("image+audio")[l], "layer " + l);
+        }
+        assertEquals(random.neurons("image+audio"), RandomBaseline.matchingUnion(set, List.of("image", "audio"), 7, true).neurons("image+audio"));
+        assertEquals(union.cardinality(), RandomBaseline.matchingUnion(set, List.of("image", "audio"), 7, false).size("image+audio"));
+        // per-group draws (the old baseline) would switch off more neurons than the selection does
+        NeuronSet perGroup = RandomBaseline.matching(set, 7, true);
+        assertTrue(perGroup.union(List.of("image", "audio")).cardinality() > union.cardinality());
+    }
+
     @Test
     void randomBaselinesMatchSizeAndOptionallyLayersSeeded() {
         NeuronSet set = new NeuronSet("miner", HookPoint.FFN_ACT, 6, 400, Map.of());

@@ -62,7 +62,8 @@ final class AblateCommand implements Callable<Integer> {
         Dataset data = Dataset.load(dataset);
         NeuronSet s = NeuronSet.load(set);
         List<String> g = groups == null ? s.groupNames() : groups;
-        NeuronSet random = RandomBaseline.matching(s, seed, true);
+        // one random draw the size of the groups' union, per layer: overlapping groups switch off each neuron once
+        NeuronSet random = RandomBaseline.matchingUnion(s, g, seed, true);
         Function<Sample, String> groupOf = groupBy.equals("media") ? AblationExperiment.BY_MEDIA
                 : groupBy.startsWith("label:") ? sample -> String.valueOf(sample.label(groupBy.substring(6)))
                 : null;
@@ -85,7 +86,7 @@ final class AblateCommand implements Callable<Integer> {
         }
         List<AblationExperiment.Condition> conditions = List.of(
                 new AblationExperiment.Condition(s.method() + " " + intervention, s, g, intervention),
-                new AblationExperiment.Condition("random " + intervention, random, g, intervention));
+                new AblationExperiment.Condition("random " + intervention, random, random.groupNames(), intervention));
         MetricTable table;
         try (Workbench wb = Workbench.open(model.setup(parallel))) {
             table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, CliSupport.bar(spec.commandLine().getErr()));
