@@ -11,7 +11,7 @@ import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
-import org.neuronscope.internal.LlamaRuntime;
+import org.neuronscope.model.Backends;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -44,7 +44,7 @@ public final class HookOverheadBenchmark {
             System.out.println("writing " + model + " ...");
             SyntheticModels.write(ModelSpec.qwen2_0_5b(vocab), model);
         }
-        System.out.println(LlamaRuntime.systemInfo());
+        System.out.println(Backends.systemInfo());
         SessionParams params = SessionParams.defaults().withContextSize(TOKENS).withBatchSize(TOKENS).withThreads(2);
         try (Model m = Model.load(model); Session session = m.newSession(params); Batch batch = Batch.ofTokens(TOKENS)) {
             SplittableRandom rng = new SplittableRandom(1);

@@ -21,7 +21,6 @@ import org.neuronscope.media.PromptFormat;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
-import org.neuronscope.internal.LlamaRuntime;
 import org.neuronscope.stats.Statistic;
 import org.neuronscope.collect.StatisticsCollector;
 
@@ -63,7 +62,7 @@ public final class MultimodalBenchmark {
             SyntheticProjectors.write(new SyntheticProjectors.Spec("qwen2vl_merger", 256, 4, 4, 1024, 512, 14, 0, 1, 1f, null, null), projFile);
         }
         Path image = src.resolve("tools/mtmd/test-1.jpeg");
-        System.out.println(LlamaRuntime.systemInfo());
+        System.out.println(org.neuronscope.model.Backends.systemInfo());
         ProjectorParams pp = ProjectorParams.defaults().withThreads(2).withWarmup(false).withImageTokens(8, 256);
         SessionParams sp = SessionParams.defaults().withContextSize(2048).withBatchSize(512).withThreads(2);
         String text = "<|im_start|>user\n" + Projector.marker() + Projector.marker() + "Describe both.<|im_end|>\n<|im_start|>assistant\n";

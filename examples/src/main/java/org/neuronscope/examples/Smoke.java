@@ -7,7 +7,7 @@ import org.neuronscope.model.Model;
 import org.neuronscope.model.Sampler;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
-import org.neuronscope.internal.LlamaRuntime;
+import org.neuronscope.model.Backends;
 
 import java.nio.file.Files;
 import java.nio.file.Path;
@@ -19,8 +19,8 @@ import java.nio.file.Path;
  */
 public final class Smoke {
     public static void main(String[] args) throws Exception {
-        System.out.println("llama.cpp system info: " + LlamaRuntime.systemInfo());
-        LlamaRuntime.devices().forEach(d -> System.out.println("device: " + d.name() + " (" + d.description() + ")"));
+        System.out.println("llama.cpp system info: " + Backends.systemInfo());
+        Backends.devices().forEach(d -> System.out.println("device: " + d.name() + " (" + d.description() + ")"));
         Path modelPath;
         if (args.length > 0) {
             modelPath = Path.of(args[0]);
