@@ -54,29 +54,65 @@ public final class Miner {
     }
 
     /**
-     * @param ratio    budget K = round(ratio·L·N), default 2 % (the paper also uses 0.1, 0.5, 1, 1.5, 5, 10 %)
+     * How stage 4 turns the ratio into budgets and draws the random baseline.
+     * <ul>
+     * <li>{@code SPECIFICATION}: K = round(ratio·L·N) and round(K/M), round(K/L), round(K/(M·L));
+     *     RANDOM draws K distinct neurons.</li>
+     * <li>{@code REFERENCE}: as MINER's released code ({@code utils/func.py}, stage 4): K = int(ratio·L·N)
+     *     and K // M, K // L, K // (M·L), floored; RANDOM draws K pairs (randint(0, L−1),
+     *     randint(0, N−1)) <em>with replacement</em> from Python's {@code random} seeded with the seed
+     *     (the code's is 2024), so repeated pairs make the set smaller than K. The draws equal the
+     *     reference's when nothing else consumed Python's generator after {@code set_seed}.</li>
+     * </ul>
+     * Not reproduced under REFERENCE: the code's UNIFORM takes each layer's top from an L×N matrix
+     * that is zero elsewhere (zeros of other layers can tie into it), and its M counts every modality
+     * asked for, where M here counts those that occur.
+     */
+    public enum Stage4 { SPECIFICATION, REFERENCE }
+
+    /**
+     * @param ratio    budget K = round(ratio·L·N) (floored under {@link Stage4#REFERENCE}), default 2 %
+     *                 (the paper also uses 0.1, 0.5, 1, 1.5, 5, 10 %)
      * @param strategy default LA_MU
      * @param seed     RANDOM's seed
+     * @param stage4   the specification's budgets and draws, or the reference code's
      */
-    public record Params(Weights weights, double ratio, Strategy strategy, long seed) {
-        public static final Params DEFAULTS = new Params(Weights.DEFAULTS, 0.02, Strategy.LA_MU, 0);
+    public record Params(Weights weights, double ratio, Strategy strategy, long seed, Stage4 stage4) {
+        public static final Params DEFAULTS = new Params(Weights.DEFAULTS, 0.02, Strategy.LA_MU, 0, Stage4.SPECIFICATION);
 
         public Params {
             if (!(ratio > 0 && ratio <= 1)) {
                 throw new IllegalArgumentException("ratio must be in (0, 1], got " + ratio);
             }
+            if (weights == null || strategy == null || stage4 == null) {
+                throw new IllegalArgumentException("weights, strategy and stage4 must not be null");
+            }
+        }
+
+        /** The specification's stage 4. */
+        public Params(Weights weights, double ratio, Strategy strategy, long seed) {
+            this(weights, ratio, strategy, seed, Stage4.SPECIFICATION);
         }
 
         public Params with(Strategy s) {
-            return new Params(weights, ratio, s, seed);
+            return new Params(weights, ratio, s, seed, stage4);
         }
 
         public Params with(Weights w) {
-            return new Params(w, ratio, strategy, seed);
+            return new Params(w, ratio, strategy, seed, stage4);
+        }
+
+        public Params with(Stage4 s) {
+            return new Params(weights, ratio, strategy, seed, s);
         }
 
         public Params withRatio(double r) {
-            return new Params(weights, r, strategy, seed);
+            return new Params(weights, r, strategy, seed, stage4);
+        }
+
+        /** budget / parts, rounded or floored as the stage 4 says. */
+        int share(int budget, int parts) {
+            return stage4 == Stage4.REFERENCE ? budget / parts : (int) Math.round((double) budget / parts);
         }
     }
 
@@ -398,16 +434,30 @@ public final class Miner {
     public static NeuronSet select(Aggregator agg, HookPoint hookPoint, Params params) {
         int layers = agg.layers;
         int neurons = agg.neurons;
-        int budget = (int) Math.round(params.ratio() * layers * neurons);
+        boolean reference = params.stage4() == Stage4.REFERENCE;
+        // Python evaluates select_ratio * L * N left to right in doubles, as Java does here
+        int budget = reference ? (int) (params.ratio() * layers * neurons) : (int) Math.round(params.ratio() * layers * neurons);
         Map<String, String> p = new LinkedHashMap<>();
         p.put("strategy", params.strategy().name());
         p.put("ratio", Double.toString(params.ratio()));
         p.put("weights", params.weights().toString());
         p.put("budget", Integer.toString(budget));
         p.put("seed", Long.toString(params.seed()));
+        p.put("stage4", params.stage4().name().toLowerCase(java.util.Locale.ROOT));
         NeuronSet set = new NeuronSet("miner", hookPoint, layers, neurons, p);
         if (params.strategy() == Strategy.RANDOM) {
             set.ensureGroup("random");
+            if (reference) {
+                PythonRandom py = new PythonRandom(params.seed());
+                java.util.BitSet drawn = new java.util.BitSet(layers * neurons);
+                for (int k = 0; k < budget; k++) {
+                    int l = py.randint(0, layers - 1); // the tuple's first element is drawn first
+                    int n = py.randint(0, neurons - 1);
+                    drawn.set(l * neurons + n);
+                }
+                drawn.stream().forEach(i -> set.add("random", i / neurons, i % neurons, 0));
+                return set;
+            }
             SplittableRandom rng = new SplittableRandom(params.seed());
             for (int i : RandomBaseline.sample(rng, layers * neurons, budget)) {
                 set.add("random", i / neurons, i % neurons, 0);
@@ -427,7 +477,7 @@ public final class Miner {
         int size = layers * neurons;
         switch (params.strategy()) {
             case LA_MU -> {
-                int perModality = (int) Math.round((double) budget / mCount);
+                int perModality = params.share(budget, mCount);
                 for (int mi = 0; mi < mCount; mi++) {
                     Term[] terms = w[mi];
                     Selection.Top top = Selection.largest(size, perModality, neurons, (from, length, out) -> fill(terms, from, length, out));
@@ -459,7 +509,7 @@ public final class Miner {
                 }
             }
             case LU_MA -> {
-                int perLayer = (int) Math.round((double) budget / layers);
+                int perLayer = params.share(budget, layers);
                 double[] row = new double[neurons];
                 double[] pairs = new double[neurons * mCount]; // [neuron][modality]: lower neuron first on ties
                 for (int l = 0; l < layers; l++) {
@@ -477,7 +527,7 @@ public final class Miner {
                 }
             }
             case UNIFORM -> {
-                int perCell = (int) Math.round((double) budget / (mCount * layers));
+                int perCell = params.share(budget, mCount * layers);
                 double[] row = new double[neurons];
                 for (int mi = 0; mi < mCount; mi++) {
                     for (int l = 0; l < layers; l++) {

@@ -343,6 +343,66 @@ class MinerTest {
         assertNotEquals(r1.describe("random"), r3.describe("random"), "another seed, another set");
     }
 
+    /** CPython 3.11's own outputs (random.seed(s); getrandbits / randint), the oracle of the reference draws. */
+    @Test
+    void pythonRandomReproducesCPython() {
+        PythonRandom bits = new PythonRandom(2024);
+        assertEquals(List.of(2019024262L, 780421486L, 3127871324L), List.of(bits.getrandbits(32), bits.getrandbits(32), bits.getrandbits(32)));
+        Object[][] cases = {
+                {2024L, 28, 18944, new int[] {15, 5954, 23, 9953, 6, 13437, 24, 8690, 17, 8033, 20, 16328}},
+                {0L, 4, 50, new int[] {3, 48, 3, 2, 2, 32, 3, 25, 2, 30}},
+                {(1L << 40) + 7, 3, 1000, new int[] {2, 765, 2, 584, 2, 487, 1, 970}}};
+        for (Object[] c : cases) {
+            PythonRandom py = new PythonRandom((Long) c[0]);
+            int[] want = (int[]) c[3];
+            int[] got = new int[want.length];
+            for (int k = 0; k < got.length; k += 2) {
+                got[k] = py.randint(0, (Integer) c[1] - 1);
+                got[k + 1] = py.randint(0, (Integer) c[2] - 1);
+            }
+            assertArrayEquals(want, got, "seed " + c[0]);
+        }
+    }
+
+    /** Stage 4 as MINER's code runs it: floored budgets, the random baseline drawn with replacement (seed 2024). */
+    @Test
+    void referenceStage4FloorsBudgetsAndDrawsWithReplacement() {
+        Miner.Aggregator agg = aggregate(raws());
+        List<String> occurring = List.of("text", "image", "audio");
+        Miner.Params ref = Miner.Params.DEFAULTS.with(Miner.Stage4.REFERENCE);
+        // K = int(0.05·3·700) = int(105.00000000000001) = 105; K // (M·L) = 11 where the specification rounds 11.67 to 12
+        NeuronSet uniform = Miner.select(agg, HookPoint.FFN_ACT, ref.with(Miner.Strategy.UNIFORM).withRatio(0.05));
+        assertEquals("reference", uniform.params().get("stage4"));
+        for (String m : occurring) {
+            double[] w = agg.combined(m, ref.weights());
+            for (int l = 0; l < L; l++) {
+                int[] wantRow = top(java.util.Arrays.copyOfRange(w, l * N, (l + 1) * N), 11).stream().mapToInt(Integer::intValue).sorted().toArray();
+                assertArrayEquals(wantRow, uniform.neurons(m, l), "UNIFORM " + m + " layer " + l);
+            }
+        }
+        NeuronSet lamu = Miner.select(agg, HookPoint.FFN_ACT, ref.withRatio(0.0481)); // K = int(101.01) = 101, K // 3 = 33 (round: 34)
+        for (String m : occurring) {
+            assertEquals(33, lamu.size(m), "LA_MU " + m);
+        }
+        assertEquals(34, Miner.select(agg, HookPoint.FFN_ACT, Miner.Params.DEFAULTS.withRatio(0.0481)).size("text"), "the specification rounds");
+
+        // random.seed(2024); [(randint(0, 2), randint(0, 699)) for _ in range(42)] in CPython 3.11 (42 distinct pairs)
+        int[][] python = {{0, 209}, {0, 230}, {0, 265}, {0, 316}, {0, 333}, {0, 357}, {0, 377}, {0, 416}, {0, 421}, {0, 475}, {0, 544},
+                {1, 127}, {1, 139}, {1, 186}, {1, 205}, {1, 353}, {1, 396}, {1, 399}, {1, 424}, {1, 425}, {1, 581}, {1, 609}, {1, 668},
+                {2, 76}, {2, 114}, {2, 142}, {2, 144}, {2, 211}, {2, 236}, {2, 251}, {2, 271}, {2, 326}, {2, 338}, {2, 345}, {2, 419},
+                {2, 426}, {2, 431}, {2, 479}, {2, 510}, {2, 592}, {2, 630}, {2, 668}};
+        NeuronSet random = Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(ref.weights(), 0.02, Miner.Strategy.RANDOM, 2024, Miner.Stage4.REFERENCE));
+        Set<String> want = new HashSet<>();
+        for (int[] pair : python) {
+            want.add(pair[0] + ":" + pair[1]);
+        }
+        assertEquals(want, members(random, "random"));
+        // with replacement: random.seed(5); [(randint(0, 0), randint(0, 2)) for _ in range(3)] = [(0, 2), (0, 2), (0, 1)]
+        NeuronSet tiny = Miner.select(new Miner.Aggregator(1, 3, MODS), HookPoint.FFN_ACT,
+                new Miner.Params(ref.weights(), 1.0, Miner.Strategy.RANDOM, 5, Miner.Stage4.REFERENCE));
+        assertEquals(Set.of("0:1", "0:2"), members(tiny, "random"), "a pair drawn twice is one neuron");
+    }
+
     @Test
     void meanAndMaxWeightsNeedNoAttention() {
         SplittableRandom rng = new SplittableRandom(3);

@@ -89,8 +89,12 @@ final class SelectCommand implements Callable<Integer> {
     double ratio;
     @Option(names = "--strategy", defaultValue = "LA_MU", description = "miner: LA_MU, ADAPTIVE, LU_MA, UNIFORM, RANDOM (default: ${DEFAULT-VALUE})")
     Miner.Strategy strategy;
-    @Option(names = "--seed", defaultValue = "0", description = "miner: seed of the random strategy")
-    long seed;
+    @Option(names = "--seed", description = "miner: seed of the random strategy (default: 0; 2024, the reference code's, with --stage4 reference)")
+    Long seed;
+    @Option(names = "--stage4", defaultValue = "SPECIFICATION",
+            description = "miner: SPECIFICATION (rounded budgets, distinct random neurons) or REFERENCE (MINER's code: floored budgets, "
+                    + "random pairs with replacement from Python's generator) (default: ${DEFAULT-VALUE})")
+    Miner.Stage4 stage4;
 
     @Override
     public Integer call() throws Exception {
@@ -118,7 +122,8 @@ final class SelectCommand implements Callable<Integer> {
                 boolean attention = weights.attnK() != 0 || weights.attnQ() != 0;
                 try (Workbench wb = Workbench.open(model.setup())) {
                     Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, CliSupport.bar(spec.commandLine().getErr()));
-                    yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, seed));
+                    long drawSeed = seed != null ? seed : stage4 == Miner.Stage4.REFERENCE ? 2024 : 0;
+                    yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, drawSeed, stage4));
                 }
             }
         };

@@ -201,6 +201,15 @@ class NeuronScopeCliTest {
         Run miner = cli(with(concat(List.of("select", "--method", "miner", "--weights", "mean-max", "--ratio", "0.03"), model),
                 "--dataset", data.toString(), "--out", work.resolve("miner.json").toString()));
         assertEquals(0, miner.code(), miner.err());
+        Run reference = cli(with(concat(List.of("select", "--method", "miner", "--weights", "mean-max", "--ratio", "0.03",
+                "--stage4", "reference"), model), "--dataset", data.toString(), "--out", work.resolve("miner-reference.json").toString()));
+        assertEquals(0, reference.code(), reference.err());
+        var referenceSet = org.neuronscope.methods.NeuronSet.load(work.resolve("miner-reference.json"));
+        int floored = (int) (0.03 * referenceSet.layers() * referenceSet.neurons());
+        assertEquals("reference", referenceSet.params().get("stage4"));
+        assertEquals(Integer.toString(floored), referenceSet.params().get("budget"));
+        assertEquals(floored / 3, referenceSet.size("image"), "K // M with M = 3 (text, special, image)");
+        assertTrue(org.neuronscope.cli.Demo.precisionRecall(referenceSet, "image", truth)[1] >= 0.95);
         Run manu = cli("select", "--method", "manu", "--stats", work.resolve("stats").toString(), "--forget", "image", "--retain", "text",
                 "--alpha", "0.01", "--out", work.resolve("manu.json").toString());
         assertEquals(0, manu.code(), manu.err());
