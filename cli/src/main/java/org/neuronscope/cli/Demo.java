@@ -100,8 +100,9 @@ public final class Demo {
                              : List.of("text", "special", "image", "audio", "video"))) {
                     selections.put("entropy (LAPE defaults)", EntropySelection.select(base, EntropySelection.Params.DEFAULTS));
                 }
-                List<String> modalities = audio ? List.of("text", "image", "audio") : List.of("text", "image");
-                Miner.Params minerDefaults = audio ? Miner.Params.DEFAULTS.withRatio(0.03) : Miner.Params.DEFAULTS;
+                // special included, as MINER's code splits a prompt; 1 % of each layer per modality
+                List<String> modalities = audio ? List.of("text", "special", "image", "audio") : List.of("text", "special", "image");
+                Miner.Params minerDefaults = Miner.Params.DEFAULTS.withRatio(0.01 * modalities.size());
                 Miner.Aggregator plain = MinerExperiment.collect(wb, data, modalities, false, listener);
                 selections.put("MINER mean+max", Miner.select(plain, HookPoint.FFN_ACT, minerDefaults.with(Miner.Weights.MEAN_MAX)));
                 Miner.Aggregator full = MinerExperiment.collect(wb, data, modalities, true, listener);
