@@ -56,14 +56,41 @@ public final class Manu {
         }
     }
 
+    /**
+     * How many neurons the global top takes.
+     * <ul>
+     * <li>{@code EXACT}: exactly round(α·L·N) (ties: lower layer, then lower neuron);</li>
+     * <li>{@code REFERENCE}: as MANU's code ({@code compute_top_k_pruning_mask}): k = int(α·L·N),
+     *     floored, the threshold is the k-th largest score, and every neuron scoring at least that
+     *     is taken, so ties at the threshold can take more than k.</li>
+     * </ul>
+     */
+    public enum Cut { EXACT, REFERENCE }
+
     /** @param alpha fraction of neurons pruned (global top α), default 2 % */
-    public record Params(Weights weights, Variant variant, double alpha) {
-        public static final Params DEFAULTS = new Params(Weights.DEFAULTS, Variant.CODE, 0.02);
+    public record Params(Weights weights, Variant variant, double alpha, Cut cut) {
+        public static final Params DEFAULTS = new Params(Weights.DEFAULTS, Variant.CODE, 0.02, Cut.EXACT);
 
         public Params {
             if (!(alpha > 0 && alpha <= 1)) {
                 throw new IllegalArgumentException("alpha must be in (0, 1], got " + alpha);
             }
+            if (weights == null || variant == null || cut == null) {
+                throw new IllegalArgumentException("weights, variant and cut must not be null");
+            }
+        }
+
+        /** The exact cut. */
+        public Params(Weights weights, Variant variant, double alpha) {
+            this(weights, variant, alpha, Cut.EXACT);
+        }
+
+        public Params with(Cut c) {
+            return new Params(weights, variant, alpha, c);
+        }
+
+        long budget(long size) {
+            return cut == Cut.REFERENCE ? (long) (alpha * size) : Math.round(alpha * size);
         }
     }
 
@@ -241,12 +268,34 @@ public final class Manu {
     private static void addTop(NeuronSet set, String name, NeuronStatistics forget, int forgetGroup, NeuronStatistics retain, int retainGroup, Params p) {
         Sums f = new Sums(forget, forgetGroup), r = new Sums(retain, retainGroup);
         int neurons = forget.neurons(), size = forget.layers() * neurons;
-        Selection.Top top = Selection.largest(size, (int) Math.round(p.alpha() * size), neurons, (from, length, out) -> {
+        Selection.Top top = Selection.largest(size, (int) p.budget(size), neurons, (from, length, out) -> {
             f.importance(from / neurons, from % neurons, length); // chunks stay within a layer
             r.importance(from / neurons, from % neurons, length);
             score(f.chunk, r.chunk, length, out, p);
         });
         set.ensureGroup(name);
+        if (p.cut() == Cut.REFERENCE && top.index().length > 0) {
+            // every neuron scoring at least the k-th largest: one more pass, a chunk at a time
+            double threshold = Double.POSITIVE_INFINITY;
+            for (double v : top.score()) {
+                threshold = Math.min(threshold, v);
+            }
+            double[] out = new double[Selection.CHUNK];
+            for (int l = 0; l < forget.layers(); l++) {
+                for (int n0 = 0; n0 < neurons; n0 += Selection.CHUNK) {
+                    int length = Math.min(Selection.CHUNK, neurons - n0);
+                    f.importance(l, n0, length);
+                    r.importance(l, n0, length);
+                    score(f.chunk, r.chunk, length, out, p);
+                    for (int j = 0; j < length; j++) {
+                        if (out[j] >= threshold) {
+                            set.add(name, l, n0 + j, out[j]);
+                        }
+                    }
+                }
+            }
+            return;
+        }
         set.addAll(name, top.index(), top.score());
     }
 
@@ -288,7 +337,8 @@ public final class Manu {
         m.put("weights", p.weights().toString());
         m.put("epsilon", Double.toString(EPSILON));
         m.put("clamp", Double.toString(CLAMP));
-        m.put("budget", Long.toString(Math.round(p.alpha() * forget.layers() * forget.neurons())));
+        m.put("budget", Long.toString(p.budget((long) forget.layers() * forget.neurons())));
+        m.put("cut", p.cut().name().toLowerCase(java.util.Locale.ROOT));
         return new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), m);
     }
 

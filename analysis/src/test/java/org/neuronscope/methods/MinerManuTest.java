@@ -12,6 +12,7 @@ import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Set;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -171,6 +172,62 @@ class MinerManuTest {
         Map<Manu.Metric, double[]> one = Map.of(Manu.Metric.ABS, new double[] {1}, Manu.Metric.FREQ, new double[] {1},
                 Manu.Metric.VAR, new double[] {1}, Manu.Metric.RMS, new double[] {1});
         assertEquals(6 * (1 / 1e-5 - 1), Manu.scores(one, zero, Manu.Params.DEFAULTS)[0], 1e-6);
+    }
+
+    /**
+     * MANU's code cut (compute_top_k_pruning_mask, transcribed): k = int(percent/100·count), the k-th
+     * largest score is the threshold, and every unit scoring at least that is pruned — ties included.
+     */
+    @Test
+    void manuReferenceCutFloorsAndKeepsTiesAtTheThreshold() {
+        int layers = 2, neurons = 250, size = layers * neurons;
+        SplittableRandom rng = new SplittableRandom(8);
+        Set<Statistic> sums = EnumSet.of(Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS, Statistic.COUNT_ABS);
+        try (NeuronStatistics f = new NeuronStatistics(HookPoint.FFN_PRE, layers, neurons, List.of("forget"), sums, 0f, 0.1f);
+             NeuronStatistics r = new NeuronStatistics(HookPoint.FFN_PRE, layers, neurons, List.of("retain"), sums, 0f, 0.1f)) {
+            f.addTokens(0, 40);
+            r.addTokens(0, 40);
+            for (int l = 0; l < layers; l++) {
+                for (int n = 0; n < neurons; n++) {
+                    boolean hot = n % 10 == 0; // 50 neurons with identical statistics: one tied score at the top
+                    double a = hot ? 120 : 10 + rng.nextDouble() * 30;
+                    f.set(Statistic.SUM, l, 0, n, a);
+                    f.set(Statistic.SUM_ABS, l, 0, n, a);
+                    f.set(Statistic.SUM_SQ, l, 0, n, hot ? 900 : a * a / 20);
+                    f.set(Statistic.COUNT_ABS, l, 0, n, hot ? 40 : 20);
+                    double b = hot ? 20 : 10 + rng.nextDouble() * 30;
+                    r.set(Statistic.SUM, l, 0, n, b);
+                    r.set(Statistic.SUM_ABS, l, 0, n, b);
+                    r.set(Statistic.SUM_SQ, l, 0, n, hot ? 100 : b * b / 20);
+                    r.set(Statistic.COUNT_ABS, l, 0, n, 20);
+                }
+            }
+            double[] scores = Manu.scores(Manu.importance(f, 0), Manu.importance(r, 0), Manu.Params.DEFAULTS);
+            for (double alpha : new double[] {0.02, 0.025, 0.15}) {
+                Manu.Params exact = new Manu.Params(Manu.Weights.DEFAULTS, Manu.Variant.CODE, alpha);
+                Manu.Params reference = exact.with(Manu.Cut.REFERENCE);
+                // the transcription
+                int k = (int) (alpha * size);
+                double[] sorted = scores.clone();
+                java.util.Arrays.sort(sorted);
+                double threshold = sorted[size - k];
+                Set<String> want = new java.util.TreeSet<>();
+                for (int i = 0; i < size; i++) {
+                    if (scores[i] >= threshold) {
+                        want.add(i / neurons + ":" + i % neurons);
+                    }
+                }
+                NeuronSet got = Manu.select(f, 0, r, 0, reference, "forget");
+                Set<String> have = new java.util.TreeSet<>();
+                got.neurons("forget").forEach(x -> have.add(x.layer() + ":" + x.neuron()));
+                assertEquals(want, have, "alpha " + alpha);
+                assertEquals("reference", got.params().get("cut"));
+                assertEquals(Long.toString(k), got.params().get("budget"));
+                assertEquals(Math.round(alpha * size), Manu.select(f, 0, r, 0, exact, "forget").size("forget"), "the exact cut");
+            }
+            assertEquals(50, Manu.select(f, 0, r, 0, Manu.Params.DEFAULTS.with(Manu.Cut.REFERENCE), "forget").size("forget"),
+                    "k = 10, but all 50 tied neurons score the threshold");
+        }
     }
 
     @Test

@@ -76,6 +76,9 @@ final class SelectCommand implements Callable<Integer> {
     double alpha;
     @Option(names = "--variant", defaultValue = "CODE", description = "manu: CODE or PAPER (default: ${DEFAULT-VALUE})")
     Manu.Variant variant;
+    @Option(names = "--cut", defaultValue = "EXACT", description = "manu: EXACT (round(alpha·L·N) neurons) or REFERENCE "
+            + "(MANU's code: k = int(alpha·L·N), every neuron scoring at least the k-th largest) (default: ${DEFAULT-VALUE})")
+    Manu.Cut cut;
     @Mixin
     ModelOptions model;
     @Option(names = "--dataset", description = "miner: JSONL dataset; repeat it for several (scores are averaged per dataset, then over the datasets)")
@@ -111,7 +114,7 @@ final class SelectCommand implements Callable<Integer> {
                 }
                 try (NeuronStatistics s = NeuronStatistics.load(requireStats())) {
                     yield Manu.select(s, s.groupIndex(forget), s, s.groupIndex(retain),
-                            new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha), forget);
+                            new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha, cut), forget);
                 }
             }
             case MINER -> {

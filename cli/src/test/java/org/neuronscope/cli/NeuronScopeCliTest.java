@@ -213,6 +213,12 @@ class NeuronScopeCliTest {
         Run manu = cli("select", "--method", "manu", "--stats", work.resolve("stats").toString(), "--forget", "image", "--retain", "text",
                 "--alpha", "0.01", "--out", work.resolve("manu.json").toString());
         assertEquals(0, manu.code(), manu.err());
+        Run manuReference = cli("select", "--method", "manu", "--stats", work.resolve("stats").toString(), "--forget", "image", "--retain", "text",
+                "--alpha", "0.01", "--cut", "reference", "--out", work.resolve("manu-reference.json").toString());
+        assertEquals(0, manuReference.code(), manuReference.err());
+        var manuRef = org.neuronscope.methods.NeuronSet.load(work.resolve("manu-reference.json"));
+        assertEquals("reference", manuRef.params().get("cut"));
+        assertTrue(manuRef.size() >= (int) (0.01 * manuRef.layers() * manuRef.neurons()), "at least k, ties included");
         for (String f : List.of("lape.json", "miner.json")) {
             var set = org.neuronscope.methods.NeuronSet.load(work.resolve(f));
             double[] pr = org.neuronscope.cli.Demo.precisionRecall(set, "image", truth);
