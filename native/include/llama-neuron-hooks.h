@@ -3,6 +3,7 @@
 // Neuron hooks (NeuronScope): observe and change FFN neurons and the residual stream inside
 // llama.cpp's compute graph, on the backend that runs each layer.
 //
+// (Messages name the points as the Java library does: ffn.pre, ffn.act, ffn.post, resid.post, attn.probs.)
 // Hook points, in every layer built by llama.cpp's dense build_ffn (llama, qwen2, qwen2vl, qwen3,
 // gemma3, mistral, ...):
 //   FFN_GATE   the gate pre-activation gate·x                        [n_ff]   (gated FFNs only)

@@ -15,9 +15,9 @@
 
 static const char * nh_point_name(int32_t point) {
     switch (point) {
-        case LLAMA_NH_FFN_GATE:   return "ffn.gate";
+        case LLAMA_NH_FFN_GATE:   return "ffn.pre";
         case LLAMA_NH_FFN_ACT:    return "ffn.act";
-        case LLAMA_NH_FFN_OUT:    return "ffn.out";
+        case LLAMA_NH_FFN_OUT:    return "ffn.post";
         case LLAMA_NH_RESID_POST: return "resid.post";
         case LLAMA_NH_ATTN_PROBS: return "attn.probs";
         default:                  return "?";
@@ -171,7 +171,7 @@ void llama_neuron_hooks::free_intervention(intervention & iv) noexcept {
 
 int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift) {
     if (point != LLAMA_NH_FFN_ACT && point != LLAMA_NH_FFN_OUT) {
-        last_error = std::string("interventions are only possible at ffn.act and ffn.out, not at ") + nh_point_name(point);
+        last_error = std::string("interventions are only possible at ffn.act and ffn.post, not at ") + nh_point_name(point);
         return LLAMA_NH_ERR_ARGUMENT;
     }
     const int64_t w = width(point, layer);
@@ -543,9 +543,9 @@ bool llama_neuron_hooks::build_gated(ggml_context * ctx0, llm_graph_result * res
     try {
         return build_gated_impl(ctx0, res, n_tokens, layer, silu, gelu, parallel, cur, up);
     } catch (const std::exception & e) {
-        build_failed(res, "ffn.gate/ffn.act", nh_what(e));
+        build_failed(res, "ffn.pre/ffn.act", nh_what(e));
     } catch (...) {
-        build_failed(res, "ffn.gate/ffn.act", "unknown exception");
+        build_failed(res, "ffn.pre/ffn.act", "unknown exception");
     }
     cur = gate; // llama.cpp builds act(gate) * up itself
     return false;
@@ -567,13 +567,13 @@ ggml_tensor * llama_neuron_hooks::build_ffn_out(ggml_context * ctx0, llm_graph_r
     ggml_tensor * const in = cur;
     try {
         if (!gated) {
-            cur = hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, cur); // act(up·x) is both ffn.act and ffn.out
+            cur = hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_ACT, layer, cur); // act(up·x) is both ffn.act and ffn.post
         }
         return hook_impl(ctx0, res, n_tokens, LLAMA_NH_FFN_OUT, layer, cur);
     } catch (const std::exception & e) {
-        build_failed(res, "ffn.out", nh_what(e));
+        build_failed(res, "ffn.post", nh_what(e));
     } catch (...) {
-        build_failed(res, "ffn.out", "unknown exception");
+        build_failed(res, "ffn.post", "unknown exception");
     }
     return in;
 }

@@ -106,7 +106,7 @@ struct llama_neuron_hooks {
     ggml_tensor * hook(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer,
                        ggml_tensor * x) const noexcept;
 
-    // The gated FFN: hooks ffn.gate and, if ffn.act needs the activation as a tensor, un-fuses
+    // The gated FFN: hooks ffn.pre and, if ffn.act needs the activation as a tensor, un-fuses
     // act(gate) * up. Returns true if it built act(gate) * up into `cur` itself.
     bool build_gated(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
                      ggml_tensor *& cur, ggml_tensor * up) const noexcept;

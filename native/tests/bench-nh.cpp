@@ -1,6 +1,6 @@
 // What the neuron hooks cost per llama_decode: hooks off, count(act > 0) (the gate shortcut, as a
-// neuron miner runs it), 10 reductions (5 statistics at ffn.act and ffn.out, 2 weight columns),
-// the same with the portable ggml-op path GPUs run, deactivation masks at ffn.act and ffn.out in
+// neuron miner runs it), 10 reductions (5 statistics at ffn.act and ffn.post, 2 weight columns),
+// the same with the portable ggml-op path GPUs run, deactivation masks at ffn.act and ffn.post in
 // every layer, and taps of ffn.act in every layer.
 //
 //   bench-nh [--model FILE.gguf] [--layers N --embd N --ff N --vocab N] [--tokens N] [--reps N]

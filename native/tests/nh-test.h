@@ -127,7 +127,7 @@ inline bool write_model(const model_spec & s, const std::string & path) {
         for (const auto & z : s.zero_down) {
             if (t.name == "blk." + std::to_string(z.first) + ".ffn_down.weight") {
                 for (int64_t r = 0; r < t.ne1; ++r) {
-                    d[r * t.ne0 + z.second] = 0.0f; // column z.second: what neuron z.second of ffn.out feeds
+                    d[r * t.ne0 + z.second] = 0.0f; // column z.second: what neuron z.second of ffn.post feeds
                 }
             }
         }
@@ -312,9 +312,9 @@ inline bool bit_identical(const std::vector<float> & a, const std::vector<float>
 
 inline const char * point_name(int p) {
     switch (p) {
-        case LLAMA_NH_FFN_GATE:   return "ffn.gate";
+        case LLAMA_NH_FFN_GATE:   return "ffn.pre";
         case LLAMA_NH_FFN_ACT:    return "ffn.act";
-        case LLAMA_NH_FFN_OUT:    return "ffn.out";
+        case LLAMA_NH_FFN_OUT:    return "ffn.post";
         case LLAMA_NH_RESID_POST: return "resid.post";
         case LLAMA_NH_ATTN_PROBS: return "attn.probs";
         default:                  return "?";

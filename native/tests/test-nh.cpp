@@ -2,7 +2,7 @@
 //
 //   reductions     in-graph sums/counts (fused CPU pass and portable ggml ops) against a brute-force
 //                  pass over taps of the same activations; count(act > 0) taken from the gate
-//   interventions  deactivation at ffn.act / ffn.out against a model whose ffn_down columns are
+//   interventions  deactivation at ffn.act / ffn.post against a model whose ffn_down columns are
 //                  zeroed; masks changed in place take effect
 //   identity       scale-1 masks, zero shifts, observing hooks, cleared hooks: logits bit-identical
 //                  to no hooks
@@ -352,13 +352,13 @@ void test_identity(const device_run & dev) {
                 NH_CHECK(llama_nh_set_intervention(ctx, p, il, masks.back()->p, nullptr) == LLAMA_NH_OK, "set");
             }
         }
-        expect_same("scale-1 masks at ffn.act and ffn.out", ctx);
+        expect_same("scale-1 masks at ffn.act and ffn.post", ctx);
         llama_nh_clear(ctx);
         for (int il = 0; il < spec.n_layer; ++il) {
             masks.push_back(std::make_unique<aligned_floats>(spec.n_ff, 0.0f));
             NH_CHECK(llama_nh_set_intervention(ctx, LLAMA_NH_FFN_OUT, il, nullptr, masks.back()->p) == LLAMA_NH_OK, "set shift");
         }
-        expect_same("zero shifts at ffn.out", ctx);
+        expect_same("zero shifts at ffn.post", ctx);
         llama_nh_clear(ctx);
 
         std::vector<double> a1((size_t) spec.n_layer * N_COLUMNS * spec.n_ff), a2(a1.size());
@@ -437,9 +437,9 @@ void test_errors(const device_run & dev) {
     expect_cleared(ctx, "a fresh context");
 
     // widths
-    NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_GATE, 0) == spec.n_ff, "width ffn.gate");
+    NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_GATE, 0) == spec.n_ff, "width ffn.pre");
     NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_ACT, 2) == spec.n_ff, "width ffn.act");
-    NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_OUT, 1) == spec.n_ff, "width ffn.out");
+    NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_OUT, 1) == spec.n_ff, "width ffn.post");
     NH_CHECK(llama_nh_width(ctx, LLAMA_NH_RESID_POST, 0) == spec.n_embd, "width resid.post");
     NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_ACT, -1) == LLAMA_NH_ERR_ARGUMENT, "width of layer -1");
     NH_CHECK(llama_nh_width(ctx, LLAMA_NH_FFN_ACT, spec.n_layer) == LLAMA_NH_ERR_ARGUMENT, "width of layer n_layer");
