@@ -58,17 +58,21 @@ public final class RandomBaseline {
     }
 
     private static void draw(SplittableRandom rng, NeuronSet set, String group, boolean sameLayers, NeuronSet out) {
+        draw(rng, set.layers(), set.neurons(), set.perLayerCounts(group), sameLayers, group, out);
+    }
+
+    /** Distinct random neurons into {@code group}: perLayer[l] in layer l, or their total anywhere. */
+    private static void draw(SplittableRandom rng, int layers, int neurons, int[] perLayer, boolean sameLayers, String group, NeuronSet out) {
         out.ensureGroup(group);
         if (sameLayers) {
-            int[] perLayer = set.perLayerCounts(group);
-            for (int l = 0; l < set.layers(); l++) {
-                for (int n : sample(rng, set.neurons(), perLayer[l])) {
+            for (int l = 0; l < layers; l++) {
+                for (int n : sample(rng, neurons, perLayer[l])) {
                     out.add(group, l, n, 0);
                 }
             }
         } else {
-            for (int i : sample(rng, set.layers() * set.neurons(), set.size(group))) {
-                out.add(group, i / set.neurons(), i % set.neurons(), 0);
+            for (int i : sample(rng, layers * neurons, Arrays.stream(perLayer).sum())) {
+                out.add(group, i / neurons, i % neurons, 0);
             }
         }
     }
@@ -99,21 +103,11 @@ public final class RandomBaseline {
         String name = String.join("+", groups);
         NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
                 "matching", set.method() + ":" + name, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
-        out.ensureGroup(name);
-        SplittableRandom rng = new SplittableRandom(seed);
-        int n = set.neurons();
-        if (sameLayers) {
-            for (int l = 0; l < set.layers(); l++) {
-                int inLayer = union.get(l * n, (l + 1) * n).cardinality();
-                for (int k : sample(rng, n, inLayer)) {
-                    out.add(name, l, k, 0);
-                }
-            }
-        } else {
-            for (int i : sample(rng, set.layers() * n, union.cardinality())) {
-                out.add(name, i / n, i % n, 0);
-            }
+        int[] perLayer = new int[set.layers()];
+        for (int l = 0; l < perLayer.length; l++) {
+            perLayer[l] = union.get(l * set.neurons(), (l + 1) * set.neurons()).cardinality();
         }
+        draw(new SplittableRandom(seed), set.layers(), set.neurons(), perLayer, sameLayers, name, out);
         return out;
     }
 }

@@ -64,8 +64,9 @@ final class AblateCommand implements Callable<Integer> {
         List<String> g = groups == null ? s.groupNames() : groups;
         // one random draw the size of the groups' union, per layer: overlapping groups switch off each neuron once
         NeuronSet random = RandomBaseline.matchingUnion(s, g, seed, true);
+        String label = CliSupport.labelName(groupBy);
         Function<Sample, String> groupOf = groupBy.equals("media") ? AblationExperiment.BY_MEDIA
-                : groupBy.startsWith("label:") ? sample -> String.valueOf(sample.label(groupBy.substring(6)))
+                : label != null ? sample -> String.valueOf(sample.label(label))
                 : null;
         if (groupOf == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--group-by must be 'media' or 'label:<name>', got " + groupBy);

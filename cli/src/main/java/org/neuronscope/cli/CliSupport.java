@@ -41,13 +41,18 @@ final class CliSupport {
         return s >= 3600 ? String.format("%dh%02dm", s / 3600, s / 60 % 60) : s >= 60 ? String.format("%dm%02ds", s / 60, s % 60) : s + "s";
     }
 
+    /** The name of a {@code --group-by label:<name>}, or null when the grouping is not by a label. */
+    static String labelName(String groupBy) {
+        return groupBy.startsWith("label:") ? groupBy.substring("label:".length()) : null;
+    }
+
     /** {@code modality} or {@code label:<name>}. */
     static TokenGrouping grouping(String groupBy, Dataset data) {
         if (groupBy.equals("modality")) {
             return new ModalityGrouping();
         }
-        if (groupBy.startsWith("label:")) {
-            String label = groupBy.substring("label:".length());
+        String label = labelName(groupBy);
+        if (label != null) {
             List<String> values = data.labelValues(label);
             if (values.isEmpty()) {
                 throw new IllegalArgumentException("no sample of " + data.name() + " has the label '" + label + "'");
