@@ -152,7 +152,7 @@ public final class GgufWriter {
     // ---- tensors
 
     /**
-     * Adds a tensor of type F32, F16 or Q8_0 whose float rows {@code rows} produces, called once per
+     * Adds a tensor of type F32, F16, BF16 or Q8_0 whose float rows {@code rows} produces, called once per
      * row in order while the file is written. Shape in ggml order (ne[0], the row length, first).
      */
     public GgufWriter addTensor(String name, GgmlType type, long[] shape, RowSource rows) {

@@ -6,7 +6,8 @@ import java.nio.ByteOrder;
 
 /**
  * Conversions between float rows and encoded rows, bit-exact with ggml: F32, F16 (round to nearest
- * even, as {@code GGML_FP32_TO_FP16}), BF16 (decoding only) and Q8_0 ({@code quantize_row_q8_0_ref}).
+ * even, as {@code GGML_FP32_TO_FP16}), BF16 (round to nearest even, NaN kept quiet, as
+ * {@code ggml_compute_fp32_to_bf16}) and Q8_0 ({@code quantize_row_q8_0_ref}).
  */
 public final class Quantization {
     /** Elements per Q8_0 block ({@code QK8_0}). */
@@ -20,12 +21,12 @@ public final class Quantization {
 
     /** Whether {@link #encodeRow} can produce {@code type}. */
     public static boolean canEncode(GgmlType type) {
-        return type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.Q8_0;
+        return type == GgmlType.F32 || type == GgmlType.F16 || type == GgmlType.BF16 || type == GgmlType.Q8_0;
     }
 
     /** Whether {@link #decodeRow} can read {@code type}. */
     public static boolean canDecode(GgmlType type) {
-        return canEncode(type) || type == GgmlType.BF16;
+        return canEncode(type);
     }
 
     /**
@@ -39,6 +40,11 @@ public final class Quantization {
             case F16 -> {
                 for (int i = 0; i < row.length; i++) {
                     out.set(I16, 2L * i, Float.floatToFloat16(row[i]));
+                }
+            }
+            case BF16 -> {
+                for (int i = 0; i < row.length; i++) {
+                    out.set(I16, 2L * i, toBf16(row[i]));
                 }
             }
             case Q8_0 -> {
@@ -57,7 +63,7 @@ public final class Quantization {
                     at += 2 + Q8_0_BLOCK;
                 }
             }
-            default -> throw new IllegalArgumentException("encoding " + type + " is not supported (F32, F16, Q8_0 are)");
+            default -> throw new IllegalArgumentException("encoding " + type + " is not supported (F32, F16, BF16, Q8_0 are)");
         }
     }
 
@@ -88,6 +94,15 @@ public final class Quantization {
             }
             default -> throw new IllegalArgumentException("decoding " + type + " is not supported (F32, F16, BF16, Q8_0 are)");
         }
+    }
+
+    /** ggml's {@code ggml_compute_fp32_to_bf16}: round to nearest even; a NaN stays a (quiet) NaN. */
+    static short toBf16(float f) {
+        int u = Float.floatToRawIntBits(f);
+        if ((u & 0x7fffffff) > 0x7f800000) {
+            return (short) ((u >>> 16) | 64);
+        }
+        return (short) ((u + (0x7fff + ((u >>> 16) & 1))) >>> 16);
     }
 
     /** C's {@code roundf}: halfway cases away from zero (Java's {@link Math#round(float)} rounds them up). */

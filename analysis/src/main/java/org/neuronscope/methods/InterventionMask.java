@@ -34,6 +34,32 @@ public final class InterventionMask {
     }
 
     /**
+     * A mask from explicit arrays {@code scale[L][N]} and {@code shift[L][N]} (copied), for
+     * interventions that no neuron set describes.
+     *
+     * @throws IllegalArgumentException if the arrays are ragged, differ in shape, or hold a NaN or infinity
+     */
+    public static InterventionMask of(float[][] scale, float[][] shift) {
+        if (scale.length != shift.length) {
+            throw new IllegalArgumentException(scale.length + " layers of scales but " + shift.length + " of shifts");
+        }
+        int n = scale.length == 0 ? 0 : scale[0].length;
+        for (int l = 0; l < scale.length; l++) {
+            if (scale[l].length != n || shift[l].length != n) {
+                throw new IllegalArgumentException("layer " + l + " has " + scale[l].length + " scales and " + shift[l].length
+                        + " shifts, layer 0 has " + n);
+            }
+            for (int i = 0; i < n; i++) {
+                if (!Float.isFinite(scale[l][i]) || !Float.isFinite(shift[l][i])) {
+                    throw new IllegalArgumentException("layer " + l + " neuron " + i + ": scale " + scale[l][i] + ", shift " + shift[l][i]
+                            + " (must be finite)");
+                }
+            }
+        }
+        return new InterventionMask(deepCopy(scale), deepCopy(shift));
+    }
+
+    /**
      * The mask that applies {@code intervention} to the union of {@code groups} of {@code set} (to
      * every other neuron, for {@link Intervention.Complementary}).
      *

@@ -1,7 +1,6 @@
 package org.neuronscope.methods;
 
 import org.neuronscope.NeuronScopeException;
-import org.neuronscope.gguf.GgufEdits;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
 
@@ -10,8 +9,8 @@ import java.lang.foreign.ValueLayout;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.EnumMap;
-import java.util.HashMap;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 
 /**
@@ -343,18 +342,12 @@ public final class Manu {
     }
 
     /**
-     * Prunes permanently: writes a copy of the model in which the rows of {@code group}'s neurons in
-     * every layer's ffn_gate and ffn_up are zero, so their outputs are exactly 0 in any llama.cpp program.
+     * Prunes permanently: writes a copy of the model in which {@code group}'s neurons are zero in
+     * every layer (rows of ffn_gate and ffn_up and their biases; {@link AblationExport}), so their
+     * outputs are exactly 0 in any llama.cpp program.
      */
     public static void prune(Path model, NeuronSet set, String group, Path out) {
-        Map<String, int[]> rows = new HashMap<>();
-        for (int l = 0; l < set.layers(); l++) {
-            int[] n = set.neurons(group, l);
-            if (n.length > 0) {
-                rows.put("blk." + l + ".ffn_gate.weight", n);
-                rows.put("blk." + l + ".ffn_up.weight", n);
-            }
-        }
-        GgufEdits.zeroRows(model, out, rows);
+        AblationExport.write(model, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
+                Map.of("method", set.method(), "groups", group, "mode", "deactivate"));
     }
 }

@@ -63,7 +63,7 @@ class NeuronScopeCliTest {
     void helpForEveryCommand() {
         Run top = cli("--help");
         assertEquals(0, top.code());
-        for (String c : List.of("stats", "select", "ablate", "demo")) {
+        for (String c : List.of("stats", "select", "ablate", "export", "demo")) {
             assertTrue(top.out().contains(c), c);
             Run r = cli(c, "--help");
             assertEquals(0, r.code(), c);
@@ -236,6 +236,25 @@ class NeuronScopeCliTest {
         assertTrue(table.contains("logit_change") && table.contains("random deactivate"), table);
         assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("index.html")) > 500);
         assertTrue(Files.size(work.resolve("ablate").resolve("report").resolve("logit_change.png")) > 500);
+
+        // the same ablation written into the weights (the logits oracle is AblationExportOracleTest)
+        Path exported = work.resolve("exported.gguf");
+        Run export = cli("export", "--model", planted.model().toString(), "--set", work.resolve("miner.json").toString(),
+                "--groups", "image", "--out", exported.toString());
+        assertEquals(0, export.code(), export.err());
+        assertTrue(export.out().contains("wrote " + exported), export.out());
+        try (var f = org.neuronscope.gguf.GgufFile.open(exported)) {
+            assertEquals("image", f.getString("neuronscope.export.groups"));
+            assertEquals("deactivate", f.getString("neuronscope.export.mode"));
+        }
+        Run exportMin = cli("export", "--model", planted.model().toString(), "--set", work.resolve("miner.json").toString(),
+                "--mode", "minimum", "--out", work.resolve("x.gguf").toString());
+        assertEquals(2, exportMin.code());
+        assertTrue(exportMin.err().contains("cannot be exported"), exportMin.err());
+        Run exportBareScale = cli("export", "--model", planted.model().toString(), "--set", work.resolve("miner.json").toString(),
+                "--mode", "scale", "--out", work.resolve("x.gguf").toString());
+        assertTrue(exportBareScale.err().contains("scale:<s>"), exportBareScale.err());
+        assertFalse(Files.exists(work.resolve("x.gguf")));
 
         // MINER's "set to the minimum" needs the statistics that observed the minima
         Run noStats = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
