@@ -16,6 +16,7 @@ import java.util.List;
  *       scoring of free-form generations);</li>
  *   <li>{@link #anls}: average normalised Levenshtein similarity (DocVQA, ST-VQA);</li>
  *   <li>{@link #wordErrors} / {@link #wordErrorRate}: word error rate (LibriSpeech);</li>
+ *   <li>{@link #rougeL}: ROUGE-L F-measure (MLLMU-Bench's generation score, as {@code rouge_score} computes it);</li>
  *   <li>multiple choice: {@link OptionExtractor} and {@link #optionCorrect}.</li>
  * </ul>
  *
@@ -106,6 +107,52 @@ public final class Metrics {
      */
     public static double wordErrorRate(String hypothesis, String reference) {
         return wordErrors(hypothesis, reference).rate();
+    }
+
+    /**
+     * ROUGE-L F-measure of a prediction against its best-matching reference, as the {@code rouge_score}
+     * package computes {@code rougeL} without stemming: both texts lower-cased, every run of characters
+     * other than a–z and 0–9 a separator, then the longest common subsequence of the tokens:
+     * P = LCS/|prediction|, R = LCS/|reference|, F = 2PR/(P+R); 0 if either has no token or nothing
+     * is shared. Like {@code rouge_score}, it sees no token in a text without ASCII letters or digits.
+     */
+    public static double rougeL(String prediction, Collection<String> references) {
+        List<String> p = rougeTokens(prediction);
+        double best = 0;
+        for (String r : references) {
+            List<String> t = rougeTokens(r);
+            if (p.isEmpty() || t.isEmpty()) {
+                continue;
+            }
+            int lcs = lcs(p, t);
+            if (lcs == 0) {
+                continue;
+            }
+            double precision = (double) lcs / p.size();
+            double recall = (double) lcs / t.size();
+            best = Math.max(best, 2 * precision * recall / (precision + recall));
+        }
+        return best;
+    }
+
+    private static List<String> rougeTokens(String s) {
+        String[] parts = s.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", " ").strip().split(" ");
+        return parts.length == 1 && parts[0].isEmpty() ? List.of() : List.of(parts);
+    }
+
+    /** Length of the longest common subsequence, one row of the table at a time. */
+    private static int lcs(List<String> a, List<String> b) {
+        int[] prev = new int[b.size() + 1];
+        int[] cur = new int[b.size() + 1];
+        for (String x : a) {
+            for (int j = 1; j <= b.size(); j++) {
+                cur[j] = x.equals(b.get(j - 1)) ? prev[j - 1] + 1 : Math.max(prev[j], cur[j - 1]);
+            }
+            int[] t = prev;
+            prev = cur;
+            cur = t;
+        }
+        return prev[b.size()];
     }
 
     /**

@@ -150,4 +150,17 @@ class MetricsTest {
         assertFalse(Metrics.optionCorrect("I don't know", s));
         assertThrows(IllegalArgumentException.class, () -> Metrics.optionCorrect("B", Sample.text("t", "p", List.of("x"))));
     }
+
+    /** Expected values from a separate transcription of rouge_score's tokenizer and LCS table (Python), without stemming. */
+    @Test
+    void rougeLAsRougeScoreComputesIt() {
+        assertEquals(0.8333333333333334, Metrics.rougeL("the cat is on the mat", List.of("The cat sat on the mat.")), 1e-15);
+        assertEquals(0.6666666666666666, Metrics.rougeL("paris, france", List.of("Paris")), 1e-15);
+        assertEquals(0.2, Metrics.rougeL("e d c b a", List.of("a b c d e")), 1e-15);
+        assertEquals(1.0, Metrics.rougeL("hello world", List.of("Hello, World!")), 1e-15);
+        assertEquals(0.0, Metrics.rougeL("x", List.of("")));
+        assertEquals(0.0, Metrics.rougeL("uber cafe", List.of("über café")), "non-ASCII letters are separators, as in rouge_score");
+        assertEquals(0.5, Metrics.rougeL("the answer is 42", List.of("42 is the answer")), 1e-15);
+        assertEquals(1.0, Metrics.rougeL("the answer is 42", List.of("nothing alike", "The answer is 42.")), "best reference");
+    }
 }

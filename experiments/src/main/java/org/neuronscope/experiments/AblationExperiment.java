@@ -182,11 +182,13 @@ public final class AblationExperiment {
         final NllAggregator text = new NllAggregator();
         Metrics.WordErrors wordErrors = Metrics.WordErrors.ZERO;
         double anlsSum;
+        double rougeLSum;
         int anlsCount;
 
         void putInto(MetricTable table, String run, String g) {
             if (anlsCount > 0) {
                 table.put(run, g, "anls", anlsSum / anlsCount);
+                table.put(run, g, "rouge_l", rougeLSum / anlsCount);
                 table.put(run, g, "wer", wordErrors.referenceWords() == 0 ? Double.NaN : wordErrors.rate());
             }
             if (answer.totalTokens() > 0) {
@@ -243,6 +245,7 @@ public final class AblationExperiment {
                     m.merge("exact_match", Accuracy.of(Metrics.exactMatch(out, s.answers()) == 1.0), Accuracy::plus);
                     m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
                     sc.anlsSum += Metrics.anls(out, s.answers());
+                    sc.rougeLSum += Metrics.rougeL(out, s.answers());
                     sc.anlsCount++;
                     sc.wordErrors = sc.wordErrors.plus(Metrics.wordErrors(out, s.answers().getFirst()));
                 }

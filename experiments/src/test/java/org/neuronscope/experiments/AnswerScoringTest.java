@@ -172,6 +172,7 @@ class AnswerScoringTest {
                 double nll = 0;
                 int tokens = 0;
                 double anls = 0;
+                double rouge = 0;
                 Metrics.WordErrors we = Metrics.WordErrors.ZERO;
                 double textNll = 0;
                 int textTokens = 0;
@@ -182,6 +183,7 @@ class AnswerScoringTest {
                     }
                     String out = generateByHand(s);
                     anls += Metrics.anls(out, s.answers());
+                    rouge += Metrics.rougeL(out, s.answers());
                     we = we.plus(Metrics.wordErrors(out, s.answers().getFirst()));
                     int[] tt = tok.tokenize(s.prompt(), true, false);
                     for (double lp : oracle(new int[] {tt[0]}, Arrays.copyOfRange(tt, 1, tt.length))) {
@@ -192,6 +194,7 @@ class AnswerScoringTest {
                 assertEquals(nll / tokens, t.value(run, "open", "answer_nll"), TOL, run);
                 assertEquals(Math.exp(nll / tokens), t.value(run, "open", "answer_ppl"), 1e-2 * Math.exp(nll / tokens), run);
                 assertEquals(anls / qs.length, t.value(run, "open", "anls"), 1e-12, run);
+                assertEquals(rouge / qs.length, t.value(run, "open", "rouge_l"), 1e-12, run);
                 assertEquals(we.rate(), t.value(run, "open", "wer"), 1e-12, run);
                 assertEquals(textNll / textTokens, t.value(run, "open", "text_nll"), TOL, run);
                 // multiple choice: the most likely letter, and the NLL of the correct one
