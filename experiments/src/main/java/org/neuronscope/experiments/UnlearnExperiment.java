@@ -1,0 +1,197 @@
+package org.neuronscope.experiments;
+
+import org.neuronscope.HookPoint;
+import org.neuronscope.eval.Dataset;
+import org.neuronscope.eval.MetricTable;
+import org.neuronscope.eval.Sample;
+import org.neuronscope.hooks.HookScope;
+import org.neuronscope.media.LabelGrouping;
+import org.neuronscope.methods.Intervention;
+import org.neuronscope.methods.InterventionMask;
+import org.neuronscope.methods.Manu;
+import org.neuronscope.methods.NeuronSet;
+import org.neuronscope.methods.RandomBaseline;
+import org.neuronscope.stats.NeuronStatistics;
+import org.neuronscope.stats.Statistic;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+import java.io.IOException;
+import java.io.UncheckedIOException;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.EnumSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.SplittableRandom;
+
+/**
+ * MANU's unlearning workflow end to end (docs/METHODS.md §3): statistics of a forget and a retain
+ * set, MANU's scores and cut, the chosen neurons pruned, repeated for a number of iterations on the
+ * model as pruned so far (MANU's {@code prune_incremental.py}: collect → score → prune, each
+ * iteration cutting α of all neurons again), then the pruned model written as a GGUF and both sets
+ * evaluated before and after, against a matched random pruning.
+ *
+ * <p>The statistics of iteration k &gt; 1 are collected with the neurons pruned so far deactivated in
+ * the graph, which computes what the pruned weights compute (AblationExportOracleTest). Neurons
+ * already pruned score −Σw (no activation in either set) and are left out of later cuts.
+ */
+public final class UnlearnExperiment {
+    private static final Logger LOG = LoggerFactory.getLogger(UnlearnExperiment.class);
+    /** The label that tells forget from retain samples in the combined dataset. */
+    public static final String SPLIT = "split";
+    public static final String FORGET = "forget";
+    public static final String RETAIN = "retain";
+
+    /**
+     * @param manu        MANU's weights, score variant, α per iteration and cut
+     * @param iterations  collect → score → prune rounds (MANU's {@code num_iterations}; 1 is {@code prune.py})
+     * @param capRetain   use at most as many retain samples as forget samples for the statistics (MANU's code
+     *                    collects the retain set for as many batches as the forget set has); a seeded random subset
+     * @param maxTokens   greedy answer length for the evaluation of samples with references (0: no generation)
+     * @param seed        seed of the retain subset and of the matched random pruning
+     */
+    public record Params(Manu.Params manu, int iterations, boolean capRetain, int maxTokens, long seed) {
+        public Params {
+            if (iterations < 1) {
+                throw new IllegalArgumentException("iterations must be at least 1, got " + iterations);
+            }
+            if (maxTokens < 0) {
+                throw new IllegalArgumentException("maxTokens must be >= 0, got " + maxTokens);
+            }
+        }
+
+        public static final Params DEFAULTS = new Params(Manu.Params.DEFAULTS, 1, true, 16, 2024);
+    }
+
+    /**
+     * @param pruned     every pruned neuron, group {@value #FORGET}, with the iteration's score
+     * @param perIteration neurons pruned in each iteration
+     * @param prunedModel the written GGUF
+     * @param table      the evaluation: rows none (before), manu (after), random (a matched random pruning), groups forget and retain
+     */
+    public record Result(NeuronSet pruned, List<Integer> perIteration, Path prunedModel, MetricTable table) {
+    }
+
+    private UnlearnExperiment() {
+    }
+
+    /** The statistics MANU's importances need (no taps: everything is an in-graph reduction). */
+    static final EnumSet<Statistic> STATISTICS = EnumSet.of(Statistic.COUNT, Statistic.COUNT_ABS, Statistic.SUM, Statistic.SUM_SQ,
+            Statistic.SUM_ABS);
+
+    /**
+     * Runs the workflow; writes {@code out/iteration-<k>/statistics}, {@code out/pruned-set.json} and
+     * {@code out/pruned.gguf}. The model of {@code wb} is the one pruned.
+     */
+    public static Result run(Workbench wb, Dataset forget, Dataset retain, Params p, Path out, Progress.Listener listener) {
+        if (forget.isEmpty() || retain.isEmpty()) {
+            throw new IllegalArgumentException("unlearning needs samples in both sets: forget has " + forget.size() + ", retain " + retain.size());
+        }
+        Dataset retainForStats = p.capRetain() && retain.size() > forget.size() ? subset(retain, forget.size(), p.seed()) : retain;
+        Dataset collect = combined(forget, retainForStats);
+        LabelGrouping grouping = new LabelGrouping(SPLIT, List.of(FORGET, RETAIN), false); // every position, as MANU's hooks see them
+        StatsExperiment.Params stats = new StatsExperiment.Params(HookPoint.FFN_ACT, STATISTICS, 10, 1);
+        NeuronSet pruned = null;
+        List<Integer> perIteration = new ArrayList<>();
+        for (int it = 1; it <= p.iterations(); it++) {
+            Path dir = out.resolve("iteration-" + it);
+            NeuronSet chosen;
+            try (HookScope scope = wb.hooks().openScope()) {
+                if (pruned != null && pruned.size() > 0) {
+                    scope.apply(InterventionMask.of(pruned, List.of(FORGET), new Intervention.Deactivate()), pruned.hookPoint());
+                }
+                try (NeuronStatistics s = StatsExperiment.run(wb, collect, grouping, stats, dir, listener)) {
+                    chosen = Manu.select(s, s.groups().indexOf(FORGET), s, s.groups().indexOf(RETAIN), p.manu(), FORGET);
+                }
+            }
+            NeuronSet next = pruned == null ? emptyLike(chosen) : pruned;
+            int added = 0;
+            for (NeuronSet.Neuron n : chosen.neurons(FORGET)) {
+                if (!next.contains(FORGET, n.layer(), n.neuron())) {
+                    next.add(FORGET, n.layer(), n.neuron(), n.score());
+                    added++;
+                }
+            }
+            pruned = next;
+            perIteration.add(added);
+            LOG.info("unlearn iteration {}/{}: {} neurons pruned ({} in all)", it, p.iterations(), added, pruned.size());
+        }
+        Map<String, String> params = new LinkedHashMap<>(pruned.params());
+        params.put("iterations", Integer.toString(p.iterations()));
+        params.put("retain_cap", Boolean.toString(p.capRetain()));
+        params.put("retain_samples", Integer.toString(retainForStats.size()));
+        params.put("per_iteration", perIteration.toString());
+        NeuronSet all = new NeuronSet(pruned.method(), pruned.hookPoint(), pruned.layers(), pruned.neurons(), params);
+        all.ensureGroup(FORGET);
+        for (NeuronSet.Neuron n : pruned.neurons(FORGET)) {
+            all.add(FORGET, n.layer(), n.neuron(), n.score());
+        }
+        pruned = all;
+        try {
+            Files.createDirectories(out);
+            pruned.save(out.resolve("pruned-set.json"));
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out.resolve("pruned-set.json") + ": " + e.getMessage(), e);
+        }
+        Path model = out.resolve("pruned.gguf");
+        Manu.prune(wb.model().path(), pruned, FORGET, model);
+
+        NeuronSet random = RandomBaseline.matchingUnion(pruned, List.of(FORGET), p.seed(), true);
+        Intervention off = new Intervention.Deactivate();
+        List<AblationExperiment.Condition> conditions = List.of(
+                new AblationExperiment.Condition("manu", pruned, List.of(FORGET), off),
+                new AblationExperiment.Condition("random", random, random.groupNames(), off));
+        MetricTable table = AblationExperiment.run(wb, combined(forget, retain), conditions, s -> s.label(SPLIT), p.maxTokens(), listener);
+        return new Result(pruned, List.copyOf(perIteration), model, table);
+    }
+
+    /** Forget and retain samples in one dataset, labelled {@value #SPLIT} = forget / retain, ids prefixed to stay unique. */
+    static Dataset combined(Dataset forget, Dataset retain) {
+        List<Sample> all = new ArrayList<>();
+        for (Sample s : forget) {
+            all.add(relabel(s, FORGET));
+        }
+        for (Sample s : retain) {
+            all.add(relabel(s, RETAIN));
+        }
+        return Dataset.of(forget.name() + "+" + retain.name(), all);
+    }
+
+    private static Sample relabel(Sample s, String split) {
+        Map<String, String> labels = new LinkedHashMap<>(s.labels());
+        labels.put(SPLIT, split);
+        return new Sample(split + "/" + s.id(), s.prompt(), s.system(), s.images(), s.audio(), s.video(), s.answers(), s.choices(),
+                s.answerIndex(), labels);
+    }
+
+    /** {@code n} samples drawn without replacement (seeded), in their original order. */
+    static Dataset subset(Dataset d, int n, long seed) {
+        int[] idx = new int[d.size()];
+        for (int i = 0; i < idx.length; i++) {
+            idx[i] = i;
+        }
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (int i = 0; i < n; i++) {
+            int j = i + rng.nextInt(idx.length - i);
+            int t = idx[i];
+            idx[i] = idx[j];
+            idx[j] = t;
+        }
+        int[] chosen = java.util.Arrays.copyOf(idx, n);
+        java.util.Arrays.sort(chosen);
+        List<Sample> keep = new ArrayList<>();
+        for (int i : chosen) {
+            keep.add(d.samples().get(i));
+        }
+        return Dataset.of(d.name() + "[" + n + "]", keep);
+    }
+
+    private static NeuronSet emptyLike(NeuronSet s) {
+        NeuronSet n = new NeuronSet(s.method(), s.hookPoint(), s.layers(), s.neurons(), new LinkedHashMap<>(s.params()));
+        n.ensureGroup(FORGET);
+        return n;
+    }
+}
