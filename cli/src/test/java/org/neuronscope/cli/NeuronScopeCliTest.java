@@ -166,7 +166,7 @@ class NeuronScopeCliTest {
         return all.toArray(String[]::new);
     }
 
-    private static void deleteTree(Path p) throws Exception {
+    static void deleteTree(Path p) throws Exception {
         if (Files.exists(p)) {
             try (Stream<Path> s = Files.walk(p)) {
                 for (Path q : s.sorted(java.util.Comparator.reverseOrder()).toList()) {
