@@ -65,8 +65,8 @@ public final class Miner {
      *     reference's when nothing else consumed Python's generator after {@code set_seed}.</li>
      * </ul>
      * Not reproduced under REFERENCE: the code's UNIFORM takes each layer's top from an L×N matrix
-     * that is zero elsewhere (zeros of other layers can tie into it), and its M counts every modality
-     * asked for, where M here counts those that occur.
+     * that is zero elsewhere (zeros of other layers can tie into it, in torch.topk's unspecified order).
+     * M counts the modalities that occur, as the code's aggregation drops those never seen.
      */
     public enum Stage4 { SPECIFICATION, REFERENCE }
 
@@ -245,10 +245,10 @@ public final class Miner {
             if (a.layers() != layers || a.neurons() != neurons) {
                 throw new IllegalArgumentException("sample statistics of shape " + a.layers() + " x " + a.neurons() + ", expected " + layers + " x " + neurons);
             }
-            for (String g : a.groups()) {
-                if (!modalities.contains(g)) {
-                    throw new IllegalArgumentException("the sample has a modality '" + g + "' this aggregator does not know (" + modalities + ")");
-                }
+            // a sample may lack some of our modalities (absent) or hold more groups (the base modalities a union
+            // was measured from), but one sharing none was collected for something else
+            if (modalities.stream().noneMatch(a.groups()::contains)) {
+                throw new IllegalArgumentException("the sample's groups " + a.groups() + " include none of this aggregator's " + modalities);
             }
             Map<Metric, double[][]> d = sums.computeIfAbsent(dataset, k -> new EnumMap<>(Metric.class));
             samples.merge(dataset, 1, Integer::sum);

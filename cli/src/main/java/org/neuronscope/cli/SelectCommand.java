@@ -83,7 +83,8 @@ final class SelectCommand implements Callable<Integer> {
     ModelOptions model;
     @Option(names = "--dataset", description = "miner: JSONL dataset; repeat it for several (scores are averaged per dataset, then over the datasets)")
     List<Path> dataset;
-    @Option(names = "--modalities", split = ",", defaultValue = "text,special,image", description = "miner: modalities, special included as MINER's code does (default: ${DEFAULT-VALUE})")
+    @Option(names = "--modalities", split = ",", defaultValue = "text,special,image", description = "miner: modalities, special included as MINER's code does; its other splits: special_text,image (text and special as one) "
+                    + "or prompt (every position) (default: ${DEFAULT-VALUE})")
     List<String> modalities;
     @Option(names = "--weights", defaultValue = "defaults", converter = WeightsConverter.class,
             description = "miner: defaults (attn_k 0.5, mean 0.25, max 0.25), mean-max (0.5 each, no attention needed), or a list such as prob=0.2,mean=0.4,max=0.4,attn_k=0,attn_q=0 (default: ${DEFAULT-VALUE})")

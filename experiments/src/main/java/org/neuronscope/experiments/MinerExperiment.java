@@ -19,8 +19,9 @@ public final class MinerExperiment {
     }
 
     /**
-     * @param modalities the modalities to measure, by group name (text, special, image, audio, video);
-     *                   other tokens are left out
+     * @param modalities the modalities to measure, by group name (text, special, image, audio, video, or
+     *                   the derived special_text = text ∪ special and prompt = every position, MINER's other
+     *                   splits); other tokens are left out
      * @param attention  compute attn_k/attn_q (needs flash attention off in the session)
      */
     public static Miner.Aggregator collect(Workbench wb, Dataset data, List<String> modalities, boolean attention, Progress.Listener listener) {
@@ -43,10 +44,29 @@ public final class MinerExperiment {
         int layers = wb.model().layerCount();
         int neurons = wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0);
         Miner.Aggregator agg = new Miner.Aggregator(layers, neurons, modalities);
-        MinerCollector collector = new MinerCollector(modalities, attention);
+        // a derived group (special_text, prompt) is measured as a union of base modalities, its attention
+        // metrics over all its tokens; the base modalities it needs are collected too, and left out of the aggregate
+        List<String> base = new java.util.ArrayList<>();
+        java.util.Map<String, List<String>> unions = new java.util.LinkedHashMap<>();
+        List<String> known = new java.util.ArrayList<>(new ModalityGrouping().groupNames());
+        for (String m : modalities) {
+            List<String> members = ModalityGrouping.DERIVED.get(m);
+            if (members != null) {
+                unions.put(m, members);
+                members.stream().filter(x -> !base.contains(x)).forEach(base::add);
+            } else if (known.contains(m)) {
+                if (!base.contains(m)) {
+                    base.add(m);
+                }
+            } else {
+                throw new IllegalArgumentException("unknown modality '" + m + "': " + known + " or the derived " + ModalityGrouping.DERIVED.keySet());
+            }
+        }
+        base.sort(java.util.Comparator.comparingInt(known::indexOf));
+        MinerCollector collector = new MinerCollector(base, attention, unions);
         Progress progress = new Progress("miner", datasets.stream().mapToLong(Dataset::size).sum(), 0, listener);
         for (Dataset data : datasets) {
-            collectInto(wb, data, modalities, collector, agg, progress);
+            collectInto(wb, data, base, collector, agg, progress);
         }
         return agg;
     }

@@ -67,4 +67,51 @@ class MinerExperimentTest {
             assertThrows(IllegalArgumentException.class, () -> MinerExperiment.collect(wb, List.of(a, a), modalities, false, Progress.Listener.NONE));
         }
     }
+
+    /**
+     * MINER's other splits: special_text (text ∪ special) and prompt (every position) measured as one
+     * modality each — the same as a collector told that those positions are a single modality.
+     */
+    @Test
+    void derivedSplitsAreMeasuredAsOneModalityEach() {
+        Workbench.Setup setup = new Workbench.Setup(SyntheticFixtures.tiny("qwen2"), ModelParams.defaults(), null,
+                SessionParams.defaults().withContextSize(512).withBatchSize(128).withThreads(2)
+                        .withFlashAttention(SessionParams.FlashAttention.OFF), ProjectorParams.defaults(), PromptFormat.chat());
+        Dataset d = Dataset.of("d", List.of(Sample.text("d0", "Rivers flow to the sea.", List.of()),
+                Sample.text("d1", "Seven times eight is fifty-six.", List.of())));
+        try (Workbench wb = Workbench.open(setup)) {
+            Miner.Aggregator agg = MinerExperiment.collect(wb, List.of(d), List.of("special_text", "prompt"), true, Progress.Listener.NONE);
+            assertEquals(List.of("special_text", "prompt"), agg.modalities());
+            int size = wb.model().layerCount() * wb.hooks().width(org.neuronscope.HookPoint.FFN_ACT, 0);
+            MinerCollector one = new MinerCollector(List.of("x"), true);
+            for (String split : List.of("special_text", "prompt")) {
+                java.util.Map<Miner.Metric, double[]> expected = new java.util.EnumMap<>(Miner.Metric.class);
+                for (Sample s : d) {
+                    try (Prompt p = wb.prompts().prepare(s)) {
+                        int[] groups = new int[p.length()];
+                        for (int i = 0; i < groups.length; i++) {
+                            boolean in = split.equals("prompt") || p.modality(i) == Modality.TEXT || p.modality(i) == Modality.SPECIAL;
+                            groups[i] = in ? 0 : -1;
+                        }
+                        Miner.SampleStatistics st = one.collect(wb.session(), p, groups);
+                        for (Miner.Metric metric : Miner.Metric.values()) {
+                            double[] v = Miner.sampleScore(st, metric, "x");
+                            double[] acc = expected.computeIfAbsent(metric, k -> new double[size]);
+                            for (int i = 0; i < size; i++) {
+                                acc[i] += v[i] / d.size();
+                            }
+                        }
+                        st.activations().close();
+                        st.attnK().close();
+                        st.attnQ().close();
+                    }
+                }
+                for (Miner.Metric metric : Miner.Metric.values()) {
+                    assertArrayEquals(expected.get(metric), agg.score(metric, split), 1e-12, metric + " " + split);
+                }
+            }
+            assertThrows(IllegalArgumentException.class, () -> MinerExperiment.collect(wb, List.of(d), List.of("everything"), false,
+                    Progress.Listener.NONE));
+        }
+    }
 }
