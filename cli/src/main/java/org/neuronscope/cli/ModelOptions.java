@@ -28,6 +28,10 @@ final class ModelOptions {
     int imageMaxTokens;
     @Option(names = "--chat-template", description = "a template name or text; 'raw' for none (default: the model's)")
     String chatTemplate;
+    @Option(names = "--default-system", description = "system message of samples without one: 'template' for the one the model's "
+            + "chat template writes when there is none (Qwen's 'You are a helpful assistant.', as Hugging Face renders it and MINER's "
+            + "code prompts), or a text (default: none)")
+    String defaultSystem;
 
     Workbench.Setup setup() {
         return setup(1);
@@ -44,6 +48,7 @@ final class ModelOptions {
         ProjectorParams pp = ProjectorParams.defaults().withThreads(t).withImageTokens(0, imageMaxTokens);
         PromptFormat f = chatTemplate == null ? PromptFormat.chat() : chatTemplate.equals("raw") ? PromptFormat.raw()
                 : new PromptFormat(chatTemplate, PromptFormat.chat().choiceInstruction());
+        f = f.withDefaultSystem(defaultSystem);
         return new Workbench.Setup(model, ModelParams.defaults().withGpuLayers(gpuLayers), mmproj, sp, pp, f);
     }
 

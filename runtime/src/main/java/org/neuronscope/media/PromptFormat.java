@@ -6,6 +6,9 @@ import org.neuronscope.model.Tokenizer.ChatMessage;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Optional;
+import java.util.regex.Matcher;
+import java.util.regex.Pattern;
 
 /**
  * How a sample becomes prompt text: the user turn is the question, then the lettered options of a
@@ -16,10 +19,41 @@ import java.util.List;
  * @param chatTemplate      null for the model's own template, a template text or built-in name
  *                          ("chatml", "llama3", ...), or {@link #RAW} for no template at all
  * @param choiceInstruction appended after the options of a multiple-choice question
+ * @param defaultSystem     the system message of samples that have none: null for none,
+ *                          {@link #TEMPLATE_DEFAULT_SYSTEM} for the one the model's template writes when a
+ *                          conversation has none (as Hugging Face's rendering of Qwen's templates does, and
+ *                          llama.cpp's built-in formatting does not), or a text
  */
-public record PromptFormat(String chatTemplate, String choiceInstruction) {
+public record PromptFormat(String chatTemplate, String choiceInstruction, String defaultSystem) {
     /** Use no chat template: the prompt is the system text, a blank line, and the user text. */
     public static final String RAW = "raw";
+    /** {@link #defaultSystem()}: the template's own default system message, if it has one. */
+    public static final String TEMPLATE_DEFAULT_SYSTEM = "template";
+    /** A ChatML system turn written as a literal (a newline or an escaped one after "system"), as Qwen's templates write their default. */
+    private static final Pattern CHATML_SYSTEM = Pattern.compile("<\\|im_start\\|>system(?:\n|\\\\n)([^<>{}'\"]+?)<\\|im_end\\|>");
+
+    /** A format without a default system message. */
+    public PromptFormat(String chatTemplate, String choiceInstruction) {
+        this(chatTemplate, choiceInstruction, null);
+    }
+
+    /** This format with {@code system} as the system message of samples that have none (see {@link #defaultSystem()}). */
+    public PromptFormat withDefaultSystem(String system) {
+        return new PromptFormat(chatTemplate, choiceInstruction, system);
+    }
+
+    /**
+     * The system message a chat template writes when the conversation has none: the text of a literal
+     * ChatML system turn in the template (Qwen2, Qwen2-VL, Qwen2.5: "You are a helpful assistant." and
+     * the like). Empty if the template has no such literal.
+     */
+    public static Optional<String> templateDefaultSystem(String template) {
+        if (template == null) {
+            return Optional.empty();
+        }
+        Matcher m = CHATML_SYSTEM.matcher(template);
+        return m.find() ? Optional.of(m.group(1)) : Optional.empty();
+    }
 
     /** The model's chat template and "Answer with the option's letter from the given choices directly." */
     public static PromptFormat chat() {
@@ -53,15 +87,29 @@ public record PromptFormat(String chatTemplate, String choiceInstruction) {
     /** The whole prompt text of a sample, formatted for {@code tokenizer}'s model. */
     public String format(Tokenizer tokenizer, Sample sample, String marker) {
         String user = userText(sample, marker);
+        String system = sample.system() != null ? sample.system() : defaultSystemFor(tokenizer);
         if (RAW.equals(chatTemplate)) {
-            return sample.system() == null ? user : sample.system() + "\n\n" + user;
+            return system == null ? user : system + "\n\n" + user;
         }
         List<ChatMessage> messages = new ArrayList<>();
-        if (sample.system() != null) {
-            messages.add(new ChatMessage("system", sample.system()));
+        if (system != null) {
+            messages.add(new ChatMessage("system", system));
         }
         messages.add(new ChatMessage("user", user));
         return tokenizer.applyChatTemplate(chatTemplate, messages, true);
+    }
+
+    private String defaultSystemFor(Tokenizer tokenizer) {
+        if (!TEMPLATE_DEFAULT_SYSTEM.equals(defaultSystem)) {
+            return defaultSystem;
+        }
+        if (RAW.equals(chatTemplate)) {
+            return null;
+        }
+        // a template given as text is searched; a built-in name has no text, and the model's own is read from the model
+        String text = chatTemplate != null && chatTemplate.contains("{") ? chatTemplate
+                : chatTemplate == null ? tokenizer.chatTemplate().orElse(null) : null;
+        return templateDefaultSystem(text).orElse(null);
     }
 
     /** True when the formatted text should get the tokenizer's BOS (raw prompts; templates carry their own). */

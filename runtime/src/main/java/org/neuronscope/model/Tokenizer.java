@@ -146,6 +146,11 @@ public final class Tokenizer {
         return neuronscope_h.llama_vocab_get_text(vocab(), token).reinterpret(Long.MAX_VALUE).getString(0);
     }
 
+    /** The chat template stored in the model, if any ({@link Model#chatTemplate()}). */
+    public java.util.Optional<String> chatTemplate() {
+        return model.chatTemplate();
+    }
+
     /**
      * Formats a conversation with the model's chat template (or {@code template}, a template text or a
      * built-in name such as "chatml").
