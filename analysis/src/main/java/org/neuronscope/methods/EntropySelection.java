@@ -63,10 +63,21 @@ public final class EntropySelection {
     private static final Logger LOG = LoggerFactory.getLogger(EntropySelection.class);
 
     /** Defaults (docs/METHODS.md): top rate 1 %, filter percentile 0.95, assignment percentile 0.95. */
-    public record Params(double topRate, double filterPercentile, double assignPercentile) {
+    public record Params(double topRate, double filterPercentile, double assignPercentile, Rounding rounding) {
         public static final Params DEFAULTS = new Params(0.01, 0.95, 0.95);
 
+        /** Parameters with {@link Rounding#HALF_UP}. */
+        public Params(double topRate, double filterPercentile, double assignPercentile) {
+            this(topRate, filterPercentile, assignPercentile, Rounding.HALF_UP);
+        }
+
+        /** These parameters with another rounding of the budget and of the percentiles' ranks. */
+        public Params with(Rounding r) {
+            return new Params(topRate, filterPercentile, assignPercentile, r);
+        }
+
         public Params {
+            java.util.Objects.requireNonNull(rounding, "rounding");
             if (!(topRate >= 0 && topRate <= 1)) {
                 throw new IllegalArgumentException("topRate must be in [0, 1], got " + topRate);
             }
@@ -80,7 +91,23 @@ public final class EntropySelection {
             m.put("top_rate", Double.toString(topRate));
             m.put("filter_percentile", Double.toString(filterPercentile));
             m.put("assign_percentile", Double.toString(assignPercentile));
+            m.put("rounding", rounding.name().toLowerCase(java.util.Locale.ROOT));
             return m;
+        }
+    }
+
+    /**
+     * How {@code round(x)} is taken for the budget round(topRate·L·N) and the ranks round(percentile·|P|).
+     * They differ only where x is exactly half-way, e.g. 2.5 (L·N = 250 at 1 %).
+     */
+    public enum Rounding {
+        /** Halves up (Java's {@code Math.round}): the default. */
+        HALF_UP,
+        /** Halves to even, as Python's {@code round} in LAPE's {@code identify.py} (the reference protocol). */
+        PYTHON;
+
+        long round(double x) {
+            return this == PYTHON ? (long) Math.rint(x) : Math.round(x);
         }
     }
 
@@ -355,9 +382,9 @@ public final class EntropySelection {
         }
 
         NeuronSet run() {
-            long kFilter = Math.round(params.filterPercentile() * total);
-            long kAssign = Math.round(params.assignPercentile() * total);
-            int budget = (int) Math.round(params.topRate() * layers * neurons);
+            long kFilter = params.rounding().round(params.filterPercentile() * total);
+            long kAssign = params.rounding().round(params.assignPercentile() * total);
+            int budget = (int) params.rounding().round(params.topRate() * layers * neurons);
 
             sample();
             Window w = kFilter > 0 ? window(kFilter) : null;

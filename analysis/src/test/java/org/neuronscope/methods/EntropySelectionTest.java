@@ -377,4 +377,92 @@ class EntropySelectionTest {
             }
         }
     }
+
+    /**
+     * LAPE's identify.py transcribed loop by loop (activation(): probs, normalised probs with NaN → 0,
+     * entropy, kthvalue(round(len·filter_rate)), dropped neurons at +∞, topk(round(len·top_rate)) of the
+     * smallest entropies, assignment by selected_probs > activation_bar), with Python's round (half to even).
+     * Counts are drawn from a wide range so that no two entropies tie (topk's order among ties is unspecified).
+     */
+    static List<String> identifyPy(long[][][] overZero, long[] n, List<String> langs, double topRate, double filterRate, double barRatio) {
+        int layers = overZero.length, inter = overZero[0].length, langNum = n.length;
+        double[][][] probs = new double[layers][inter][langNum];
+        List<Double> flattened = new ArrayList<>();
+        for (int l = 0; l < layers; l++) {
+            for (int i = 0; i < inter; i++) {
+                for (int k = 0; k < langNum; k++) {
+                    probs[l][i][k] = (double) overZero[l][i][k] / n[k];
+                    flattened.add(probs[l][i][k]);
+                }
+            }
+        }
+        List<Double> sorted = new ArrayList<>(flattened);
+        sorted.sort(Comparator.naturalOrder());
+        double topProbValue = sorted.get((int) Math.rint(flattened.size() * filterRate) - 1); // kthvalue is 1-based
+        double[] entropy = new double[layers * inter];
+        for (int l = 0; l < layers; l++) {
+            for (int i = 0; i < inter; i++) {
+                double sum = 0;
+                for (double v : probs[l][i]) {
+                    sum += v;
+                }
+                double e = 0;
+                int topPosition = 0;
+                for (int k = 0; k < langNum; k++) {
+                    double q = sum == 0 ? 0 : probs[l][i][k] / sum; // NaN -> 0
+                    e -= q > 0 ? q * Math.log(q) : 0;
+                    topPosition += probs[l][i][k] > topProbValue ? 1 : 0;
+                }
+                entropy[l * inter + i] = topPosition == 0 ? Double.POSITIVE_INFINITY : e;
+            }
+        }
+        int topEntropyValue = (int) Math.rint(entropy.length * topRate);
+        Integer[] order = new Integer[entropy.length];
+        for (int i = 0; i < order.length; i++) {
+            order[i] = i;
+        }
+        Arrays.sort(order, Comparator.comparingDouble(i -> entropy[i]));
+        double activationBar = sorted.get((int) Math.rint(flattened.size() * barRatio) - 1);
+        List<String> out = new ArrayList<>();
+        for (int j = 0; j < topEntropyValue; j++) {
+            int row = order[j] / inter, col = order[j] % inter;
+            for (int k = 0; k < langNum; k++) {
+                if (probs[row][col][k] > activationBar) {
+                    out.add(langs.get(k) + "@" + row + ":" + col);
+                }
+            }
+        }
+        out.sort(Comparator.naturalOrder());
+        return out;
+    }
+
+    /** L·N = 250 at 1 % is 2.5 neurons and |P| = 750 at 95 % is rank 712.5: Python rounds both down to even, Java up. */
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void pythonRoundingAsIdentifyPyRoundsIt(EntropySelection.Workspace ws) {
+        List<String> langs = List.of("en", "zh", "fr");
+        int layers = 2, inter = 125;
+        SplittableRandom rng = new SplittableRandom(5);
+        long[] n = {1_000_003, 999_983, 1_000_033};
+        long[][][] overZero = new long[layers][inter][langs.size()];
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, layers, inter, langs, EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            for (int k = 0; k < langs.size(); k++) {
+                s.addTokens(k, n[k]);
+                for (int l = 0; l < layers; l++) {
+                    for (int i = 0; i < inter; i++) {
+                        // a few neurons specific to one language, the rest spread
+                        long c = rng.nextInt(10) == 0 && k == i % 3 ? 900_000 + rng.nextInt(90_000) : rng.nextInt(300_000);
+                        overZero[l][i][k] = c;
+                        s.set(Statistic.COUNT, l, k, i, c);
+                    }
+                }
+            }
+            var python = EntropySelection.Params.DEFAULTS.with(EntropySelection.Rounding.PYTHON);
+            NeuronSet set = ws.select(s, python);
+            assertEquals(identifyPy(overZero, n, langs, 0.01, 0.95, 0.95), flatten(set));
+            assertEquals("2", set.params().get("budget"), "round(2.5) = 2 in Python");
+            assertEquals("python", set.params().get("rounding"));
+            assertEquals("3", ws.select(s, EntropySelection.Params.DEFAULTS).params().get("budget"), "Math.round(2.5) = 3");
+        }
+    }
 }

@@ -68,6 +68,9 @@ final class SelectCommand implements Callable<Integer> {
     double filter;
     @Option(names = "--assign", defaultValue = "0.95", description = "entropy: assignment percentile (default: ${DEFAULT-VALUE})")
     double assign;
+    @Option(names = "--rounding", defaultValue = "HALF_UP", description = "entropy: HALF_UP, or PYTHON (half to even, as LAPE's "
+            + "identify.py rounds the budget and the percentile ranks) (default: ${DEFAULT-VALUE})")
+    EntropySelection.Rounding rounding;
     @Option(names = "--forget", description = "manu: the forget group")
     String forget;
     @Option(names = "--retain", description = "manu: the retain group")
@@ -106,7 +109,7 @@ final class SelectCommand implements Callable<Integer> {
             case ENTROPY -> {
                 try (NeuronStatistics s = NeuronStatistics.load(requireStats());
                      NeuronStatistics base = s.subset(groups != null ? groups : baseGroups(s))) {
-                    yield EntropySelection.select(base, new EntropySelection.Params(topRate, filter, assign));
+                    yield EntropySelection.select(base, new EntropySelection.Params(topRate, filter, assign, rounding));
                 }
             }
             case MANU -> {
