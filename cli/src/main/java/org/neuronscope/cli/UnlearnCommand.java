@@ -38,6 +38,8 @@ final class UnlearnCommand implements Callable<Integer> {
     Manu.Cut cut;
     @Option(names = "--no-retain-cap", description = "collect the whole retain set (MANU's code uses as many retain samples as forget samples)")
     boolean noRetainCap;
+    @Option(names = "--no-answers", description = "statistics prompts without the reference answers (MANU's code collects over question and answer)")
+    boolean noAnswers;
     @Option(names = "--max-tokens", defaultValue = "16", description = "greedy answer length for samples with references (default: ${DEFAULT-VALUE})")
     int maxTokens;
     @Option(names = "--random-seed", defaultValue = "2024", description = "seed of the retain subset and of the random pruning (default: ${DEFAULT-VALUE})")
@@ -53,7 +55,7 @@ final class UnlearnCommand implements Callable<Integer> {
         Dataset f = Dataset.load(forget);
         Dataset r = Dataset.load(retain);
         var params = new UnlearnExperiment.Params(new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha, cut), iterations,
-                !noRetainCap, maxTokens, seed);
+                !noRetainCap, !noAnswers, maxTokens, seed);
         UnlearnExperiment.Result result;
         try (Workbench wb = Workbench.open(model.setup())) {
             result = UnlearnExperiment.run(wb, f, r, params, out, CliSupport.bar(spec.commandLine().getErr()));

@@ -82,6 +82,12 @@ public final class StatsExperiment {
      */
     public static NeuronStatistics run(Workbench wb, Dataset data, TokenGrouping grouping, Params params, Path out,
                                        Progress.Listener listener) {
+        return run(wb, wb.prompts(), data, grouping, params, out, listener);
+    }
+
+    /** {@link #run(Workbench, Dataset, TokenGrouping, Params, Path, Progress.Listener)} with prompts from {@code prompts}. */
+    public static NeuronStatistics run(Workbench wb, org.neuronscope.media.PromptSource source, Dataset data, TokenGrouping grouping,
+                                       Params params, Path out, Progress.Listener listener) {
         Path checkpoint = checkpointDir(out);
         try {
             StatisticsCollector c;
@@ -118,7 +124,7 @@ public final class StatsExperiment {
                     List<int[]> groups = new ArrayList<>();
                     try {
                         for (Sample s : data.samples().subList(i, end)) {
-                            Prompt p = wb.prompts().prepare(s);
+                            Prompt p = source.prepare(s);
                             prompts.add(p);
                             groups.add(grouping.groups(s, p));
                         }

@@ -6,6 +6,7 @@ import org.neuronscope.eval.MetricTable;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.hooks.HookScope;
 import org.neuronscope.media.LabelGrouping;
+import org.neuronscope.media.PromptSource;
 import org.neuronscope.methods.Intervention;
 import org.neuronscope.methods.InterventionMask;
 import org.neuronscope.methods.Manu;
@@ -50,10 +51,12 @@ public final class UnlearnExperiment {
      * @param iterations  collect → score → prune rounds (MANU's {@code num_iterations}; 1 is {@code prune.py})
      * @param capRetain   use at most as many retain samples as forget samples for the statistics (MANU's code
      *                    collects the retain set for as many batches as the forget set has); a seeded random subset
+     * @param withAnswers statistics prompts end with the sample's reference answer (MANU's code collects over
+     *                    question and answer tokens); samples without one are their question alone
      * @param maxTokens   greedy answer length for the evaluation of samples with references (0: no generation)
      * @param seed        seed of the retain subset and of the matched random pruning
      */
-    public record Params(Manu.Params manu, int iterations, boolean capRetain, int maxTokens, long seed) {
+    public record Params(Manu.Params manu, int iterations, boolean capRetain, boolean withAnswers, int maxTokens, long seed) {
         public Params {
             if (iterations < 1) {
                 throw new IllegalArgumentException("iterations must be at least 1, got " + iterations);
@@ -63,7 +66,7 @@ public final class UnlearnExperiment {
             }
         }
 
-        public static final Params DEFAULTS = new Params(Manu.Params.DEFAULTS, 1, true, 16, 2024);
+        public static final Params DEFAULTS = new Params(Manu.Params.DEFAULTS, 1, true, true, 16, 2024);
     }
 
     /**
@@ -94,6 +97,7 @@ public final class UnlearnExperiment {
         Dataset collect = combined(forget, retainForStats);
         LabelGrouping grouping = new LabelGrouping(SPLIT, List.of(FORGET, RETAIN), false); // every position, as MANU's hooks see them
         StatsExperiment.Params stats = new StatsExperiment.Params(HookPoint.FFN_ACT, STATISTICS, 10, 1);
+        PromptSource statsPrompts = p.withAnswers() ? wb.prompts(wb.setup().format().withAnswerAppended(true)) : wb.prompts();
         NeuronSet pruned = null;
         List<Integer> perIteration = new ArrayList<>();
         for (int it = 1; it <= p.iterations(); it++) {
@@ -103,7 +107,7 @@ public final class UnlearnExperiment {
                 if (pruned != null && pruned.size() > 0) {
                     scope.apply(InterventionMask.of(pruned, List.of(FORGET), new Intervention.Deactivate()), pruned.hookPoint());
                 }
-                try (NeuronStatistics s = StatsExperiment.run(wb, collect, grouping, stats, dir, listener)) {
+                try (NeuronStatistics s = StatsExperiment.run(wb, statsPrompts, collect, grouping, stats, dir, listener)) {
                     chosen = Manu.select(s, s.groups().indexOf(FORGET), s, s.groups().indexOf(RETAIN), p.manu(), FORGET);
                 }
             }
@@ -123,6 +127,7 @@ public final class UnlearnExperiment {
         params.put("iterations", Integer.toString(p.iterations()));
         params.put("retain_cap", Boolean.toString(p.capRetain()));
         params.put("retain_samples", Integer.toString(retainForStats.size()));
+        params.put("answers_in_statistics", Boolean.toString(p.withAnswers()));
         params.put("per_iteration", perIteration.toString());
         NeuronSet all = new NeuronSet(pruned.method(), pruned.hookPoint(), pruned.layers(), pruned.neurons(), params);
         all.ensureGroup(FORGET);

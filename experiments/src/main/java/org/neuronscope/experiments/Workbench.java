@@ -96,6 +96,11 @@ public final class Workbench implements AutoCloseable {
         return prompts;
     }
 
+    /** Prompts of this model (and projector) in another format, e.g. with the answers appended for statistics. */
+    public PromptSource prompts(org.neuronscope.media.PromptFormat format) {
+        return projector != null ? new MultimodalPrompts(projector, format) : new TextPrompts(model, format);
+    }
+
     /**
      * Closes the session, the projector and the model, each even if closing an earlier one failed
      * (the first failure is thrown, later ones suppressed). Idempotent.

@@ -23,8 +23,11 @@ import java.util.regex.Pattern;
  *                          {@link #TEMPLATE_DEFAULT_SYSTEM} for the one the model's template writes when a
  *                          conversation has none (as Hugging Face's rendering of Qwen's templates does, and
  *                          llama.cpp's built-in formatting does not), or a text
+ * @param appendAnswer      end the prompt with the sample's reference answer after the assistant prefix
+ *                          (the correct option's letter for multiple choice), as MANU's statistics see
+ *                          question and answer; samples without one end as usual
  */
-public record PromptFormat(String chatTemplate, String choiceInstruction, String defaultSystem) {
+public record PromptFormat(String chatTemplate, String choiceInstruction, String defaultSystem, boolean appendAnswer) {
     /** Use no chat template: the prompt is the system text, a blank line, and the user text. */
     public static final String RAW = "raw";
     /** {@link #defaultSystem()}: the template's own default system message, if it has one. */
@@ -32,14 +35,19 @@ public record PromptFormat(String chatTemplate, String choiceInstruction, String
     /** A ChatML system turn written as a literal (a newline or an escaped one after "system"), as Qwen's templates write their default. */
     private static final Pattern CHATML_SYSTEM = Pattern.compile("<\\|im_start\\|>system(?:\n|\\\\n)([^<>{}'\"]+?)<\\|im_end\\|>");
 
-    /** A format without a default system message. */
+    /** A format without a default system message, ending with the assistant prefix. */
     public PromptFormat(String chatTemplate, String choiceInstruction) {
-        this(chatTemplate, choiceInstruction, null);
+        this(chatTemplate, choiceInstruction, null, false);
     }
 
     /** This format with {@code system} as the system message of samples that have none (see {@link #defaultSystem()}). */
     public PromptFormat withDefaultSystem(String system) {
-        return new PromptFormat(chatTemplate, choiceInstruction, system);
+        return new PromptFormat(chatTemplate, choiceInstruction, system, appendAnswer);
+    }
+
+    /** This format with or without the reference answer after the assistant prefix (see {@link #appendAnswer()}). */
+    public PromptFormat withAnswerAppended(boolean append) {
+        return new PromptFormat(chatTemplate, choiceInstruction, defaultSystem, append);
     }
 
     /**
@@ -88,15 +96,24 @@ public record PromptFormat(String chatTemplate, String choiceInstruction, String
     public String format(Tokenizer tokenizer, Sample sample, String marker) {
         String user = userText(sample, marker);
         String system = sample.system() != null ? sample.system() : defaultSystemFor(tokenizer);
+        String answer = appendAnswer ? answer(sample) : "";
         if (RAW.equals(chatTemplate)) {
-            return system == null ? user : system + "\n\n" + user;
+            return (system == null ? user : system + "\n\n" + user) + (answer.isEmpty() ? "" : "\n" + answer);
         }
         List<ChatMessage> messages = new ArrayList<>();
         if (system != null) {
             messages.add(new ChatMessage("system", system));
         }
         messages.add(new ChatMessage("user", user));
-        return tokenizer.applyChatTemplate(chatTemplate, messages, true);
+        return tokenizer.applyChatTemplate(chatTemplate, messages, true) + answer;
+    }
+
+    /** The text {@link #appendAnswer()} appends: the first reference answer, or the correct option's letter; "" if none. */
+    static String answer(Sample sample) {
+        if (sample.isMultipleChoice()) {
+            return sample.answerIndex() == Sample.NO_ANSWER ? "" : sample.answerLetter();
+        }
+        return sample.answers().isEmpty() ? "" : sample.answers().getFirst();
     }
 
     private String defaultSystemFor(Tokenizer tokenizer) {

@@ -48,4 +48,20 @@ class PromptFormatTest {
             assertTrue(PromptFormat.chat().withDefaultSystem("Answer in French.").format(model.tokenizer(), plain, null).contains("Answer in French."));
         }
     }
+
+    @Test
+    void theAnswerFollowsTheAssistantPrefixWhenAsked() {
+        try (Model model = Model.load(SyntheticFixtures.tiny("qwen2"))) {
+            Sample open = Sample.text("o", "Capital of France?", List.of("Paris", "paris"));
+            String question = PromptFormat.chat().format(model.tokenizer(), open, null);
+            assertEquals(question + "Paris", PromptFormat.chat().withAnswerAppended(true).format(model.tokenizer(), open, null));
+            Sample mc = Sample.multipleChoice("m", "Capital of France?", List.of("Rome", "Paris"), 1);
+            String mcQuestion = PromptFormat.chat().format(model.tokenizer(), mc, null);
+            assertEquals(mcQuestion + "B", PromptFormat.chat().withAnswerAppended(true).format(model.tokenizer(), mc, null));
+            Sample none = Sample.text("n", "Say anything.", List.of());
+            assertEquals(PromptFormat.chat().format(model.tokenizer(), none, null),
+                    PromptFormat.chat().withAnswerAppended(true).format(model.tokenizer(), none, null));
+            assertEquals("Capital of France?\nParis", PromptFormat.raw().withAnswerAppended(true).format(model.tokenizer(), open, null));
+        }
+    }
 }
