@@ -38,6 +38,9 @@ final class UnlearnCommand implements Callable<Integer> {
     Manu.Cut cut;
     @Option(names = "--no-retain-cap", description = "collect the whole retain set (MANU's code uses as many retain samples as forget samples)")
     boolean noRetainCap;
+    @Option(names = "--multimodal-only", description = "score samples with media only as given (MANU's code also scores them as their text alone "
+            + "and prunes the union of both cuts)")
+    boolean multimodalOnly;
     @Option(names = "--no-answers", description = "statistics prompts without the reference answers (MANU's code collects over question and answer)")
     boolean noAnswers;
     @Option(names = "--max-tokens", defaultValue = "16", description = "greedy answer length for samples with references (default: ${DEFAULT-VALUE})")
@@ -55,7 +58,7 @@ final class UnlearnCommand implements Callable<Integer> {
         Dataset f = Dataset.load(forget);
         Dataset r = Dataset.load(retain);
         var params = new UnlearnExperiment.Params(new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha, cut), iterations,
-                !noRetainCap, !noAnswers, maxTokens, seed);
+                !noRetainCap, !noAnswers, !multimodalOnly, maxTokens, seed);
         UnlearnExperiment.Result result;
         try (Workbench wb = Workbench.open(model.setup())) {
             result = UnlearnExperiment.run(wb, f, r, params, out, CliSupport.bar(spec.commandLine().getErr()));

@@ -45,6 +45,9 @@ public final class UnlearnExperiment {
     public static final String SPLIT = "split";
     public static final String FORGET = "forget";
     public static final String RETAIN = "retain";
+    /** The statistics passes: samples as given, and samples with media as their text alone. */
+    public static final String MULTIMODAL = "multimodal";
+    public static final String UNIMODAL = "unimodal";
 
     /**
      * @param manu        MANU's weights, score variant, α per iteration and cut
@@ -53,10 +56,13 @@ public final class UnlearnExperiment {
      *                    collects the retain set for as many batches as the forget set has); a seeded random subset
      * @param withAnswers statistics prompts end with the sample's reference answer (MANU's code collects over
      *                    question and answer tokens); samples without one are their question alone
+     * @param unimodalPass also score every sample with media as its text alone and prune the union of both cuts
+     *                    (MANU's multimodal and unimodal masks); no effect on a dataset without media
      * @param maxTokens   greedy answer length for the evaluation of samples with references (0: no generation)
      * @param seed        seed of the retain subset and of the matched random pruning
      */
-    public record Params(Manu.Params manu, int iterations, boolean capRetain, boolean withAnswers, int maxTokens, long seed) {
+    public record Params(Manu.Params manu, int iterations, boolean capRetain, boolean withAnswers, boolean unimodalPass, int maxTokens,
+                         long seed) {
         public Params {
             if (iterations < 1) {
                 throw new IllegalArgumentException("iterations must be at least 1, got " + iterations);
@@ -66,7 +72,7 @@ public final class UnlearnExperiment {
             }
         }
 
-        public static final Params DEFAULTS = new Params(Manu.Params.DEFAULTS, 1, true, true, 16, 2024);
+        public static final Params DEFAULTS = new Params(Manu.Params.DEFAULTS, 1, true, true, true, 16, 2024);
     }
 
     /**
@@ -86,7 +92,7 @@ public final class UnlearnExperiment {
             Statistic.SUM_ABS);
 
     /**
-     * Runs the workflow; writes {@code out/iteration-<k>/statistics}, {@code out/pruned-set.json} and
+     * Runs the workflow; writes {@code out/iteration-<k>/<pass>/statistics}, {@code out/pruned-set.json} and
      * {@code out/pruned.gguf}. The model of {@code wb} is the one pruned.
      */
     public static Result run(Workbench wb, Dataset forget, Dataset retain, Params p, Path out, Progress.Listener listener) {
@@ -100,23 +106,34 @@ public final class UnlearnExperiment {
         PromptSource statsPrompts = p.withAnswers() ? wb.prompts(wb.setup().format().withAnswerAppended(true)) : wb.prompts();
         NeuronSet pruned = null;
         List<Integer> perIteration = new ArrayList<>();
+        // MANU's code scores each sample with its media (multimodal) and as its text alone (unimodal), cuts α
+        // of each, and prunes the union; a dataset without media has one pass
+        Map<String, Dataset> passes = new LinkedHashMap<>();
+        passes.put(MULTIMODAL, collect);
+        if (p.unimodalPass() && collect.stream().anyMatch(Sample::hasMedia)) {
+            passes.put(UNIMODAL, textOnly(collect));
+        }
         for (int it = 1; it <= p.iterations(); it++) {
-            Path dir = out.resolve("iteration-" + it);
-            NeuronSet chosen;
+            List<NeuronSet> chosen = new ArrayList<>();
             try (HookScope scope = wb.hooks().openScope()) {
                 if (pruned != null && pruned.size() > 0) {
                     scope.apply(InterventionMask.of(pruned, List.of(FORGET), new Intervention.Deactivate()), pruned.hookPoint());
                 }
-                try (NeuronStatistics s = StatsExperiment.run(wb, statsPrompts, collect, grouping, stats, dir, listener)) {
-                    chosen = Manu.select(s, s.groups().indexOf(FORGET), s, s.groups().indexOf(RETAIN), p.manu(), FORGET);
+                for (var pass : passes.entrySet()) { // every pass scores the model as pruned before this iteration
+                    Path dir = out.resolve("iteration-" + it).resolve(pass.getKey());
+                    try (NeuronStatistics s = StatsExperiment.run(wb, statsPrompts, pass.getValue(), grouping, stats, dir, listener)) {
+                        chosen.add(Manu.select(s, s.groups().indexOf(FORGET), s, s.groups().indexOf(RETAIN), p.manu(), FORGET));
+                    }
                 }
             }
-            NeuronSet next = pruned == null ? emptyLike(chosen) : pruned;
+            NeuronSet next = pruned == null ? emptyLike(chosen.getFirst()) : pruned;
             int added = 0;
-            for (NeuronSet.Neuron n : chosen.neurons(FORGET)) {
-                if (!next.contains(FORGET, n.layer(), n.neuron())) {
-                    next.add(FORGET, n.layer(), n.neuron(), n.score());
-                    added++;
+            for (NeuronSet c : chosen) {
+                for (NeuronSet.Neuron n : c.neurons(FORGET)) {
+                    if (!next.contains(FORGET, n.layer(), n.neuron())) {
+                        next.add(FORGET, n.layer(), n.neuron(), n.score());
+                        added++;
+                    }
                 }
             }
             pruned = next;
@@ -128,6 +145,7 @@ public final class UnlearnExperiment {
         params.put("retain_cap", Boolean.toString(p.capRetain()));
         params.put("retain_samples", Integer.toString(retainForStats.size()));
         params.put("answers_in_statistics", Boolean.toString(p.withAnswers()));
+        params.put("passes", String.join(",", passes.keySet()));
         params.put("per_iteration", perIteration.toString());
         NeuronSet all = new NeuronSet(pruned.method(), pruned.hookPoint(), pruned.layers(), pruned.neurons(), params);
         all.ensureGroup(FORGET);
@@ -170,6 +188,16 @@ public final class UnlearnExperiment {
         labels.put(SPLIT, split);
         return new Sample(split + "/" + s.id(), s.prompt(), s.system(), s.images(), s.audio(), s.video(), s.answers(), s.choices(),
                 s.answerIndex(), labels);
+    }
+
+    /** The samples without their media (MANU's unimodal inputs: the question alone). */
+    static Dataset textOnly(Dataset d) {
+        List<Sample> out = new ArrayList<>();
+        for (Sample s : d) {
+            out.add(new Sample(s.id(), s.prompt(), s.system(), List.of(), List.of(), List.of(), s.answers(), s.choices(), s.answerIndex(),
+                    s.labels()));
+        }
+        return Dataset.of(d.name() + "[text]", out);
     }
 
     /** {@code n} samples drawn without replacement (seeded), in their original order. */
