@@ -189,19 +189,8 @@ public final class LayerProbe {
             throw new IllegalArgumentException("no pooling '" + pooling + "' in these representations; they hold " + reps.poolings());
         }
         int[] layers = params.layers().length == 0 ? IntStream.range(0, reps.layers()).toArray() : params.layers();
-        for (int l : layers) {
-            if (l < 0 || l >= reps.layers()) {
-                throw new IndexOutOfBoundsException("layer " + l + " is out of range [0, " + reps.layers() + ")");
-            }
-        }
-        String[] values = new String[n];
-        for (int i = 0; i < n; i++) {
-            values[i] = reps.labels(i).get(label);
-            if (values[i] == null) {
-                throw new IllegalArgumentException("sample " + reps.sampleIds().get(i) + " has no label '" + label + "'"
-                        + (reps.labels(i).isEmpty() ? "" : " (it has " + reps.labels(i).keySet() + ")"));
-            }
-        }
+        List<Map<String, String>> labelSets = IntStream.range(0, n).mapToObj(reps::labels).toList();
+        String[] values = checkInput(reps.sampleIds(), labelSets, label, params, reps.layers());
         boolean classify = params.probe().kind() == LinearProbe.Kind.LOGISTIC;
         List<String> classes = new ArrayList<>();
         int[] counts;
@@ -213,10 +202,6 @@ public final class LayerProbe {
         if (classify) {
             List<String> sorted = Arrays.stream(values).distinct().sorted().toList();
             classes.addAll(sorted);
-            if (classes.size() < 2) {
-                throw new IllegalArgumentException("label '" + label + "' has a single class ('" + classes.getFirst() + "') in all " + n
-                        + " samples: a probe needs at least two");
-            }
             counts = new int[classes.size()];
             int[] yi = new int[n];
             for (int i = 0; i < n; i++) {
@@ -232,18 +217,7 @@ public final class LayerProbe {
         } else {
             counts = new int[0];
             for (int i = 0; i < n; i++) {
-                try {
-                    y[i] = Double.parseDouble(values[i]);
-                } catch (NumberFormatException e) {
-                    throw new IllegalArgumentException("sample " + reps.sampleIds().get(i) + ": label '" + label + "' is '" + values[i]
-                            + "', not a number (a linear probe needs a numeric target)");
-                }
-                if (!Double.isFinite(y[i])) {
-                    throw new IllegalArgumentException("sample " + reps.sampleIds().get(i) + ": label '" + label + "' is not finite");
-                }
-            }
-            if (Arrays.stream(y).distinct().count() < 2) {
-                throw new IllegalArgumentException("label '" + label + "' has the same value in all " + n + " samples: nothing to regress");
+                y[i] = Double.parseDouble(values[i]); // checked above
             }
             chance = 0;
             folds = Folds.plain(n, params.folds(), params.seed());
@@ -266,6 +240,62 @@ public final class LayerProbe {
         }).toList();
         return new Report(pooling, label, params.probe().kind(), classify ? "accuracy" : "r2", n, classes, counts, chance, params.folds(),
                 params.seed(), params.probe().c(), results);
+    }
+
+    /**
+     * Checks what {@link #run} would reject, before anything is collected: every requested layer in
+     * range, every sample with the label, at least two classes (two values for a numeric target),
+     * every class with at least as many samples as folds, numbers for a numeric target.
+     *
+     * @return the label's value of every sample
+     */
+    public static String[] checkInput(List<String> sampleIds, List<Map<String, String>> labels, String label, Params params, int modelLayers) {
+        for (int l : params.layers()) {
+            if (l < 0 || l >= modelLayers) {
+                throw new IndexOutOfBoundsException("layer " + l + " is out of range [0, " + modelLayers + ")");
+            }
+        }
+        int n = sampleIds.size();
+        if (n == 0) {
+            throw new IllegalArgumentException("no samples to probe");
+        }
+        String[] values = new String[n];
+        for (int i = 0; i < n; i++) {
+            values[i] = labels.get(i).get(label);
+            if (values[i] == null) {
+                throw new IllegalArgumentException("sample " + sampleIds.get(i) + " has no label '" + label + "'"
+                        + (labels.get(i).isEmpty() ? "" : " (it has " + new java.util.TreeSet<>(labels.get(i).keySet()) + ")"));
+            }
+        }
+        if (params.probe().kind() == LinearProbe.Kind.LOGISTIC) {
+            List<String> classes = Arrays.stream(values).distinct().sorted().toList();
+            if (classes.size() < 2) {
+                throw new IllegalArgumentException("label '" + label + "' has a single class ('" + classes.getFirst() + "') in all " + n
+                        + " samples: a probe needs at least two");
+            }
+            int[] yi = Arrays.stream(values).mapToInt(v -> Collections.binarySearch(classes, v)).toArray();
+            Folds.stratified(yi, params.folds(), params.seed(), classes); // throws for a class with fewer samples than folds
+        } else {
+            double[] y = new double[n];
+            for (int i = 0; i < n; i++) {
+                try {
+                    y[i] = Double.parseDouble(values[i]);
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("sample " + sampleIds.get(i) + ": label '" + label + "' is '" + values[i]
+                            + "', not a number (a linear probe needs a numeric target)");
+                }
+                if (!Double.isFinite(y[i])) {
+                    throw new IllegalArgumentException("sample " + sampleIds.get(i) + ": label '" + label + "' is not finite");
+                }
+            }
+            if (Arrays.stream(y).distinct().count() < 2) {
+                throw new IllegalArgumentException("label '" + label + "' has the same value in all " + n + " samples: nothing to regress");
+            }
+            if (params.folds() > n) {
+                throw new IllegalArgumentException(params.folds() + " folds for " + n + " samples");
+            }
+        }
+        return values;
     }
 
     private record Score(double score, double low, double high, double foldMean, double foldSd, double train) {

@@ -71,6 +71,7 @@ public final class ProbeExperiment {
     public static Representations collect(Workbench wb, Dataset data, Params params, Path out, Progress.Listener listener) {
         List<String> names = params.poolings().stream().map(Pooling::name).toList();
         String dataset = StatsExperiment.datasetId(data);
+        checkMedia(data, names);
         try {
             Path done = representationsDir(out);
             Representations reps = null;
@@ -119,6 +120,24 @@ public final class ProbeExperiment {
             return reps;
         } catch (IOException e) {
             throw new UncheckedIOException("representations under " + out + ": " + e.getMessage(), e);
+        }
+    }
+
+    /** A pooling over a media modality needs that medium in every sample: said before anything is decoded. */
+    static void checkMedia(Dataset data, List<String> poolings) {
+        for (Sample s : data.samples()) {
+            for (String p : poolings) {
+                boolean missing = switch (p) {
+                    case "mean:image" -> s.images().isEmpty();
+                    case "mean:audio" -> s.audio().isEmpty();
+                    case "mean:video" -> s.video().isEmpty();
+                    default -> false;
+                };
+                if (missing) {
+                    throw new IllegalArgumentException("sample " + s.id() + " has no " + p.substring(5) + " tokens for pooling " + p
+                            + " (it has no " + p.substring(5) + ")");
+                }
+            }
         }
     }
 

@@ -105,6 +105,7 @@ class PlantedProbeTest {
         assertEquals(6, reps.layers());
         LayerProbe.Params params = LayerProbe.Params.defaults(LinearProbe.Kind.LOGISTIC);
         LayerProbe.Report last = ProbeExperiment.probe(reps, "last", "class", params, out.resolve("last"), Progress.Listener.NONE);
+        System.out.print(last.table());
         for (LayerProbe.LayerResult r : last.layers()) {
             if (r.layer() < K) {
                 assertTrue(r.score() < 0.65, "layer " + r.layer() + " below k is at chance: " + r.score());
@@ -117,6 +118,7 @@ class PlantedProbeTest {
         }
         assertEquals(0.5, last.chance());
         LayerProbe.Report mean = ProbeExperiment.probe(reps, "mean", "class", params, out.resolve("mean"), Progress.Listener.NONE);
+        System.out.print(mean.table());
         assertTrue(mean.layers().getFirst().score() > 0.97, "mean pooling sees the class token at layer 0: " + mean.layers().getFirst().score());
         assertTrue(Files.size(out.resolve("last").resolve("report").resolve("probe.png")) > 1000);
         assertTrue(Files.readString(out.resolve("last").resolve("report").resolve("index.html")).contains("shuffled-label control"));

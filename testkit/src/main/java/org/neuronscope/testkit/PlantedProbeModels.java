@@ -23,11 +23,12 @@ import org.neuronscope.eval.Sample;
  * zero in every Q, K, V, gate and up matrix) and no layer writes them (their rows are zero in every
  * attention output and FFN down matrix), with one exception in layer k: one dimension of each value
  * head reads the class axis, and the attention output writes those dimensions (and only them) to the
- * read-out axis. Since ±v have the same square, the class tokens' RMS norms are equal, so below layer
+ * read-out axis; its queries are zero, so it attends uniformly and the class token's weight is
+ * 1/(position + 1), never vanishing. Since ±v have the same square, the class tokens' RMS norms are equal, so below layer
  * k every computation outside the class axis is identical for both classes: the last token's
  * residual stream does not depend on the class at all (the label is not readable, by construction).
- * From layer k on it carries {@code ±β} on the read-out axis (β > 0: an attention weight times v
- * times the gains), again with the same square for both classes, so that nothing else changes and
+ * From layer k on it carries {@code ±β} on the read-out axis (β > 0: the attention weight times v over
+ * the class token's RMS times the gains), again with the same square for both classes, so that nothing else changes and
  * the sign of one coordinate separates the classes. Mean pooling over all tokens, in contrast, sees
  * the class token's ±v from the first layer on.
  */
@@ -111,7 +112,9 @@ public final class PlantedProbeModels {
                 return;
             }
             int layer = Integer.parseInt(name.substring(4, name.indexOf('.', 4)));
-            if (name.endsWith(".attn_q.weight") || name.endsWith(".attn_k.weight") || name.endsWith(".ffn_gate.weight")
+            if (layer == k && name.endsWith(".attn_q.weight")) {
+                Arrays.fill(values, 0f); // layer k attends uniformly: every earlier token, the class token too, gets 1/position
+            } else if (name.endsWith(".attn_q.weight") || name.endsWith(".attn_k.weight") || name.endsWith(".ffn_gate.weight")
                     || name.endsWith(".ffn_up.weight")) {
                 values[CLASS_AXIS] = 0f; // a row is one output: its weights on the planted inputs are 0
                 values[READ_AXIS] = 0f;
