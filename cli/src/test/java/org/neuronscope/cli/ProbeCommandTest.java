@@ -32,6 +32,13 @@ class ProbeCommandTest {
     @BeforeAll
     static void fixtures() throws Exception {
         dir = Path.of("target", "probe-cli-test").toAbsolutePath();
+        if (Files.exists(dir)) { // a fresh directory: a finished earlier run would be read back instead of collected
+            try (var walk = Files.walk(dir)) {
+                for (Path p : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                    Files.delete(p);
+                }
+            }
+        }
         Files.createDirectories(dir);
         Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-llama-spm.gguf").toAbsolutePath().normalize();
         Path tiny = SyntheticModels.write(ModelSpec.tiny("llama", vocab), dir.resolve("tiny-llama.gguf"));

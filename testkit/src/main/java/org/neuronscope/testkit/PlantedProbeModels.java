@@ -143,6 +143,24 @@ public final class PlantedProbeModels {
         });
     }
 
+    /**
+     * The token ids of {@code words} in a SentencePiece vocabulary (llama.cpp's llama-spm file): the
+     * pieces {@code "▁" + word}, which is how the tokenizer splits a word after a space.
+     */
+    public static int[] spmTokens(Path vocab, String... words) {
+        try (org.neuronscope.gguf.GgufFile f = org.neuronscope.gguf.GgufFile.open(vocab)) {
+            List<String> pieces = Arrays.asList(f.getStringArray("tokenizer.ggml.tokens"));
+            int[] ids = new int[words.length];
+            for (int i = 0; i < words.length; i++) {
+                ids[i] = pieces.indexOf("\u2581" + words[i]);
+                if (ids[i] < 0) {
+                    throw new IllegalArgumentException("'" + words[i] + "' is not one piece of " + vocab);
+                }
+            }
+            return ids;
+        }
+    }
+
     private static final String[] FILLERS = {"the", "big", "small", "red", "house", "near", "river", "old", "man", "saw", "green", "tree",
         "by", "road", "quiet", "morning", "light", "rain", "stone", "bridge", "blue", "window", "under", "hill"};
 
