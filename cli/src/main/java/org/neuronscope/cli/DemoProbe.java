@@ -38,6 +38,9 @@ final class DemoProbe {
     /** Runs it under {@code work}/probe with the llama vocabulary {@code llamaVocab} (llama.cpp's ggml-vocab-llama-spm.gguf). */
     static Result run(Path work, Path llamaVocab, int samples, int threads, Progress.Listener listener) {
         Path dir = work.resolve("probe");
+        // the demo starts over: representations of an earlier demo (another sample count) would be refused, not reused
+        deleteRecursively(ProbeExperiment.representationsDir(dir));
+        deleteRecursively(ProbeExperiment.checkpointDir(dir));
         Path model = PlantedProbeModels.write(PlantedProbeModels.Spec.tiny(llamaVocab, K, PlantedProbeModels.spmTokens(llamaVocab, WORDS)),
                 dir.resolve("model"));
         Dataset data = Dataset.of("planted-probe", PlantedProbeModels.samples(samples, 9, WORDS, false));
@@ -52,6 +55,19 @@ final class DemoProbe {
         LayerProbe.Report mean = ProbeExperiment.probe(reps, "mean", "class", params, dir.resolve("probe-mean"), listener);
         return new Result(last, mean, dir.resolve("probe-last").resolve("report").resolve("probe.png"),
                 dir.resolve("probe-mean").resolve("report").resolve("probe.png"));
+    }
+
+    private static void deleteRecursively(Path p) {
+        if (!java.nio.file.Files.exists(p)) {
+            return;
+        }
+        try (var walk = java.nio.file.Files.walk(p)) {
+            for (Path q : walk.sorted(java.util.Comparator.reverseOrder()).toList()) {
+                java.nio.file.Files.delete(q);
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("cannot remove " + p + ": " + e.getMessage(), e);
+        }
     }
 
     /** The section of the demo's report. */
