@@ -7,6 +7,8 @@
 module org.neuronscope.analysis {
     requires org.slf4j;
     requires com.fasterxml.jackson.databind;
+    // LIBLINEAR's Java port for the probes; its jar names no module, so the name comes from the file name.
+    requires liblinear;
     // The methods' vector kernels; absent unless the JVM runs with --add-modules=jdk.incubator.vector.
     requires static jdk.incubator.vector;
 
@@ -14,5 +16,6 @@ module org.neuronscope.analysis {
     exports org.neuronscope.eval;
     exports org.neuronscope.gguf;
     exports org.neuronscope.methods;
+    exports org.neuronscope.probe;
     exports org.neuronscope.stats;
 }

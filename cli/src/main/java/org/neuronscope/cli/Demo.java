@@ -27,6 +27,7 @@ import org.neuronscope.methods.Miner;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
 import org.neuronscope.model.SessionParams;
+import org.neuronscope.probe.LayerProbe;
 import org.neuronscope.stats.NeuronStatistics;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -54,7 +55,7 @@ public final class Demo {
 
     /** What the demo found. */
     public record Result(Map<String, double[]> precisionRecall, Map<String, NeuronSet> selections, MetricTable ablation, Path report,
-                         Duration elapsed) {
+                         Duration elapsed, LayerProbe.Report probe) {
     }
 
     private Demo() {
@@ -131,10 +132,12 @@ public final class Demo {
                     pr.put(e.getKey() + ", audio", precisionRecall(e.getValue(), "audio", truth));
                 }
             }
-            Path report = report(work, pr, selections, truth, ablation);
+            // layer-wise probing on its own planted model (llama.cpp's llama vocabulary sits beside the qwen2 one)
+            DemoProbe.Result probe = DemoProbe.run(work, qwen2Vocab.resolveSibling("ggml-vocab-llama-spm.gguf"), 160, threads, listener);
+            Path report = report(work, pr, selections, truth, ablation, probe);
             Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             LOG.info("demo finished in {} s; report {}", elapsed.toSeconds(), report);
-            return new Result(pr, selections, ablation, report, elapsed);
+            return new Result(pr, selections, ablation, report, elapsed, probe.last());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -196,7 +199,8 @@ public final class Demo {
         return file;
     }
 
-    private static Path report(Path work, Map<String, double[]> pr, Map<String, NeuronSet> selections, NeuronSet truth, MetricTable ablation) {
+    private static Path report(Path work, Map<String, double[]> pr, Map<String, NeuronSet> selections, NeuronSet truth, MetricTable ablation,
+                               DemoProbe.Result probe) {
         Path dir = work.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope demo: planted modality-specific neurons");
         html.paragraph("A synthetic Qwen2-VL-style model (5 layers x 500 FFN neurons) with " + truth.size("image")
@@ -222,6 +226,7 @@ public final class Demo {
                 "Ablation effect per sample group: the selected set against a matched random set");
         html.image(dir, Charts.ablationDeltas(ablation, "top1_agreement", "Change of top-1 agreement with the unablated model",
                 dir.resolve("ablation-top1.png")), "Top-1 agreement change");
+        DemoProbe.section(html, dir, probe);
         return html.write(dir.resolve("index.html"));
     }
 }

@@ -13,14 +13,15 @@ import java.io.UncheckedIOException;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neuronscope stats|select|ablate|export|unlearn|demo}: the experiments of the library from a shell, one
+ * {@code neuronscope stats|select|ablate|export|unlearn|probe|demo}: the experiments of the library from a shell, one
  * class per command. Every command takes its model, projector and dataset by path and prints where
  * its results went. Options are typed: picocli converts hook points, statistics, interventions and
  * enums, so a bad value is reported before anything is loaded.
  */
 @Command(name = "neuronscope", mixinStandardHelpOptions = true, version = "neuronscope 0.1.0",
         description = "Find, switch off and measure modality-, domain- and language-specific neurons of GGUF models.",
-        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, ExportCommand.class, UnlearnCommand.class, DemoCommand.class})
+        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, ExportCommand.class, UnlearnCommand.class, ProbeCommand.class,
+                DemoCommand.class})
 public final class NeuronScopeCli implements Callable<Integer> {
     public static void main(String[] args) {
         System.exit(run(args));

@@ -43,7 +43,7 @@ class ArchitectureTest {
     @Test
     void analysisUsesNoNativeCode() {
         ArchRule rule = noClasses().that().resideInAnyPackage("org.neuronscope", "org.neuronscope.gguf..", "org.neuronscope.stats..",
-                        "org.neuronscope.methods..", "org.neuronscope.eval..")
+                        "org.neuronscope.methods..", "org.neuronscope.eval..", "org.neuronscope.probe..")
                 .should().dependOnClassesThat().resideInAnyPackage("org.neuronscope.bindings..", "org.neuronscope.internal..",
                         "org.neuronscope.model..", "org.neuronscope.hooks..", "org.neuronscope.media..", "org.neuronscope.collect..",
                         "org.neuronscope.experiments..", "org.neuronscope.testkit..", "org.neuronscope.cli..");
@@ -61,7 +61,7 @@ class ArchitectureTest {
     @Test
     void libraryCodeNeitherPrintsNorDependsOnTheTestKit() {
         noClasses().that().resideInAnyPackage("org.neuronscope", "org.neuronscope.gguf..", "org.neuronscope.stats..", "org.neuronscope.methods..",
-                        "org.neuronscope.eval..", "org.neuronscope.model..", "org.neuronscope.hooks..", "org.neuronscope.media..",
+                        "org.neuronscope.eval..", "org.neuronscope.probe..", "org.neuronscope.model..", "org.neuronscope.hooks..", "org.neuronscope.media..",
                         "org.neuronscope.collect..", "org.neuronscope.experiments..", "org.neuronscope.internal..")
                 .should().dependOnClassesThat().resideInAPackage("org.neuronscope.testkit..")
                 .orShould().accessField(System.class, "out")

@@ -15,7 +15,8 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 /**
  * The demo pipeline (stats → select → ablate → report) on the planted model: every method recovers
  * the planted image neurons, ablating the selection moves image prompts far more than a matched
- * random set and leaves text prompts alone, and the report with its charts is written.
+ * random set and leaves text prompts alone, the probe on the planted probe model finds its layer,
+ * and the report with its charts is written.
  */
 class DemoTest {
     @Test
@@ -40,6 +41,12 @@ class DemoTest {
         // text perplexity: the image set leaves it exactly as it was, the random set does not
         assertEquals(0.0, t.delta("MINER image set", "text", "text_nll"), 1e-9);
         assertTrue(Math.abs(t.delta("random (matched)", "text", "text_nll")) > 1e-4);
+        // the probe on the planted probe model: chance below layer 3, readable from it, and in the report
+        for (var l : r.probe().layers()) {
+            assertTrue(l.layer() < 3 ? l.score() < 0.7 : l.score() > 0.95, "probe, layer " + l.layer() + ": " + l.score());
+        }
+        assertTrue(Files.size(r.report().getParent().resolve("probe-last.png")) > 1000);
+        assertTrue(Files.readString(r.report()).contains("Layer-wise probing on a planted model"));
     }
 
     /**

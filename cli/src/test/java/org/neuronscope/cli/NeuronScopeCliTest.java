@@ -63,7 +63,7 @@ class NeuronScopeCliTest {
     void helpForEveryCommand() {
         Run top = cli("--help");
         assertEquals(0, top.code());
-        for (String c : List.of("stats", "select", "ablate", "export", "demo")) {
+        for (String c : List.of("stats", "select", "ablate", "export", "unlearn", "probe", "demo")) {
             assertTrue(top.out().contains(c), c);
             Run r = cli(c, "--help");
             assertEquals(0, r.code(), c);

@@ -42,6 +42,42 @@ public final class SyntheticMedia {
         return out;
     }
 
+    /**
+     * A seeded image whose class is planted in its pixels: a square of {@code rgb} (a quarter to a half
+     * of the side, at a random place) on a background of dim noise, written as PNG.
+     */
+    public static Path writeObjectPng(Path out, int width, int height, int rgb, long seed) {
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        SplittableRandom rng = new SplittableRandom(seed);
+        for (int y = 0; y < height; y++) {
+            for (int x = 0; x < width; x++) {
+                int v = 40 + rng.nextInt(60);
+                img.setRGB(x, y, (v << 16) | (v << 8) | v);
+            }
+        }
+        int side = Math.min(width, height) / 4 + rng.nextInt(Math.max(1, Math.min(width, height) / 4));
+        int x0 = rng.nextInt(Math.max(1, width - side));
+        int y0 = rng.nextInt(Math.max(1, height - side));
+        for (int y = y0; y < y0 + side; y++) {
+            for (int x = x0; x < x0 + side; x++) {
+                int jitter = rng.nextInt(16);
+                int r = Math.min(255, ((rgb >> 16) & 0xFF) + jitter);
+                int g = Math.min(255, ((rgb >> 8) & 0xFF) + jitter);
+                int b = Math.min(255, (rgb & 0xFF) + jitter);
+                img.setRGB(x, y, (r << 16) | (g << 8) | b);
+            }
+        }
+        try {
+            Files.createDirectories(out.toAbsolutePath().getParent());
+            if (!ImageIO.write(img, "png", out.toFile())) {
+                throw new IllegalStateException("no PNG writer available");
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write " + out + ": " + e.getMessage(), e);
+        }
+        return out;
+    }
+
     private static int channel(double v) {
         return (int) Math.max(0, Math.min(255, Math.round((v + 1) / 2 * 255)));
     }
