@@ -37,14 +37,20 @@ import static org.junit.jupiter.api.Assertions.*;
 /**
  * all-MiniLM-L6-v2 converted to GGUF and run by llama.cpp with the hooks, against an independent
  * engine: ONNX Runtime running the original ONNX graph, edited to expose every layer's GELU output
- * ({@code /encoder/layer.N/intermediate/intermediate_act_fn/Mul_1}) as an extra graph output. Per
- * token and neuron, the taps at {@code ffn.act} equal ONNX Runtime's activations within the error of
- * ggml's CPU GELU (a tanh approximation read from a table indexed by the input rounded to fp16, so
- * input and output carry fp16 rounding: |Δ| ≤ 1e-3 + 2⁻⁹·|x|), the in-graph reductions (COUNT of
- * act > 0, SUM) equal the same quantities summed over ONNX Runtime's values (counts exactly, except
- * for activations within the tolerance of 0, which are counted and reported), and the mean-pooled
- * sentence embeddings have cosine ≥ 0.9999. Tokenisation is checked against a transcription of the
- * Hugging Face BERT tokenizer and llama.cpp's own bert vocabulary test vectors.
+ * ({@code /encoder/layer.N/intermediate/intermediate_act_fn/Mul_1}) and its input (the up
+ * projection, {@code intermediate/dense/Add}) as extra graph outputs, on real sentences.
+ *
+ * <p>Tolerances come from ggml's CPU GELU: the tanh approximation, read from a table indexed by the
+ * input rounded to fp16 and holding fp16 outputs. On ONNX Runtime's own pre-activations it differs
+ * from the exact erf GELU by at most 2.4e-3 (checked: ≤ 2.5e-3), i.e. 1e-3 + |x|/512 covers it for
+ * layer 0, where both engines see the same input (asserted for every activation there). Deeper
+ * layers inherit what earlier layers' GELU differences did to the residual stream (up to ~1e-2 in
+ * the up projection by layer 3); there the test asserts max |Δ| ≤ 0.02 and at most 2 % of the
+ * activations outside 1e-3 + |x|/512 (the figures are logged). Counts of act > 0 from the in-graph
+ * COUNT equal ONNX Runtime's except for activations within 2.5e-3 of 0 (counted and logged, and no
+ * activation farther from 0 has another sign); the in-graph SUM equals the sum of ONNX Runtime's
+ * activations; the mean-pooled sentence embeddings have cosine ≥ 0.9999. Tokenisation is checked
+ * against a transcription of the Hugging Face BERT tokenizer and llama.cpp's own bert vocabulary.
  */
 class MiniLmOracleTest {
     private static final Logger LOG = LoggerFactory.getLogger(MiniLmOracleTest.class);
@@ -64,6 +70,7 @@ class MiniLmOracleTest {
     static OrtEnvironment env;
     static OrtSession ort;
     static final List<String> actOutputs = new ArrayList<>();
+    static final List<String> preOutputs = new ArrayList<>();
 
     @BeforeAll
     static void setUp() throws Exception {
@@ -73,11 +80,14 @@ class MiniLmOracleTest {
                 String name = "/encoder/layer." + l + "/intermediate/intermediate_act_fn/Mul_1_output_0";
                 assertTrue(m.producer(name).isPresent(), name);
                 actOutputs.add(name);
+                preOutputs.add("/encoder/layer." + l + "/intermediate/dense/Add_output_0");
             }
             env = OrtEnvironment.getEnvironment();
             OrtSession.SessionOptions o = new OrtSession.SessionOptions();
             o.setIntraOpNumThreads(2);
-            ort = env.createSession(m.withExtraOutputs(actOutputs), o);
+            List<String> extra = new ArrayList<>(actOutputs);
+            extra.addAll(preOutputs);
+            ort = env.createSession(m.withExtraOutputs(extra), o);
         }
     }
 
@@ -89,7 +99,7 @@ class MiniLmOracleTest {
     }
 
     /** ONNX Runtime's outputs for one sentence: per layer [token][neuron], and last_hidden_state. */
-    record OrtRun(float[][][] act, float[][] hidden) {
+    record OrtRun(float[][][] act, float[][][] pre, float[][] hidden) {
     }
 
     static OrtRun runOrt(int[] tokens) throws Exception {
@@ -101,12 +111,13 @@ class MiniLmOracleTest {
              OnnxTensor b = OnnxTensor.createTensor(env, LongBuffer.wrap(ones), shape);
              OnnxTensor c = OnnxTensor.createTensor(env, LongBuffer.wrap(new long[ids.length]), shape);
              OrtSession.Result r = ort.run(Map.of("input_ids", a, "attention_mask", b, "token_type_ids", c))) {
-            float[][][] act = new float[6][][];
+            float[][][] act = new float[6][][], pre = new float[6][][];
             for (int l = 0; l < 6; l++) {
                 act[l] = ((float[][][]) r.get(actOutputs.get(l)).orElseThrow().getValue())[0];
+                pre[l] = ((float[][][]) r.get(preOutputs.get(l)).orElseThrow().getValue())[0];
             }
             float[][] hidden = ((float[][][]) r.get("last_hidden_state").orElseThrow().getValue())[0];
-            return new OrtRun(act, hidden);
+            return new OrtRun(act, pre, hidden);
         }
     }
 
@@ -132,6 +143,25 @@ class MiniLmOracleTest {
         }
         return ab / Math.sqrt(aa * bb);
     }
+
+    /** ggml's CPU GELU: the tanh approximation, tabulated over fp16 inputs, fp16 outputs. */
+    static float ggmlGelu(float z) {
+        if (z <= -10f) {
+            return 0f;
+        }
+        if (z >= 10f) {
+            return z;
+        }
+        float x = Float.float16ToFloat(Float.floatToFloat16(z));
+        float v = (float) (0.5 * x * (1 + Math.tanh(0.7978845608028654 * x * (1 + 0.044715 * x * x))));
+        return Float.float16ToFloat(Float.floatToFloat16(v));
+    }
+
+    /**
+     * Activations this close to 0 may have either sign in llama.cpp: the largest difference of ggml's
+     * GELU from the exact one near 0 (measured: 2.4e-3 at most, see the log) bounds it.
+     */
+    static final float NEAR_ZERO = 2.5e-3f;
 
     static float tolerance(float x) {
         return 1e-3f + Math.abs(x) / 512f;
@@ -215,7 +245,8 @@ class MiniLmOracleTest {
     void activationsReductionsAndEmbeddingsEqualOnnxRuntime() throws Exception {
         int layers = 6, width = 1536;
         long compared = 0, signFlips = 0, nearZero = 0;
-        double maxAbs = 0, maxScaled = 0, minCos = 1;
+        long[] over = new long[layers];
+        double approx = 0, prop = 0, maxAbs = 0, maxScaled = 0, minCos = 1, maxFlip = 0, sumOff = 0;
         try (Model model = Model.load(gguf); Session session = model.newSession(params()); HookScope scope = session.hooks().openScope()) {
             Map<Integer, float[][]> taps = new HashMap<>();
             scope.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, n, idx) -> {
@@ -246,6 +277,10 @@ class MiniLmOracleTest {
                     for (int t = 0; t < tokens.length; t++) {
                         for (int n = 0; n < width; n++) {
                             float x = want.act()[l][t][n], y = got[t][n];
+                            float g = ggmlGelu(want.pre()[l][t][n]);
+                            approx = Math.max(approx, Math.abs(g - x));
+                            prop = Math.max(prop, Math.abs(g - y));
+                            if (Math.abs(x - y) > tolerance(x)) { over[l]++; }
                             double d = Math.abs(x - y);
                             maxAbs = Math.max(maxAbs, d);
                             maxScaled = Math.max(maxScaled, d / tolerance(x));
@@ -256,9 +291,9 @@ class MiniLmOracleTest {
                             ortSum[l][n] += x;
                             if ((x > 0) != (y > 0)) {
                                 signFlips++;
-                                assertTrue(Math.abs(x) <= tolerance(0), "sign of layer " + l + " token " + t + " neuron " + n + ": " + x + " vs " + y);
+                                maxFlip = Math.max(maxFlip, Math.abs(x));
                             }
-                            if (Math.abs(x) <= tolerance(0)) {
+                            if (Math.abs(x) <= NEAR_ZERO) {
                                 ambiguous[l][n]++;
                                 nearZero++;
                             }
@@ -268,6 +303,7 @@ class MiniLmOracleTest {
                         double c = count.get(l, 0, n);
                         assertTrue(Math.abs(c - ortCount[l][n]) <= ambiguous[l][n],
                                 "COUNT layer " + l + " neuron " + n + ": " + c + " vs " + ortCount[l][n] + " (" + ambiguous[l][n] + " near 0)");
+                        sumOff = Math.max(sumOff, Math.abs(ortSum[l][n] - sum.get(l, 0, n)));
                         assertEquals(ortSum[l][n], sum.get(l, 0, n), tokens.length * 2e-3 + 2e-3 * Math.abs(ortSum[l][n]),
                                 "SUM layer " + l + " neuron " + n);
                     }
@@ -284,8 +320,17 @@ class MiniLmOracleTest {
                 assertTrue(cos >= 0.9999, "sentence embedding cosine " + cos + " for: " + s);
             }
         }
-        LOG.info("MiniLM vs ONNX Runtime: {} activations compared, max |Δ| {}, max |Δ|/tolerance {}, {} within tolerance of 0, {} sign flips; "
-                + "min sentence cosine {}", compared, maxAbs, maxScaled, nearZero, signFlips, minCos);
-        assertTrue(maxScaled <= 1.0, "largest activation difference is " + maxScaled + " times the tolerance");
+        LOG.info("MiniLM vs ONNX Runtime: ggml's GELU vs the exact one on the same inputs: max |Δ| {}; llama.cpp's taps vs ggml's GELU of ONNX "
+                + "Runtime's pre-activations (upstream drift): max |Δ| {}; per layer outside 1e-3 + |x|/512: {}; max |Δ| of the SUM reductions {}",
+                approx, prop, Arrays.toString(over), sumOff);
+        LOG.info("MiniLM vs ONNX Runtime: {} activations compared, max |Δ| {}, max |Δ|/tolerance {}, {} within 2.5e-3 of 0, {} sign flips; "
+                + "min sentence cosine {}; largest |act| with another sign {}", compared, maxAbs, maxScaled, nearZero, signFlips, minCos, maxFlip);
+        assertTrue(maxFlip <= NEAR_ZERO, "an activation of " + maxFlip + " has another sign in llama.cpp");
+        assertEquals(0, over[0], "layer 0 (no upstream drift): activations outside 1e-3 + |x|/512 of ONNX Runtime's");
+        for (int l = 0; l < layers; l++) {
+            assertTrue(over[l] <= compared / layers / 50, "layer " + l + ": " + over[l] + " activations outside the tolerance (more than 2 %)");
+        }
+        assertTrue(maxAbs <= 0.02, "largest activation difference " + maxAbs);
+        assertTrue(approx <= 2.5e-3, "ggml's GELU on ONNX Runtime's own pre-activations differs by " + approx);
     }
 }
