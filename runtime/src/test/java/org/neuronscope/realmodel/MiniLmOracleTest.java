@@ -122,7 +122,7 @@ class MiniLmOracleTest {
     }
 
     static SessionParams params() {
-        return SessionParams.defaults().withContextSize(512).withBatchSize(512).withThreads(2).withEmbeddings(true);
+        return SessionParams.defaults().withContextSize(512).withBatchSize(512).withThreads(1).withEmbeddings(true);
     }
 
     static void decode(Session session, int[] tokens) {
