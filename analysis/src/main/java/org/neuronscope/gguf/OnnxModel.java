@@ -337,7 +337,7 @@ public final class OnnxModel implements AutoCloseable {
             MemorySegment.copy(MemorySegment.ofArray(b), 0, raw, 0, b.length);
         }
         if (raw == null) {
-            raw = MemorySegment.NULL.reinterpret(0);
+            raw = MemorySegment.ofArray(new byte[0]); // no data (a type this reader does not decode)
         }
         long[] d = dims.stream().mapToLong(Long::longValue).toArray();
         Tensor t = new Tensor(name, d, type, raw);

@@ -24,6 +24,20 @@ class ConvertBertCommandTest {
         assertEquals(-1, Files.mismatch(out, MiniLm.gguf()), "the command's GGUF differs from OnnxBertConverter's");
     }
 
+    /** ablate's metrics all score tokens: an embedding model without head is refused with what applies. */
+    @Test
+    void ablateRefusesAModelWithoutHead() throws Exception {
+        Path data = dir.resolve("d.jsonl");
+        Files.writeString(data, "{\"id\": \"a\", \"prompt\": \"a recipe for bread\", \"domain\": \"recipes\"}\n");
+        Path set = dir.resolve("set.json");
+        new org.neuronscope.methods.NeuronSet("lape", org.neuronscope.HookPoint.FFN_ACT, 6, 1536, java.util.Map.of())
+                .add("recipes", 3, 100, 0.1).save(set);
+        NeuronScopeCliTest.Run r = NeuronScopeCliTest.cli("ablate", "--model", MiniLm.gguf().toString(), "--dataset", data.toString(),
+                "--set", set.toString(), "--group-by", "label:domain", "--max-tokens", "0", "--threads", "1", "--out", dir.resolve("out").toString());
+        assertEquals(2, r.code(), r.err());
+        assertTrue(r.err().contains("need a language-model head") && r.err().contains("embedding model"), r.err());
+    }
+
     @Test
     void missingInputIsAMessage() {
         NeuronScopeCliTest.Run r = NeuronScopeCliTest.cli("convert-bert", "--onnx", dir.resolve("none.onnx").toString(), "--tokenizer",

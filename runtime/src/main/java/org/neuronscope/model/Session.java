@@ -261,7 +261,7 @@ public final class Session implements AutoCloseable {
         if (model.isEncoder() && model.poolingType() != 0) {
             // llama.cpp keeps only the pooled rows of a pooling encoder
             throw new UnsupportedArchitectureException("the model " + model.path().getFileName() + " pools its embeddings: read "
-                    + "sequenceEmbedding(seqId), or tap resid.post of the last layer for per-token states");
+                    + "sequenceEmbedding(seqId) (a model converted with pooling NONE gives per-token embeddings)");
         }
         return handle.shared(ctx -> {
             outputIndex(batchIndex);

@@ -188,6 +188,13 @@ class MiniLmOracleTest {
                     assertThrows(IllegalArgumentException.class, () -> s.decode(b));
                 }
             }
+            try (Session s = model.newSession(params()); HookScope scope = s.hooks().openScope()) {
+                // bert's graph has no build_cvec: resid.post is not reached, and the decode says so
+                scope.tap(HookPoint.RESID_POST, 0, (p, l, d, w, n, idx) -> { });
+                org.neuronscope.model.DecodeException e = assertThrows(org.neuronscope.model.DecodeException.class,
+                        () -> decode(s, model.tokenizer().tokenize("a test", true, false)));
+                assertTrue(e.getMessage().contains("resid.post"), e.getMessage());
+            }
             try (Session small = model.newSession(params().withBatchSize(16).withUbatchSize(8))) {
                 try (Batch b = Batch.ofTokens(12)) {
                     for (int i = 0; i < 12; i++) {
