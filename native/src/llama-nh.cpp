@@ -599,7 +599,9 @@ bool llama_neuron_hooks::before_compute_impl(llm_graph_result * res, const llama
         set_error(g.error.empty() ? "out of memory in the neuron hooks while building the graph" : g.error.c_str());
         return false;
     }
-    if (g.out_ids_deferred) {
+    // a selection that keeps every token in order (an encoder such as bert, which has no output
+    // norm to take it over) changes nothing
+    if (g.out_ids_deferred && g.out_ids && g.out_ids->ne[0] != (int64_t) ubatch.n_tokens) {
         last_error = std::string("architecture '") + llm_arch_name(model.arch) +
             "' does not select its output tokens at the output norm: not supported by the neuron hooks";
         return false;

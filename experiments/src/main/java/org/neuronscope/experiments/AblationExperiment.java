@@ -92,6 +92,13 @@ public final class AblationExperiment {
      */
     public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
                                   int maxTokens, int samplesPerDecode, Progress.Listener listener) {
+        if (!wb.session().model().hasLogits()) {
+            // every metric here scores next tokens; an embedding model has no head to score them with
+            throw new org.neuronscope.UnsupportedArchitectureException("ablate's metrics (logit change, top-1 agreement, answer "
+                    + "log-probabilities, NLL, perplexity) need a language-model head; the " + wb.session().model().architecture()
+                    + " model " + wb.session().model().path().getFileName() + " is an embedding model: statistics, selection and "
+                    + "interventions apply (compare Session.sequenceEmbedding with and without a mask)");
+        }
         if (samplesPerDecode <= 0 || samplesPerDecode > wb.session().maxSequences()) {
             throw new IllegalArgumentException("samplesPerDecode must be in [1, " + wb.session().maxSequences() + "] (the session's sequences), got "
                     + samplesPerDecode);

@@ -38,6 +38,9 @@ public final class Model implements AutoCloseable {
     private final int nCtxTrain;
     private final int ropeType;
     private final String architecture;
+    private final boolean encoder;
+    private final int poolingType;
+    private final boolean hasLogits;
 
     private Model(Path path, MemorySegment pointer) {
         this.path = path;
@@ -52,6 +55,19 @@ public final class Model implements AutoCloseable {
         this.tokenizer = new Tokenizer(this, neuronscope_h.llama_model_get_vocab(pointer));
         this.nVocab = tokenizer.vocabularySize();
         this.architecture = metadata("general.architecture").orElse("unknown");
+        // llama.cpp runs a model whose attention is not causal as an encoder: one decode at a time,
+        // without KV cache; its embedding architectures (bert and kin) have no language-model head
+        this.encoder = metadata(architecture + ".attention.causal").map("false"::equals).orElse(false);
+        this.poolingType = metadata(architecture + ".pooling_type").map(Integer::parseInt).orElse(0);
+        this.hasLogits = !encoder || hasOutputTensor(path);
+    }
+
+    private static boolean hasOutputTensor(Path path) {
+        try (org.neuronscope.gguf.GgufFile f = org.neuronscope.gguf.GgufFile.open(path)) {
+            return f.tensors().containsKey("output.weight");
+        } catch (RuntimeException e) {
+            return false;
+        }
     }
 
     /** Loads a model with {@link ModelParams#defaults()}. */
@@ -155,6 +171,32 @@ public final class Model implements AutoCloseable {
     /** The GGUF architecture name, e.g. {@code llama}, {@code qwen2}, {@code qwen2vl}. */
     public String architecture() {
         return architecture;
+    }
+
+    /**
+     * Whether llama.cpp runs this model as an encoder (attention not causal, e.g. {@code bert}): every
+     * decode is a whole input on its own (no KV cache; a sequence starts at position 0 and fits one
+     * micro-batch), and the outputs are embeddings.
+     */
+    public boolean isEncoder() {
+        return encoder;
+    }
+
+    /**
+     * The pooling the model asks for ({@code <arch>.pooling_type}, llama.cpp's
+     * {@code llama_pooling_type}): 0 none, 1 mean, 2 CLS, 3 last, 4 rank.
+     */
+    public int poolingType() {
+        return poolingType;
+    }
+
+    /**
+     * Whether decoding gives logits over the vocabulary. An encoder without a head (a sentence
+     * embedding model) gives only embeddings: {@link Session#logits} and everything that scores
+     * tokens refuse it.
+     */
+    public boolean hasLogits() {
+        return hasLogits;
     }
 
     /** Positions per embedding a batch of embeddings carries: 4 for M-RoPE models (Qwen2-VL), else 1. */

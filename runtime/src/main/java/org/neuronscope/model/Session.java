@@ -6,6 +6,7 @@ import org.neuronscope.internal.ContextHooks;
 import org.neuronscope.internal.NativeHandle;
 
 import org.neuronscope.NeuronScopeException;
+import org.neuronscope.UnsupportedArchitectureException;
 import org.neuronscope.bindings.llama_context_params;
 import org.neuronscope.bindings.neuronscope_h;
 
@@ -148,6 +149,9 @@ public final class Session implements AutoCloseable {
                         + model.positionsPerEmbedding());
             }
         }
+        if (model.isEncoder()) {
+            validateEncoderBatch(batch);
+        }
         int vocab = model.vocabularySize();
         for (int i = 0; i < batch.size(); i++) {
             if (!batch.holdsEmbeddings()) {
@@ -169,11 +173,70 @@ public final class Session implements AutoCloseable {
     }
 
     /**
+     * An encoder sees each decode on its own, in one micro-batch (llama.cpp aborts the process
+     * otherwise), with learned positions up to its training context: checked here.
+     */
+    private void validateEncoderBatch(Batch batch) {
+        if (batch.size() > params.ubatchSize()) {
+            throw new IllegalArgumentException("the encoder " + model.path().getFileName() + " takes a whole input in one micro-batch: "
+                    + batch.size() + " entries exceed the session's micro-batch size " + params.ubatchSize()
+                    + " (SessionParams.withBatchSize sets both)");
+        }
+        java.util.Set<Integer> started = new java.util.HashSet<>();
+        int limit = model.trainingContextSize() > 0 ? model.trainingContextSize() : Integer.MAX_VALUE;
+        for (int i = 0; i < batch.size(); i++) {
+            if (batch.position(i) >= limit) {
+                throw new IllegalArgumentException("position " + batch.position(i) + " at batch entry " + i + " is beyond the encoder's "
+                        + limit + " learned positions");
+            }
+            for (int s = 0; s < batch.sequenceCount(i); s++) {
+                if (started.add(batch.sequence(i, s)) && batch.position(i) != 0) {
+                    throw new IllegalArgumentException("sequence " + batch.sequence(i, s) + " starts at position " + batch.position(i)
+                            + " (batch entry " + i + "); an encoder has no KV cache, so every decode holds whole inputs from position 0");
+                }
+            }
+        }
+    }
+
+    /**
+     * The pooled embedding of sequence {@code seqId} of the last decode (the model's pooling: mean,
+     * CLS or last token, see {@link Model#poolingType()}); needs {@link SessionParams#embeddings()}.
+     * For sentence-embedding models this is the sentence embedding, before any normalisation. A
+     * view valid until the next decode or {@link #close()}.
+     */
+    public MemorySegment sequenceEmbedding(int seqId) {
+        checkSeq(seqId, false);
+        if (!params.embeddings()) {
+            throw new IllegalStateException("sequence embeddings need a session created with embeddings on (SessionParams.withEmbeddings)");
+        }
+        if (model.poolingType() == 0) {
+            throw new UnsupportedArchitectureException("the model " + model.path().getFileName()
+                    + " does not pool its embeddings (pooling type none): read per-token embeddings with embedding(batchIndex)");
+        }
+        return handle.shared(ctx -> {
+            MemorySegment e = neuronscope_h.llama_get_embeddings_seq(ctx, seqId);
+            if (e.equals(MemorySegment.NULL)) {
+                throw new IllegalStateException("no pooled embedding for sequence " + seqId + " in the last decode");
+            }
+            return view(e, (long) model.embeddingSize() * Float.BYTES);
+        });
+    }
+
+    /** A copy of {@link #sequenceEmbedding}. */
+    public float[] sequenceEmbeddingArray(int seqId) {
+        return sequenceEmbedding(seqId).toArray(ValueLayout.JAVA_FLOAT);
+    }
+
+    /**
      * The logits (vocabulary-size floats) of batch entry {@code batchIndex} of the last decode, which
      * must have been marked as an output. A view of llama.cpp's buffer, valid until the next decode or
      * {@link #close()}: reading it later throws {@link IllegalStateException}.
      */
     public MemorySegment logits(int batchIndex) {
+        if (!model.hasLogits()) {
+            throw new UnsupportedArchitectureException("the " + model.architecture() + " model " + model.path().getFileName()
+                    + " has no language-model head: it gives embeddings (sequenceEmbedding, embedding), not logits");
+        }
         return handle.shared(ctx -> {
             int out = outputIndex(batchIndex);
             MemorySegment all = neuronscope_h.llama_get_logits(ctx);
@@ -195,6 +258,11 @@ public final class Session implements AutoCloseable {
      * {@link SessionParams#embeddings()}. Valid until the next decode or {@link #close()}.
      */
     public MemorySegment embedding(int batchIndex) {
+        if (model.isEncoder() && model.poolingType() != 0) {
+            // llama.cpp keeps only the pooled rows of a pooling encoder
+            throw new UnsupportedArchitectureException("the model " + model.path().getFileName() + " pools its embeddings: read "
+                    + "sequenceEmbedding(seqId) (a model converted with pooling NONE gives per-token embeddings)");
+        }
         return handle.shared(ctx -> {
             outputIndex(batchIndex);
             MemorySegment e = neuronscope_h.llama_get_embeddings_ith(ctx, batchIndex);
