@@ -65,12 +65,13 @@ final class AblateCommand implements Callable<Integer> {
         // one random draw the size of the groups' union, per layer: overlapping groups switch off each neuron once
         NeuronSet random = RandomBaseline.matchingUnion(s, g, seed, true);
         String label = CliSupport.labelName(groupBy);
-        Function<Sample, String> groupOf = groupBy.equals("media") ? AblationExperiment.BY_MEDIA
-                : label != null ? sample -> String.valueOf(sample.label(label))
-                : null;
-        if (groupOf == null) {
+        if (!groupBy.equals("media") && label == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--group-by must be 'media' or 'label:<name>', got " + groupBy);
         }
+        if (label != null) {
+            CliSupport.labelValues(data, label); // the rule stats applies: some sample has the label, and every one does
+        }
+        Function<Sample, String> groupOf = label != null ? sample -> sample.label(label) : AblationExperiment.BY_MEDIA;
         Intervention intervention = withValue(mode);
         if (intervention.needsMinima()) {
             if (stats == null) {

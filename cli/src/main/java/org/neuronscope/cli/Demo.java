@@ -96,8 +96,8 @@ public final class Demo {
             try (Workbench wb = Workbench.open(setup)) {
                 try (NeuronStatistics stats = StatsExperiment.run(wb, data, new ModalityGrouping(), StatsExperiment.Params.DEFAULTS,
                         work.resolve("stats"), listener);
-                     NeuronStatistics base = stats.subset(audio ? List.of("text", "special", "image", "video")
-                             : List.of("text", "special", "image", "audio", "video"))) {
+                     // text, special and image only: the dataset has no video, and audio is left out (see above)
+                     NeuronStatistics base = stats.subset(List.of("text", "special", "image"))) {
                     selections.put("entropy (LAPE defaults)", EntropySelection.select(base, EntropySelection.Params.DEFAULTS));
                 }
                 // special included, as MINER's code splits a prompt; 1 % of each layer per modality
@@ -107,9 +107,8 @@ public final class Demo {
                 selections.put("MINER mean+max", Miner.select(plain, HookPoint.FFN_ACT, minerDefaults.with(Miner.Weights.MEAN_MAX)));
                 Miner.Aggregator full = MinerExperiment.collect(wb, data, modalities, true, listener);
                 selections.put("MINER defaults", Miner.select(full, HookPoint.FFN_ACT, minerDefaults));
-                int k = 0;
-                for (NeuronSet s : selections.values()) {
-                    s.save(work.resolve("selection-" + k++ + ".json"));
+                for (var e : selections.entrySet()) {
+                    e.getValue().save(work.resolve(fileName(e.getKey())));
                 }
                 NeuronSet miner = selections.get("MINER defaults");
                 NeuronSet random = RandomBaseline.matching(miner, 42, true);
@@ -138,6 +137,11 @@ public final class Demo {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The file a selection is saved to, named after its method: "MINER mean+max" → miner-mean-max.json. */
+    static String fileName(String method) {
+        return method.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "") + ".json";
     }
 
     /** Precision and recall of a selection's group against the planted neurons of the same group (image or audio). */
