@@ -235,6 +235,8 @@ public final class EntropySelection {
      * tokens were never recorded, e.g. sums added without {@link NeuronStatistics#addTokens}). Groups
      * with neither counts nor tokens (a modality the dataset lacks) are left out with a warning.
      */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
     static List<String> checkedGroupsWithTokens(NeuronStatistics stats) {
         if (!stats.has(Statistic.COUNT)) {
             throw new IllegalArgumentException("the entropy method needs the COUNT statistic; these statistics hold " + stats.statistics());
@@ -253,8 +255,14 @@ public final class EntropySelection {
                     + "): nothing was collected, or the token counts were never recorded (NeuronStatistics.addTokens)");
         }
         if (!absent.isEmpty()) {
-            LOG.warn("groups {} have no tokens: they take no part in the selection and get no neurons (tokens per group: {})",
-                    absent, tokensPerGroup(stats));
+            // once per set of groups and JVM (repeated selections on the same statistics would repeat it)
+            boolean first = WARNED.add(stats.groups() + " " + absent);
+            String m = "groups {} have no tokens: they take no part in the selection and get no neurons (tokens per group: {})";
+            if (first) {
+                LOG.warn(m, absent, tokensPerGroup(stats));
+            } else {
+                LOG.debug(m, absent, tokensPerGroup(stats));
+            }
         }
         return present;
     }

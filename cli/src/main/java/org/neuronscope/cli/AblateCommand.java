@@ -94,13 +94,22 @@ final class AblateCommand implements Callable<Integer> {
             table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, CliSupport.bar(spec.commandLine().getErr()));
         }
         Files.createDirectories(out);
+        random.save(out.resolve("random.json"));
         Files.writeString(out.resolve("table.txt"), table.toText(4));
         Files.writeString(out.resolve("table.csv"), table.toCsv());
         Path dir = out.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope ablation: " + set.getFileName());
+        java.util.Map<String, Long> perGroup = data.samples().stream()
+                .collect(java.util.stream.Collectors.groupingBy(groupOf, java.util.LinkedHashMap::new, java.util.stream.Collectors.counting()));
         html.paragraph("Dataset " + dataset + ", model " + model.model + (model.mmproj != null ? " + " + model.mmproj : "")
                 + "; groups " + g + ", mode " + intervention + ", random seed " + seed + ".");
-        html.table(table.toText(4));
+        html.paragraph("Samples per group: " + perGroup.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                .collect(java.util.stream.Collectors.joining(", ")) + " (" + data.size() + " in all). Intervals are 95 % Wilson intervals.");
+        html.metricTable(table, 4);
+        html.link(dir, out.resolve("table.csv"), "table.csv: every value at full precision, with intervals and deltas");
+        html.link(dir, out.resolve("table.txt"), "table.txt: the table as text");
+        html.link(dir, set, set.getFileName() + ": the neuron set");
+        html.link(dir, out.resolve("random.json"), "random.json: the matched random set");
         html.image(dir, Charts.neuronsPerLayer(s, "Neurons per layer", dir.resolve("layers.png")), "neurons per layer per group");
         for (String metric : table.metrics()) {
             html.image(dir, Charts.ablationDeltas(table, metric, metric + ": change vs no intervention", dir.resolve(metric + ".png")), metric);

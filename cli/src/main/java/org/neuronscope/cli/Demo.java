@@ -221,7 +221,13 @@ public final class Demo {
         for (var e : selections.entrySet()) {
             html.image(dir, Charts.neuronsPerLayer(e.getValue(), e.getKey() + ": neurons per layer", dir.resolve("layers-" + k++ + ".png")), e.getKey());
         }
-        html.heading("Ablation (deactivated, image group) vs no intervention").table(ablation.toText(4));
+        for (var e : selections.entrySet()) {
+            html.link(dir, work.resolve(fileName(e.getKey())), fileName(e.getKey()) + ": the " + e.getKey() + " selection");
+        }
+        html.link(dir, work.resolve("planted.json"), "planted.json: the planted neurons");
+        html.link(dir, work.resolve("random.json"), "random.json: the matched random set");
+        html.link(dir, work.resolve("stats").resolve("statistics"), "stats/statistics: the per-modality statistics (.npy, meta.json)");
+        html.heading("Ablation (deactivated, image group) vs no intervention").metricTable(ablation, 4);
         html.image(dir, Charts.ablationDeltas(ablation, "logit_change", "Mean |Δ logit| of the next token", dir.resolve("ablation-logits.png")),
                 "Ablation effect per sample group: the selected set against a matched random set");
         html.image(dir, Charts.ablationDeltas(ablation, "top1_agreement", "Change of top-1 agreement with the unablated model",

@@ -159,6 +159,11 @@ class CliUsabilityTest {
         assertEquals(0, ok.code(), ok.err());
         String table = Files.readString(dir.resolve("ablate").resolve("table.txt"));
         assertTrue(table.contains("en") && table.contains("fr") && !table.contains("null"), table);
+        String report = Files.readString(dir.resolve("ablate").resolve("report").resolve("index.html"));
+        assertTrue(report.contains("Samples per group: en 3, fr 3 (6 in all)"), report);
+        assertTrue(report.contains("<a href=\"../table.csv\">") && report.contains("<a href=\"../random.json\">"), report);
+        assertTrue(report.contains("<table>") && report.contains("<th>Δ random deactivate</th>"), report);
+        assertTrue(NeuronSet.load(dir.resolve("ablate").resolve("random.json")).size() == fits.size(), "the matched random set is saved");
     }
 
     @Test
