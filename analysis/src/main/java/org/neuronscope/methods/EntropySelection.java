@@ -203,7 +203,7 @@ public final class EntropySelection {
 
         /** LAPE's selection, as {@link EntropySelection#select}. */
         public synchronized NeuronSet select(NeuronStatistics stats, Params params) {
-            List<String> present = groupsWithTokens(stats);
+            List<String> present = checkedGroupsWithTokens(stats);
             if (present.isEmpty() || present.size() == stats.groupCount()) {
                 return new Kernel(stats, params, this).run();
             }
@@ -214,7 +214,7 @@ public final class EntropySelection {
 
         /** The selection with every p and H, as {@link EntropySelection#compute}. */
         public synchronized Result compute(NeuronStatistics stats, Params params) {
-            List<String> present = groupsWithTokens(stats);
+            List<String> present = checkedGroupsWithTokens(stats);
             if (present.isEmpty() || present.size() == stats.groupCount()) {
                 return computeOver(stats, params);
             }
@@ -254,6 +254,66 @@ public final class EntropySelection {
             }
             return new Result(p, h, k.tau, k.tauAssign, set);
         }
+    }
+
+    /**
+     * The groups that have tokens, after refusing statistics that would select nothing silently: no
+     * group with tokens at all, or a group whose counts are not zero but whose token count is (its
+     * tokens were never recorded, e.g. sums added without {@link NeuronStatistics#addTokens}). Groups
+     * with neither counts nor tokens (a modality the dataset lacks) are left out with a warning.
+     */
+    private static final java.util.Set<String> WARNED = java.util.concurrent.ConcurrentHashMap.newKeySet();
+
+    static List<String> checkedGroupsWithTokens(NeuronStatistics stats) {
+        if (!stats.has(Statistic.COUNT)) {
+            throw new IllegalArgumentException("the entropy method needs the COUNT statistic; these statistics hold " + stats.statistics());
+        }
+        List<String> present = groupsWithTokens(stats);
+        List<String> absent = new ArrayList<>(stats.groups());
+        absent.removeAll(present);
+        for (String g : absent) {
+            if (hasNonZeroCount(stats, stats.groupIndex(g))) {
+                throw new IllegalArgumentException("group '" + g + "' has non-zero counts but 0 tokens: its token count was never recorded "
+                        + "(NeuronStatistics.addTokens, which StatisticsCollector calls for you); tokens per group: " + tokensPerGroup(stats));
+            }
+        }
+        if (present.isEmpty()) {
+            throw new IllegalArgumentException("no group has any tokens (tokens per group: " + tokensPerGroup(stats)
+                    + "): nothing was collected, or the token counts were never recorded (NeuronStatistics.addTokens)");
+        }
+        if (!absent.isEmpty()) {
+            // once per set of groups and JVM (repeated selections on the same statistics would repeat it)
+            boolean first = WARNED.add(stats.groups() + " " + absent);
+            String m = "groups {} have no tokens: they take no part in the selection and get no neurons (tokens per group: {})";
+            if (first) {
+                LOG.warn(m, absent, tokensPerGroup(stats));
+            } else {
+                LOG.debug(m, absent, tokensPerGroup(stats));
+            }
+        }
+        return present;
+    }
+
+    private static boolean hasNonZeroCount(NeuronStatistics stats, int group) {
+        MemorySegment count = stats.segment(Statistic.COUNT);
+        for (int l = 0; l < stats.layers(); l++) {
+            long o = stats.offset(l, group);
+            for (int n = 0; n < stats.neurons(); n++) {
+                if (count.getAtIndex(ValueLayout.JAVA_DOUBLE, o + n) != 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
+    /** {@code en=120, fr=0}: for messages. */
+    static String tokensPerGroup(NeuronStatistics stats) {
+        StringBuilder b = new StringBuilder();
+        for (int g = 0; g < stats.groupCount(); g++) {
+            b.append(g == 0 ? "" : ", ").append(stats.groups().get(g)).append('=').append(stats.tokens(g));
+        }
+        return b.toString();
     }
 
     /** The groups that have tokens: only they enter P, the percentiles and the entropies (docs/METHODS.md). */

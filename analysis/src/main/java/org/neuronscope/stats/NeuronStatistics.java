@@ -249,8 +249,21 @@ public final class NeuronStatistics implements AutoCloseable {
         if (s.isExtremum()) {
             throw new IllegalArgumentException(s + " does not add");
         }
-        if (sums.byteSize() != (long) layers * columns * neurons * Double.BYTES || columnOffset + groups.size() > columns) {
-            throw new IllegalArgumentException("sums of " + sums.byteSize() + " bytes do not match " + layers + " x " + columns + " x " + neurons);
+        if (columns <= 0 || columnOffset < 0 || columnOffset + groups.size() > columns) {
+            throw new IllegalArgumentException("these statistics have " + groups.size() + " groups " + groups + ", which do not fit in columns "
+                    + columnOffset + ".." + (columnOffset + groups.size() - 1) + " of sums with " + columns + " columns"
+                    + " (the hooks' token weights were opened with a different number of groups?)");
+        }
+        long expected = (long) layers * columns * neurons * Double.BYTES;
+        if (sums.byteSize() != expected) {
+            long per = (long) columns * neurons * Double.BYTES;
+            String why = sums.byteSize() % per == 0
+                    ? "they hold " + sums.byteSize() / per + " layers, these statistics " + layers
+                    : sums.byteSize() % ((long) layers * columns * Double.BYTES) == 0
+                    ? "they hold " + sums.byteSize() / ((long) layers * columns * Double.BYTES) + " neurons per layer, these statistics " + neurons
+                    : "neither the layer count nor the width matches";
+            throw new IllegalArgumentException("sums of " + sums.byteSize() + " bytes are not " + layers + " layers x " + columns + " columns x "
+                    + neurons + " neurons x 8 bytes = " + expected + ": " + why);
         }
         for (int l = 0; l < layers; l++) {
             for (int g = 0; g < groups.size(); g++) {

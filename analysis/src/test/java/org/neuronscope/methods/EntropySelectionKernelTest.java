@@ -107,7 +107,8 @@ class EntropySelectionKernelTest {
                 for (int g = 0; g < 4; g++) {
                     for (int n = 0; n < 3000; n++) {
                         // 4 % non-zero: τ (95th percentile of the three groups with tokens) is 0
-                        s.set(Statistic.COUNT, l, g, n, rng.nextInt(25) == 0 ? 1 + rng.nextInt(30) : 0);
+                        double c = rng.nextInt(25) == 0 ? 1 + rng.nextInt(30) : 0;
+                        s.set(Statistic.COUNT, l, g, n, g == 3 ? 0 : c); // no tokens, no counts (counts without tokens are refused)
                     }
                 }
             }

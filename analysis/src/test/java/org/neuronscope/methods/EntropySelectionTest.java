@@ -50,6 +50,33 @@ class EntropySelectionTest {
      * (their L·N zeros would move τ from the 95th percentile of the real values to about the 92nd).
      * The selection equals the one over the groups with tokens alone, and the empty groups get nothing.
      */
+    /**
+     * Statistics whose token counts were never recorded (the counts added by hand, addTokens forgotten)
+     * would select nothing, silently: they are refused, naming the group and the token counts.
+     */
+    @ParameterizedTest
+    @MethodSource("org.neuronscope.methods.EntropySelectionTest#kernels")
+    void countsWithoutTokensAreRefused(EntropySelection.Workspace ws) {
+        try (NeuronStatistics s = random(2, 50, List.of("en", "fr", "zh"), 3)) {
+            s.setTokens(1, 0); // fr has counts but no tokens
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> ws.select(s, EntropySelection.Params.DEFAULTS));
+            assertTrue(e.getMessage().contains("group 'fr' has non-zero counts but 0 tokens"), e.getMessage());
+            assertTrue(e.getMessage().contains("fr=0"), e.getMessage());
+            org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ws.compute(s, EntropySelection.Params.DEFAULTS));
+            for (int g = 0; g < 3; g++) {
+                s.setTokens(g, 0);
+            }
+            e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class, () -> ws.select(s, EntropySelection.Params.DEFAULTS));
+            assertTrue(e.getMessage().contains("group 'en' has non-zero counts but 0 tokens"), e.getMessage());
+        }
+        try (NeuronStatistics empty = new NeuronStatistics(HookPoint.FFN_ACT, 2, 50, List.of("en", "fr"), EnumSet.of(Statistic.COUNT), 0f, 0f)) {
+            IllegalArgumentException e = org.junit.jupiter.api.Assertions.assertThrows(IllegalArgumentException.class,
+                    () -> ws.select(empty, EntropySelection.Params.DEFAULTS));
+            assertTrue(e.getMessage().startsWith("no group has any tokens (tokens per group: en=0, fr=0)"), e.getMessage());
+        }
+    }
+
     @Test
     void groupsWithoutTokensDoNotEnterThePercentiles() {
         List<String> groups = List.of("text", "image", "audio", "video");
@@ -271,7 +298,8 @@ class EntropySelectionTest {
                 int[][] patterns = new int[30][groups.size()];
                 for (int[] p : patterns) {
                     for (int g = 0; g < p.length; g++) {
-                        p[g] = rng.nextInt(3) == 0 ? rng.nextInt(41) : rng.nextInt(4);
+                        // the group without tokens has no counts either (counts without tokens are refused)
+                        p[g] = g == 6 ? 0 : rng.nextInt(3) == 0 ? rng.nextInt(41) : rng.nextInt(4);
                     }
                 }
                 for (int l = 0; l < L; l++) {

@@ -90,6 +90,28 @@ class NeuronStatisticsTest {
         }
     }
 
+    /** addSums names what differs: the group count against the columns, or the layers or width of the sums. */
+    @Test
+    void addSumsSaysWhichCountsDiffer() {
+        try (NeuronStatistics s = new NeuronStatistics(HookPoint.FFN_ACT, L, N, GROUPS, EnumSet.of(Statistic.SUM), 0f, 0.1f);
+             java.lang.foreign.Arena arena = java.lang.foreign.Arena.ofConfined()) {
+            // the hooks' token weights opened with 2 columns, the statistics have 3 groups: the sizes agree for 3 x 2 x 75
+            var twoColumns = arena.allocate((long) L * 2 * N * Double.BYTES);
+            String m = assertThrows(IllegalArgumentException.class, () -> s.addSums(Statistic.SUM, twoColumns, 2, 0)).getMessage();
+            assertTrue(m.contains("3 groups [text, image, audio]") && m.contains("sums with 2 columns"), m);
+            var fewerLayers = arena.allocate((long) (L - 1) * 3 * N * Double.BYTES);
+            m = assertThrows(IllegalArgumentException.class, () -> s.addSums(Statistic.SUM, fewerLayers, 3, 0)).getMessage();
+            assertTrue(m.contains("they hold 2 layers, these statistics 3"), m);
+            var wider = arena.allocate((long) L * 3 * (N + 1) * Double.BYTES);
+            m = assertThrows(IllegalArgumentException.class, () -> s.addSums(Statistic.SUM, wider, 3, 0)).getMessage();
+            assertTrue(m.contains("they hold 51 neurons per layer, these statistics 50"), m);
+            var right = arena.allocate((long) L * 4 * N * Double.BYTES);
+            right.setAtIndex(ValueLayout.JAVA_DOUBLE, (long) 4 * N + N + 7, 2.5); // layer 1, column 1 = group 0 at offset 1, neuron 7
+            s.addSums(Statistic.SUM, right, 4, 1);
+            assertEquals(2.5, s.get(Statistic.SUM, 1, 0, 7));
+        }
+    }
+
     @Test
     void mergeRejectsMismatchesNamingThem() {
         try (NeuronStatistics a = sample(1); NeuronStatistics other = sample(2)) {

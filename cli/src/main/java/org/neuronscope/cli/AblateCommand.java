@@ -65,12 +65,13 @@ final class AblateCommand implements Callable<Integer> {
         // one random draw the size of the groups' union, per layer: overlapping groups switch off each neuron once
         NeuronSet random = RandomBaseline.matchingUnion(s, g, seed, true);
         String label = CliSupport.labelName(groupBy);
-        Function<Sample, String> groupOf = groupBy.equals("media") ? AblationExperiment.BY_MEDIA
-                : label != null ? sample -> String.valueOf(sample.label(label))
-                : null;
-        if (groupOf == null) {
+        if (!groupBy.equals("media") && label == null) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--group-by must be 'media' or 'label:<name>', got " + groupBy);
         }
+        if (label != null) {
+            CliSupport.labelValues(data, label); // the rule stats applies: some sample has the label, and every one does
+        }
+        Function<Sample, String> groupOf = label != null ? sample -> sample.label(label) : AblationExperiment.BY_MEDIA;
         Intervention intervention = withValue(mode);
         if (intervention.needsMinima()) {
             if (stats == null) {
@@ -93,13 +94,22 @@ final class AblateCommand implements Callable<Integer> {
             table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, CliSupport.bar(spec.commandLine().getErr()));
         }
         Files.createDirectories(out);
+        random.save(out.resolve("random.json"));
         Files.writeString(out.resolve("table.txt"), table.toText(4));
         Files.writeString(out.resolve("table.csv"), table.toCsv());
         Path dir = out.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope ablation: " + set.getFileName());
+        java.util.Map<String, Long> perGroup = data.samples().stream()
+                .collect(java.util.stream.Collectors.groupingBy(groupOf, java.util.LinkedHashMap::new, java.util.stream.Collectors.counting()));
         html.paragraph("Dataset " + dataset + ", model " + model.model + (model.mmproj != null ? " + " + model.mmproj : "")
                 + "; groups " + g + ", mode " + intervention + ", random seed " + seed + ".");
-        html.table(table.toText(4));
+        html.paragraph("Samples per group: " + perGroup.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
+                .collect(java.util.stream.Collectors.joining(", ")) + " (" + data.size() + " in all). Intervals are 95 % Wilson intervals.");
+        html.metricTable(table, 4);
+        html.link(dir, out.resolve("table.csv"), "table.csv: every value at full precision, with intervals and deltas");
+        html.link(dir, out.resolve("table.txt"), "table.txt: the table as text");
+        html.link(dir, set, set.getFileName() + ": the neuron set");
+        html.link(dir, out.resolve("random.json"), "random.json: the matched random set");
         html.image(dir, Charts.neuronsPerLayer(s, "Neurons per layer", dir.resolve("layers.png")), "neurons per layer per group");
         for (String metric : table.metrics()) {
             html.image(dir, Charts.ablationDeltas(table, metric, metric + ": change vs no intervention", dir.resolve(metric + ".png")), metric);

@@ -1,6 +1,7 @@
 package org.neuronscope.cli;
 
 import org.neuronscope.eval.Dataset;
+import org.neuronscope.eval.Sample;
 import org.neuronscope.experiments.Progress;
 import org.neuronscope.experiments.StatsExperiment;
 import org.neuronscope.media.LabelGrouping;
@@ -18,21 +19,74 @@ final class CliSupport {
     private CliSupport() {
     }
 
-    /** A progress bar on stderr: done/total, rate, ETA. */
+    /** How progress is shown: a bar redrawn in place (a terminal), a line every few seconds (a log), or nothing. */
+    enum ProgressStyle {
+        BAR, LINES, NONE;
+
+        /**
+         * {@code -Dneuronscope.progress=bar|lines|none} (the {@code neuronscope} script passes bar when
+         * stderr is a terminal, lines otherwise), else a bar when the JVM has an interactive console.
+         */
+        static ProgressStyle current() {
+            String p = System.getProperty("neuronscope.progress");
+            if (p != null) {
+                try {
+                    return valueOf(p.strip().toUpperCase(java.util.Locale.ROOT));
+                } catch (IllegalArgumentException e) {
+                    return LINES;
+                }
+            }
+            java.io.Console c = System.console();
+            return c != null && c.isTerminal() ? BAR : LINES;
+        }
+    }
+
+    /** Seconds between two progress lines in a log. */
+    static final long LINE_EVERY_NANOS = 5_000_000_000L;
+    /** Whether a bar has been drawn with no newline after it: whatever is printed next must start a new line. */
+    private static final java.util.concurrent.atomic.AtomicBoolean OPEN_LINE = new java.util.concurrent.atomic.AtomicBoolean();
+
+    /** Progress on stderr in the style of {@link ProgressStyle#current()}. */
     static Progress.Listener bar(PrintWriter err) {
-        long[] last = {0};
-        return (task, done, total, rate, eta) -> {
-            long now = System.nanoTime();
-            if (done != total && now - last[0] < 200_000_000L) {
-                return; // redraw at most five times a second
-            }
-            last[0] = now;
-            int width = 30;
-            int filled = total == 0 ? width : (int) (width * done / total);
-            err.printf("\r%-7s [%s%s] %d/%d %.1f/s ETA %s ", task, "#".repeat(filled), ".".repeat(width - filled), done, total, rate, format(eta));
-            if (done == total) {
-                err.println();
-            }
+        return progress(err, ProgressStyle.current(), System::nanoTime);
+    }
+
+    /** Ends a bar's line if one is open, so that an error or a result starts on its own line. */
+    static void endLine(PrintWriter err) {
+        if (OPEN_LINE.getAndSet(false)) {
+            err.println();
+        }
+    }
+
+    /** done/total, rate, ETA: a bar redrawn at most five times a second, or a line every {@link #LINE_EVERY_NANOS}. */
+    static Progress.Listener progress(PrintWriter err, ProgressStyle style, java.util.function.LongSupplier clock) {
+        long[] last = {Long.MIN_VALUE};
+        return switch (style) {
+            case NONE -> Progress.Listener.NONE;
+            case BAR -> (task, done, total, rate, eta) -> {
+                long now = clock.getAsLong();
+                if (done != total && last[0] != Long.MIN_VALUE && now - last[0] < 200_000_000L) {
+                    return;
+                }
+                last[0] = now;
+                int width = 30;
+                int filled = total == 0 ? width : (int) (width * done / total);
+                err.printf("\r%-7s [%s%s] %d/%d %.1f/s ETA %s ", task, "#".repeat(filled), ".".repeat(width - filled), done, total, rate, format(eta));
+                OPEN_LINE.set(true);
+                if (done == total) {
+                    endLine(err);
+                }
+                err.flush();
+            };
+            case LINES -> (task, done, total, rate, eta) -> {
+                long now = clock.getAsLong();
+                if (done != total && last[0] != Long.MIN_VALUE && now - last[0] < LINE_EVERY_NANOS) {
+                    return;
+                }
+                last[0] = now;
+                err.printf("%s: %d/%d (%d %%), %.1f/s, ETA %s%n", task, done, total, total == 0 ? 100 : 100 * done / total, rate, format(eta));
+                err.flush();
+            };
         };
     }
 
@@ -46,20 +100,40 @@ final class CliSupport {
         return groupBy.startsWith("label:") ? groupBy.substring("label:".length()) : null;
     }
 
-    /** {@code modality} or {@code label:<name>}. */
-    static TokenGrouping grouping(String groupBy, Dataset data) {
+    /** {@code modality} or {@code label:<name>}, every entry of a sample counting ({@code textOnly} false) or its text alone. */
+    static TokenGrouping grouping(String groupBy, Dataset data, boolean textOnly) {
         if (groupBy.equals("modality")) {
             return new ModalityGrouping();
         }
         String label = labelName(groupBy);
         if (label != null) {
-            List<String> values = data.labelValues(label);
-            if (values.isEmpty()) {
-                throw new IllegalArgumentException("no sample of " + data.name() + " has the label '" + label + "'");
-            }
-            return new LabelGrouping(label, values, false);
+            return new LabelGrouping(label, labelValues(data, label), textOnly);
         }
         throw new IllegalArgumentException("--group-by must be 'modality' or 'label:<name>', got " + groupBy);
+    }
+
+    /**
+     * The values of a label over a dataset, checked before anything is decoded (stats and ablate share
+     * the rule): some sample must have the label, and every sample must, so that no sample falls into
+     * no group halfway through a run.
+     */
+    static List<String> labelValues(Dataset data, String label) {
+        if (label.isBlank()) {
+            throw new IllegalArgumentException("--group-by label:<name> needs a label name, e.g. label:language");
+        }
+        List<String> values = data.labelValues(label);
+        if (values.isEmpty()) {
+            java.util.Set<String> known = new java.util.TreeSet<>();
+            data.samples().forEach(s -> known.addAll(s.labels().keySet()));
+            throw new IllegalArgumentException("no sample of " + data.name() + " has the label '" + label + "'"
+                    + (known.isEmpty() ? " (its samples have no labels)" : " (labels in the dataset: " + String.join(", ", known) + ")"));
+        }
+        List<String> missing = data.samples().stream().filter(s -> s.label(label) == null).map(Sample::id).toList();
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException(missing.size() + " of " + data.size() + " samples of " + data.name() + " have no label '" + label
+                    + "': " + String.join(", ", missing.subList(0, Math.min(5, missing.size()))) + (missing.size() > 5 ? ", ..." : ""));
+        }
+        return values;
     }
 
     /** The statistics directory of a 'neuronscope stats' output directory, or the directory itself. */

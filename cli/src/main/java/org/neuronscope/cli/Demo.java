@@ -97,8 +97,8 @@ public final class Demo {
             try (Workbench wb = Workbench.open(setup)) {
                 try (NeuronStatistics stats = StatsExperiment.run(wb, data, new ModalityGrouping(), StatsExperiment.Params.DEFAULTS,
                         work.resolve("stats"), listener);
-                     NeuronStatistics base = stats.subset(audio ? List.of("text", "special", "image", "video")
-                             : List.of("text", "special", "image", "audio", "video"))) {
+                     // text, special and image only: the dataset has no video, and audio is left out (see above)
+                     NeuronStatistics base = stats.subset(List.of("text", "special", "image"))) {
                     selections.put("entropy (LAPE defaults)", EntropySelection.select(base, EntropySelection.Params.DEFAULTS));
                 }
                 // special included, as MINER's code splits a prompt; 1 % of each layer per modality
@@ -108,9 +108,8 @@ public final class Demo {
                 selections.put("MINER mean+max", Miner.select(plain, HookPoint.FFN_ACT, minerDefaults.with(Miner.Weights.MEAN_MAX)));
                 Miner.Aggregator full = MinerExperiment.collect(wb, data, modalities, true, listener);
                 selections.put("MINER defaults", Miner.select(full, HookPoint.FFN_ACT, minerDefaults));
-                int k = 0;
-                for (NeuronSet s : selections.values()) {
-                    s.save(work.resolve("selection-" + k++ + ".json"));
+                for (var e : selections.entrySet()) {
+                    e.getValue().save(work.resolve(fileName(e.getKey())));
                 }
                 NeuronSet miner = selections.get("MINER defaults");
                 NeuronSet random = RandomBaseline.matching(miner, 42, true);
@@ -141,6 +140,11 @@ public final class Demo {
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
+    }
+
+    /** The file a selection is saved to, named after its method: "MINER mean+max" → miner-mean-max.json. */
+    static String fileName(String method) {
+        return method.toLowerCase(java.util.Locale.ROOT).replaceAll("[^a-z0-9]+", "-").replaceAll("^-|-$", "") + ".json";
     }
 
     /** Precision and recall of a selection's group against the planted neurons of the same group (image or audio). */
@@ -221,7 +225,13 @@ public final class Demo {
         for (var e : selections.entrySet()) {
             html.image(dir, Charts.neuronsPerLayer(e.getValue(), e.getKey() + ": neurons per layer", dir.resolve("layers-" + k++ + ".png")), e.getKey());
         }
-        html.heading("Ablation (deactivated, image group) vs no intervention").table(ablation.toText(4));
+        for (var e : selections.entrySet()) {
+            html.link(dir, work.resolve(fileName(e.getKey())), fileName(e.getKey()) + ": the " + e.getKey() + " selection");
+        }
+        html.link(dir, work.resolve("planted.json"), "planted.json: the planted neurons");
+        html.link(dir, work.resolve("random.json"), "random.json: the matched random set");
+        html.link(dir, work.resolve("stats").resolve("statistics"), "stats/statistics: the per-modality statistics (.npy, meta.json)");
+        html.heading("Ablation (deactivated, image group) vs no intervention").metricTable(ablation, 4);
         html.image(dir, Charts.ablationDeltas(ablation, "logit_change", "Mean |Δ logit| of the next token", dir.resolve("ablation-logits.png")),
                 "Ablation effect per sample group: the selected set against a matched random set");
         html.image(dir, Charts.ablationDeltas(ablation, "top1_agreement", "Change of top-1 agreement with the unablated model",

@@ -105,10 +105,14 @@ final class SelectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        if (java.nio.file.Files.isDirectory(out)) { // checked before the selection runs
+            throw new CommandLine.ParameterException(spec.commandLine(), "--out " + out + " is a directory; give the neuron set's file, e.g. "
+                    + out.resolve(method.name().toLowerCase(Locale.ROOT) + ".json"));
+        }
         NeuronSet set = switch (method) {
             case ENTROPY -> {
                 try (NeuronStatistics s = NeuronStatistics.load(requireStats());
-                     NeuronStatistics base = s.subset(groups != null ? groups : baseGroups(s))) {
+                     NeuronStatistics base = s.subset(groups != null ? checkedGroups(s, groups) : baseGroups(s))) {
                     yield EntropySelection.select(base, new EntropySelection.Params(topRate, filter, assign, rounding));
                 }
             }
@@ -143,7 +147,7 @@ final class SelectCommand implements Callable<Integer> {
             o.println("chart: " + png);
         }
         for (String g : set.groupNames()) {
-            o.println(set.describe(g));
+            o.println(g + " (" + set.size(g) + " neurons, layer:neuron): " + set.describe(g));
         }
         set.overlaps().forEach((pair, ov) -> o.printf("overlap %s: %d shared (Jaccard %.3f)%n", pair, ov.shared(), ov.jaccard()));
         o.println("written to " + out);
@@ -186,9 +190,31 @@ final class SelectCommand implements Callable<Integer> {
                 w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
     }
 
-    private static List<String> baseGroups(NeuronStatistics s) {
+    /** The base groups (not the derived unions) that have tokens; those without are named on stdout. */
+    private List<String> baseGroups(NeuronStatistics s) {
         List<String> g = new ArrayList<>(s.groups());
         g.removeAll(ModalityGrouping.DERIVED.keySet());
+        List<String> empty = g.stream().filter(name -> s.tokens(s.groupIndex(name)) == 0).toList();
+        if (!empty.isEmpty() && empty.size() < g.size()) {
+            g.removeAll(empty);
+            spec.commandLine().getOut().println("groups without tokens, left out: " + String.join(", ", empty));
+        }
         return g;
+    }
+
+    /** --groups as given, each a group of the statistics with tokens (an empty one would get no neurons, silently). */
+    private List<String> checkedGroups(NeuronStatistics s, List<String> named) {
+        for (String name : named) {
+            if (!s.groups().contains(name)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--groups: no group '" + name + "' in the statistics (groups: "
+                        + String.join(", ", s.groups()) + ")");
+            }
+        }
+        List<String> empty = named.stream().filter(name -> s.tokens(s.groupIndex(name)) == 0).toList();
+        if (!empty.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--groups: " + String.join(", ", empty)
+                    + " had no tokens in the statistics; they would get no neurons (leave them out)");
+        }
+        return named;
     }
 }

@@ -13,10 +13,10 @@ import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
-import java.util.Arrays;
 import java.util.EnumSet;
 import java.util.List;
 import java.util.Set;
+import java.util.stream.Collectors;
 import java.util.stream.IntStream;
 
 /** {@code neuronscope stats}: per-group neuron statistics of a dataset, resumable. */
@@ -43,16 +43,35 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             + "(default: all; max and min read the activations through taps, the rest are reduced in the graph)")
     List<Statistic> statistics;
 
+    /** Which entries of a sample count for its label's group. */
+    enum TokenPolicy { ALL, TEXT }
+
+    @Option(names = "--tokens", description = "label groupings: which entries of a sample count for its group: TEXT (its text only, "
+            + "as LAPE counts a language's own tokens) or ALL (chat-template and media entries too) (default: TEXT for label:<name>; "
+            + "modality groups every entry by its modality)")
+    TokenPolicy tokens;
+
     @Override
     public Integer call() {
         Dataset data = Dataset.load(dataset);
-        TokenGrouping g = CliSupport.grouping(groupBy, data);
+        boolean byLabel = CliSupport.labelName(groupBy) != null;
+        if (tokens != null && !byLabel) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tokens applies to --group-by label:<name>; "
+                    + "--group-by modality gives every entry the group of its modality");
+        }
+        TokenPolicy policy = tokens != null ? tokens : TokenPolicy.TEXT;
+        TokenGrouping g = CliSupport.grouping(groupBy, data, policy == TokenPolicy.TEXT);
+        if (byLabel) {
+            spec.commandLine().getOut().println(policy == TokenPolicy.TEXT
+                    ? "tokens: text entries only (chat-template, special and media entries are not counted; --tokens all counts them)"
+                    : "tokens: all entries (chat template and media included; --tokens text counts the text alone)");
+        }
         Set<Statistic> what = statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : EnumSet.copyOf(statistics);
         StatsExperiment.Params p = new StatsExperiment.Params(hook, what, checkpointEvery, parallel);
         try (Workbench wb = Workbench.open(model.setup(parallel));
              NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, CliSupport.bar(spec.commandLine().getErr()))) {
-            spec.commandLine().getOut().println("statistics of " + data.size() + " samples, groups " + s.groups() + ", tokens "
-                    + Arrays.toString(IntStream.range(0, s.groupCount()).mapToLong(s::tokens).toArray()));
+            spec.commandLine().getOut().println("statistics of " + data.size() + " samples, tokens per group: "
+                    + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));
             spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(out));
         }
         return 0;

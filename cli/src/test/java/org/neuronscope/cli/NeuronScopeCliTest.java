@@ -194,7 +194,7 @@ class NeuronScopeCliTest {
         Run stats = cli(with(concat(List.of("stats"), model), "--dataset", data.toString(), "--out", work.resolve("stats").toString()));
         assertEquals(0, stats.code(), stats.err());
         Run lape = cli("select", "--method", "entropy", "--stats", work.resolve("stats").toString(), "--out", work.resolve("lape.json").toString(),
-                "--groups", "text,special,image,audio,video");
+                "--groups", "text,special,image");
         assertEquals(0, lape.code(), lape.err());
         // the default modalities are text, special, image (M = 3): 3 % of the neurons gives each modality the 1 % per layer
         // that covers the planted image set

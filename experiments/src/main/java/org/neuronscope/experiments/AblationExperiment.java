@@ -15,6 +15,7 @@ import org.neuronscope.media.Prompt;
 import org.neuronscope.media.PromptBatcher;
 import org.neuronscope.methods.InterventionMask;
 import org.neuronscope.hooks.HookScope;
+import org.neuronscope.hooks.Hooks;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.model.Generator;
 import org.neuronscope.model.Sampler;
@@ -76,6 +77,43 @@ public final class AblationExperiment {
     private AblationExperiment() {
     }
 
+    /**
+     * What {@link #run} checks before its first decode, so that a mistake costs no baseline pass: every
+     * condition's set fits the model (its layers, and the width of its hook point in every layer), its
+     * groups are groups of the set, and every sample has a group.
+     *
+     * @throws IllegalArgumentException naming the condition, layer or sample at fault
+     */
+    public static void check(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf) {
+        if (data.isEmpty()) {
+            throw new IllegalArgumentException(data.name() + " has no samples");
+        }
+        Hooks hooks = wb.hooks();
+        for (Condition c : conditions) {
+            NeuronSet set = c.set();
+            if (set == null) {
+                continue;
+            }
+            if (set.layers() != hooks.layers()) {
+                throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the model "
+                        + hooks.layers() + " (a set selected on another model?)");
+            }
+            for (int l = 0; l < set.layers(); l++) {
+                int width = hooks.width(set.hookPoint(), l);
+                if (width != set.neurons()) {
+                    throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.neurons() + " neurons per layer, "
+                            + set.hookPoint() + " of the model's layer " + l + " has " + width + " (a set selected on another model?)");
+                }
+            }
+            c.mask(); // names groups the set lacks
+        }
+        for (Sample s : data.samples()) {
+            if (groupOf.apply(s) == null) {
+                throw new IllegalArgumentException("sample " + s.id() + " of " + data.name() + " has no group (a label it lacks?)");
+            }
+        }
+    }
+
     /** Runs the baseline and every condition over {@code data}, one sample per decode. */
     public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
                                   int maxTokens, Progress.Listener listener) {
@@ -103,6 +141,7 @@ public final class AblationExperiment {
             throw new IllegalArgumentException("samplesPerDecode must be in [1, " + wb.session().maxSequences() + "] (the session's sequences), got "
                     + samplesPerDecode);
         }
+        check(wb, data, conditions, groupOf);
         List<Condition> all = new ArrayList<>();
         all.add(Condition.NONE);
         all.addAll(conditions);

@@ -25,7 +25,64 @@ public final class Charts {
     private static final Color[] PALETTE = {new Color(0x4C72B0), new Color(0xDD8452), new Color(0x55A868), new Color(0xC44E52),
         new Color(0x8172B3), new Color(0x937860), new Color(0xDA8BC3), new Color(0x8C8C8C)};
 
+    /** Fixed colours of the modality groups, so that "image" is the same colour in every chart. */
+    private static final Map<String, Color> FIXED = Map.of("text", PALETTE[0], "image", PALETTE[1], "audio", PALETTE[2], "video", PALETTE[3],
+            "special", PALETTE[4]);
+    /** Any other series name: a colour on first use, the same in every later chart of this JVM. */
+    private static final Map<String, Color> ASSIGNED = new java.util.concurrent.ConcurrentHashMap<>();
+    private static final java.util.concurrent.atomic.AtomicInteger NEXT = new java.util.concurrent.atomic.AtomicInteger();
+
     private Charts() {
+    }
+
+    /** The colour of a series (a group, a condition) in every chart: fixed for the modalities, assigned on first use otherwise. */
+    public static Color colour(String name) {
+        Color c = FIXED.get(name);
+        if (c != null) {
+            return c;
+        }
+        return ASSIGNED.computeIfAbsent(name, k -> {
+            int i = NEXT.getAndIncrement();
+            Color base = PALETTE[(5 + i) % PALETTE.length]; // after the modalities' colours
+            return i < PALETTE.length - 5 ? base : base.darker();
+        });
+    }
+
+    /**
+     * Round axis ticks covering [min, max] and 0: steps of 1, 2, 2.5 or 5 times a power of ten, about
+     * {@code target} of them.
+     */
+    static double[] ticks(double min, double max, int target) {
+        double lo = Math.min(0, min);
+        double hi = Math.max(0, max);
+        if (hi == lo) {
+            hi = lo + 1;
+        }
+        double raw = (hi - lo) / Math.max(1, target);
+        double mag = Math.pow(10, Math.floor(Math.log10(raw)));
+        double step = mag * 10;
+        for (double m : new double[] {1, 2, 2.5, 5, 10}) {
+            if (m * mag >= raw) {
+                step = m * mag;
+                break;
+            }
+        }
+        long first = (long) Math.floor(lo / step + 1e-9);
+        long last = (long) Math.ceil(hi / step - 1e-9);
+        double[] t = new double[(int) (last - first + 1)];
+        for (int i = 0; i < t.length; i++) {
+            t[i] = (first + i) * step;
+            if (Math.abs(t[i]) < step * 1e-9) {
+                t[i] = 0; // an exact zero, not -0 or 1e-17
+            }
+        }
+        return t;
+    }
+
+    /** A tick's label: as few decimals as its step needs. */
+    static String tickLabel(double v, double step) {
+        return new java.math.BigDecimal(v).setScale(Math.max(0, (int) -Math.floor(Math.log10(step)) + 1), java.math.RoundingMode.HALF_EVEN)
+                .stripTrailingZeros().toPlainString();
     }
 
     /** Selected neurons per layer, one bar per group of the set. */
@@ -46,25 +103,46 @@ public final class Charts {
         return bars(title, "layer", "neurons", categories, series, png);
     }
 
-    /** For one metric: per sample group, one bar per condition: its change from the baseline. */
+    /**
+     * For one metric: per sample group, one bar per condition: its change from the baseline; where the
+     * table has a 95 % interval for the condition's value, an error bar shows it, shifted by the
+     * baseline's value (the baseline's own uncertainty is not in it).
+     */
     public static Path ablationDeltas(MetricTable table, String metric, String title, Path png) {
         List<String> groups = table.groups();
         Map<String, double[]> series = new LinkedHashMap<>();
+        Map<String, double[][]> intervals = new LinkedHashMap<>();
         for (String run : table.runs()) {
             if (run.equals(table.baseline())) {
                 continue;
             }
             double[] v = new double[groups.size()];
+            double[][] iv = new double[groups.size()][];
             for (int i = 0; i < groups.size(); i++) {
-                v[i] = table.cell(run, groups.get(i), metric) == null ? 0 : table.delta(run, groups.get(i), metric);
+                MetricTable.Cell c = table.cell(run, groups.get(i), metric);
+                v[i] = c == null ? 0 : table.delta(run, groups.get(i), metric);
+                MetricTable.Cell b = table.cell(table.baseline(), groups.get(i), metric);
+                if (c != null && b != null && c.hasInterval()) {
+                    iv[i] = new double[] {c.low() - b.value(), c.high() - b.value()};
+                }
             }
             series.put(run, v);
+            intervals.put(run, iv);
         }
-        return bars(title, "sample group", "Δ " + metric + " vs " + table.baseline(), groups, series, png);
+        return bars(title, "sample group", "Δ " + metric + " vs " + table.baseline(), groups, series, intervals, png);
     }
 
     /** A grouped bar chart: categories along x, one coloured bar per series in each. */
     public static Path bars(String title, String xLabel, String yLabel, List<String> categories, Map<String, double[]> series, Path png) {
+        return bars(title, xLabel, yLabel, categories, series, Map.of(), png);
+    }
+
+    /**
+     * A grouped bar chart with error bars: {@code intervals.get(series)[category]} is {low, high} or
+     * null (no bar). Each series has {@link #colour its colour}; the y axis has round ticks and 0.
+     */
+    public static Path bars(String title, String xLabel, String yLabel, List<String> categories, Map<String, double[]> series,
+                            Map<String, double[][]> intervals, Path png) {
         int width = Math.max(640, 120 + categories.size() * Math.max(60, 18 * series.size() + 20));
         int height = 420;
         int left = 70;
@@ -79,9 +157,18 @@ public final class Charts {
                 max = Math.max(max, x);
             }
         }
-        if (max == min) {
-            max = min + 1;
+        for (double[][] iv : intervals.values()) {
+            for (double[] lh : iv) {
+                if (lh != null) {
+                    min = Math.min(min, lh[0]);
+                    max = Math.max(max, lh[1]);
+                }
+            }
         }
+        double[] ticks = ticks(min, max, 5);
+        double tickStep = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+        min = ticks[0];
+        max = ticks[ticks.length - 1];
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = img.createGraphics();
         try {
@@ -97,12 +184,11 @@ public final class Charts {
             double range = max - min;
             int zeroY = top + (int) Math.round(plotH * (max / range));
             g.setColor(new Color(0xDDDDDD));
-            for (int t = 0; t <= 4; t++) {
-                double v = min + range * t / 4;
+            for (double v : ticks) {
                 int y = top + (int) Math.round(plotH * ((max - v) / range));
                 g.drawLine(left, y, left + plotW, y);
                 g.setColor(Color.DARK_GRAY);
-                g.drawString(String.format(Math.abs(range) >= 10 ? "%.0f" : "%.3g", v), 8, y + 4);
+                g.drawString(tickLabel(v, tickStep), 8, y + 4);
                 g.setColor(new Color(0xDDDDDD));
             }
             int nCat = Math.max(1, categories.size());
@@ -111,13 +197,25 @@ public final class Charts {
             double barW = Math.max(2, (slot - 10) / nSer);
             int s = 0;
             for (var e : series.entrySet()) {
-                g.setColor(PALETTE[s % PALETTE.length]);
+                Color colour = colour(e.getKey());
+                g.setColor(colour);
                 double[] v = e.getValue();
+                double[][] iv = intervals.get(e.getKey());
                 for (int c = 0; c < v.length && c < nCat; c++) {
                     int x = (int) Math.round(left + c * slot + 5 + s * barW);
                     int y = top + (int) Math.round(plotH * ((max - Math.max(v[c], 0)) / range));
                     int h = (int) Math.round(plotH * (Math.abs(v[c]) / range));
                     g.fillRect(x, v[c] >= 0 ? y : zeroY, (int) Math.ceil(barW) - 1, Math.max(h, v[c] == 0 ? 0 : 1));
+                    if (iv != null && c < iv.length && iv[c] != null) {
+                        int cx = x + (int) (barW / 2);
+                        int yLow = top + (int) Math.round(plotH * ((max - iv[c][0]) / range));
+                        int yHigh = top + (int) Math.round(plotH * ((max - iv[c][1]) / range));
+                        g.setColor(Color.BLACK);
+                        g.drawLine(cx, yLow, cx, yHigh);
+                        g.drawLine(cx - 3, yLow, cx + 3, yLow);
+                        g.drawLine(cx - 3, yHigh, cx + 3, yHigh);
+                        g.setColor(colour);
+                    }
                 }
                 g.fillRect(width - right + 15, top + 18 * s, 12, 12);
                 g.setColor(Color.BLACK);

@@ -10,6 +10,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.ZonedDateTime;
 import java.time.format.DateTimeFormatter;
+import java.util.List;
 
 /** A self-contained HTML page of headings, paragraphs, preformatted tables and chart images. */
 public final class HtmlReport {
@@ -36,6 +37,57 @@ public final class HtmlReport {
         return this;
     }
 
+    /**
+     * A metric table as an HTML table (one row per group and metric, a column per run and its change
+     * to the baseline, intervals in brackets): cells wrap, so wide tables stay readable without
+     * scrolling or hidden columns.
+     */
+    public HtmlReport metricTable(org.neuronscope.eval.MetricTable table, int decimals) {
+        String base = table.baseline();
+        List<String> header = new java.util.ArrayList<>(List.of("group", "metric"));
+        for (String r : table.runs()) {
+            header.add(r);
+            if (!r.equals(base)) {
+                header.add("Δ " + r);
+            }
+        }
+        body.append("<div class=\"wide\"><table>\n<tr>");
+        header.forEach(h -> body.append("<th>").append(escape(h)).append("</th>"));
+        body.append("</tr>\n");
+        String fmt = "%." + decimals + "f";
+        for (String g : table.groups()) {
+            for (String m : table.metrics()) {
+                boolean any = table.runs().stream().anyMatch(r -> table.cell(r, g, m) != null);
+                if (!any) {
+                    continue;
+                }
+                body.append("<tr><td>").append(escape(g)).append("</td><td>").append(escape(m)).append("</td>");
+                for (String r : table.runs()) {
+                    org.neuronscope.eval.MetricTable.Cell c = table.cell(r, g, m);
+                    String v = c == null ? "-" : c.hasInterval()
+                            ? String.format(java.util.Locale.ROOT, fmt + " [" + fmt + ", " + fmt + "]", c.value(), c.low(), c.high())
+                            : String.format(java.util.Locale.ROOT, fmt, c.value());
+                    body.append("<td>").append(escape(v)).append("</td>");
+                    if (!r.equals(base)) {
+                        double d = c == null ? Double.NaN : table.delta(r, g, m);
+                        body.append("<td>").append(Double.isNaN(d) ? "-" : escape(String.format(java.util.Locale.ROOT, "%+" + fmt.substring(1), d)))
+                                .append("</td>");
+                    }
+                }
+                body.append("</tr>\n");
+            }
+        }
+        body.append("</table></div>\n");
+        return this;
+    }
+
+    /** A link to a file (raw data: .csv, .json, .npy), relative to the report's directory. */
+    public HtmlReport link(Path reportDir, Path file, String text) {
+        String rel = reportDir.toAbsolutePath().normalize().relativize(file.toAbsolutePath().normalize()).toString().replace('\\', '/');
+        body.append("<p><a href=\"").append(escape(rel)).append("\">").append(escape(text)).append("</a></p>\n");
+        return this;
+    }
+
     /** An image, referenced relative to the report's directory. */
     public HtmlReport image(Path reportDir, Path png, String caption) {
         String rel = reportDir.toAbsolutePath().relativize(png.toAbsolutePath()).toString().replace('\\', '/');
@@ -47,7 +99,10 @@ public final class HtmlReport {
     public Path write(Path html) {
         String page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>\n"
                 + "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}pre{background:#f6f6f6;padding:1em;"
-                + "overflow-x:auto}figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}</style></head><body>\n<h1>" + escape(title)
+                + "overflow-x:auto}figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}"
+                + "table{border-collapse:collapse;font-size:0.9em;width:100%}th,td{border:1px solid #ddd;padding:0.25em 0.5em;"
+                + "white-space:normal;overflow-wrap:anywhere;text-align:right;vertical-align:top}th{background:#f0f0f0}"
+                + "td:nth-child(-n+2){text-align:left}</style></head><body>\n<h1>" + escape(title)
                 + "</h1>\n<p>" + escape(ZonedDateTime.now().format(DateTimeFormatter.RFC_1123_DATE_TIME)) + "</p>\n" + body + "</body></html>\n";
         try {
             Files.createDirectories(html.toAbsolutePath().getParent());

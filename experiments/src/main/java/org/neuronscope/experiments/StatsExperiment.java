@@ -104,6 +104,12 @@ public final class StatsExperiment {
                     throw new IllegalArgumentException(checkpoint + " collects " + had + ", this run asks for " + params.point().id() + " "
                             + params.statistics() + "; remove the checkpoint or use another output directory");
                 }
+                String recorded = c.statistics().metadata().get(GROUPING);
+                if (recorded != null && !recorded.equals(groupingId(grouping))) {
+                    c.close();
+                    throw new IllegalArgumentException(checkpoint + " groups tokens by " + recorded + ", this run by " + groupingId(grouping)
+                            + "; remove the checkpoint or use another output directory");
+                }
                 String dataset = c.statistics().metadata().get("dataset");
                 if (dataset != null && !dataset.equals(datasetId(data))) {
                     c.close();
@@ -115,6 +121,7 @@ public final class StatsExperiment {
             }
             try (c) {
                 c.statistics().metadata().put("dataset", datasetId(data));
+                c.statistics().metadata().put(GROUPING, groupingId(grouping));
                 c.statistics().setModelName(wb.model().path().getFileName().toString());
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
                 int step = params.samplesPerDecode();
@@ -154,6 +161,14 @@ public final class StatsExperiment {
         } catch (IOException e) {
             throw new UncheckedIOException("statistics under " + out + ": " + e.getMessage(), e);
         }
+    }
+
+    /** The metadata key of how tokens were grouped ({@code modality}, {@code label:language text}, ...). */
+    public static final String GROUPING = "grouping";
+
+    /** How a grouping groups tokens, for metadata: {@code modality}, {@code label:<name> text|all}, or the class name. */
+    static String groupingId(TokenGrouping g) {
+        return g instanceof ModalityGrouping ? "modality" : g instanceof org.neuronscope.media.LabelGrouping ? g.toString() : g.getClass().getName();
     }
 
     /** What identifies a dataset in metadata: its file (or name) and size. */

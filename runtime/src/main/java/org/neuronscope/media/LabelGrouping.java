@@ -29,6 +29,17 @@ public final class LabelGrouping implements TokenGrouping {
         return label;
     }
 
+    /** Whether only text entries count (template, special and media entries get no group). */
+    public boolean textOnly() {
+        return textOnly;
+    }
+
+    /** {@code label:<name> text} or {@code label:<name> all}: how the tokens were grouped, for metadata. */
+    @Override
+    public String toString() {
+        return "label:" + label + (textOnly ? " text" : " all");
+    }
+
     @Override
     public List<String> groupNames() {
         return values;

@@ -167,6 +167,7 @@ class NeuronHooksOracleTest {
 
     @ParameterizedTest
     @MethodSource("architectures")
+    @org.neuronscope.testkit.ExpectNativeErrors("attention probabilities asked of a flash-attention session: the decode must fail")
     void attentionProbabilitiesAreCausalDistributions(String arch) {
         SessionParams noFlash = params().withFlashAttention(SessionParams.FlashAttention.OFF);
         try (Model model = Model.load(SyntheticFixtures.tiny(arch)); Session session = model.newSession(noFlash);

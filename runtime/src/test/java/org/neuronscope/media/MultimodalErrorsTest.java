@@ -52,6 +52,7 @@ class MultimodalErrorsTest {
     }
 
     @Test
+    @org.neuronscope.testkit.ExpectNativeErrors("undecodable media bytes: mtmd's helper tries image, audio, then video (ffprobe)")
     void missingEmptyUndecodableAndMislabelledFiles(@org.junit.jupiter.api.io.TempDir Path dir) throws Exception {
         try (Model model = Model.load(MultimodalFixtures.visionModel());
              Projector vision = Projector.load(model, MultimodalFixtures.visionProjector(), MultimodalFixtures.params())) {
