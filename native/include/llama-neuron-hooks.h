@@ -138,11 +138,13 @@ LLAMA_API int32_t llama_nh_set_lens_params(struct llama_context * ctx, int32_t t
 // The per-token results go to `callback` (NULL: no per-token results).
 LLAMA_API int32_t llama_nh_set_lens_callback(struct llama_context * ctx, llama_nh_lens_callback callback, void * user_data);
 
-// Per lensed layer and weight column c of the token weights (llama_nh_set_columns/_token_weights):
-// entropy_acc[layer*n_columns + c] += sum_t w[t][c] * H(t), target_acc likewise with the target's
-// probability (needs a target). acc_len = n_layer * n_columns doubles each; NULL removes. Divide by
-// the columns' weight sums for means. Changing the number of columns removes them.
-LLAMA_API int32_t llama_nh_set_lens_groups(struct llama_context * ctx, double * entropy_acc, double * target_acc, int64_t acc_len);
+// Per lensed layer and weight column c of the token weights (llama_nh_set_columns/_token_weights),
+// over the lensed tokens t: entropy_acc[layer*n_columns + c] += sum_t w[t][c] * H(t), target_acc
+// likewise with the target's probability (needs a target), weight_acc with 1 (the weight the means
+// divide by). acc_len = n_layer * n_columns doubles each; each may be NULL; all NULL removes them.
+// Changing the number of columns removes them.
+LLAMA_API int32_t llama_nh_set_lens_groups(struct llama_context * ctx, double * entropy_acc, double * target_acc,
+                                           double * weight_acc, int64_t acc_len);
 
 // Which batch entries the lens decodes: selected[i] != 0 for entry i of each llama_batch (n_tokens
 // entries; a batch may have at most that many). NULL (n_tokens 0): every token. Only the selected

@@ -136,7 +136,7 @@ bool llama_neuron_hooks::lens_layer(int32_t layer) const noexcept {
 }
 
 bool llama_neuron_hooks::lens_active() const noexcept {
-    if (!lens.callback && !(n_columns > 0 && (lens.group_entropy || lens.group_target))) {
+    if (!lens.callback && !(n_columns > 0 && (lens.group_entropy || lens.group_target || lens.group_weight))) {
         return false;
     }
     for (bool on : lens.layers) {
@@ -295,7 +295,7 @@ void llama_neuron_hooks::clear() noexcept {
     lens.layers.assign(n_layer, false);
     lens.top_k = 10;
     lens.target = -1;
-    lens.group_entropy = lens.group_target = nullptr;
+    lens.group_entropy = lens.group_target = lens.group_weight = nullptr;
     lens.selected = nullptr;
     lens.n_selected_rows = 0;
     generation++;
@@ -607,7 +607,7 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
     const int64_t n_vocab = head->ne[1];
     const int32_t k = std::min<int32_t>(lens.top_k, (int32_t) n_vocab);
     const bool per_token = lens.callback != nullptr;
-    const bool groups    = n_columns > 0 && (lens.group_entropy || lens.group_target);
+    const bool groups    = n_columns > 0 && (lens.group_entropy || lens.group_target || lens.group_weight);
     const bool target    = lens.target >= 0 && lens.target < n_vocab;
     if (lens.target >= n_vocab) {
         nh_graph_problem(g, "the logit lens: target token " + std::to_string(lens.target) + " is outside the output's " +
@@ -674,8 +674,11 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
             }
         }
         if (groups) {
-            ggml_tensor * v = (tp && lens.group_target) ? ggml_concat(ctx0, entropy, tp, 0) : entropy; // [1|2, n_rows]
-            o.groups = out(ggml_out_prod(ctx0, v, w), "groups", layer); // [1|2, n_columns]
+            // rows: entropy, target probability (0 without a target), 1 (the weight itself)
+            ggml_tensor * second = tp ? tp : ggml_scale(ctx0, entropy, 0.0f);
+            ggml_tensor * ones   = ggml_scale_bias(ctx0, entropy, 0.0f, 1.0f);
+            ggml_tensor * v = ggml_concat(ctx0, ggml_concat(ctx0, entropy, second, 0), ones, 0); // [3, n_rows]
+            o.groups = out(ggml_out_prod(ctx0, v, w), "groups", layer); // [3, n_columns]
         }
         g.lens.push_back(o);
     }
@@ -936,8 +939,11 @@ bool llama_neuron_hooks::after_compute_impl(llm_graph_result * res, const llama_
                 if (lens.group_entropy) {
                     lens.group_entropy[(int64_t) o.layer * n_columns + c] += v[0];
                 }
-                if (lens.group_target && nv > 1) {
+                if (lens.group_target) {
                     lens.group_target[(int64_t) o.layer * n_columns + c] += v[1];
+                }
+                if (lens.group_weight) {
+                    lens.group_weight[(int64_t) o.layer * n_columns + c] += v[2];
                 }
             }
             off += (size_t) nv * n_columns;
@@ -1176,7 +1182,7 @@ int32_t llama_nh_set_columns(llama_context * ctx, int32_t n_columns) {
         for (auto & point : nh.reduces) {
             point.fill(llama_neuron_hooks::reduce{});
         }
-        nh.lens.group_entropy = nh.lens.group_target = nullptr;
+        nh.lens.group_entropy = nh.lens.group_target = nh.lens.group_weight = nullptr;
         nh.generation++;
         return (int32_t) LLAMA_NH_OK;
     });
@@ -1340,9 +1346,9 @@ int32_t llama_nh_set_lens_callback(llama_context * ctx, llama_nh_lens_callback c
     });
 }
 
-int32_t llama_nh_set_lens_groups(llama_context * ctx, double * entropy_acc, double * target_acc, int64_t acc_len) {
+int32_t llama_nh_set_lens_groups(llama_context * ctx, double * entropy_acc, double * target_acc, double * weight_acc, int64_t acc_len) {
     return nh_call(ctx, [&](llama_neuron_hooks & nh) {
-        if (entropy_acc || target_acc) {
+        if (entropy_acc || target_acc || weight_acc) {
             if (nh.n_columns <= 0) {
                 nh.last_error = "set the number of columns before adding lens group sums";
                 return (int32_t) LLAMA_NH_ERR_ARGUMENT;
@@ -1359,6 +1365,7 @@ int32_t llama_nh_set_lens_groups(llama_context * ctx, double * entropy_acc, doub
         }
         nh.lens.group_entropy = entropy_acc;
         nh.lens.group_target  = target_acc;
+        nh.lens.group_weight  = weight_acc;
         nh.generation++;
         return (int32_t) LLAMA_NH_OK;
     });

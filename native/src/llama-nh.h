@@ -71,6 +71,7 @@ struct llama_neuron_hooks {
         void *                 user_data = nullptr;
         double *               group_entropy = nullptr; // n_layer * n_columns, caller-owned
         double *               group_target  = nullptr;
+        double *               group_weight  = nullptr;
         const int8_t *         selected  = nullptr;     // per batch entry, caller-owned; null: all
         int32_t                n_selected_rows = 0;
     };

@@ -785,13 +785,13 @@ void test_lens(const device_run & dev) {
         lens_store lens;
         tap_store taps;
         taps.n_batch = N_TOKENS;
-        std::vector<double> ent_acc((size_t) spec.n_layer * N_COLUMNS, 0.0), tgt_acc(ent_acc.size(), 0.0);
+        std::vector<double> ent_acc((size_t) spec.n_layer * N_COLUMNS, 0.0), tgt_acc(ent_acc.size(), 0.0), wgt_acc(ent_acc.size(), 0.0);
         NH_CHECK(llama_nh_set_lens_layer(ctx, -1, true) == LLAMA_NH_OK, "lens layers: %s", llama_nh_last_error(ctx));
         NH_CHECK(llama_nh_set_lens_params(ctx, K, TARGET) == LLAMA_NH_OK, "lens params: %s", llama_nh_last_error(ctx));
         NH_CHECK(llama_nh_set_lens_callback(ctx, on_lens, &lens) == LLAMA_NH_OK, "lens callback");
         llama_nh_set_columns(ctx, N_COLUMNS);
         llama_nh_set_token_weights(ctx, w.data(), N_TOKENS);
-        NH_CHECK(llama_nh_set_lens_groups(ctx, ent_acc.data(), tgt_acc.data(), (int64_t) ent_acc.size()) == LLAMA_NH_OK,
+        NH_CHECK(llama_nh_set_lens_groups(ctx, ent_acc.data(), tgt_acc.data(), wgt_acc.data(), (int64_t) ent_acc.size()) == LLAMA_NH_OK,
                  "lens groups: %s", llama_nh_last_error(ctx));
         llama_nh_set_tap_callback(ctx, on_tap, &taps);
         llama_nh_set_tap(ctx, LLAMA_NH_RESID_POST, -1, true);
@@ -839,12 +839,15 @@ void test_lens(const device_run & dev) {
             }
             // oracle 3: group sums against the per-token results
             for (int c = 0; c < N_COLUMNS; ++c) {
-                double he = 0.0, ht = 0.0;
+                double he = 0.0, ht = 0.0, hw = 0.0;
                 for (int b = 0; b < N_TOKENS; ++b) {
                     const auto & r = lens.rows[{ il, b }];
                     he += w[b * N_COLUMNS + c] * r.entropy;
                     ht += w[b * N_COLUMNS + c] * r.target;
+                    hw += w[b * N_COLUMNS + c];
                 }
+                NH_CHECK(wgt_acc[(size_t) il * N_COLUMNS + c] == hw, "%s: layer %d column %d: weight sum %g, expected %g",
+                         dev.name.c_str(), il, c, wgt_acc[(size_t) il * N_COLUMNS + c], hw);
                 const double ge = ent_acc[(size_t) il * N_COLUMNS + c], gt = tgt_acc[(size_t) il * N_COLUMNS + c];
                 NH_CHECK(std::fabs(ge - he) <= 1e-4 * std::max(1.0, std::fabs(he)), "%s: layer %d column %d: entropy sum %g, per token %g",
                          dev.name.c_str(), il, c, ge, he);
@@ -863,7 +866,7 @@ void test_lens(const device_run & dev) {
         sel[N_TOKENS - 1] = 1;
         const auto full = lens.rows;
         lens.rows.clear();
-        llama_nh_set_lens_groups(ctx, nullptr, nullptr, 0);
+        llama_nh_set_lens_groups(ctx, nullptr, nullptr, nullptr, 0);
         llama_nh_set_tap(ctx, LLAMA_NH_RESID_POST, -1, false);
         NH_CHECK(llama_nh_set_lens_selection(ctx, sel.data(), N_TOKENS) == LLAMA_NH_OK, "selection: %s", llama_nh_last_error(ctx));
         NH_REQUIRE(run(ctx, tokens, all_logits) == 0, "selected decode: %s", llama_nh_last_error(ctx));
@@ -912,10 +915,10 @@ void test_lens(const device_run & dev) {
     expect_error(ctx, llama_nh_set_lens_params(ctx, spec.n_vocab + 1, -1), LLAMA_NH_ERR_ARGUMENT, "top_k above the vocabulary");
     expect_error(ctx, llama_nh_set_lens_params(ctx, 5, spec.n_vocab), LLAMA_NH_ERR_ARGUMENT, "target outside the vocabulary");
     std::vector<double> acc((size_t) spec.n_layer);
-    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "groups without columns");
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, nullptr, (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "groups without columns");
     llama_nh_set_columns(ctx, 1);
-    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), acc.data(), (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "target sums without target");
-    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, 1), LLAMA_NH_ERR_ARGUMENT, "wrong length");
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), acc.data(), nullptr, (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "target sums without target");
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, nullptr, 1), LLAMA_NH_ERR_ARGUMENT, "wrong length");
     expect_error(ctx, llama_nh_set_lens_selection(ctx, nullptr, 3), LLAMA_NH_ERR_ARGUMENT, "selection NULL with tokens");
     llama_free(ctx);
     llama_model_free(model);

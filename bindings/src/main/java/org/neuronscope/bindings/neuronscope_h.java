@@ -7128,6 +7128,7 @@ public class neuronscope_h extends neuronscope_h$shared {
             neuronscope_h.C_POINTER,
             neuronscope_h.C_POINTER,
             neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
             neuronscope_h.C_LONG
         );
 
@@ -7139,7 +7140,7 @@ public class neuronscope_h extends neuronscope_h$shared {
     /**
      * Function descriptor for:
      * {@snippet lang=c :
-     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, int64_t acc_len)
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
      * }
      */
     public static FunctionDescriptor llama_nh_set_lens_groups$descriptor() {
@@ -7149,7 +7150,7 @@ public class neuronscope_h extends neuronscope_h$shared {
     /**
      * Downcall method handle for:
      * {@snippet lang=c :
-     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, int64_t acc_len)
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
      * }
      */
     public static MethodHandle llama_nh_set_lens_groups$handle() {
@@ -7159,7 +7160,7 @@ public class neuronscope_h extends neuronscope_h$shared {
     /**
      * Address for:
      * {@snippet lang=c :
-     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, int64_t acc_len)
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
      * }
      */
     public static MemorySegment llama_nh_set_lens_groups$address() {
@@ -7168,16 +7169,16 @@ public class neuronscope_h extends neuronscope_h$shared {
 
     /**
      * {@snippet lang=c :
-     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, int64_t acc_len)
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
      * }
      */
-    public static int llama_nh_set_lens_groups(MemorySegment ctx, MemorySegment entropy_acc, MemorySegment target_acc, long acc_len) {
+    public static int llama_nh_set_lens_groups(MemorySegment ctx, MemorySegment entropy_acc, MemorySegment target_acc, MemorySegment weight_acc, long acc_len) {
         var mh$ = llama_nh_set_lens_groups.HANDLE;
         try {
             if (TRACE_DOWNCALLS) {
-                traceDowncall("llama_nh_set_lens_groups", ctx, entropy_acc, target_acc, acc_len);
+                traceDowncall("llama_nh_set_lens_groups", ctx, entropy_acc, target_acc, weight_acc, acc_len);
             }
-            return (int)mh$.invokeExact(ctx, entropy_acc, target_acc, acc_len);
+            return (int)mh$.invokeExact(ctx, entropy_acc, target_acc, weight_acc, acc_len);
         } catch (Error | RuntimeException ex) {
            throw ex;
         } catch (Throwable ex$) {
