@@ -20,7 +20,7 @@ import java.util.concurrent.Callable;
  */
 @Command(name = "neuronscope", mixinStandardHelpOptions = true, version = "neuronscope 0.1.0",
         description = "Find, switch off and measure modality-, domain- and language-specific neurons of GGUF models.",
-        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, DemoCommand.class})
+        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, DemoCommand.class, LensCommand.class})
 public final class NeuronScopeCli implements Callable<Integer> {
     public static void main(String[] args) {
         System.exit(run(args));
