@@ -197,13 +197,14 @@ public final class Charts {
             g.drawString(xLabel, left + Math.max(0, cols * cell / 2 - 30), height - 12);
             g.drawString(yLabel, 8, top - 8);
             int lx = width - right + 20;
-            for (int i = 0; i <= 100; i++) {
-                g.setColor(shade(min + (max - min) * i / 100.0, min, max));
-                g.fillRect(lx, top + (100 - i) * 2, 14, 2);
+            int legend = Math.max(20, rows * cellH);
+            for (int i = 0; i < legend; i++) {
+                g.setColor(shade(max - (max - min) * i / (double) legend, min, max));
+                g.fillRect(lx, top + i, 14, 1);
             }
             g.setColor(Color.BLACK);
-            g.drawString(String.format("%.3g", max), lx + 18, top + 8);
-            g.drawString(String.format("%.3g", min), lx + 18, top + 200);
+            g.drawString(tick(max, max - min), lx + 18, top + 8);
+            g.drawString(tick(min, max - min), lx + 18, top + legend);
         } finally {
             g.dispose();
         }
@@ -246,7 +247,7 @@ public final class Charts {
                 g.setColor(new Color(0xDDDDDD));
                 g.drawLine(left, y, left + plotW, y);
                 g.setColor(Color.DARK_GRAY);
-                g.drawString(String.format("%.3g", v), 8, y + 4);
+                g.drawString(tick(v, range), 8, y + 4);
             }
             double dx = n <= 1 ? 0 : (double) plotW / (n - 1);
             for (int i = 0; i < n; i += Math.max(1, n / 16)) {
@@ -287,6 +288,12 @@ public final class Charts {
             g.dispose();
         }
         return writePng(img, png);
+    }
+
+    /** A tick label with as many decimals as the range needs to tell ticks apart. */
+    private static String tick(double v, double range) {
+        int decimals = range <= 0 ? 3 : Math.max(0, Math.min(8, (int) Math.ceil(-Math.log10(range / 4)) + 1));
+        return String.format("%." + decimals + "f", v);
     }
 
     private static Color shade(double v, double min, double max) {
