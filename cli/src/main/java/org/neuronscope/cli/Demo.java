@@ -8,6 +8,10 @@ import org.neuronscope.HookPoint;
 import org.neuronscope.experiments.AblationExperiment;
 import org.neuronscope.experiments.Charts;
 import org.neuronscope.experiments.HtmlReport;
+import org.neuronscope.experiments.LensExperiment;
+import org.neuronscope.experiments.LensReport;
+import org.neuronscope.collect.LensCollector;
+import org.neuronscope.hooks.LensSpec;
 import org.neuronscope.experiments.MinerExperiment;
 import org.neuronscope.experiments.Progress;
 import org.neuronscope.experiments.StatsExperiment;
@@ -93,7 +97,10 @@ public final class Demo {
                     ProjectorParams.defaults().withThreads(threads).withWarmup(false).withImageTokens(8, 16), PromptFormat.chat());
             Map<String, NeuronSet> selections = new LinkedHashMap<>();
             MetricTable ablation;
+            LensExperiment.Result lens;
+            int layers;
             try (Workbench wb = Workbench.open(setup)) {
+                layers = wb.model().layerCount();
                 try (NeuronStatistics stats = StatsExperiment.run(wb, data, new ModalityGrouping(), StatsExperiment.Params.DEFAULTS,
                         work.resolve("stats"), listener);
                      NeuronStatistics base = stats.subset(audio ? List.of("text", "special", "image", "video")
@@ -123,6 +130,9 @@ public final class Demo {
                     conditions.add(new AblationExperiment.Condition("random (audio)", random, List.of("audio"), Intervention.deactivate()));
                 }
                 ablation = AblationExperiment.run(wb, data, conditions, AblationExperiment.BY_MEDIA, 0, listener);
+                // the logit lens of every entry at every layer, grouped by modality
+                lens = LensExperiment.run(wb, data, new ModalityGrouping(),
+                        new LensExperiment.Params(LensSpec.DEFAULT.withTopK(5), LensCollector.Positions.ALL, null, 10), work.resolve("lens"), listener);
             }
             Map<String, double[]> pr = new LinkedHashMap<>();
             for (var e : selections.entrySet()) {
@@ -131,7 +141,7 @@ public final class Demo {
                     pr.put(e.getKey() + ", audio", precisionRecall(e.getValue(), "audio", truth));
                 }
             }
-            Path report = report(work, pr, selections, truth, ablation);
+            Path report = report(work, pr, selections, truth, ablation, lens, layers);
             Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             LOG.info("demo finished in {} s; report {}", elapsed.toSeconds(), report);
             return new Result(pr, selections, ablation, report, elapsed);
@@ -196,7 +206,8 @@ public final class Demo {
         return file;
     }
 
-    private static Path report(Path work, Map<String, double[]> pr, Map<String, NeuronSet> selections, NeuronSet truth, MetricTable ablation) {
+    private static Path report(Path work, Map<String, double[]> pr, Map<String, NeuronSet> selections, NeuronSet truth, MetricTable ablation,
+                               LensExperiment.Result lens, int layers) {
         Path dir = work.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope demo: planted modality-specific neurons");
         html.paragraph("A synthetic Qwen2-VL-style model (5 layers x 500 FFN neurons) with " + truth.size("image")
@@ -222,6 +233,7 @@ public final class Demo {
                 "Ablation effect per sample group: the selected set against a matched random set");
         html.image(dir, Charts.ablationDeltas(ablation, "top1_agreement", "Change of top-1 agreement with the unablated model",
                 dir.resolve("ablation-top1.png")), "Top-1 agreement change");
+        LensReport.addTo(html, dir, dir, lens, layers);
         return html.write(dir.resolve("index.html"));
     }
 }
