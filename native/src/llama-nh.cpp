@@ -169,6 +169,36 @@ bool llama_neuron_hooks::any_configured() const noexcept {
     return false;
 }
 
+bool llama_neuron_hooks::lens_rows_are_outputs(const llama_ubatch & ubatch) const noexcept {
+    if (!ubatch.output) {
+        return false;
+    }
+    for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
+        const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
+        const bool lensed = !lens.selected || (b < lens.n_selected_rows && lens.selected[b] != 0);
+        if (lensed && !ubatch.output[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool llama_neuron_hooks::observes(const llama_ubatch & ubatch) const noexcept {
+    bool other = false;
+    for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT && !other; ++p) {
+        other = has_reduce(p);
+    }
+    for (const auto & t : taps) {
+        for (bool on : t) {
+            other |= on;
+        }
+    }
+    if (other) {
+        return true;
+    }
+    return lens_active() && !lens_rows_are_outputs(ubatch);
+}
+
 bool llama_neuron_hooks::observes() const noexcept {
     if (lens_active()) {
         return true;
@@ -372,7 +402,7 @@ ggml_tensor * llama_neuron_hooks::weights_for(ggml_context * ctx0, llm_graph_res
         g.weights = inp->weights;
         res->add_input(std::move(inp));
     }
-    if (x->ne[1] == n_tokens) {
+    if (!x || x->ne[1] == n_tokens) {
         return g.weights;
     }
     // llama.cpp computes the last layer's FFN for the output tokens only
@@ -581,12 +611,22 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
 
     // the selected rows as an input (also when there are none: can_reuse must see the count change)
     auto inp = std::make_unique<llm_graph_input_nh_lens_rows>(this, &g, all ? -1 : n_rows);
+    inp->deferred = g.out_ids_deferred; // build_norm selects the output rows after this call
     ggml_tensor * row_ids = nullptr;
+    ggml_tensor * row_ids_out = nullptr;
     if (!all && n_rows > 0) {
         inp->rows = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_rows);
         ggml_set_input(inp->rows);
         ggml_set_name(inp->rows, "nh_lens_rows");
         row_ids = inp->rows;
+        if (!g.out_ids_deferred) {
+            // llama.cpp computed the last layer for its output tokens only: there the lens rows are
+            // positions among the outputs
+            inp->rows_out = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_rows);
+            ggml_set_input(inp->rows_out);
+            ggml_set_name(inp->rows_out, "nh_lens_rows_out");
+            row_ids_out = inp->rows_out;
+        }
     }
     res->add_input(std::move(inp));
     if (n_rows == 0) {
@@ -616,7 +656,7 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
     }
     ggml_tensor * w = nullptr;
     if (groups) {
-        w = weights_for(ctx0, res, n_tokens, g.lens_inputs.empty() ? nullptr : g.lens_inputs.front().second);
+        w = weights_for(ctx0, res, n_tokens, nullptr); // [n_columns, n_tokens]
         if (w && row_ids) {
             w = ggml_get_rows(ctx0, w, row_ids); // [n_columns, n_rows]
         }
@@ -629,8 +669,11 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
         ggml_build_forward_expand(gf, t);
         return t;
     };
+    const int64_t n_outputs = g.out_ids ? g.out_ids->ne[0] : n_tokens;
     for (const auto & [layer, x] : g.lens_inputs) {
-        if (x->ne[1] != n_tokens || x->ne[0] != head->ne[0]) {
+        const bool pruned = x->ne[1] != n_tokens; // the last layer, kept for llama.cpp's output tokens
+        if (x->ne[0] != head->ne[0] || (pruned && (g.out_ids_deferred || layer != n_layer - 1 || x->ne[1] != n_outputs ||
+                                                   (!row_ids_out && n_outputs != n_rows)))) {
             nh_graph_problem(g, "the logit lens: resid.post of layer " + std::to_string(layer) + " has an unexpected shape");
             return;
         }
@@ -638,7 +681,8 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
             nh_graph_problem(g, "the logit lens: no token weights for the group sums");
             return;
         }
-        ggml_tensor * cur = row_ids ? ggml_get_rows(ctx0, x, row_ids) : x; // [n_embd, n_rows]
+        ggml_tensor * sel = pruned ? row_ids_out : row_ids;
+        ggml_tensor * cur = sel ? ggml_get_rows(ctx0, x, sel) : x; // [n_embd, n_rows]
         cur = norm_type == LLM_NORM ? ggml_norm(ctx0, cur, hp.f_norm_eps) : ggml_rms_norm(ctx0, cur, hp.f_norm_rms_eps);
         if (mw) {
             cur = ggml_mul(ctx0, cur, mw);
@@ -1074,6 +1118,25 @@ void llm_graph_input_nh_lens_rows::set_input(const llama_ubatch * ubatch) noexce
             return;
         }
         ggml_backend_tensor_set(rows, r.data(), 0, ggml_nbytes(rows));
+        if (rows_out) {
+            // position of each lensed row among the output rows (llama.cpp's out_ids: outputs in ubatch order)
+            std::vector<int32_t> out_pos(ubatch->n_tokens, -1);
+            int32_t n = 0;
+            for (uint32_t i = 0; i < ubatch->n_tokens; ++i) {
+                if (ubatch->output && ubatch->output[i]) {
+                    out_pos[i] = n++;
+                }
+            }
+            for (auto & i : r) {
+                if (out_pos[i] < 0) {
+                    graph->input_failed = true;
+                    graph->input_error = "internal: a lensed row is not an output row";
+                    return;
+                }
+                i = out_pos[i];
+            }
+            ggml_backend_tensor_set(rows_out, r.data(), 0, ggml_nbytes(rows_out));
+        }
     } catch (const std::exception & e) {
         graph->input_failed = true;
         try { graph->input_error = std::string(nh_what(e)) + " in the neuron hooks while setting the lens rows"; } catch (...) {}
@@ -1083,7 +1146,7 @@ void llm_graph_input_nh_lens_rows::set_input(const llama_ubatch * ubatch) noexce
 }
 
 bool llm_graph_input_nh_lens_rows::can_reuse(const llm_graph_params & params) {
-    if (params.nh != nh || params.nh_generation != generation) {
+    if (params.nh != nh || params.nh_generation != generation || nh->observes(params.ubatch) != deferred) {
         return false;
     }
     if (n_rows < 0) {

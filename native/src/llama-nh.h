@@ -101,6 +101,10 @@ struct llama_neuron_hooks {
     bool any_configured() const noexcept;
     // reductions or taps are set: every layer must see every token (see build_inp_out_ids)
     bool observes() const noexcept;
+    // the same for one ubatch: a lens alone whose rows are all output tokens lets llama.cpp keep
+    // computing the last layer for the output tokens only (the lens reads those rows there)
+    bool observes(const llama_ubatch & ubatch) const noexcept;
+    bool lens_rows_are_outputs(const llama_ubatch & ubatch) const noexcept;
     // some layer is lensed and there is something to deliver
     bool lens_active() const noexcept;
     bool lens_layer(int32_t layer) const noexcept;
@@ -204,7 +208,9 @@ public:
     void set_input(const llama_ubatch * ubatch) noexcept override;
     bool can_reuse(const llm_graph_params & params) override;
 
-    ggml_tensor * rows = nullptr; // I32 [n_rows], or null (every row, or none)
+    ggml_tensor * rows     = nullptr; // I32 [n_rows]: ubatch positions, or null (every row, or none)
+    ggml_tensor * rows_out = nullptr; // I32 [n_rows]: positions among the output tokens (last layer kept pruned), or null
+    bool          deferred = false;   // the graph was built with every token in every layer
 
     const llama_neuron_hooks * nh;
     llama_nh_graph *           graph;

@@ -869,8 +869,18 @@ void test_lens(const device_run & dev) {
         llama_nh_set_lens_groups(ctx, nullptr, nullptr, nullptr, 0);
         llama_nh_set_tap(ctx, LLAMA_NH_RESID_POST, -1, false);
         NH_CHECK(llama_nh_set_lens_selection(ctx, sel.data(), N_TOKENS) == LLAMA_NH_OK, "selection: %s", llama_nh_last_error(ctx));
-        NH_REQUIRE(run(ctx, tokens, all_logits) == 0, "selected decode: %s", llama_nh_last_error(ctx));
+        std::vector<float> sel_logits;
+        NH_REQUIRE(run(ctx, tokens, all_logits, &sel_logits) == 0, "selected decode: %s", llama_nh_last_error(ctx));
         NH_CHECK(lens.rows.size() == (size_t) spec.n_layer, "%s: selection of one token gave %zu rows", dev.name.c_str(), lens.rows.size());
+        if (!all_logits && dev.exact) {
+            // the lens of output tokens only keeps llama.cpp's pruned last layer: its logits are untouched
+            std::vector<float> ref;
+            llama_context * plain = new_context(model);
+            NH_REQUIRE(run(plain, tokens, false, &ref) == 0, "plain decode");
+            llama_free(plain);
+            NH_CHECK(bit_identical(sel_logits, ref), "%s: lens of the last token changed the logits (max |diff| %g)", dev.name.c_str(),
+                     max_abs_diff(sel_logits, ref));
+        }
         for (int il = 0; il < spec.n_layer; ++il) {
             const auto & a = lens.rows[{ il, N_TOKENS - 1 }];
             const auto & f = full.at({ il, N_TOKENS - 1 });
