@@ -619,7 +619,8 @@ void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result *
         ggml_set_input(inp->rows);
         ggml_set_name(inp->rows, "nh_lens_rows");
         row_ids = inp->rows;
-        if (!g.out_ids_deferred) {
+        const int64_t n_out = g.out_ids ? g.out_ids->ne[0] : n_tokens;
+        if (!g.out_ids_deferred && n_out < n_tokens && lens_layer(n_layer - 1)) {
             // llama.cpp computed the last layer for its output tokens only: there the lens rows are
             // positions among the outputs
             inp->rows_out = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_rows);
@@ -1106,19 +1107,23 @@ bool llama_neuron_hooks::deliver_lens(const llm_graph_result * res, const llama_
 // ---------------------------------------------------------------- lens rows input
 
 void llm_graph_input_nh_lens_rows::set_input(const llama_ubatch * ubatch) noexcept {
-    if (!rows) {
+    const bool set_rows = rows && rows->buffer;        // unused (not allocated) e.g. when only the pruned
+    const bool set_out  = rows_out && rows_out->buffer; // last layer reads rows, without group sums
+    if (!set_rows && !set_out) {
         return;
     }
     try {
         std::vector<int32_t> r;
         nh->lens_rows_of(*ubatch, r);
-        if ((int64_t) r.size() != rows->ne[0]) {
+        if ((int64_t) r.size() != n_rows) {
             graph->input_failed = true;
             graph->input_error = "internal: the lens selection of the ubatch changed its size";
             return;
         }
-        ggml_backend_tensor_set(rows, r.data(), 0, ggml_nbytes(rows));
-        if (rows_out) {
+        if (set_rows) {
+            ggml_backend_tensor_set(rows, r.data(), 0, ggml_nbytes(rows));
+        }
+        if (set_out) {
             // position of each lensed row among the output rows (llama.cpp's out_ids: outputs in ubatch order)
             std::vector<int32_t> out_pos(ubatch->n_tokens, -1);
             int32_t n = 0;
