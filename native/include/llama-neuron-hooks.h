@@ -107,7 +107,51 @@ LLAMA_API int32_t llama_nh_set_tap_callback(struct llama_context * ctx, llama_nh
 // layer's backend runs. portable = true uses the ggml ops everywhere (to compare or to test them).
 LLAMA_API int32_t llama_nh_set_portable_reductions(struct llama_context * ctx, bool portable);
 
-// Removes every reduction, intervention and tap.
+// ---- logit lens
+//
+// The residual stream after a layer (RESID_POST) decoded as if that layer were the last: the model's
+// own output norm (its weights, norm type and epsilon, as llama.cpp's final norm), its unembedding
+// (output.weight, or token_embd.weight when tied; ggml_mul_mat as llama.cpp's head, so any weight
+// type; the head's scale and bias, and gemma's final soft-capping, when the model has them), then
+// the softmax over the vocabulary. Built in the graph next to llama.cpp's own head, so it runs on the
+// backend that runs the output layer; only the results below leave it. LoRA adapters on the output
+// and control vectors are not part of the lens. Lensed layers see every token of the batch, as taps do.
+
+// Per lensed token and layer, after each ubatch: ids and probs hold top_k entries per row (ids in
+// descending probability; equal probabilities by ascending id), entropy one per row (nats, of the
+// full softmax), target_prob one per row or NULL (no target token). Row i is a lensed token of the
+// ubatch, batch_index[i] its index in the llama_batch. All valid only during the call. Return false
+// to fail the decode.
+typedef bool (*llama_nh_lens_callback)(
+        void * user_data, int32_t layer, int64_t n_rows, int32_t top_k,
+        const int32_t * ids, const float * probs, const float * entropy, const float * target_prob,
+        const int32_t * batch_index);
+
+// Lens of `layer` on or off (layer = -1: every layer). The lens computes only when there is
+// something to deliver: a callback (llama_nh_set_lens_callback) or group sums (llama_nh_set_lens_groups).
+LLAMA_API int32_t llama_nh_set_lens_layer(struct llama_context * ctx, int32_t layer, bool enabled);
+
+// top_k in [0, min(n_vocab, 1000)] ids and probabilities per row (0: none); target in [0, n_vocab)
+// (-1: none) the token whose probability is reported per row and summed per group.
+LLAMA_API int32_t llama_nh_set_lens_params(struct llama_context * ctx, int32_t top_k, int32_t target);
+
+// The per-token results go to `callback` (NULL: no per-token results).
+LLAMA_API int32_t llama_nh_set_lens_callback(struct llama_context * ctx, llama_nh_lens_callback callback, void * user_data);
+
+// Per lensed layer and weight column c of the token weights (llama_nh_set_columns/_token_weights),
+// over the lensed tokens t: entropy_acc[layer*n_columns + c] += sum_t w[t][c] * H(t), target_acc
+// likewise with the target's probability (needs a target), weight_acc with 1 (the weight the means
+// divide by). acc_len = n_layer * n_columns doubles each; each may be NULL; all NULL removes them.
+// Changing the number of columns removes them.
+LLAMA_API int32_t llama_nh_set_lens_groups(struct llama_context * ctx, double * entropy_acc, double * target_acc,
+                                           double * weight_acc, int64_t acc_len);
+
+// Which batch entries the lens decodes: selected[i] != 0 for entry i of each llama_batch (n_tokens
+// entries; a batch may have at most that many). NULL (n_tokens 0): every token. Only the selected
+// rows reach the norm and the unembedding: the lens of a few tokens costs a few rows.
+LLAMA_API int32_t llama_nh_set_lens_selection(struct llama_context * ctx, const int8_t * selected, int32_t n_tokens);
+
+// Removes every reduction, intervention and tap, and the logit lens.
 LLAMA_API int32_t llama_nh_clear(struct llama_context * ctx);
 
 // The message of the last failed call or decode on this context ("" if none).

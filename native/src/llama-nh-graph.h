@@ -7,6 +7,7 @@
 #include <cstdint>
 #include <deque>
 #include <string>
+#include <utility>
 #include <vector>
 
 // What the fused CPU reduction of one (point, layer) computes (see llama-nh.cpp).
@@ -26,6 +27,20 @@ struct llama_nh_graph {
         bool          pruned; // computed only for the ubatch's output tokens (last layer)
     };
     std::vector<output> outputs;
+
+    // the logit lens: resid.post of each lensed layer (hook), decoded at the output norm (build_lens)
+    struct lens_output {
+        int32_t       layer;
+        ggml_tensor * ids;     // I32 [top_k, rows] (unsorted), or null
+        ggml_tensor * probs;   // F32 [1, top_k, rows], or null
+        ggml_tensor * entropy; // F32 [1, rows], or null (groups only)
+        ggml_tensor * target;  // F32 [1, rows], or null
+        ggml_tensor * groups;  // F32 [1 or 2, n_columns]: weighted sums of entropy (and target prob), or null
+    };
+    std::vector<std::pair<int32_t, ggml_tensor *>> lens_inputs; // (layer, resid.post) in layer order
+    std::vector<lens_output> lens;
+    bool    lens_built  = false;  // build_lens ran for this graph
+    int64_t lens_rows   = -1;     // rows the lens decodes in this graph (selected tokens of the ubatch)
     std::deque<llama_nh_fused_reduce> fused; // stable addresses: custom ops point at them
     std::vector<const llama_nh_fused_reduce *> fused_of_output; // per output, or null
     ggml_tensor * weights        = nullptr; // [n_columns, n_tokens] input
@@ -41,6 +56,10 @@ struct llama_nh_graph {
 
     void clear() noexcept {
         outputs.clear();
+        lens_inputs.clear();
+        lens.clear();
+        lens_built = false;
+        lens_rows  = -1;
         fused.clear();
         fused_of_output.clear();
         weights = weights_pruned = out_ids = nullptr;

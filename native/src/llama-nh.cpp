@@ -80,6 +80,7 @@ llama_neuron_hooks::llama_neuron_hooks(const llama_model & model)
     for (auto & t : taps) {
         t.fill(false);
     }
+    lens.layers.assign(n_layer, false);
 }
 
 llama_neuron_hooks::~llama_neuron_hooks() {
@@ -126,7 +127,35 @@ bool llama_neuron_hooks::has_reduce(int32_t point) const noexcept {
 
 bool llama_neuron_hooks::configured(int32_t point, int32_t layer) const noexcept {
     const auto & iv = interventions[layer][point];
-    return has_reduce(point) || taps[layer][point] || iv.t_scale || iv.t_shift;
+    return has_reduce(point) || taps[layer][point] || iv.t_scale || iv.t_shift ||
+           (point == LLAMA_NH_RESID_POST && lens_layer(layer) && lens_active());
+}
+
+bool llama_neuron_hooks::lens_layer(int32_t layer) const noexcept {
+    return layer >= 0 && layer < (int32_t) lens.layers.size() && lens.layers[layer];
+}
+
+bool llama_neuron_hooks::lens_active() const noexcept {
+    if (!lens.callback && !(n_columns > 0 && (lens.group_entropy || lens.group_target || lens.group_weight))) {
+        return false;
+    }
+    for (bool on : lens.layers) {
+        if (on) {
+            return true;
+        }
+    }
+    return false;
+}
+
+bool llama_neuron_hooks::lens_rows_of(const llama_ubatch & ubatch, std::vector<int32_t> & rows) const {
+    rows.clear();
+    for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
+        const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
+        if (!lens.selected || (b < lens.n_selected_rows && lens.selected[b] != 0)) {
+            rows.push_back((int32_t) i);
+        }
+    }
+    return lens.selected == nullptr;
 }
 
 bool llama_neuron_hooks::any_configured() const noexcept {
@@ -140,7 +169,40 @@ bool llama_neuron_hooks::any_configured() const noexcept {
     return false;
 }
 
+bool llama_neuron_hooks::lens_rows_are_outputs(const llama_ubatch & ubatch) const noexcept {
+    if (!ubatch.output) {
+        return false;
+    }
+    for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
+        const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
+        const bool lensed = !lens.selected || (b < lens.n_selected_rows && lens.selected[b] != 0);
+        if (lensed && !ubatch.output[i]) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool llama_neuron_hooks::observes(const llama_ubatch & ubatch) const noexcept {
+    bool other = false;
+    for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT && !other; ++p) {
+        other = has_reduce(p);
+    }
+    for (const auto & t : taps) {
+        for (bool on : t) {
+            other |= on;
+        }
+    }
+    if (other) {
+        return true;
+    }
+    return lens_active() && !lens_rows_are_outputs(ubatch);
+}
+
 bool llama_neuron_hooks::observes() const noexcept {
+    if (lens_active()) {
+        return true;
+    }
     for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT; ++p) {
         if (has_reduce(p)) {
             return true;
@@ -259,6 +321,13 @@ void llama_neuron_hooks::clear() noexcept {
     for (auto & point : reduces) {
         point.fill(reduce{});
     }
+    // the lens: off, its arrays forgotten; the callback stays (as the taps' callback does)
+    lens.layers.assign(n_layer, false);
+    lens.top_k = 10;
+    lens.target = -1;
+    lens.group_entropy = lens.group_target = lens.group_weight = nullptr;
+    lens.selected = nullptr;
+    lens.n_selected_rows = 0;
     generation++;
 }
 
@@ -333,7 +402,7 @@ ggml_tensor * llama_neuron_hooks::weights_for(ggml_context * ctx0, llm_graph_res
         g.weights = inp->weights;
         res->add_input(std::move(inp));
     }
-    if (x->ne[1] == n_tokens) {
+    if (!x || x->ne[1] == n_tokens) {
         return g.weights;
     }
     // llama.cpp computes the last layer's FFN for the output tokens only
@@ -482,6 +551,9 @@ ggml_tensor * llama_neuron_hooks::hook_impl(ggml_context * ctx0, llm_graph_resul
         ggml_build_forward_expand(res->get_gf(), x);
         res->nh_graph.outputs.push_back({ point, layer, -1, x, x->ne[1] != n_tokens });
     }
+    if (point == LLAMA_NH_RESID_POST && lens_layer(layer) && lens_active()) {
+        res->nh_graph.lens_inputs.emplace_back(layer, x); // decoded at the output norm (build_lens)
+    }
     return x;
 }
 
@@ -519,6 +591,153 @@ void llama_neuron_hooks::build_attention_impl(ggml_context * ctx0, llm_graph_res
     ggml_tensor * mean = ggml_scale(ctx0, ggml_sum_rows(ctx0, heads_first), 1.0f / kq->ne[2]);
     mean = ggml_reshape_2d(ctx0, mean, kq->ne[0], n_tokens);
     hook_impl(ctx0, res, n_tokens, LLAMA_NH_ATTN_PROBS, layer, mean);
+}
+
+// The logit lens of every lensed layer, built where llama.cpp applies its final norm: the same norm
+// (type, eps, weight, bias), the same head (ggml_mul_mat with model.output, its scale and bias,
+// gemma's soft-capping), then softmax, entropy, top-k, target probability and group sums.
+void llama_neuron_hooks::build_lens_impl(ggml_context * ctx0, llm_graph_result * res, const llama_ubatch & ubatch, int32_t norm_type,
+                                         ggml_tensor * mw, ggml_tensor * mb) const {
+    auto & g = res->nh_graph;
+    if (!lens_active() || !g.last_layer_done || g.lens_built) {
+        return; // not the output norm (a norm before the layers), or built already
+    }
+    g.lens_built = true;
+    const int64_t n_tokens = ubatch.n_tokens;
+    std::vector<int32_t> rows;
+    const bool all = lens_rows_of(ubatch, rows);
+    const int64_t n_rows = (int64_t) rows.size();
+    g.lens_rows = n_rows;
+
+    // the selected rows as an input (also when there are none: can_reuse must see the count change)
+    auto inp = std::make_unique<llm_graph_input_nh_lens_rows>(this, &g, all ? -1 : n_rows);
+    inp->deferred = g.out_ids_deferred; // build_norm selects the output rows after this call
+    ggml_tensor * row_ids = nullptr;
+    ggml_tensor * row_ids_out = nullptr;
+    if (!all && n_rows > 0) {
+        inp->rows = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_rows);
+        ggml_set_input(inp->rows);
+        ggml_set_name(inp->rows, "nh_lens_rows");
+        row_ids = inp->rows;
+        const int64_t n_out = g.out_ids ? g.out_ids->ne[0] : n_tokens;
+        if (!g.out_ids_deferred && n_out < n_tokens && lens_layer(n_layer - 1)) {
+            // llama.cpp computed the last layer for its output tokens only: there the lens rows are
+            // positions among the outputs
+            inp->rows_out = ggml_new_tensor_1d(ctx0, GGML_TYPE_I32, n_rows);
+            ggml_set_input(inp->rows_out);
+            ggml_set_name(inp->rows_out, "nh_lens_rows_out");
+            row_ids_out = inp->rows_out;
+        }
+    }
+    res->add_input(std::move(inp));
+    if (n_rows == 0) {
+        return;
+    }
+
+    ggml_tensor * head = model.output ? model.output : model.tok_embd;
+    if (!head) {
+        nh_graph_problem(g, "the logit lens: the model has no output matrix");
+        return;
+    }
+    if (norm_type != LLM_NORM && norm_type != LLM_NORM_RMS) {
+        nh_graph_problem(g, std::string("the logit lens: the output norm of architecture '") + llm_arch_name(model.arch) +
+                            "' is a group norm, not supported");
+        return;
+    }
+    const auto & hp = model.hparams;
+    const int64_t n_vocab = head->ne[1];
+    const int32_t k = std::min<int32_t>(lens.top_k, (int32_t) n_vocab);
+    const bool per_token = lens.callback != nullptr;
+    const bool groups    = n_columns > 0 && (lens.group_entropy || lens.group_target || lens.group_weight);
+    const bool target    = lens.target >= 0 && lens.target < n_vocab;
+    if (lens.target >= n_vocab) {
+        nh_graph_problem(g, "the logit lens: target token " + std::to_string(lens.target) + " is outside the output's " +
+                            std::to_string(n_vocab) + " tokens");
+        return;
+    }
+    ggml_tensor * w = nullptr;
+    if (groups) {
+        w = weights_for(ctx0, res, n_tokens, nullptr); // [n_columns, n_tokens]
+        if (w && row_ids) {
+            w = ggml_get_rows(ctx0, w, row_ids); // [n_columns, n_rows]
+        }
+    }
+    const float softcap = (model.arch == LLM_ARCH_GEMMA2 || model.arch == LLM_ARCH_GEMMA3) ? hp.f_final_logit_softcapping : 0.0f;
+    ggml_cgraph * gf = res->get_gf();
+    auto out = [&](ggml_tensor * t, const char * name, int32_t layer) {
+        ggml_format_name(t, "nh_lens_%s-%d", name, layer);
+        ggml_set_output(t);
+        ggml_build_forward_expand(gf, t);
+        return t;
+    };
+    const int64_t n_outputs = g.out_ids ? g.out_ids->ne[0] : n_tokens;
+    for (const auto & [layer, x] : g.lens_inputs) {
+        const bool pruned = x->ne[1] != n_tokens; // the last layer, kept for llama.cpp's output tokens
+        if (x->ne[0] != head->ne[0] || (pruned && (g.out_ids_deferred || layer != n_layer - 1 || x->ne[1] != n_outputs ||
+                                                   (!row_ids_out && n_outputs != n_rows)))) {
+            nh_graph_problem(g, "the logit lens: resid.post of layer " + std::to_string(layer) + " has an unexpected shape");
+            return;
+        }
+        if (groups && !w) {
+            nh_graph_problem(g, "the logit lens: no token weights for the group sums");
+            return;
+        }
+        ggml_tensor * sel = pruned ? row_ids_out : row_ids;
+        ggml_tensor * cur = sel ? ggml_get_rows(ctx0, x, sel) : x; // [n_embd, n_rows]
+        cur = norm_type == LLM_NORM ? ggml_norm(ctx0, cur, hp.f_norm_eps) : ggml_rms_norm(ctx0, cur, hp.f_norm_rms_eps);
+        if (mw) {
+            cur = ggml_mul(ctx0, cur, mw);
+        }
+        if (mb) {
+            cur = ggml_add(ctx0, cur, mb);
+        }
+        ggml_tensor * logits = ggml_mul_mat(ctx0, head, cur); // [n_vocab, n_rows]
+        if (model.output && model.output_s) {
+            logits = ggml_mul(ctx0, logits, model.output_s);
+        }
+        if (model.output && model.output_b) {
+            logits = ggml_add(ctx0, logits, model.output_b);
+        }
+        if (softcap > 0.0f) {
+            logits = ggml_scale(ctx0, ggml_tanh(ctx0, ggml_scale(ctx0, logits, 1.0f / softcap)), softcap);
+        }
+        ggml_tensor * p = ggml_soft_max(ctx0, logits);
+        // H = -sum p log p; the 1e-30 keeps log finite where p underflows to 0 (there p log p = 0)
+        ggml_tensor * plogp = ggml_mul(ctx0, p, ggml_log(ctx0, ggml_scale_bias(ctx0, p, 1.0f, 1e-30f)));
+        ggml_tensor * entropy = ggml_scale(ctx0, ggml_sum_rows(ctx0, plogp), -1.0f); // [1, n_rows]
+        ggml_tensor * tp = target ? ggml_cont(ctx0, ggml_view_2d(ctx0, p, 1, n_rows, p->nb[1], (size_t) lens.target * ggml_element_size(p)))
+                                  : nullptr; // [1, n_rows]
+        llama_nh_graph::lens_output o = { layer, nullptr, nullptr, nullptr, nullptr, nullptr };
+        if (per_token) {
+            if (k > 0) {
+                o.ids   = out(ggml_top_k(ctx0, p, k), "ids", layer); // [k, n_rows]
+                o.probs = out(ggml_get_rows(ctx0, ggml_reshape_3d(ctx0, p, 1, n_vocab, n_rows), o.ids), "probs", layer); // [1, k, n_rows]
+            }
+            o.entropy = out(entropy, "entropy", layer);
+            if (tp) {
+                o.target = out(tp, "target", layer);
+            }
+        }
+        if (groups) {
+            // rows: entropy, target probability (0 without a target), 1 (the weight itself)
+            ggml_tensor * second = tp ? tp : ggml_scale(ctx0, entropy, 0.0f);
+            ggml_tensor * ones   = ggml_scale_bias(ctx0, entropy, 0.0f, 1.0f);
+            ggml_tensor * v = ggml_concat(ctx0, ggml_concat(ctx0, entropy, second, 0), ones, 0); // [3, n_rows]
+            o.groups = out(ggml_out_prod(ctx0, v, w), "groups", layer); // [3, n_columns]
+        }
+        g.lens.push_back(o);
+    }
+}
+
+void llama_neuron_hooks::build_lens(ggml_context * ctx0, llm_graph_result * res, const llama_ubatch & ubatch, int32_t norm_type,
+                                    ggml_tensor * mw, ggml_tensor * mb) const noexcept {
+    try {
+        build_lens_impl(ctx0, res, ubatch, norm_type, mw, mb);
+    } catch (const std::exception & e) {
+        build_failed(res, "logit lens", nh_what(e));
+    } catch (...) {
+        build_failed(res, "logit lens", "unknown exception");
+    }
 }
 
 // ---- the noexcept boundaries llama-graph.cpp calls: on an exception the tensor passed in goes on
@@ -618,6 +837,21 @@ bool llama_neuron_hooks::before_compute_impl(llm_graph_result * res, const llama
                     " in the graph of architecture '" + llm_arch_name(model.arch) + "': " +
                     (p == LLAMA_NH_ATTN_PROBS ? "attention probabilities need flash attention off"
                                               : "not supported by the neuron hooks");
+                return false;
+            }
+        }
+    }
+    if (lens_active() && !g.lens_built) {
+        last_error = std::string("the logit lens is not reached in the graph of architecture '") + llm_arch_name(model.arch) +
+            "': it decodes at the output norm after the last layer";
+        return false;
+    }
+    if (g.lens_built && lens.selected) {
+        for (uint32_t i = 0; i < ubatch.n_tokens; ++i) {
+            const int32_t b = ubatch.data ? ubatch.data->idx[i] : (int32_t) i;
+            if (b >= lens.n_selected_rows) {
+                last_error = "the batch has more tokens (" + std::to_string(b + 1) + ") than entries of the lens selection (" +
+                    std::to_string(lens.n_selected_rows) + ")";
                 return false;
             }
         }
@@ -733,8 +967,34 @@ bool llama_neuron_hooks::after_compute_impl(llm_graph_result * res, const llama_
             return false;
         }
     }
+    std::vector<float> lens_sums; // group sums of every lensed layer, added below
+    if (!g.lens.empty() && !deliver_lens(res, ubatch, lens_sums)) {
+        return false;
+    }
     if (fault == FAULT_AFTER) {
         throw std::bad_alloc(); // (tests) after the taps, before any reduction is added
+    }
+    {
+        size_t off = 0;
+        for (const auto & o : g.lens) {
+            if (!o.groups) {
+                continue;
+            }
+            const int64_t nv = o.groups->ne[0];
+            for (int64_t c = 0; c < n_columns; ++c) {
+                const float * v = lens_sums.data() + off + c * nv;
+                if (lens.group_entropy) {
+                    lens.group_entropy[(int64_t) o.layer * n_columns + c] += v[0];
+                }
+                if (lens.group_target) {
+                    lens.group_target[(int64_t) o.layer * n_columns + c] += v[1];
+                }
+                if (lens.group_weight) {
+                    lens.group_weight[(int64_t) o.layer * n_columns + c] += v[2];
+                }
+            }
+            off += (size_t) nv * n_columns;
+        }
     }
 
     // the additions: no allocation, nothing that throws
@@ -766,6 +1026,142 @@ bool llama_neuron_hooks::after_compute_impl(llm_graph_result * res, const llama_
         }
     }
     return true;
+}
+
+// The lens' per-token results to the callback (ids sorted by descending probability), and the group
+// sums copied to the host into `sums` (added by the caller once nothing can fail any more).
+bool llama_neuron_hooks::deliver_lens(const llm_graph_result * res, const llama_ubatch & ubatch, std::vector<float> & sums) {
+    const auto & g = res->nh_graph;
+    std::vector<int32_t> rows;
+    lens_rows_of(ubatch, rows);
+    if ((int64_t) rows.size() != g.lens_rows) {
+        set_error("internal: the lens rows do not match the ubatch");
+        return false;
+    }
+    size_t n_sums = 0;
+    for (const auto & o : g.lens) {
+        if (o.groups) {
+            n_sums += (size_t) ggml_nelements(o.groups);
+        }
+    }
+    sums.resize(n_sums);
+    size_t off = 0;
+    for (const auto & o : g.lens) {
+        if (o.groups) {
+            ggml_backend_tensor_get(o.groups, sums.data() + off, 0, ggml_nbytes(o.groups));
+            off += (size_t) ggml_nelements(o.groups);
+        }
+    }
+    if (!lens.callback) {
+        return true;
+    }
+    const int64_t n = (int64_t) rows.size();
+    std::vector<int32_t> batch_index(n);
+    for (int64_t i = 0; i < n; ++i) {
+        batch_index[i] = ubatch.data ? ubatch.data->idx[rows[i]] : rows[i];
+    }
+    std::vector<int32_t> ids, order;
+    std::vector<float> probs, probs_sorted, entropy, target;
+    std::vector<int32_t> ids_sorted;
+    for (const auto & o : g.lens) {
+        if (!o.entropy) {
+            continue;
+        }
+        const int32_t k = o.ids ? (int32_t) o.ids->ne[0] : 0;
+        entropy.resize(n);
+        ggml_backend_tensor_get(o.entropy, entropy.data(), 0, ggml_nbytes(o.entropy));
+        if (o.target) {
+            target.resize(n);
+            ggml_backend_tensor_get(o.target, target.data(), 0, ggml_nbytes(o.target));
+        }
+        ids.resize((size_t) k * n);
+        probs.resize((size_t) k * n);
+        ids_sorted.resize((size_t) k * n);
+        probs_sorted.resize((size_t) k * n);
+        if (k > 0) {
+            ggml_backend_tensor_get(o.ids, ids.data(), 0, ggml_nbytes(o.ids));
+            ggml_backend_tensor_get(o.probs, probs.data(), 0, ggml_nbytes(o.probs));
+            order.resize(k);
+            for (int64_t r = 0; r < n; ++r) {
+                const int32_t * ri = ids.data() + r * k;
+                const float *   rp = probs.data() + r * k;
+                for (int32_t j = 0; j < k; ++j) {
+                    order[j] = j;
+                }
+                std::sort(order.begin(), order.end(), [&](int32_t a, int32_t b) {
+                    return rp[a] != rp[b] ? rp[a] > rp[b] : ri[a] < ri[b];
+                });
+                for (int32_t j = 0; j < k; ++j) {
+                    ids_sorted[r * k + j]   = ri[order[j]];
+                    probs_sorted[r * k + j] = rp[order[j]];
+                }
+            }
+        }
+        if (!lens.callback(lens.user_data, o.layer, n, k, ids_sorted.data(), probs_sorted.data(), entropy.data(),
+                           o.target ? target.data() : nullptr, batch_index.data())) {
+            set_error("the lens callback for layer " + std::to_string(o.layer) + " failed");
+            return false;
+        }
+    }
+    return true;
+}
+
+// ---------------------------------------------------------------- lens rows input
+
+void llm_graph_input_nh_lens_rows::set_input(const llama_ubatch * ubatch) noexcept {
+    const bool set_rows = rows && rows->buffer;        // unused (not allocated) e.g. when only the pruned
+    const bool set_out  = rows_out && rows_out->buffer; // last layer reads rows, without group sums
+    if (!set_rows && !set_out) {
+        return;
+    }
+    try {
+        std::vector<int32_t> r;
+        nh->lens_rows_of(*ubatch, r);
+        if ((int64_t) r.size() != n_rows) {
+            graph->input_failed = true;
+            graph->input_error = "internal: the lens selection of the ubatch changed its size";
+            return;
+        }
+        if (set_rows) {
+            ggml_backend_tensor_set(rows, r.data(), 0, ggml_nbytes(rows));
+        }
+        if (set_out) {
+            // position of each lensed row among the output rows (llama.cpp's out_ids: outputs in ubatch order)
+            std::vector<int32_t> out_pos(ubatch->n_tokens, -1);
+            int32_t n = 0;
+            for (uint32_t i = 0; i < ubatch->n_tokens; ++i) {
+                if (ubatch->output && ubatch->output[i]) {
+                    out_pos[i] = n++;
+                }
+            }
+            for (auto & i : r) {
+                if (out_pos[i] < 0) {
+                    graph->input_failed = true;
+                    graph->input_error = "internal: a lensed row is not an output row";
+                    return;
+                }
+                i = out_pos[i];
+            }
+            ggml_backend_tensor_set(rows_out, r.data(), 0, ggml_nbytes(rows_out));
+        }
+    } catch (const std::exception & e) {
+        graph->input_failed = true;
+        try { graph->input_error = std::string(nh_what(e)) + " in the neuron hooks while setting the lens rows"; } catch (...) {}
+    } catch (...) {
+        graph->input_failed = true;
+    }
+}
+
+bool llm_graph_input_nh_lens_rows::can_reuse(const llm_graph_params & params) {
+    if (params.nh != nh || params.nh_generation != generation || nh->observes(params.ubatch) != deferred) {
+        return false;
+    }
+    if (n_rows < 0) {
+        return true; // every row: the ubatch's shape decides, as for llama.cpp's own inputs
+    }
+    std::vector<int32_t> r;
+    nh->lens_rows_of(params.ubatch, r);
+    return (int64_t) r.size() == n_rows;
 }
 
 // ---------------------------------------------------------------- token weights input
@@ -856,6 +1252,7 @@ int32_t llama_nh_set_columns(llama_context * ctx, int32_t n_columns) {
         for (auto & point : nh.reduces) {
             point.fill(llama_neuron_hooks::reduce{});
         }
+        nh.lens.group_entropy = nh.lens.group_target = nh.lens.group_weight = nullptr;
         nh.generation++;
         return (int32_t) LLAMA_NH_OK;
     });
@@ -959,6 +1356,102 @@ int32_t llama_nh_set_portable_reductions(llama_context * ctx, bool portable) {
     return nh_call(ctx, [&](llama_neuron_hooks & nh) {
         nh.portable = portable;
         nh.generation++;
+        return (int32_t) LLAMA_NH_OK;
+    });
+}
+
+static int64_t nh_lens_vocab(const llama_neuron_hooks & nh) {
+    const ggml_tensor * head = nh.model.output ? nh.model.output : nh.model.tok_embd;
+    return head ? head->ne[1] : 0;
+}
+
+int32_t llama_nh_set_lens_layer(llama_context * ctx, int32_t layer, bool enabled) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        if (layer < -1 || layer >= nh.n_layer) {
+            nh.last_error = "lens layer " + std::to_string(layer) + " out of range [0, " + std::to_string(nh.n_layer) + ")";
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        if (enabled && nh_lens_vocab(nh) <= 0) {
+            nh.last_error = "the logit lens needs the model's output matrix (output.weight or token_embd.weight)";
+            return (int32_t) LLAMA_NH_ERR_UNSUPPORTED;
+        }
+        for (int32_t il = 0; il < nh.n_layer; ++il) {
+            if (layer == -1 || il == layer) {
+                nh.lens.layers[il] = enabled;
+            }
+        }
+        nh.generation++;
+        return (int32_t) LLAMA_NH_OK;
+    });
+}
+
+int32_t llama_nh_set_lens_params(llama_context * ctx, int32_t top_k, int32_t target) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        const int64_t n_vocab = nh_lens_vocab(nh);
+        if (top_k < 0 || top_k > n_vocab) {
+            nh.last_error = "lens top_k must be in [0, " + std::to_string(n_vocab) + "], got " + std::to_string(top_k);
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        if (target < -1 || target >= n_vocab) {
+            nh.last_error = "lens target token " + std::to_string(target) + " out of range [0, " + std::to_string(n_vocab) + ") (-1: none)";
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        if (target < 0 && nh.lens.group_target) {
+            nh.last_error = "the lens sums a target's probability per group: remove those sums before the target";
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        nh.lens.top_k  = top_k;
+        nh.lens.target = target;
+        nh.generation++;
+        return (int32_t) LLAMA_NH_OK;
+    });
+}
+
+int32_t llama_nh_set_lens_callback(llama_context * ctx, llama_nh_lens_callback callback, void * user_data) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        nh.lens.callback  = callback;
+        nh.lens.user_data = user_data;
+        nh.generation++;
+        return (int32_t) LLAMA_NH_OK;
+    });
+}
+
+int32_t llama_nh_set_lens_groups(llama_context * ctx, double * entropy_acc, double * target_acc, double * weight_acc, int64_t acc_len) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        if (entropy_acc || target_acc || weight_acc) {
+            if (nh.n_columns <= 0) {
+                nh.last_error = "set the number of columns before adding lens group sums";
+                return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+            }
+            const int64_t expected = (int64_t) nh.n_layer * nh.n_columns;
+            if (acc_len != expected) {
+                nh.last_error = "lens group sums have " + std::to_string(acc_len) + " doubles, expected n_layer*n_columns = " + std::to_string(expected);
+                return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+            }
+            if (target_acc && nh.lens.target < 0) {
+                nh.last_error = "lens target sums need a target token (llama_nh_set_lens_params)";
+                return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+            }
+        }
+        nh.lens.group_entropy = entropy_acc;
+        nh.lens.group_target  = target_acc;
+        nh.lens.group_weight  = weight_acc;
+        nh.generation++;
+        return (int32_t) LLAMA_NH_OK;
+    });
+}
+
+int32_t llama_nh_set_lens_selection(llama_context * ctx, const int8_t * selected, int32_t n_tokens) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        if (n_tokens < 0 || (selected == nullptr) != (n_tokens == 0)) {
+            nh.last_error = "lens selection: a pointer with n_tokens > 0, or NULL with 0";
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        if ((nh.lens.selected == nullptr) != (selected == nullptr)) {
+            nh.generation++; // every row <-> selected rows: another graph
+        }
+        nh.lens.selected        = selected;
+        nh.lens.n_selected_rows = n_tokens;
         return (int32_t) LLAMA_NH_OK;
     });
 }

@@ -62,6 +62,21 @@ struct llama_neuron_hooks {
 
     std::vector<float> scratch; // device-to-host copies
 
+    // the logit lens (llama_nh_set_lens_*)
+    struct lens_config {
+        std::vector<bool>      layers;                 // [layer]
+        int32_t                top_k     = 10;
+        int32_t                target    = -1;
+        llama_nh_lens_callback callback  = nullptr;
+        void *                 user_data = nullptr;
+        double *               group_entropy = nullptr; // n_layer * n_columns, caller-owned
+        double *               group_target  = nullptr;
+        double *               group_weight  = nullptr;
+        const int8_t *         selected  = nullptr;     // per batch entry, caller-owned; null: all
+        int32_t                n_selected_rows = 0;
+    };
+    lens_config lens;
+
     // Fault injection, for tests only: LLAMA_NH_FAULT=build|before|after|input (read at the start
     // of each decode) makes that path throw std::bad_alloc, as a real allocation failure would.
     enum fault_point : int32_t { FAULT_NONE = 0, FAULT_BUILD, FAULT_BEFORE, FAULT_AFTER, FAULT_INPUT };
@@ -86,6 +101,15 @@ struct llama_neuron_hooks {
     bool any_configured() const noexcept;
     // reductions or taps are set: every layer must see every token (see build_inp_out_ids)
     bool observes() const noexcept;
+    // the same for one ubatch: a lens alone whose rows are all output tokens lets llama.cpp keep
+    // computing the last layer for the output tokens only (the lens reads those rows there)
+    bool observes(const llama_ubatch & ubatch) const noexcept;
+    bool lens_rows_are_outputs(const llama_ubatch & ubatch) const noexcept;
+    // some layer is lensed and there is something to deliver
+    bool lens_active() const noexcept;
+    bool lens_layer(int32_t layer) const noexcept;
+    // the ubatch rows the lens decodes (ubatch positions); all = every row
+    bool lens_rows_of(const llama_ubatch & ubatch, std::vector<int32_t> & rows) const;
 
     int32_t set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift);
     void    free_intervention(intervention & iv) noexcept;
@@ -118,6 +142,12 @@ struct llama_neuron_hooks {
     ggml_tensor * build_ffn_out(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool gated,
                                 ggml_tensor * cur) const noexcept;
 
+    // The logit lens, at llama.cpp's final norm (build_norm with il = -1, after the last layer): the
+    // output norm of the given type with weight mw and bias mb (as llama.cpp is about to apply it) and
+    // the model's unembedding, on each lensed layer's resid.post.
+    void build_lens(ggml_context * ctx0, llm_graph_result * res, const llama_ubatch & ubatch, int32_t norm_type,
+                    ggml_tensor * mw, ggml_tensor * mb) const noexcept;
+
     // ---- around the compute of one ubatch (llama_context::process_ubatch)
 
     // Checks the build reached every configured hook, uploads changed device masks. false = fail.
@@ -131,6 +161,9 @@ private:
     bool build_gated_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
                           ggml_tensor *& cur, ggml_tensor * up) const;
     void build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq) const;
+    void build_lens_impl(ggml_context * ctx0, llm_graph_result * res, const llama_ubatch & ubatch, int32_t norm_type,
+                         ggml_tensor * mw, ggml_tensor * mb) const;
+    bool deliver_lens(const llm_graph_result * res, const llama_ubatch & ubatch, std::vector<float> & sums);
     bool before_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch);
     bool after_compute_impl(llm_graph_result * res, const llama_ubatch & ubatch);
 
@@ -162,4 +195,25 @@ public:
     const llama_neuron_hooks * nh;
     llama_nh_graph *           graph; // of the graph result owning this input
     const uint64_t generation;
+};
+
+// The lens' row selection of a ubatch (the selected tokens' ubatch positions), as a graph input.
+// Reusable while the ubatch selects as many rows (set_input fills the positions).
+class llm_graph_input_nh_lens_rows : public llm_graph_input_i {
+public:
+    llm_graph_input_nh_lens_rows(const llama_neuron_hooks * nh, llama_nh_graph * graph, int64_t n_rows)
+        : nh(nh), graph(graph), generation(nh->generation), n_rows(n_rows) {}
+    virtual ~llm_graph_input_nh_lens_rows() = default;
+
+    void set_input(const llama_ubatch * ubatch) noexcept override;
+    bool can_reuse(const llm_graph_params & params) override;
+
+    ggml_tensor * rows     = nullptr; // I32 [n_rows]: ubatch positions, or null (every row, or none)
+    ggml_tensor * rows_out = nullptr; // I32 [n_rows]: positions among the output tokens (last layer kept pruned), or null
+    bool          deferred = false;   // the graph was built with every token in every layer
+
+    const llama_neuron_hooks * nh;
+    llama_nh_graph *           graph;
+    const uint64_t generation;
+    const int64_t  n_rows;
 };

@@ -11,8 +11,12 @@
 //                  call and the next decode
 //   faults         LLAMA_NH_FAULT=build|before|after|input: decode fails with a message, adds
 //                  nothing, and the next decode is right (no abort)
+//   lens           the logit lens at the last layer against the softmax of llama.cpp's own logits;
+//                  at every layer against a brute force (output norm and unembedding read from the
+//                  GGUF, applied to the resid.post tap); group sums against the per-token results;
+//                  token selection, one layer, a failing callback, bad arguments
 //
-//   test-nh <reductions|interventions|identity|attention|errors|faults|all>
+//   test-nh <reductions|interventions|identity|attention|errors|faults|lens|all>
 //
 // Runs on the CPU, and on the first GPU as well if the build has one (comparisons that are
 // bit-identical on the CPU get a tolerance there). NH_TEST_CPU_ONLY=1 skips the GPU.
@@ -650,6 +654,286 @@ void test_faults(const device_run & dev) {
     llama_model_free(model);
 }
 
+
+// ---------------------------------------------------------------- logit lens
+
+struct lens_row {
+    std::vector<int32_t> ids;
+    std::vector<float>   probs;
+    float entropy = NAN;
+    float target  = NAN;
+    int   seen    = 0;
+};
+
+struct lens_store {
+    std::map<std::pair<int, int>, lens_row> rows; // (layer, batch entry)
+    bool fail = false;
+};
+
+bool on_lens(void * ud, int32_t layer, int64_t n_rows, int32_t k, const int32_t * ids, const float * probs, const float * entropy,
+             const float * target, const int32_t * batch_index) {
+    auto * s = (lens_store *) ud;
+    if (s->fail) {
+        return false;
+    }
+    for (int64_t i = 0; i < n_rows; ++i) {
+        auto & r = s->rows[{ layer, batch_index[i] }];
+        r.ids.assign(ids + i * k, ids + (i + 1) * k);
+        r.probs.assign(probs + i * k, probs + (i + 1) * k);
+        r.entropy = entropy[i];
+        r.target = target ? target[i] : NAN;
+        r.seen++;
+    }
+    return true;
+}
+
+// The brute force: softmax of logits (double), its entropy, its top k (descending, ties by id).
+struct distribution {
+    std::vector<double> p;
+    double entropy = 0.0;
+    std::vector<int32_t> top(int k) const {
+        std::vector<int32_t> idx(p.size());
+        for (size_t i = 0; i < idx.size(); ++i) {
+            idx[i] = (int32_t) i;
+        }
+        std::stable_sort(idx.begin(), idx.end(), [&](int32_t a, int32_t b) { return p[a] > p[b]; });
+        idx.resize(k);
+        return idx;
+    }
+};
+
+distribution softmax_of(const float * logits, int n) {
+    distribution d;
+    double m = -INFINITY;
+    for (int i = 0; i < n; ++i) {
+        m = std::max(m, (double) logits[i]);
+    }
+    double z = 0.0;
+    d.p.resize(n);
+    for (int i = 0; i < n; ++i) {
+        d.p[i] = std::exp((double) logits[i] - m);
+        z += d.p[i];
+    }
+    for (int i = 0; i < n; ++i) {
+        d.p[i] /= z;
+        if (d.p[i] > 0) {
+            d.entropy -= d.p[i] * std::log(d.p[i]);
+        }
+    }
+    return d;
+}
+
+// The weights the lens uses, read back from the GGUF file (F32): output_norm, output.
+struct head_weights {
+    std::vector<float> norm, output; // [n_embd], [n_vocab][n_embd]
+};
+
+head_weights read_head(const std::string & path) {
+    head_weights h;
+    ggml_context * data = nullptr;
+    gguf_init_params ip = { /*.no_alloc =*/ false, /*.ctx =*/ &data };
+    gguf_context * g = gguf_init_from_file(path.c_str(), ip);
+    if (!g) {
+        return h;
+    }
+    const ggml_tensor * n = ggml_get_tensor(data, "output_norm.weight");
+    const ggml_tensor * o = ggml_get_tensor(data, "output.weight");
+    h.norm.assign((const float *) n->data, (const float *) n->data + ggml_nelements(n));
+    h.output.assign((const float *) o->data, (const float *) o->data + ggml_nelements(o));
+    gguf_free(g);
+    ggml_free(data);
+    return h;
+}
+
+// The lens of a resid.post row by brute force: RMS norm (llama's eps 1e-5), norm weight, unembedding.
+distribution brute_lens(const head_weights & h, const float * x, int n_embd, int n_vocab) {
+    double ss = 0.0;
+    for (int i = 0; i < n_embd; ++i) {
+        ss += (double) x[i] * x[i];
+    }
+    const double scale = 1.0 / std::sqrt(ss / n_embd + 1e-5);
+    std::vector<float> logits(n_vocab);
+    for (int v = 0; v < n_vocab; ++v) {
+        double acc = 0.0;
+        for (int i = 0; i < n_embd; ++i) {
+            acc += (double) h.output[(size_t) v * n_embd + i] * (x[i] * scale * h.norm[i]);
+        }
+        logits[v] = (float) acc;
+    }
+    return softmax_of(logits.data(), n_vocab);
+}
+
+void test_lens(const device_run & dev) {
+    model_spec spec;
+    model_file file(spec, "lens");
+    const head_weights head = read_head(file.path);
+    NH_REQUIRE(!head.norm.empty() && head.output.size() == (size_t) spec.n_vocab * spec.n_embd, "read the head weights");
+    llama_model * model = load_model(file.path, dev);
+    const auto tokens = prompt(N_TOKENS, spec.n_vocab);
+    const auto w = token_weights(N_TOKENS);
+    const int K = 10, TARGET = 5;
+    const double tol = dev.exact ? 2e-5 : 1e-4;
+
+    for (bool all_logits : { true, false }) {
+        std::vector<float> base;
+        {
+            llama_context * ctx = new_context(model);
+            NH_REQUIRE(run(ctx, tokens, true, &base) == 0, "baseline");
+            llama_free(ctx);
+        }
+        llama_context * ctx = new_context(model);
+        lens_store lens;
+        tap_store taps;
+        taps.n_batch = N_TOKENS;
+        std::vector<double> ent_acc((size_t) spec.n_layer * N_COLUMNS, 0.0), tgt_acc(ent_acc.size(), 0.0), wgt_acc(ent_acc.size(), 0.0);
+        NH_CHECK(llama_nh_set_lens_layer(ctx, -1, true) == LLAMA_NH_OK, "lens layers: %s", llama_nh_last_error(ctx));
+        NH_CHECK(llama_nh_set_lens_params(ctx, K, TARGET) == LLAMA_NH_OK, "lens params: %s", llama_nh_last_error(ctx));
+        NH_CHECK(llama_nh_set_lens_callback(ctx, on_lens, &lens) == LLAMA_NH_OK, "lens callback");
+        llama_nh_set_columns(ctx, N_COLUMNS);
+        llama_nh_set_token_weights(ctx, w.data(), N_TOKENS);
+        NH_CHECK(llama_nh_set_lens_groups(ctx, ent_acc.data(), tgt_acc.data(), wgt_acc.data(), (int64_t) ent_acc.size()) == LLAMA_NH_OK,
+                 "lens groups: %s", llama_nh_last_error(ctx));
+        llama_nh_set_tap_callback(ctx, on_tap, &taps);
+        llama_nh_set_tap(ctx, LLAMA_NH_RESID_POST, -1, true);
+        std::vector<float> logits;
+        const int32_t rc = run(ctx, tokens, all_logits, &logits);
+        NH_REQUIRE(rc == 0, "lens decode: %d %s", rc, llama_nh_last_error(ctx));
+
+        // the model's own logits are unchanged by the lens
+        if (all_logits) {
+            NH_CHECK(max_abs_diff(logits, base) <= 1e-5, "%s: logits with the lens differ from without: %g", dev.name.c_str(),
+                     max_abs_diff(logits, base));
+        }
+        double worst_last = 0.0, worst_brute = 0.0, worst_h = 0.0;
+        for (int il = 0; il < spec.n_layer; ++il) {
+            const auto & x = taps.rows[{ LLAMA_NH_RESID_POST, il }];
+            for (int b = 0; b < N_TOKENS; ++b) {
+                const auto it = lens.rows.find({ il, b });
+                NH_REQUIRE(it != lens.rows.end() && it->second.seen == 1, "%s: lens of layer %d token %d delivered %d times",
+                           dev.name.c_str(), il, b, it == lens.rows.end() ? 0 : it->second.seen);
+                const lens_row & r = it->second;
+                NH_REQUIRE((int) r.ids.size() == K, "top-k size %zu", r.ids.size());
+                // oracle 1: at the last layer, the softmax of llama.cpp's own logits
+                if (il == spec.n_layer - 1) {
+                    const distribution d = softmax_of(base.data() + (size_t) b * spec.n_vocab, spec.n_vocab);
+                    const auto top = d.top(K);
+                    for (int j = 0; j < K; ++j) {
+                        NH_CHECK(r.ids[j] == top[j] || std::fabs(d.p[r.ids[j]] - d.p[top[j]]) < 1e-6,
+                                 "%s: last layer token %d rank %d: lens id %d, logits' id %d", dev.name.c_str(), b, j, r.ids[j], top[j]);
+                        worst_last = std::max(worst_last, std::fabs(r.probs[j] - d.p[r.ids[j]]));
+                    }
+                    worst_last = std::max(worst_last, std::fabs(r.entropy - d.entropy));
+                    worst_last = std::max(worst_last, std::fabs(r.target - d.p[TARGET]));
+                }
+                // oracle 2: the brute force over the tap, with the weights read from the file
+                const distribution d = brute_lens(head, x.data() + (size_t) b * spec.n_embd, spec.n_embd, spec.n_vocab);
+                const auto top = d.top(K);
+                for (int j = 0; j < K; ++j) {
+                    NH_CHECK(r.ids[j] == top[j] || std::fabs(d.p[r.ids[j]] - d.p[top[j]]) < 1e-6,
+                             "%s: layer %d token %d rank %d: lens id %d, brute force %d", dev.name.c_str(), il, b, j, r.ids[j], top[j]);
+                    worst_brute = std::max(worst_brute, std::fabs(r.probs[j] - d.p[r.ids[j]]));
+                    NH_CHECK(j == 0 || r.probs[j] <= r.probs[j - 1], "top-k not in descending order");
+                }
+                worst_brute = std::max(worst_brute, std::fabs(r.target - d.p[TARGET]));
+                worst_h = std::max(worst_h, std::fabs(r.entropy - d.entropy));
+            }
+            // oracle 3: group sums against the per-token results
+            for (int c = 0; c < N_COLUMNS; ++c) {
+                double he = 0.0, ht = 0.0, hw = 0.0;
+                for (int b = 0; b < N_TOKENS; ++b) {
+                    const auto & r = lens.rows[{ il, b }];
+                    he += w[b * N_COLUMNS + c] * r.entropy;
+                    ht += w[b * N_COLUMNS + c] * r.target;
+                    hw += w[b * N_COLUMNS + c];
+                }
+                NH_CHECK(wgt_acc[(size_t) il * N_COLUMNS + c] == hw, "%s: layer %d column %d: weight sum %g, expected %g",
+                         dev.name.c_str(), il, c, wgt_acc[(size_t) il * N_COLUMNS + c], hw);
+                const double ge = ent_acc[(size_t) il * N_COLUMNS + c], gt = tgt_acc[(size_t) il * N_COLUMNS + c];
+                NH_CHECK(std::fabs(ge - he) <= 1e-4 * std::max(1.0, std::fabs(he)), "%s: layer %d column %d: entropy sum %g, per token %g",
+                         dev.name.c_str(), il, c, ge, he);
+                NH_CHECK(std::fabs(gt - ht) <= 1e-5 * std::max(1.0, std::fabs(ht)), "%s: layer %d column %d: target sum %g, per token %g",
+                         dev.name.c_str(), il, c, gt, ht);
+            }
+        }
+        NH_CHECK(worst_last <= tol, "%s: last layer lens vs llama.cpp's logits: max |diff| %g", dev.name.c_str(), worst_last);
+        NH_CHECK(worst_brute <= tol, "%s: lens probabilities vs brute force: max |diff| %g", dev.name.c_str(), worst_brute);
+        NH_CHECK(worst_h <= 1e-4, "%s: lens entropy vs brute force: max |diff| %g", dev.name.c_str(), worst_h);
+        printf("  %s (%s logits): lens vs own logits %.2g, vs brute force %.2g (entropy %.2g)\n", dev.name.c_str(),
+               all_logits ? "all" : "last", worst_last, worst_brute, worst_h);
+
+        // the selection: the last token only, one row per layer per decode, same values
+        std::vector<int8_t> sel(N_TOKENS, 0);
+        sel[N_TOKENS - 1] = 1;
+        const auto full = lens.rows;
+        lens.rows.clear();
+        llama_nh_set_lens_groups(ctx, nullptr, nullptr, nullptr, 0);
+        llama_nh_set_tap(ctx, LLAMA_NH_RESID_POST, -1, false);
+        NH_CHECK(llama_nh_set_lens_selection(ctx, sel.data(), N_TOKENS) == LLAMA_NH_OK, "selection: %s", llama_nh_last_error(ctx));
+        std::vector<float> sel_logits;
+        NH_REQUIRE(run(ctx, tokens, all_logits, &sel_logits) == 0, "selected decode: %s", llama_nh_last_error(ctx));
+        NH_CHECK(lens.rows.size() == (size_t) spec.n_layer, "%s: selection of one token gave %zu rows", dev.name.c_str(), lens.rows.size());
+        if (!all_logits && dev.exact) {
+            // the lens of output tokens only keeps llama.cpp's pruned last layer: its logits are untouched
+            std::vector<float> ref;
+            llama_context * plain = new_context(model);
+            NH_REQUIRE(run(plain, tokens, false, &ref) == 0, "plain decode");
+            llama_free(plain);
+            NH_CHECK(bit_identical(sel_logits, ref), "%s: lens of the last token changed the logits (max |diff| %g)", dev.name.c_str(),
+                     max_abs_diff(sel_logits, ref));
+        }
+        for (int il = 0; il < spec.n_layer; ++il) {
+            const auto & a = lens.rows[{ il, N_TOKENS - 1 }];
+            const auto & f = full.at({ il, N_TOKENS - 1 });
+            NH_CHECK(a.ids == f.ids && std::fabs(a.entropy - f.entropy) < 1e-5, "%s: selected lens of layer %d differs", dev.name.c_str(), il);
+        }
+        // a selection that moves (same count): graph reused, other rows
+        sel[N_TOKENS - 1] = 0;
+        sel[3] = 1;
+        lens.rows.clear();
+        NH_REQUIRE(run(ctx, tokens, all_logits) == 0, "moved selection: %s", llama_nh_last_error(ctx));
+        NH_CHECK(lens.rows.size() == (size_t) spec.n_layer && lens.rows.count(std::make_pair(0, 3)) == 1, "moved selection: rows");
+        for (int il = 0; il < spec.n_layer; ++il) {
+            NH_CHECK(lens.rows[std::make_pair(il, 3)].ids == full.at(std::make_pair(il, 3)).ids, "moved selection: layer %d", il);
+        }
+        // one layer only
+        lens.rows.clear();
+        llama_nh_set_lens_layer(ctx, -1, false);
+        llama_nh_set_lens_layer(ctx, 1, true);
+        NH_REQUIRE(run(ctx, tokens, all_logits) == 0, "one layer: %s", llama_nh_last_error(ctx));
+        NH_CHECK(lens.rows.size() == 1 && lens.rows.count(std::make_pair(1, 3)) == 1, "one layer: %zu rows", lens.rows.size());
+
+        // a failing callback fails the decode, with a message
+        lens.fail = true;
+        NH_CHECK(run(ctx, tokens, all_logits) != 0, "a failing lens callback must fail the decode");
+        NH_CHECK(std::strstr(llama_nh_last_error(ctx), "lens") != nullptr, "message: %s", llama_nh_last_error(ctx));
+        lens.fail = false;
+
+        // cleared: the graph is llama.cpp's again
+        llama_nh_clear(ctx);
+        llama_nh_set_columns(ctx, 0);
+        std::vector<float> after;
+        NH_REQUIRE(run(ctx, tokens, true, &after) == 0, "cleared");
+        if (dev.exact) {
+            NH_CHECK(bit_identical(after, base), "%s: cleared lens: logits not bit-identical", dev.name.c_str());
+        }
+        llama_free(ctx);
+    }
+
+    // bad arguments
+    llama_context * ctx = new_context(model);
+    expect_error(ctx, llama_nh_set_lens_layer(ctx, spec.n_layer, true), LLAMA_NH_ERR_ARGUMENT, "lens layer out of range");
+    expect_error(ctx, llama_nh_set_lens_params(ctx, spec.n_vocab + 1, -1), LLAMA_NH_ERR_ARGUMENT, "top_k above the vocabulary");
+    expect_error(ctx, llama_nh_set_lens_params(ctx, 5, spec.n_vocab), LLAMA_NH_ERR_ARGUMENT, "target outside the vocabulary");
+    std::vector<double> acc((size_t) spec.n_layer);
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, nullptr, (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "groups without columns");
+    llama_nh_set_columns(ctx, 1);
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), acc.data(), nullptr, (int64_t) acc.size()), LLAMA_NH_ERR_ARGUMENT, "target sums without target");
+    expect_error(ctx, llama_nh_set_lens_groups(ctx, acc.data(), nullptr, nullptr, 1), LLAMA_NH_ERR_ARGUMENT, "wrong length");
+    expect_error(ctx, llama_nh_set_lens_selection(ctx, nullptr, 3), LLAMA_NH_ERR_ARGUMENT, "selection NULL with tokens");
+    llama_free(ctx);
+    llama_model_free(model);
+}
+
 } // namespace
 
 int main(int argc, char ** argv) {
@@ -657,9 +941,10 @@ int main(int argc, char ** argv) {
     const std::map<std::string, void (*)(const device_run &)> tests = {
         { "reductions", test_reductions }, { "interventions", test_interventions }, { "identity", test_identity },
         { "attention", test_attention },   { "errors", test_errors },               { "faults", test_faults },
+        { "lens", test_lens },
     };
     if (which != "all" && tests.find(which) == tests.end()) {
-        fprintf(stderr, "usage: %s <reductions|interventions|identity|attention|errors|faults|all>\n", argv[0]);
+        fprintf(stderr, "usage: %s <reductions|interventions|identity|attention|errors|faults|lens|all>\n", argv[0]);
         return 2;
     }
     init_backends();

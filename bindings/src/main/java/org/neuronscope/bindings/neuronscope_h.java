@@ -6936,6 +6936,318 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class llama_nh_set_lens_layer {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_lens_layer");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_layer(struct llama_context *ctx, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_lens_layer$descriptor() {
+        return llama_nh_set_lens_layer.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_layer(struct llama_context *ctx, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static MethodHandle llama_nh_set_lens_layer$handle() {
+        return llama_nh_set_lens_layer.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_layer(struct llama_context *ctx, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static MemorySegment llama_nh_set_lens_layer$address() {
+        return llama_nh_set_lens_layer.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_layer(struct llama_context *ctx, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static int llama_nh_set_lens_layer(MemorySegment ctx, int layer, boolean enabled) {
+        var mh$ = llama_nh_set_lens_layer.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_lens_layer", ctx, layer, enabled);
+            }
+            return (int)mh$.invokeExact(ctx, layer, enabled);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_lens_params {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_lens_params");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_params(struct llama_context *ctx, int32_t top_k, int32_t target)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_lens_params$descriptor() {
+        return llama_nh_set_lens_params.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_params(struct llama_context *ctx, int32_t top_k, int32_t target)
+     * }
+     */
+    public static MethodHandle llama_nh_set_lens_params$handle() {
+        return llama_nh_set_lens_params.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_params(struct llama_context *ctx, int32_t top_k, int32_t target)
+     * }
+     */
+    public static MemorySegment llama_nh_set_lens_params$address() {
+        return llama_nh_set_lens_params.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_params(struct llama_context *ctx, int32_t top_k, int32_t target)
+     * }
+     */
+    public static int llama_nh_set_lens_params(MemorySegment ctx, int top_k, int target) {
+        var mh$ = llama_nh_set_lens_params.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_lens_params", ctx, top_k, target);
+            }
+            return (int)mh$.invokeExact(ctx, top_k, target);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_lens_callback {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_lens_callback");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_callback(struct llama_context *ctx, llama_nh_lens_callback callback, void *user_data)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_lens_callback$descriptor() {
+        return llama_nh_set_lens_callback.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_callback(struct llama_context *ctx, llama_nh_lens_callback callback, void *user_data)
+     * }
+     */
+    public static MethodHandle llama_nh_set_lens_callback$handle() {
+        return llama_nh_set_lens_callback.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_callback(struct llama_context *ctx, llama_nh_lens_callback callback, void *user_data)
+     * }
+     */
+    public static MemorySegment llama_nh_set_lens_callback$address() {
+        return llama_nh_set_lens_callback.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_callback(struct llama_context *ctx, llama_nh_lens_callback callback, void *user_data)
+     * }
+     */
+    public static int llama_nh_set_lens_callback(MemorySegment ctx, MemorySegment callback, MemorySegment user_data) {
+        var mh$ = llama_nh_set_lens_callback.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_lens_callback", ctx, callback, user_data);
+            }
+            return (int)mh$.invokeExact(ctx, callback, user_data);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_lens_groups {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_lens_groups");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_lens_groups$descriptor() {
+        return llama_nh_set_lens_groups.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
+     * }
+     */
+    public static MethodHandle llama_nh_set_lens_groups$handle() {
+        return llama_nh_set_lens_groups.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
+     * }
+     */
+    public static MemorySegment llama_nh_set_lens_groups$address() {
+        return llama_nh_set_lens_groups.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_groups(struct llama_context *ctx, double *entropy_acc, double *target_acc, double *weight_acc, int64_t acc_len)
+     * }
+     */
+    public static int llama_nh_set_lens_groups(MemorySegment ctx, MemorySegment entropy_acc, MemorySegment target_acc, MemorySegment weight_acc, long acc_len) {
+        var mh$ = llama_nh_set_lens_groups.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_lens_groups", ctx, entropy_acc, target_acc, weight_acc, acc_len);
+            }
+            return (int)mh$.invokeExact(ctx, entropy_acc, target_acc, weight_acc, acc_len);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_lens_selection {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_lens_selection");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_selection(struct llama_context *ctx, const int8_t *selected, int32_t n_tokens)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_lens_selection$descriptor() {
+        return llama_nh_set_lens_selection.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_selection(struct llama_context *ctx, const int8_t *selected, int32_t n_tokens)
+     * }
+     */
+    public static MethodHandle llama_nh_set_lens_selection$handle() {
+        return llama_nh_set_lens_selection.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_selection(struct llama_context *ctx, const int8_t *selected, int32_t n_tokens)
+     * }
+     */
+    public static MemorySegment llama_nh_set_lens_selection$address() {
+        return llama_nh_set_lens_selection.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_lens_selection(struct llama_context *ctx, const int8_t *selected, int32_t n_tokens)
+     * }
+     */
+    public static int llama_nh_set_lens_selection(MemorySegment ctx, MemorySegment selected, int n_tokens) {
+        var mh$ = llama_nh_set_lens_selection.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_lens_selection", ctx, selected, n_tokens);
+            }
+            return (int)mh$.invokeExact(ctx, selected, n_tokens);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_nh_clear {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_INT,

@@ -8,6 +8,10 @@ import org.neuronscope.HookPoint;
 import org.neuronscope.experiments.AblationExperiment;
 import org.neuronscope.experiments.Charts;
 import org.neuronscope.experiments.HtmlReport;
+import org.neuronscope.experiments.LensExperiment;
+import org.neuronscope.experiments.LensReport;
+import org.neuronscope.collect.LensCollector;
+import org.neuronscope.hooks.LensSpec;
 import org.neuronscope.experiments.MinerExperiment;
 import org.neuronscope.experiments.Progress;
 import org.neuronscope.experiments.StatsExperiment;
@@ -55,7 +59,7 @@ public final class Demo {
 
     /** What the demo found. */
     public record Result(Map<String, double[]> precisionRecall, Map<String, NeuronSet> selections, MetricTable ablation, Path report,
-                         Duration elapsed, LayerProbe.Report probe) {
+                         Duration elapsed, LayerProbe.Report probe) { // probe: null without llama.cpp's llama vocabulary
     }
 
     private Demo() {
@@ -94,7 +98,10 @@ public final class Demo {
                     ProjectorParams.defaults().withThreads(threads).withWarmup(false).withImageTokens(8, 16), PromptFormat.chat());
             Map<String, NeuronSet> selections = new LinkedHashMap<>();
             MetricTable ablation;
+            LensExperiment.Result lens;
+            int layers;
             try (Workbench wb = Workbench.open(setup)) {
+                layers = wb.model().layerCount();
                 try (NeuronStatistics stats = StatsExperiment.run(wb, data, new ModalityGrouping(), StatsExperiment.Params.DEFAULTS,
                         work.resolve("stats"), listener);
                      // text, special and image only: the dataset has no video, and audio is left out (see above)
@@ -123,6 +130,9 @@ public final class Demo {
                     conditions.add(new AblationExperiment.Condition("random (audio)", random, List.of("audio"), Intervention.deactivate()));
                 }
                 ablation = AblationExperiment.run(wb, data, conditions, AblationExperiment.BY_MEDIA, 0, listener);
+                // the logit lens of every entry at every layer, grouped by modality
+                lens = LensExperiment.run(wb, data, new ModalityGrouping(),
+                        new LensExperiment.Params(LensSpec.DEFAULT.withTopK(5), LensCollector.Positions.ALL, null, 10), work.resolve("lens"), listener);
             }
             Map<String, double[]> pr = new LinkedHashMap<>();
             for (var e : selections.entrySet()) {
@@ -132,11 +142,13 @@ public final class Demo {
                 }
             }
             // layer-wise probing on its own planted model (llama.cpp's llama vocabulary sits beside the qwen2 one)
-            DemoProbe.Result probe = DemoProbe.run(work, qwen2Vocab.resolveSibling("ggml-vocab-llama-spm.gguf"), 160, threads, listener);
-            Path report = report(work, pr, selections, truth, ablation, probe);
+            // (the probe's model needs llama.cpp's SentencePiece vocabulary: without the build's tree, the demo has no probe section)
+            Path llamaVocab = qwen2Vocab.resolveSibling("ggml-vocab-llama-spm.gguf");
+            DemoProbe.Result probe = java.nio.file.Files.isRegularFile(llamaVocab) ? DemoProbe.run(work, llamaVocab, 160, threads, listener) : null;
+            Path report = report(work, pr, selections, truth, ablation, probe, lens, layers);
             Duration elapsed = Duration.ofNanos(System.nanoTime() - t0);
             LOG.info("demo finished in {} s; report {}", elapsed.toSeconds(), report);
-            return new Result(pr, selections, ablation, report, elapsed, probe.last());
+            return new Result(pr, selections, ablation, report, elapsed, probe == null ? null : probe.last());
         } catch (IOException e) {
             throw new UncheckedIOException(e);
         }
@@ -204,7 +216,7 @@ public final class Demo {
     }
 
     private static Path report(Path work, Map<String, double[]> pr, Map<String, NeuronSet> selections, NeuronSet truth, MetricTable ablation,
-                               DemoProbe.Result probe) {
+                               DemoProbe.Result probe, LensExperiment.Result lens, int layers) {
         Path dir = work.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope demo: planted modality-specific neurons");
         html.paragraph("A synthetic Qwen2-VL-style model (5 layers x 500 FFN neurons) with " + truth.size("image")
@@ -236,7 +248,10 @@ public final class Demo {
                 "Ablation effect per sample group: the selected set against a matched random set");
         html.image(dir, Charts.ablationDeltas(ablation, "top1_agreement", "Change of top-1 agreement with the unablated model",
                 dir.resolve("ablation-top1.png")), "Top-1 agreement change");
-        DemoProbe.section(html, dir, probe);
+        LensReport.addTo(html, dir, dir, lens, layers);
+        if (probe != null) {
+            DemoProbe.section(html, dir, probe);
+        }
         return html.write(dir.resolve("index.html"));
     }
 }

@@ -49,7 +49,9 @@ final class DemoCommand implements Callable<Integer> {
         r.precisionRecall().forEach((m, pr) -> out.printf("%-34s %10.3f %10.3f%n", m, pr[0], pr[1]));
         out.println();
         out.println(r.ablation().toText(4));
-        out.print(r.probe().table());
+        if (r.probe() != null) {
+            out.print(r.probe().table());
+        }
         out.println();
         out.println("report: " + r.report().toAbsolutePath());
         out.println("done in " + CliSupport.format(r.elapsed()));

@@ -17,15 +17,15 @@ import java.util.List;
 import java.util.concurrent.Callable;
 
 /**
- * {@code neuronscope stats|select|ablate|export|unlearn|probe|demo}: the experiments of the library from a shell, one
+ * {@code neuronscope stats|select|ablate|export|unlearn|lens|probe|demo}: the experiments of the library from a shell, one
  * class per command. Every command takes its model, projector and dataset by path and prints where
  * its results went. Options are typed: picocli converts hook points, statistics, interventions and
  * enums, so a bad value is reported before anything is loaded.
  */
 @Command(name = "neuronscope", mixinStandardHelpOptions = true, version = "neuronscope 0.1.0",
         description = "Find, switch off and measure modality-, domain- and language-specific neurons of GGUF models.",
-        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, ExportCommand.class, UnlearnCommand.class, ProbeCommand.class,
-                ConvertBertCommand.class, DemoCommand.class, SynthCommand.class})
+        subcommands = {StatsCommand.class, SelectCommand.class, AblateCommand.class, ExportCommand.class, UnlearnCommand.class, LensCommand.class,
+                ProbeCommand.class, ConvertBertCommand.class, DemoCommand.class, SynthCommand.class})
 public final class NeuronScopeCli implements Callable<Integer> {
     public static void main(String[] args) {
         System.exit(run(args));

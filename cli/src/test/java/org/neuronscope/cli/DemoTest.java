@@ -34,7 +34,7 @@ class DemoTest {
         assertEquals(0.0, t.value("MINER image set", "text", "logit_change"), 1e-6, "text prompts untouched by the image set");
         assertTrue(t.value("random (matched)", "text", "logit_change") > 0);
         assertTrue(Files.size(r.report()) > 1000);
-        for (String png : new String[] {"layers-0.png", "ablation-logits.png", "ablation-top1.png"}) {
+        for (String png : new String[] {"layers-0.png", "ablation-logits.png", "ablation-top1.png", "lens-entropy-heatmap.png", "lens-group-entropy.png"}) {
             assertTrue(Files.size(r.report().getParent().resolve(png)) > 1000, png);
         }
         assertTrue(Files.exists(work.resolve("stats/statistics")));

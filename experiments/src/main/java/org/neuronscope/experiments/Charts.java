@@ -242,4 +242,173 @@ public final class Charts {
         }
         return png;
     }
+
+    /**
+     * A heat map: {@code values[row][column]} as colours from white (the minimum) to dark blue (the
+     * maximum); NaN cells grey. Rows run bottom to top (layer 0 at the bottom), columns left to right.
+     */
+    public static Path heatMap(String title, String xLabel, String yLabel, double[][] values, Path png) {
+        int rows = values.length;
+        int cols = rows == 0 ? 0 : values[0].length;
+        int cell = Math.max(2, Math.min(24, 900 / Math.max(1, cols)));
+        int cellH = Math.max(4, Math.min(24, 480 / Math.max(1, rows)));
+        int left = 70, top = 40, right = 110, bottom = 50;
+        int width = Math.max(480, left + cols * cell + right);
+        int height = top + rows * cellH + bottom;
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        for (double[] r : values) {
+            for (double v : r) {
+                if (!Double.isNaN(v)) {
+                    min = Math.min(min, v);
+                    max = Math.max(max, v);
+                }
+            }
+        }
+        if (!(max > min)) {
+            max = (Double.isInfinite(min) ? 0 : min) + 1;
+            min = max - 1;
+        }
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        try {
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, width, height);
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+            g.drawString(title, left, 24);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+            for (int r = 0; r < rows; r++) {
+                int y = top + (rows - 1 - r) * cellH;
+                for (int c = 0; c < cols; c++) {
+                    g.setColor(shade(values[r][c], min, max));
+                    g.fillRect(left + c * cell, y, cell, cellH);
+                }
+                if (rows <= 40 || r % Math.max(1, rows / 20) == 0) {
+                    g.setColor(Color.DARK_GRAY);
+                    g.drawString(Integer.toString(r), left - 24, y + cellH / 2 + 4);
+                }
+            }
+            for (int c = 0; c < cols; c += Math.max(1, cols / 16)) {
+                g.setColor(Color.DARK_GRAY);
+                g.drawString(Integer.toString(c), left + c * cell, top + rows * cellH + 14);
+            }
+            g.drawString(xLabel, left + Math.max(0, cols * cell / 2 - 30), height - 12);
+            g.drawString(yLabel, 8, top - 8);
+            int lx = width - right + 20;
+            int legend = Math.max(20, rows * cellH);
+            for (int i = 0; i < legend; i++) {
+                g.setColor(shade(max - (max - min) * i / (double) legend, min, max));
+                g.fillRect(lx, top + i, 14, 1);
+            }
+            g.setColor(Color.BLACK);
+            g.drawString(tick(max, max - min), lx + 18, top + 8);
+            g.drawString(tick(min, max - min), lx + 18, top + legend);
+        } finally {
+            g.dispose();
+        }
+        return writePng(img, png);
+    }
+
+    /** Lines over a shared x axis 0..n-1 (one per series; NaN points skipped). */
+    public static Path lines(String title, String xLabel, String yLabel, Map<String, double[]> series, Path png) {
+        int width = 720, height = 420, left = 70, right = 160, top = 40, bottom = 50;
+        int n = 0;
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        for (double[] v : series.values()) {
+            n = Math.max(n, v.length);
+            for (double x : v) {
+                if (!Double.isNaN(x)) {
+                    min = Math.min(min, x);
+                    max = Math.max(max, x);
+                }
+            }
+        }
+        if (!(max > min)) {
+            max = (Double.isInfinite(min) ? 0 : min) + 1;
+            min = max - 2;
+        }
+        BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
+        Graphics2D g = img.createGraphics();
+        try {
+            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+            g.setColor(Color.WHITE);
+            g.fillRect(0, 0, width, height);
+            g.setColor(Color.BLACK);
+            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+            g.drawString(title, left, 24);
+            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+            int plotW = width - left - right, plotH = height - top - bottom;
+            double range = max - min;
+            for (int t = 0; t <= 4; t++) {
+                double v = min + range * t / 4;
+                int y = top + (int) Math.round(plotH * ((max - v) / range));
+                g.setColor(new Color(0xDDDDDD));
+                g.drawLine(left, y, left + plotW, y);
+                g.setColor(Color.DARK_GRAY);
+                g.drawString(tick(v, range), 8, y + 4);
+            }
+            double dx = n <= 1 ? 0 : (double) plotW / (n - 1);
+            for (int i = 0; i < n; i += Math.max(1, n / 16)) {
+                g.drawString(Integer.toString(i), (int) Math.round(left + i * dx) - 3, top + plotH + 16);
+            }
+            int s = 0;
+            for (var e : series.entrySet()) {
+                g.setColor(PALETTE[s % PALETTE.length]);
+                g.setStroke(new BasicStroke(2f));
+                double[] v = e.getValue();
+                int px = -1, py = -1;
+                for (int i = 0; i < v.length; i++) {
+                    if (Double.isNaN(v[i])) {
+                        px = -1;
+                        continue;
+                    }
+                    int x = (int) Math.round(left + i * dx);
+                    int y = top + (int) Math.round(plotH * ((max - v[i]) / range));
+                    if (px >= 0) {
+                        g.drawLine(px, py, x, y);
+                    }
+                    g.fillOval(x - 3, y - 3, 6, 6);
+                    px = x;
+                    py = y;
+                }
+                g.fillRect(width - right + 15, top + 18 * s, 12, 12);
+                g.setColor(Color.BLACK);
+                g.drawString(e.getKey(), width - right + 32, top + 18 * s + 11);
+                s++;
+            }
+            g.setColor(Color.BLACK);
+            g.setStroke(new BasicStroke(1f));
+            g.drawLine(left, top + plotH, left + plotW, top + plotH);
+            g.drawLine(left, top, left, top + plotH);
+            g.drawString(xLabel, left + plotW / 2 - 20, height - 14);
+            g.drawString(yLabel, left, top - 6);
+        } finally {
+            g.dispose();
+        }
+        return writePng(img, png);
+    }
+
+    /** A tick label with as many decimals as the range needs to tell ticks apart. */
+    private static String tick(double v, double range) {
+        int decimals = range <= 0 ? 3 : Math.max(0, Math.min(8, (int) Math.ceil(-Math.log10(range / 4)) + 1));
+        return String.format("%." + decimals + "f", v);
+    }
+
+    private static Color shade(double v, double min, double max) {
+        if (Double.isNaN(v)) {
+            return new Color(0xBBBBBB);
+        }
+        double t = Math.max(0, Math.min(1, (v - min) / (max - min)));
+        return new Color((int) Math.round(255 - t * (255 - 0x08)), (int) Math.round(255 - t * (255 - 0x30)), (int) Math.round(255 - t * (255 - 0x6B)));
+    }
+
+    private static Path writePng(BufferedImage img, Path png) {
+        try {
+            Files.createDirectories(png.toAbsolutePath().getParent());
+            ImageIO.write(img, "png", png.toFile());
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write chart " + png + ": " + e.getMessage(), e);
+        }
+        return png;
+    }
 }

@@ -33,6 +33,7 @@ public final class HookScope implements AutoCloseable {
     private final Map<HookPoint, Map<Integer, Accumulator>> reductions = new EnumMap<>(HookPoint.class);
     private final Map<Long, LayerMask> masks = new HashMap<>();
     private final List<long[]> taps = new ArrayList<>(); // (point ordinal, layer)
+    private Lens lens;
     private boolean open = true;
 
     HookScope(Hooks hooks, int id) {
@@ -62,6 +63,9 @@ public final class HookScope implements AutoCloseable {
         hooks.claimWeights(this, columns, rows, capacity);
         reductions.values().forEach(m -> m.values().forEach(Accumulator::invalidate));
         reductions.clear();
+        if (lens != null) {
+            lens.invalidateGroups(); // the graph dropped them with the columns
+        }
         weights = new TokenWeights(rows, capacity, columns);
         return weights;
     }
@@ -240,6 +244,56 @@ public final class HookScope implements AutoCloseable {
         taps.removeIf(t -> t[0] == point.ordinal() && (layer == -1 || t[1] == layer));
     }
 
+    // ------------------------------------------------------------------ logit lens
+
+    /**
+     * The logit lens of this scope (see {@link Lens}); replaces this scope's previous lens. One open
+     * scope at a time may hold the lens. Group sums ({@link LensSpec#groups()}) use this scope's token
+     * weights: call {@link #tokenWeights(int)} first.
+     *
+     * @throws IndexOutOfBoundsException if a layer is out of range
+     * @throws IllegalArgumentException  if top-k or the target is outside the vocabulary
+     */
+    public Lens lens(LensSpec spec) {
+        ensureOpen();
+        if (spec == null) {
+            throw new IllegalArgumentException("spec must not be null");
+        }
+        for (int l : spec.layers()) {
+            hooks.checkLayer(l);
+        }
+        if (spec.groups() && weights == null) {
+            throw new IllegalStateException("call tokenWeights(columns) before a lens with group sums");
+        }
+        removeLens();
+        int capacity = hooks.batchCapacity();
+        MemorySegment selection = arena.allocate(capacity, ALIGNMENT);
+        MemorySegment entropy = null, target = null, weight = null;
+        int columns = 0;
+        if (spec.groups()) {
+            columns = weights.columns();
+            long len = (long) hooks.layers() * columns * Double.BYTES;
+            entropy = arena.allocate(len, ALIGNMENT);
+            weight = arena.allocate(len, ALIGNMENT);
+            if (spec.target() >= 0) {
+                target = arena.allocate(len, ALIGNMENT);
+            }
+        }
+        Lens l = new Lens(this, spec, hooks.layers(), capacity, selection, entropy, target, weight, columns);
+        hooks.claimLens(this, l);
+        lens = l;
+        return l;
+    }
+
+    /** Removes this scope's lens, if any (its group sums keep their values until the scope closes). */
+    public void removeLens() {
+        ensureOpen();
+        if (lens != null) {
+            hooks.releaseLens(this);
+            lens = null;
+        }
+    }
+
     // ------------------------------------------------------------------ lifecycle
 
     public boolean isOpen() {
@@ -266,6 +320,7 @@ public final class HookScope implements AutoCloseable {
             for (LayerMask m : masks.values()) {
                 hooks.removeMask(this, m.point(), m.layer());
             }
+            hooks.releaseLens(this);
             hooks.releaseWeights(this);
         } finally {
             hooks.scopeClosed(this);
@@ -281,6 +336,9 @@ public final class HookScope implements AutoCloseable {
         open = false;
         reductions.values().forEach(m -> m.values().forEach(Accumulator::invalidate));
         masks.values().forEach(LayerMask::invalidate);
+        if (lens != null) {
+            lens.invalidate();
+        }
         taps.clear();
         arena.close();
     }

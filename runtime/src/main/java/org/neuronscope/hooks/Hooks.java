@@ -3,6 +3,7 @@ package org.neuronscope.hooks;
 
 import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
+import org.neuronscope.bindings.llama_nh_lens_callback;
 import org.neuronscope.bindings.llama_nh_tap_callback;
 import org.neuronscope.bindings.neuronscope_h;
 import org.neuronscope.internal.ContextHooks;
@@ -56,7 +57,10 @@ public final class Hooks {
     /** Lives as long as the hooks: the upcall stub the graph calls for every tap. */
     private final Arena callbackArena = Arena.ofShared();
     private MemorySegment tapStub;
+    private MemorySegment lensStub;
     private HookScope weightsOwner;
+    private HookScope lensOwner;
+    private Lens lens;
     private Throwable listenerFailure;
     private boolean released;
     private int nextScopeId = 1;
@@ -235,6 +239,60 @@ public final class Hooks {
         }
     }
 
+    /** Claims the logit lens for {@code scope} and configures it (one lens per session). */
+    void claimLens(HookScope scope, Lens l) {
+        if (lensOwner != null && lensOwner != scope) {
+            throw new IllegalStateException("the logit lens is held by " + lensOwner + "; close it before " + scope + " makes its own");
+        }
+        lensOwner = scope;
+        lens = l;
+        try {
+            LensSpec spec = l.spec();
+            call("lens parameters", ctx -> neuronscope_h.llama_nh_set_lens_params(ctx, spec.topK(), spec.target()));
+            if (spec.perToken()) {
+                if (lensStub == null) {
+                    lensStub = llama_nh_lens_callback.allocate(this::onLens, callbackArena);
+                }
+                call("set lens callback", ctx -> neuronscope_h.llama_nh_set_lens_callback(ctx, lensStub, MemorySegment.NULL));
+            }
+            if (spec.groups()) {
+                long len = (long) layers * l.columns();
+                call("lens group sums", ctx -> neuronscope_h.llama_nh_set_lens_groups(ctx, l.entropySums(),
+                        l.targetSums() == null ? MemorySegment.NULL : l.targetSums(), l.weightSums(), len));
+            }
+            for (int layer : l.lensedLayers()) {
+                call("lens layer " + layer, ctx -> neuronscope_h.llama_nh_set_lens_layer(ctx, layer, true));
+            }
+        } catch (RuntimeException e) {
+            releaseLens(scope);
+            throw e;
+        }
+    }
+
+    void setLensSelection(MemorySegment selected, int entries) {
+        call("lens selection", ctx -> neuronscope_h.llama_nh_set_lens_selection(ctx, selected, entries));
+    }
+
+    /** Removes {@code scope}'s lens: no layer lensed, no callback, no sums, no selection. */
+    void releaseLens(HookScope scope) {
+        if (lensOwner != scope) {
+            return;
+        }
+        lensOwner = null;
+        Lens l = lens;
+        lens = null;
+        if (l != null) {
+            l.invalidate();
+        }
+        call("remove lens", ctx -> {
+            int s = neuronscope_h.llama_nh_set_lens_layer(ctx, -1, false);
+            s = s != 0 ? s : neuronscope_h.llama_nh_set_lens_groups(ctx, MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL, 0);
+            s = s != 0 ? s : neuronscope_h.llama_nh_set_lens_callback(ctx, MemorySegment.NULL, MemorySegment.NULL);
+            s = s != 0 ? s : neuronscope_h.llama_nh_set_lens_selection(ctx, MemorySegment.NULL, 0);
+            return s;
+        });
+    }
+
     void scopeClosed(HookScope scope) {
         scopes.remove(scope);
     }
@@ -286,6 +344,35 @@ public final class Hooks {
         }
     }
 
+    /** The lens upcall: like onTap, must not throw. Rows become {@link LensRow}s for the lens' listener. */
+    private boolean onLens(MemorySegment user, int layer, long nRows, int topK, MemorySegment ids, MemorySegment probs,
+                           MemorySegment entropy, MemorySegment target, MemorySegment batchIndex) {
+        Lens l = lens;
+        LensListener listener = l == null ? null : l.listener();
+        if (listener == null) {
+            return true;
+        }
+        try {
+            int n = (int) nRows;
+            int[] allIds = topK == 0 ? new int[0] : ids.reinterpret((long) n * topK * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
+            float[] allProbs = topK == 0 ? new float[0] : probs.reinterpret((long) n * topK * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+            float[] h = entropy.reinterpret((long) n * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+            float[] t = target.equals(MemorySegment.NULL) ? null : target.reinterpret((long) n * Float.BYTES).toArray(ValueLayout.JAVA_FLOAT);
+            int[] index = batchIndex.reinterpret((long) n * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
+            for (int i = 0; i < n; i++) {
+                listener.onLens(new LensRow(layer, index[i], java.util.Arrays.copyOfRange(allIds, i * topK, (i + 1) * topK),
+                        java.util.Arrays.copyOfRange(allProbs, i * topK, (i + 1) * topK), h[i], t == null ? Float.NaN : t[i]));
+            }
+            return true;
+        } catch (Throwable e) {
+            if (listenerFailure == null) {
+                listenerFailure = e;
+            }
+            LOG.debug("lens listener failed", e);
+            return false;
+        }
+    }
+
     private String lastNativeError() {
         if (!context.isOpen()) {
             return "";
@@ -315,9 +402,12 @@ public final class Hooks {
         neuronscope_h.llama_nh_clear(ctx);
         neuronscope_h.llama_nh_set_token_weights(ctx, MemorySegment.NULL, 0);
         neuronscope_h.llama_nh_set_tap_callback(ctx, MemorySegment.NULL, MemorySegment.NULL);
+        neuronscope_h.llama_nh_set_lens_callback(ctx, MemorySegment.NULL, MemorySegment.NULL);
         taps.clear();
         maskOwners.clear();
         weightsOwner = null;
+        lensOwner = null;
+        lens = null;
         callbackArena.close();
         ContextHooks.unregister(context);
         if (failure != null) {
