@@ -110,7 +110,11 @@ public final class MultimodalPrompts implements PromptSource {
         for (Media m : media) {
             projector.checkSupports(m);
         }
-        MemorySegment ctx = projector.handle();
+        // mtmd contexts are not thread-safe: tokenizing (which preprocesses the media) has the projector to itself
+        return projector.exclusive("tokenize a prompt", ctx -> tokenize(ctx, pieces, media, addSpecial));
+    }
+
+    private Prompt tokenize(MemorySegment ctx, String[] pieces, List<Media> media, boolean addSpecial) {
         List<MemorySegment> bitmaps = new ArrayList<>();
         List<MemorySegment> videos = new ArrayList<>();
         Map<String, Modality> modalityOfId = new HashMap<>();

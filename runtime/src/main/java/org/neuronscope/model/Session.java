@@ -25,6 +25,8 @@ import java.util.Deque;
  * {@link IllegalStateException}; {@link #close()} waits for a decode in flight.
  */
 public final class Session implements AutoCloseable {
+    private static final java.util.concurrent.atomic.AtomicInteger IDS = new java.util.concurrent.atomic.AtomicInteger();
+    private final int id = IDS.incrementAndGet();
     private final Model model;
     private final SessionParams params;
     private final NativeHandle handle;
@@ -63,7 +65,8 @@ public final class Session implements AutoCloseable {
                 throw new ModelLoadException("llama.cpp could not create a context with " + params + ": "
                         + org.neuronscope.internal.LlamaRuntime.lastNativeError());
             }
-            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free);
+            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free)
+                    .named("session #" + id + " on " + model.path().getFileName());
             this.nCtx = neuronscope_h.llama_n_ctx(ctx);
             this.nBatch = neuronscope_h.llama_n_batch(ctx);
             this.nSeqMax = neuronscope_h.llama_n_seq_max(ctx);
@@ -98,8 +101,23 @@ public final class Session implements AutoCloseable {
      * the outputs of the entries marked as outputs.
      */
     public void decode(Batch batch) {
-        validate(batch);
+        if (batch == null) {
+            throw new IllegalArgumentException("cannot decode a null batch");
+        }
         handle.exclusive("decode", ctx -> {
+            // the batch is pinned (no change, no close) before it is checked, until llama.cpp is done with it
+            batch.pin(handle.name());
+            try {
+                validate(batch);
+                return decodeChecked(ctx, batch);
+            } finally {
+                batch.unpin();
+            }
+        });
+    }
+
+    private Void decodeChecked(MemorySegment ctx, Batch batch) {
+        {
             closeOutputViews();
             int rc = neuronscope_h.llama_decode(ctx, batch.nativeBatch());
             if (rc != 0) {
@@ -113,7 +131,7 @@ public final class Session implements AutoCloseable {
             }
             outputIndexOfBatchEntry = index;
             return null;
-        });
+        }
     }
 
     private DecodeException decodeFailure(MemorySegment ctx, int rc) {
@@ -296,6 +314,11 @@ public final class Session implements AutoCloseable {
      * scope fails (that failure is thrown afterwards). Waits for a decode that another thread runs;
      * idempotent.
      */
+    @Override
+    public String toString() {
+        return "Session[#" + id + ", " + model.path().getFileName() + ", ctx " + nCtx + (isOpen() ? "" : ", closed") + "]";
+    }
+
     @Override
     public void close() {
         try {
