@@ -69,6 +69,17 @@ class LlamaCppAssertionsTest {
         }, "expert_count = 5000"));
         rows.add(new Row("experts-used-without-experts", w -> w.putUint32("llama.expert_used_count", 2), "more experts used per token than there are"));
         rows.add(new Row("experts-none-used", w -> w.putUint32("llama.expert_count", 4), "uses no expert"));
+        rows.add(new Row("expert-groups-not-fewer-than-experts", w -> {
+            w.putUint32("llama.expert_count", 4);
+            w.putUint32("llama.expert_used_count", 1);
+            w.putUint32("llama.expert_group_count", 4);
+        }, "expert groups must be fewer than experts"));
+        rows.add(new Row("expert-groups-uneven", w -> {
+            w.putUint32("llama.expert_count", 8);
+            w.putUint32("llama.expert_used_count", 1);
+            w.putUint32("llama.expert_group_count", 3);
+            w.putUint32("llama.expert_group_used_count", 1);
+        }, "split evenly"));
         rows.add(new Row("rope-scaling-type-unknown", w -> w.putString("llama.rope.scaling.type", "banana"), "rope.scaling.type = 'banana'"));
         rows.add(new Row("wordpiece-byte-token", w -> {
             w.putString("tokenizer.ggml.model", "bert");
