@@ -172,6 +172,11 @@ public final class MultimodalPrompts implements PromptSource {
 
     /** The mtmd bitmaps of one media item (several for video frames); the caller frees them. */
     private List<MemorySegment> bitmapsOf(Media media, MemorySegment ctx, Arena arena, List<MemorySegment> videos) {
+        if (media instanceof Media.Pixels px) {
+            MediaLimits.checkPixels(px.width(), px.height(), media.describe());
+        } else if (media instanceof Media.Samples s) {
+            MediaLimits.checkSamples(s.pcm().length, projector.audioSampleRate(), media.describe());
+        }
         return switch (media) {
             case Media.Pixels px -> List.of(checked(neuronscope_h.mtmd_bitmap_init(px.width(), px.height(),
                     arena.allocateFrom(ValueLayout.JAVA_BYTE, px.rgb())), media));
@@ -214,6 +219,7 @@ public final class MultimodalPrompts implements PromptSource {
 
     /** Decodes an encoded file with mtmd's helper (stb_image, miniaudio, ffmpeg for video) and checks its kind. */
     private MemorySegment decode(byte[] bytes, Media media, MemorySegment ctx, Arena arena, List<MemorySegment> videos) {
+        MediaLimits.checkEncoded(bytes, media.describe()); // before the decoder believes the header
         MemorySegment buf = arena.allocateFrom(ValueLayout.JAVA_BYTE, bytes);
         MemorySegment opt = neuronscope_h.mtmd_helper_init_opt_default(arena);
         MemorySegment w = neuronscope_h.mtmd_helper_bitmap_init_from_buf(arena, ctx, buf, bytes.length, false, opt);

@@ -46,6 +46,7 @@ public final class Session implements AutoCloseable {
         }
         this.model = model;
         this.params = params;
+        checkMemory(model, params);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = neuronscope_h.llama_context_default_params(arena);
             llama_context_params.n_ctx(p, params.contextSize());
@@ -74,6 +75,39 @@ public final class Session implements AutoCloseable {
         this.hooks = Hooks.attach(handle, model.layerCount(), nBatch,
                 "the " + model.architecture() + " model " + model.path().getFileName());
         this.hookControl = ContextHooks.of(handle);
+    }
+
+    /**
+     * Refuses a context whose KV cache alone would not fit the machine's memory, before llama.cpp
+     * allocates it ({@code --ctx 2000000000} otherwise allocates without bound). The estimate is
+     * llama.cpp's default layout: K and V in F16 for every layer, {@code n_ctx} cells of n_head_kv ×
+     * head size each. Anything that passes may still fail in llama.cpp, which then reports it.
+     */
+    static void checkMemory(Model model, SessionParams params) {
+        long ctx = params.contextSize() == 0 ? model.trainingContextSize() : params.contextSize();
+        long total = physicalMemory();
+        long kv = kvCacheBytes(model, ctx);
+        if (total > 0 && kv > total) {
+            throw new IllegalArgumentException("a context of " + ctx + " tokens needs about " + (kv >> 20) + " MiB of KV cache for "
+                    + model.path().getFileName() + " (" + model.layerCount() + " layers), more than the " + (total >> 20)
+                    + " MiB of memory this machine has; choose a smaller context size");
+        }
+    }
+
+    /** Bytes of an F16 KV cache of {@code ctx} cells: 2 (K and V) × layers × ctx × kv heads × head size × 2 bytes. */
+    static long kvCacheBytes(Model model, long ctx) {
+        long heads = Math.max(1, model.headCount());
+        long headSize = Math.max(1, model.embeddingSize() / heads);
+        long kvWidth = Math.max(1, model.kvHeadCount()) * headSize;
+        double bytes = 2.0 * model.layerCount() * ctx * kvWidth * 2;
+        return bytes > Long.MAX_VALUE ? Long.MAX_VALUE : (long) bytes;
+    }
+
+    private static long physicalMemory() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return -1;
     }
 
     public Model model() {
