@@ -43,8 +43,11 @@ public final class NeuronScopeCli implements Callable<Integer> {
         cl.setExecutionExceptionHandler((e, cmd, parsed) -> {
             // what a user can fix (bad input, missing file, unsupported model) is a message, not a stack trace
             if (e instanceof NeuronScopeException || e instanceof DatasetException || e instanceof IllegalArgumentException
-                    || e instanceof IllegalStateException || e instanceof IndexOutOfBoundsException || e instanceof UncheckedIOException) {
-                cmd.getErr().println("error: " + e.getMessage());
+                    || e instanceof IllegalStateException || e instanceof IndexOutOfBoundsException || e instanceof UncheckedIOException
+                    || e instanceof java.io.IOException) {
+                // an I/O failure (full disk, read-only directory) names the file and the system's reason
+                cmd.getErr().println("error: " + (e instanceof java.io.IOException || e instanceof UncheckedIOException
+                        ? CliSupport.describe(e) : e.getMessage()));
                 return CommandLine.ExitCode.USAGE;
             }
             throw e;

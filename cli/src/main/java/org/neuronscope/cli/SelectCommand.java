@@ -101,6 +101,10 @@ final class SelectCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        Path outDir = out.toAbsolutePath().getParent();
+        if (outDir != null) {
+            CliSupport.checkWritableDirectory(outDir, "the directory of --out");
+        }
         NeuronSet set = switch (method) {
             case ENTROPY -> {
                 try (NeuronStatistics s = NeuronStatistics.load(requireStats());

@@ -45,6 +45,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() {
+        CliSupport.checkWritableDirectory(out, "--out");
         Dataset data = Dataset.load(dataset);
         TokenGrouping g = CliSupport.grouping(groupBy, data);
         Set<Statistic> what = statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : EnumSet.copyOf(statistics);
