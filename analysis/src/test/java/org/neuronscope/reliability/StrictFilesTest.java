@@ -139,4 +139,20 @@ class StrictFilesTest {
         JSON.writeValue(f.toFile(), root);
         assertRefused(f, "must be a number", () -> NeuronSet.load(f));
     }
+
+    @Test
+    void invalidUtf8IsReportedAtItsOwnLine() throws IOException {
+        Path f = dir.resolve("data.jsonl");
+        byte[] good = "{\"id\": \"a\", \"prompt\": \"hello\"}\n{\"id\": \"b\", \"prompt\": \"world\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8);
+        byte[] bad = "{\"id\": \"c\", \"prompt\": \"caf\u00e9 \u00ff\"}\n".getBytes(java.nio.charset.StandardCharsets.ISO_8859_1);
+        java.io.ByteArrayOutputStream b = new java.io.ByteArrayOutputStream();
+        b.write(good);
+        b.write(bad);
+        b.write("{\"id\": \"d\", \"prompt\": \"fine\"}\n".getBytes(java.nio.charset.StandardCharsets.UTF_8));
+        Files.write(f, b.toByteArray());
+        org.neuronscope.eval.DatasetException e = assertThrows(org.neuronscope.eval.DatasetException.class, () -> org.neuronscope.eval.Dataset.load(f));
+        assertEquals(3, e.line(), e.getMessage());
+        assertTrue(e.getMessage().contains("data.jsonl:3:") && e.getMessage().contains("invalid UTF-8"), e.getMessage());
+        assertEquals(1, e.problems().size(), "the lines after it are read on: " + e.problems());
+    }
 }
