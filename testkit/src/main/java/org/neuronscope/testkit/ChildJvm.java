@@ -11,7 +11,7 @@ import java.util.concurrent.TimeUnit;
 /**
  * Runs a main class in a child JVM with this JVM's java and class path, so that a test can observe
  * what would end a process (an abort in native code, a segmentation fault, a hang) without ending
- * itself. Core dumps are switched off for the child.
+ * itself. Core dumps are switched off for the child; the {@code neuronscope.*} system properties carry over.
  */
 public final class ChildJvm {
     /** The exit status of a process ended by SIGABRT (128 + 6), as a shell reports it. */
@@ -36,6 +36,12 @@ public final class ChildJvm {
         cmd.add("--enable-native-access=ALL-UNNAMED");
         cmd.add("-Xmx512m");
         cmd.add("-XX:-CreateCoredumpOnCrash");
+        // the project's settings (where the llama.cpp tree and the fixtures are) carry over
+        for (String key : System.getProperties().stringPropertyNames()) {
+            if (key.startsWith("neuronscope.")) {
+                cmd.add("-D" + key + "=" + System.getProperty(key));
+            }
+        }
         cmd.add("-cp");
         cmd.add(System.getProperty("java.class.path"));
         cmd.add(mainClass.getName());
