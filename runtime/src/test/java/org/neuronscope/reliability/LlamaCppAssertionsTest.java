@@ -80,6 +80,7 @@ class LlamaCppAssertionsTest {
             w.putUint32("llama.expert_group_count", 3);
             w.putUint32("llama.expert_group_used_count", 1);
         }, "split evenly"));
+        rows.add(new Row("expert-groups-without-experts", w -> w.putUint32("llama.expert_group_count", 2), "expert settings without experts"));
         rows.add(new Row("rope-scaling-type-unknown", w -> w.putString("llama.rope.scaling.type", "banana"), "rope.scaling.type = 'banana'"));
         rows.add(new Row("wordpiece-byte-token", w -> {
             w.putString("tokenizer.ggml.model", "bert");
