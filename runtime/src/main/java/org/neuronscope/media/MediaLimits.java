@@ -18,6 +18,8 @@ final class MediaLimits {
     static final double MAX_AUDIO_SECONDS = 3_600;
     static final long MAX_PIXELS = 1L << 27;
     static final int MAX_SIDE = 65_535;
+    /** Fewest samples an audio clip may have: mtmd aborts on one or none. */
+    static final int MIN_SAMPLES = 2;
 
     private MediaLimits() {
     }
@@ -41,6 +43,10 @@ final class MediaLimits {
 
     /** Raw PCM handed over as samples at the projector's rate. */
     static void checkSamples(int samples, int sampleRate, String what) {
+        if (samples < MIN_SAMPLES) {
+            // mtmd asserts more than one sample (mtmd.cpp: GGML_ASSERT(buf.size() > sizeof(float))), aborting the process
+            throw new FormatException(what + ": " + samples + " audio sample(s); at least " + MIN_SAMPLES + " are needed");
+        }
         if (sampleRate > 0 && samples / (double) sampleRate > MAX_AUDIO_SECONDS) {
             throw new FormatException(what + ": " + samples + " samples at " + sampleRate + " Hz last " + (long) (samples / (double) sampleRate)
                     + " s, more than the " + (long) MAX_AUDIO_SECONDS + " s allowed");

@@ -235,6 +235,12 @@ public final class MultimodalPrompts implements PromptSource {
             throw new FormatException("cannot decode " + media.describe() + hint + ": " + LlamaRuntime.lastNativeError());
         }
         boolean isAudio = neuronscope_h.mtmd_bitmap_is_audio(bitmap);
+        if (isAudio && neuronscope_h.mtmd_bitmap_get_n_bytes(bitmap) < (long) MediaLimits.MIN_SAMPLES * Float.BYTES) {
+            long samples = neuronscope_h.mtmd_bitmap_get_n_bytes(bitmap) / Float.BYTES;
+            neuronscope_h.mtmd_bitmap_free(bitmap);
+            throw new FormatException(media.describe() + " decodes to " + samples + " audio sample(s); at least " + MediaLimits.MIN_SAMPLES
+                    + " are needed");
+        }
         boolean isVideo = !video.equals(MemorySegment.NULL);
         Modality got = isAudio ? Modality.AUDIO : isVideo ? Modality.VIDEO : Modality.IMAGE;
         if (got != media.modality()) {
