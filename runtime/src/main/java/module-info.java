@@ -7,6 +7,7 @@ module org.neuronscope.runtime {
     requires transitive org.neuronscope.analysis;
     requires org.neuronscope.bindings;
     requires org.slf4j;
+    requires jdk.management; // physical memory size, to bound KV caches before allocating
 
     exports org.neuronscope.model;
     exports org.neuronscope.hooks;

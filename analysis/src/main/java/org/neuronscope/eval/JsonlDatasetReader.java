@@ -69,19 +69,29 @@ final class JsonlDatasetReader {
         Set<String> ignored = new TreeSet<>();
         var decoder = StandardCharsets.UTF_8.newDecoder()
                 .onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
-        try (BufferedReader in = new BufferedReader(new InputStreamReader(Files.newInputStream(file), decoder))) {
+        // Lines are split on bytes and decoded one by one, so invalid UTF-8 is reported at its own
+        // line (a decoding reader reads ahead and fails lines early, before it counts them).
+        try (java.io.InputStream in = new java.io.BufferedInputStream(Files.newInputStream(file), 1 << 16)) {
             String text;
+            java.io.ByteArrayOutputStream bytes = new java.io.ByteArrayOutputStream();
             while (true) {
-                try {
-                    text = in.readLine();
-                } catch (CharacterCodingException e) {
-                    problem("invalid UTF-8 at or after this line");
-                    break;
+                bytes.reset();
+                int c;
+                while ((c = in.read()) >= 0 && c != '\n') {
+                    bytes.write(c);
                 }
-                if (text == null) {
+                if (c < 0 && bytes.size() == 0) {
                     break;
                 }
                 line++;
+                byte[] raw = bytes.toByteArray();
+                int length = raw.length > 0 && raw[raw.length - 1] == '\r' ? raw.length - 1 : raw.length;
+                try {
+                    text = decoder.decode(java.nio.ByteBuffer.wrap(raw, 0, length)).toString();
+                } catch (CharacterCodingException e) {
+                    problem("invalid UTF-8 (" + e.getMessage() + ") at byte " + firstInvalid(raw, length) + " of the line");
+                    continue;
+                }
                 if (line == 1 && text.startsWith("\uFEFF")) {
                     text = text.substring(1);
                 }
@@ -117,6 +127,15 @@ final class JsonlDatasetReader {
             LOG.debug("{}: ignored unknown fields {}", file, ignored);
         }
         return samples;
+    }
+
+    /** The offset of the first byte of {@code raw[0, length)} that does not start valid UTF-8. */
+    private static int firstInvalid(byte[] raw, int length) {
+        var d = StandardCharsets.UTF_8.newDecoder().onMalformedInput(CodingErrorAction.REPORT).onUnmappableCharacter(CodingErrorAction.REPORT);
+        java.nio.ByteBuffer in = java.nio.ByteBuffer.wrap(raw, 0, length);
+        java.nio.CharBuffer out = java.nio.CharBuffer.allocate(length + 1);
+        d.decode(in, out, true);
+        return in.position();
     }
 
     private void problem(String what) {

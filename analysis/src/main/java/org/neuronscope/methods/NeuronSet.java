@@ -376,13 +376,14 @@ public final class NeuronSet {
         if (root == null || !FORMAT.equals(root.path("format").asText())) {
             throw new FormatException(file + " is not a neuron set (format " + (root == null ? "none" : root.path("format")) + ", expected " + FORMAT + ")");
         }
-        if (!root.path("layers").canConvertToInt() || !root.path("neurons").canConvertToInt() || !root.path("groups").isObject()) {
-            throw new FormatException(file + " lacks layers, neurons or groups");
+        if (!root.path("groups").isObject()) {
+            throw new FormatException(file + " lacks groups (an object of group name to layers)");
         }
+        int layers = org.neuronscope.JsonFields.integer(root, "layers", 1, 1 << 16, file);
+        int neurons = org.neuronscope.JsonFields.integer(root, "neurons", 1, 1 << 24, file);
         Map<String, String> params = new LinkedHashMap<>();
         root.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
-        NeuronSet set = new NeuronSet(root.path("method").asText(), hookPointOf(root.path("hook_point").asText()), root.path("layers").asInt(),
-                root.path("neurons").asInt(), params);
+        NeuronSet set = new NeuronSet(root.path("method").asText(), hookPointOf(root.path("hook_point").asText()), layers, neurons, params);
         root.path("groups").fields().forEachRemaining(g -> {
             set.ensureGroup(g.getKey());
             g.getValue().fields().forEachRemaining(l -> {
@@ -399,11 +400,12 @@ public final class NeuronSet {
                             + " neurons but " + sc.size() + " scores");
                 }
                 for (int i = 0; i < ns.size(); i++) {
-                    if (!ns.get(i).canConvertToInt()) {
+                    if (!ns.get(i).isIntegralNumber() || !ns.get(i).canConvertToInt()) {
                         throw new FormatException(file + ": group " + g.getKey() + " layer " + layer + ": neuron " + ns.get(i) + " is not an index");
                     }
+                    double score = org.neuronscope.JsonFields.numberValue(sc.get(i), "group " + g.getKey() + " layer " + layer + " score " + i, file);
                     try {
-                        set.add(g.getKey(), layer, ns.get(i).asInt(), sc.get(i).asDouble());
+                        set.add(g.getKey(), layer, ns.get(i).asInt(), score);
                     } catch (IllegalArgumentException | IndexOutOfBoundsException e) {
                         throw new FormatException(file + ": group " + g.getKey() + ": " + e.getMessage(), e);
                     }

@@ -571,8 +571,20 @@ public final class NeuronStatistics implements AutoCloseable {
                 throw new FormatException(metaFile + " lacks the field '" + field + "'");
             }
         }
+        if (!meta.path("groups").isArray() || meta.path("groups").isEmpty() || !meta.path("statistics").isArray()) {
+            throw new FormatException(metaFile + ": 'groups' and 'statistics' must be arrays (of names), groups not empty");
+        }
         List<String> groups = new ArrayList<>();
-        meta.path("groups").forEach(g -> groups.add(g.asText()));
+        for (JsonNode g : meta.path("groups")) {
+            if (!g.isTextual()) {
+                throw new FormatException(metaFile + ": group names must be strings, found " + g);
+            }
+            groups.add(g.asText());
+        }
+        int layers = org.neuronscope.JsonFields.integer(meta, "layers", 1, 1 << 16, metaFile);
+        int neurons = org.neuronscope.JsonFields.integer(meta, "neurons", 1, 1 << 24, metaFile);
+        float countThreshold = (float) org.neuronscope.JsonFields.number(meta, "count_threshold", metaFile);
+        float countAbsThreshold = (float) org.neuronscope.JsonFields.number(meta, "count_abs_threshold", metaFile);
         EnumSet<Statistic> stats = EnumSet.noneOf(Statistic.class);
         for (JsonNode s : meta.path("statistics")) {
             try {
@@ -581,12 +593,30 @@ public final class NeuronStatistics implements AutoCloseable {
                 throw new FormatException(metaFile + ": unknown statistic " + s.asText());
             }
         }
-        NeuronStatistics st = new NeuronStatistics(hookPointOf(meta.path("hook_point").asText(), dir), meta.path("layers").asInt(), meta.path("neurons").asInt(),
-                groups, stats, (float) meta.path("count_threshold").asDouble(), (float) meta.path("count_abs_threshold").asDouble());
+        // the arrays are allocated from meta.json's sizes: each must be backed by a file that holds that many values
+        long need = (long) layers * groups.size() * neurons * Double.BYTES;
+        for (Statistic s : stats) {
+            Path f = dir.resolve(s.fileName());
+            if (!Files.isRegularFile(f)) {
+                throw new FormatException(f + " is missing (" + metaFile.getFileName() + " lists " + s + ")");
+            }
+            if (Files.size(f) < need) {
+                throw new FormatException(f + " holds " + Files.size(f) + " bytes, but the shape (" + layers + ", " + groups.size() + ", "
+                        + neurons + ") in " + metaFile.getFileName() + " needs " + need + " bytes of float64 values");
+            }
+        }
+        NeuronStatistics st = new NeuronStatistics(hookPointOf(meta.path("hook_point").asText(), dir), layers, neurons,
+                groups, stats, countThreshold, countAbsThreshold);
         try {
             long[] shape = {st.layers, groups.size(), st.neurons};
             for (Statistic s : stats) {
-                Npy.readDoubles(dir.resolve(s.fileName()), shape, st.values.get(s));
+                Path f = dir.resolve(s.fileName());
+                try {
+                    Npy.readDoubles(f, shape, st.values.get(s));
+                } catch (IllegalArgumentException e) {
+                    throw new FormatException(f + ": " + e.getMessage(), e);
+                }
+                checkFinite(f, s, st.values.get(s));
             }
             long[] t = Npy.readLongs(dir.resolve("tokens.npy"), new long[] {groups.size()});
             for (int g = 0; g < t.length; g++) {
@@ -597,6 +627,23 @@ public final class NeuronStatistics implements AutoCloseable {
         } catch (IOException | RuntimeException e) {
             st.close();
             throw e;
+        }
+    }
+
+    /**
+     * No NaN anywhere, and no infinity except the identities of an empty group's MAX (-inf) and MIN
+     * (+inf): a statistic computed by the library is never anything else.
+     */
+    private static void checkFinite(Path file, Statistic s, MemorySegment values) {
+        long n = values.byteSize() / Double.BYTES;
+        for (long i = 0; i < n; i++) {
+            double v = values.getAtIndex(ValueLayout.JAVA_DOUBLE, i);
+            boolean ok = Double.isFinite(v)
+                    || (s == Statistic.MAX && v == Double.NEGATIVE_INFINITY)
+                    || (s == Statistic.MIN && v == Double.POSITIVE_INFINITY);
+            if (!ok) {
+                throw new FormatException(file + ": value " + i + " is " + v + " (a " + s + " statistic must be a finite number)");
+            }
         }
     }
 

@@ -59,6 +59,7 @@ final class AblateCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
+        CliSupport.checkWritableDirectory(out, "--out");
         Dataset data = Dataset.load(dataset);
         NeuronSet s = NeuronSet.load(set);
         List<String> g = groups == null ? s.groupNames() : groups;

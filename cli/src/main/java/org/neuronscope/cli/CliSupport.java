@@ -19,6 +19,45 @@ final class CliSupport {
     private CliSupport() {
     }
 
+    /**
+     * Checks at the start of a command that {@code dir} can be written (created if missing, a probe
+     * file written and removed, some space free), so that a read-only or full output directory is
+     * reported before hours of work rather than at the first checkpoint.
+     */
+    static void checkWritableDirectory(Path dir, String option) {
+        try {
+            java.nio.file.Files.createDirectories(dir);
+            Path probe = java.nio.file.Files.createTempFile(dir, ".neuronscope-write-check", ".tmp");
+            try {
+                java.nio.file.Files.write(probe, new byte[4096]);
+            } finally {
+                java.nio.file.Files.deleteIfExists(probe);
+            }
+            long free = java.nio.file.Files.getFileStore(dir).getUsableSpace();
+            if (free < (1L << 20)) {
+                throw new java.io.UncheckedIOException(new java.io.IOException(option + " " + dir + ": no space left on the device ("
+                        + free + " bytes free)"));
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException(option + " " + dir + " cannot be written: " + describe(e), e);
+        }
+    }
+
+    /** A one-line description of an I/O failure: the file and the system's reason ("Read-only file system"). */
+    static String describe(Throwable e) {
+        if (e instanceof java.io.UncheckedIOException u && u.getCause() != null && (u.getMessage() == null || u.getMessage().equals(u.getCause().toString()))) {
+            return describe(u.getCause());
+        }
+        if (e instanceof java.nio.file.FileSystemException f) {
+            String reason = f.getReason() != null ? f.getReason()
+                    : f instanceof java.nio.file.AccessDeniedException ? "permission denied"
+                    : f instanceof java.nio.file.NoSuchFileException ? "no such file or directory"
+                    : f instanceof java.nio.file.FileAlreadyExistsException ? "already exists" : f.getClass().getSimpleName();
+            return (f.getFile() != null ? f.getFile() + ": " : "") + reason;
+        }
+        return e.getMessage() != null ? e.getMessage() : e.toString();
+    }
+
     /** How progress is shown: a bar redrawn in place (a terminal), a line every few seconds (a log), or nothing. */
     enum ProgressStyle {
         BAR, LINES, NONE;

@@ -66,7 +66,9 @@ public final class NeuronScopeCli implements Callable<Integer> {
             if (e instanceof NeuronScopeException || e instanceof DatasetException || e instanceof IllegalArgumentException
                     || e instanceof IllegalStateException || e instanceof IndexOutOfBoundsException || e instanceof UncheckedIOException
                     || e instanceof java.io.IOException) {
-                cmd.getErr().println("error: " + e.getMessage());
+                // an I/O failure (full disk, read-only directory) names the file and the system's reason
+                cmd.getErr().println("error: " + (e instanceof java.io.IOException || e instanceof UncheckedIOException
+                        ? CliSupport.describe(e) : e.getMessage()));
                 return CommandLine.ExitCode.USAGE;
             }
             throw e;

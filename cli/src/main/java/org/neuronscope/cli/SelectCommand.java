@@ -109,6 +109,10 @@ final class SelectCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--out " + out + " is a directory; give the neuron set's file, e.g. "
                     + out.resolve(method.name().toLowerCase(Locale.ROOT) + ".json"));
         }
+        Path outDir = out.toAbsolutePath().getParent();
+        if (outDir != null) {
+            CliSupport.checkWritableDirectory(outDir, "the directory of --out");
+        }
         NeuronSet set = switch (method) {
             case ENTROPY -> {
                 try (NeuronStatistics s = NeuronStatistics.load(requireStats());

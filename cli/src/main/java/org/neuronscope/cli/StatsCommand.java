@@ -53,6 +53,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
 
     @Override
     public Integer call() {
+        CliSupport.checkWritableDirectory(out, "--out");
         Dataset data = Dataset.load(dataset);
         boolean byLabel = CliSupport.labelName(groupBy) != null;
         if (tokens != null && !byLabel) {

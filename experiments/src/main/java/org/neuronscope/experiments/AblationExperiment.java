@@ -208,7 +208,7 @@ public final class AblationExperiment {
         try {
             List<int[]> groups = new ArrayList<>();
             for (Sample s : samples) {
-                Prompt p = wb.prompts().prepare(s);
+                Prompt p = SampleErrors.naming(s, null, () -> wb.prompts().prepare(s));
                 prompts.add(p);
                 groups.add(new int[p.length()]);
             }
@@ -255,7 +255,7 @@ public final class AblationExperiment {
     private static void answerMetrics(Workbench wb, Sampler greedy, Sample s, int maxTokens, Map<String, Accuracy> m, Scores sc) {
         Session session = wb.session();
         var tokenizer = wb.model().tokenizer();
-        try (Prompt p = wb.prompts().prepare(s)) {
+        try (Prompt p = SampleErrors.naming(s, null, () -> wb.prompts().prepare(s))) {
             session.clearMemory();
             int next = p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
             float[] promptLogits = session.logitsArray(p.lastBatchIndex());

@@ -75,7 +75,7 @@ public final class MinerExperiment {
                                     Progress progress) {
         ModalityGrouping grouping = new ModalityGrouping();
         for (Sample s : data) {
-            try (Prompt p = wb.prompts().prepare(s)) {
+            try (Prompt p = SampleErrors.naming(s, data, () -> wb.prompts().prepare(s))) {
                 int[] base = grouping.groups(s, p);
                 int[] mine = new int[base.length];
                 for (int i = 0; i < base.length; i++) {

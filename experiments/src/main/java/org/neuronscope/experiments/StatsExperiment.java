@@ -20,6 +20,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.EnumSet;
 import java.util.List;
+import java.util.Map;
 import java.util.Set;
 
 /**
@@ -89,8 +90,12 @@ public final class StatsExperiment {
     public static NeuronStatistics run(Workbench wb, org.neuronscope.media.PromptSource source, Dataset data, TokenGrouping grouping,
                                        Params params, Path out, Progress.Listener listener) {
         Path checkpoint = checkpointDir(out);
+        // what the statistics depend on besides dataset and model (checkpointEvery does not change them)
+        String runParams = "point=" + params.point().id() + " statistics=" + new java.util.TreeSet<>(params.statistics())
+                + " samplesPerDecode=" + params.samplesPerDecode() + " groups=" + grouping.groupNames();
         try {
             StatisticsCollector c;
+            Map<String, String> fingerprint = null;
             if (NeuronStatistics.isSavedIn(checkpoint)) {
                 c = StatisticsCollector.resume(wb.session(), checkpoint);
                 if (!c.statistics().groups().equals(grouping.groupNames())) {
@@ -110,6 +115,13 @@ public final class StatsExperiment {
                     throw new IllegalArgumentException(checkpoint + " groups tokens by " + recorded + ", this run by " + groupingId(grouping)
                             + "; remove the checkpoint or use another output directory");
                 }
+                fingerprint = RunFingerprint.of(data, wb.setup(), runParams, c.statistics().metadata());
+                try {
+                    RunFingerprint.check(c.statistics().metadata(), fingerprint, data, wb.setup(), runParams, checkpoint);
+                } catch (IllegalArgumentException e) {
+                    c.close();
+                    throw e;
+                }
                 String dataset = c.statistics().metadata().get("dataset");
                 if (dataset != null && !dataset.equals(datasetId(data))) {
                     c.close();
@@ -119,9 +131,13 @@ public final class StatsExperiment {
             } else {
                 c = StatisticsCollector.start(wb.session(), params.point(), grouping.groupNames(), params.statistics(), 0f, Manu.FREQ_THRESHOLD);
             }
+            if (fingerprint == null) {
+                fingerprint = RunFingerprint.of(data, wb.setup(), runParams, null);
+            }
             try (c) {
                 c.statistics().metadata().put("dataset", datasetId(data));
                 c.statistics().metadata().put(GROUPING, groupingId(grouping));
+                c.statistics().metadata().putAll(fingerprint);
                 c.statistics().setModelName(wb.model().path().getFileName().toString());
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
                 int step = params.samplesPerDecode();
@@ -131,12 +147,16 @@ public final class StatsExperiment {
                     List<int[]> groups = new ArrayList<>();
                     try {
                         for (Sample s : data.samples().subList(i, end)) {
-                            Prompt p = source.prepare(s);
+                            Prompt p = SampleErrors.naming(s, data, () -> source.prepare(s));
                             prompts.add(p);
                             groups.add(grouping.groups(s, p));
                         }
                         if (step == 1) {
-                            c.add(prompts.getFirst(), groups.getFirst());
+                            Sample s = data.samples().get(i);
+                            SampleErrors.naming(s, data, () -> {
+                                c.add(prompts.getFirst(), groups.getFirst());
+                                return null;
+                            });
                         } else {
                             c.addAll(prompts, groups);
                         }

@@ -313,18 +313,33 @@ public final class HookScope implements AutoCloseable {
             release();
             return;
         }
+        // The graph may read this scope's memory until its hooks are removed: the removal and the
+        // freeing run with the session to themselves, after a decode in flight on another thread,
+        // and are refused inside a decode of this thread (a tap listener), before anything is freed.
         try {
-            for (long[] t : List.copyOf(taps)) {
-                hooks.removeTaps(this, HookPoint.values()[(int) t[0]], (int) t[1]);
+            hooks.block("close " + this, () -> {
+                if (!open) {
+                    return;
+                }
+                try {
+                    for (long[] t : List.copyOf(taps)) {
+                        hooks.removeTaps(this, HookPoint.values()[(int) t[0]], (int) t[1]);
+                    }
+                    for (LayerMask m : masks.values()) {
+                        hooks.removeMask(this, m.point(), m.layer());
+                    }
+                    hooks.releaseLens(this);
+                    hooks.releaseWeights(this);
+                } finally {
+                    hooks.scopeClosed(this);
+                    release();
+                }
+            });
+        } catch (IllegalStateException e) {
+            if (!hooks.isReleased()) {
+                throw e;
             }
-            for (LayerMask m : masks.values()) {
-                hooks.removeMask(this, m.point(), m.layer());
-            }
-            hooks.releaseLens(this);
-            hooks.releaseWeights(this);
-        } finally {
-            hooks.scopeClosed(this);
-            release();
+            release(); // the session closed while this waited: its close removed the hooks
         }
     }
 

@@ -51,7 +51,7 @@ public final class Hooks {
     private final int layers;
     private final int batchCapacity;
     private final String modelName;
-    private final List<HookScope> scopes = new ArrayList<>();
+    private final List<HookScope> scopes = new java.util.concurrent.CopyOnWriteArrayList<>();
     private final Map<Long, HookScope> maskOwners = new HashMap<>();
     private final Map<Long, List<Tap>> taps = new HashMap<>();
     /** Lives as long as the hooks: the upcall stub the graph calls for every tap. */
@@ -62,7 +62,7 @@ public final class Hooks {
     private HookScope lensOwner;
     private Lens lens;
     private Throwable listenerFailure;
-    private boolean released;
+    private volatile boolean released;
     private int nextScopeId = 1;
 
     private Hooks(NativeHandle context, int layers, int batchCapacity, String modelName) {
@@ -304,6 +304,17 @@ public final class Hooks {
         if (status != 0) {
             throw failure(what, status, lastNativeError());
         }
+    }
+
+    /** Runs a block of changes after any decode in flight; refused inside a decode of this thread. */
+    void block(String what, Runnable changes) {
+        ensureUsable();
+        context.block(what, ctx -> {
+            if (!released) {
+                changes.run();
+            }
+            return null;
+        });
     }
 
     void ensureUsable() {

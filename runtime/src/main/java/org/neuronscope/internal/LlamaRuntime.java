@@ -52,6 +52,21 @@ public final class LlamaRuntime {
         return NativeLog.lastError();
     }
 
+    /**
+     * Runs a native call and returns its result together with every error line native code logged on
+     * this thread meanwhile ("" if none): the reasons llama.cpp gives only in its log.
+     */
+    public static <T> Logged<T> logged(java.util.function.Supplier<T> call) {
+        try (NativeLog.Capture c = NativeLog.capture()) {
+            T result = call.get();
+            return new Logged<>(result, c.errors());
+        }
+    }
+
+    /** A native call's result and the error lines it logged. */
+    public record Logged<T>(T result, String errors) {
+    }
+
     /** llama.cpp's description of the CPU features and backends in use. */
     public static String systemInfo() {
         init();

@@ -23,14 +23,31 @@ public final class NativeHandle {
     private static final Map<Object, NativeHandle> BY_OWNER = Collections.synchronizedMap(new WeakHashMap<>());
 
     private final String what;
+    private volatile String name;
     private final Consumer<MemorySegment> free;
     private final ReentrantReadWriteLock lock = new ReentrantReadWriteLock();
     private volatile MemorySegment pointer;
+    /** The thread inside the outermost exclusive use, and what it does (for the refusal message). */
+    private volatile Thread holder;
+    private volatile String holderDoing;
+    /** Whether the outermost exclusive use lets the same thread nest exclusive uses (a block of changes, not a decode). */
+    private boolean holderNests;
 
     private NativeHandle(String what, MemorySegment pointer, Consumer<MemorySegment> free) {
         this.what = what;
+        this.name = "this " + what;
         this.pointer = pointer;
         this.free = free;
+    }
+
+    /** How messages name the object ("session 3 on tiny.gguf"); defaults to its kind. */
+    public NativeHandle named(String name) {
+        this.name = name;
+        return this;
+    }
+
+    public String name() {
+        return name;
     }
 
     /**
@@ -60,7 +77,7 @@ public final class NativeHandle {
     public MemorySegment get() {
         MemorySegment p = pointer;
         if (p == null) {
-            throw new IllegalStateException("this " + what + " is closed");
+            throw new IllegalStateException(name + " is closed");
         }
         return p;
     }
@@ -80,24 +97,59 @@ public final class NativeHandle {
     }
 
     /**
-     * Runs {@code action} on the pointer with no other use at the same time.
+     * Runs {@code action} on the pointer with no other use at the same time; refused, not waited for,
+     * while another thread uses the object (a decode).
      *
      * @param doing what the action does, for the message when it is refused
      * @throws IllegalStateException if another thread uses the object, or this thread is inside an
      *                               exclusive use already (a tap listener that decodes or changes hooks)
      */
     public <T> T exclusive(String doing, Function<MemorySegment, T> action) {
+        return exclusive(doing, false, false, action);
+    }
+
+    /**
+     * Runs a block of changes with the object to itself, waiting for a use in flight on another thread
+     * (a decode) to end first; exclusive uses of this thread nest inside it. Refused inside a decode of
+     * this thread (a tap listener).
+     */
+    public <T> T block(String doing, Function<MemorySegment, T> action) {
+        return exclusive(doing, true, true, action);
+    }
+
+    private <T> T exclusive(String doing, boolean wait, boolean nests, Function<MemorySegment, T> action) {
         if (lock.isWriteLockedByCurrentThread()) {
-            throw new IllegalStateException("cannot " + doing + " while this thread is decoding with this " + what
-                    + " (called from a tap listener?)");
+            if (!holderNests) {
+                throw new IllegalStateException("cannot " + doing + " while this thread is " + holderDoing + " with " + name
+                        + " (called from a tap listener?)");
+            }
+            lock.writeLock().lock(); // reentrant: a change inside a block of changes
+            try {
+                return action.apply(get());
+            } finally {
+                lock.writeLock().unlock();
+            }
         }
-        if (!lock.writeLock().tryLock()) {
-            throw new IllegalStateException("cannot " + doing + ": this " + what + " is in use by another thread "
-                    + "(a " + what + " serves one thread at a time)");
+        if (lock.getReadHoldCount() > 0) {
+            throw new IllegalStateException("cannot " + doing + " while this thread reads " + name);
         }
+        if (wait) {
+            lock.writeLock().lock();
+        } else if (!lock.writeLock().tryLock()) {
+            Thread t = holder;
+            String by = t != null ? "thread '" + t.getName() + "' (" + holderDoing + ")" : "another thread";
+            throw new IllegalStateException("cannot " + doing + ": " + name + " is in use by " + by
+                    + "; a " + what + " serves one thread at a time");
+        }
+        holder = Thread.currentThread();
+        holderDoing = doing;
+        holderNests = nests;
         try {
             return action.apply(get());
         } finally {
+            holder = null;
+            holderDoing = null;
+            holderNests = false;
             lock.writeLock().unlock();
         }
     }
@@ -123,9 +175,11 @@ public final class NativeHandle {
      */
     public void close(Consumer<MemorySegment> beforeFree) {
         if (lock.isWriteLockedByCurrentThread() || lock.getReadHoldCount() > 0) {
-            throw new IllegalStateException("cannot close this " + what + " from inside its own use (a tap listener?)");
+            throw new IllegalStateException("cannot close " + name + " from inside its own use (a tap listener?)");
         }
         lock.writeLock().lock();
+        holder = Thread.currentThread();
+        holderDoing = "closing it";
         try {
             MemorySegment p = pointer;
             if (p == null) {
@@ -138,6 +192,8 @@ public final class NativeHandle {
                 free.accept(p);
             }
         } finally {
+            holder = null;
+            holderDoing = null;
             lock.writeLock().unlock();
         }
     }

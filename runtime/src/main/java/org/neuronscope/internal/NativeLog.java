@@ -15,6 +15,8 @@ final class NativeLog {
     private static final StringBuilder PENDING = new StringBuilder();
     private static int pendingLevel = neuronscope_h.GGML_LOG_LEVEL_INFO();
     private static volatile String lastError = "";
+    /** Error lines logged on this thread while a {@link #capture()} is open (the log callback runs on the caller's thread). */
+    private static final ThreadLocal<java.util.List<String>> CAPTURED = new ThreadLocal<>();
 
     private NativeLog() {
     }
@@ -49,12 +51,55 @@ final class NativeLog {
         return lastError;
     }
 
+    /** Starts collecting the error lines native code logs on this thread; see {@link Capture#errors()}. */
+    static Capture capture() {
+        java.util.List<String> previous = CAPTURED.get();
+        java.util.List<String> lines = new java.util.ArrayList<>();
+        CAPTURED.set(lines);
+        return new Capture(lines, previous);
+    }
+
+    /** The error lines of one native call, in order (llama.cpp logs the reason first, then "failed to load model"). */
+    static final class Capture implements AutoCloseable {
+        private final java.util.List<String> lines;
+        private final java.util.List<String> previous;
+
+        private Capture(java.util.List<String> lines, java.util.List<String> previous) {
+            this.lines = lines;
+            this.previous = previous;
+        }
+
+        /** The captured lines joined with "; ", including a pending unterminated one ("" if none). */
+        String errors() {
+            java.util.List<String> all = new java.util.ArrayList<>(lines);
+            synchronized (PENDING) {
+                if (pendingLevel == neuronscope_h.GGML_LOG_LEVEL_ERROR() && !PENDING.isEmpty()) {
+                    all.add(PENDING.toString().strip());
+                }
+            }
+            return String.join("; ", all);
+        }
+
+        @Override
+        public void close() {
+            if (previous == null) {
+                CAPTURED.remove();
+            } else {
+                CAPTURED.set(previous);
+            }
+        }
+    }
+
     private static void emit(int level, String line) {
         if (line.isBlank()) {
             return;
         }
         if (level == neuronscope_h.GGML_LOG_LEVEL_ERROR()) {
             lastError = line.strip();
+            java.util.List<String> captured = CAPTURED.get();
+            if (captured != null && captured.size() < 32) {
+                captured.add(line.strip());
+            }
             LOG.error(line);
         } else if (level == neuronscope_h.GGML_LOG_LEVEL_WARN()) {
             LOG.warn(line);

@@ -83,8 +83,7 @@ final class MediaSegment implements Segment {
 
     @Override
     public int decode(Session session, int seqId, int startPosition, int[] groups, boolean lastIsOutput, DecodeStep step) {
-        MemorySegment ctx = projector.handle();
-        boolean nonCausal = neuronscope_h.mtmd_decode_use_non_causal(ctx, chunk);
+        boolean nonCausal = projector.shared(ctx -> neuronscope_h.mtmd_decode_use_non_causal(ctx, chunk));
         int capacity = Math.min(session.batchSize(), nTokens);
         if (nonCausal && nTokens > session.params().ubatchSize()) {
             throw new IllegalArgumentException("this model attends to a " + modality.groupName() + " chunk of " + nTokens

@@ -110,7 +110,11 @@ public final class MultimodalPrompts implements PromptSource {
         for (Media m : media) {
             projector.checkSupports(m);
         }
-        MemorySegment ctx = projector.handle();
+        // mtmd contexts are not thread-safe: tokenizing (which preprocesses the media) has the projector to itself
+        return projector.exclusive("tokenize a prompt", ctx -> tokenize(ctx, pieces, media, addSpecial));
+    }
+
+    private Prompt tokenize(MemorySegment ctx, String[] pieces, List<Media> media, boolean addSpecial) {
         List<MemorySegment> bitmaps = new ArrayList<>();
         List<MemorySegment> videos = new ArrayList<>();
         Map<String, Modality> modalityOfId = new HashMap<>();
@@ -168,6 +172,11 @@ public final class MultimodalPrompts implements PromptSource {
 
     /** The mtmd bitmaps of one media item (several for video frames); the caller frees them. */
     private List<MemorySegment> bitmapsOf(Media media, MemorySegment ctx, Arena arena, List<MemorySegment> videos) {
+        if (media instanceof Media.Pixels px) {
+            MediaLimits.checkPixels(px.width(), px.height(), media.describe());
+        } else if (media instanceof Media.Samples s) {
+            MediaLimits.checkSamples(s.pcm().length, projector.audioSampleRate(), media.describe());
+        }
         return switch (media) {
             case Media.Pixels px -> List.of(checked(neuronscope_h.mtmd_bitmap_init(px.width(), px.height(),
                     arena.allocateFrom(ValueLayout.JAVA_BYTE, px.rgb())), media));
@@ -210,6 +219,7 @@ public final class MultimodalPrompts implements PromptSource {
 
     /** Decodes an encoded file with mtmd's helper (stb_image, miniaudio, ffmpeg for video) and checks its kind. */
     private MemorySegment decode(byte[] bytes, Media media, MemorySegment ctx, Arena arena, List<MemorySegment> videos) {
+        MediaLimits.checkEncoded(bytes, media.describe()); // before the decoder believes the header
         MemorySegment buf = arena.allocateFrom(ValueLayout.JAVA_BYTE, bytes);
         MemorySegment opt = neuronscope_h.mtmd_helper_init_opt_default(arena);
         MemorySegment w = neuronscope_h.mtmd_helper_bitmap_init_from_buf(arena, ctx, buf, bytes.length, false, opt);
@@ -225,6 +235,12 @@ public final class MultimodalPrompts implements PromptSource {
             throw new FormatException("cannot decode " + media.describe() + hint + ": " + LlamaRuntime.lastNativeError());
         }
         boolean isAudio = neuronscope_h.mtmd_bitmap_is_audio(bitmap);
+        if (isAudio && neuronscope_h.mtmd_bitmap_get_n_bytes(bitmap) < (long) MediaLimits.MIN_SAMPLES * Float.BYTES) {
+            long samples = neuronscope_h.mtmd_bitmap_get_n_bytes(bitmap) / Float.BYTES;
+            neuronscope_h.mtmd_bitmap_free(bitmap);
+            throw new FormatException(media.describe() + " decodes to " + samples + " audio sample(s); at least " + MediaLimits.MIN_SAMPLES
+                    + " are needed");
+        }
         boolean isVideo = !video.equals(MemorySegment.NULL);
         Modality got = isAudio ? Modality.AUDIO : isVideo ? Modality.VIDEO : Modality.IMAGE;
         if (got != media.modality()) {

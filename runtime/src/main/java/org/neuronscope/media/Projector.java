@@ -45,7 +45,7 @@ public final class Projector implements AutoCloseable {
     private Projector(Model model, Path path, MemorySegment ctx) {
         this.model = model;
         this.path = path;
-        this.handle = NativeHandle.create(this, "projector", ctx, neuronscope_h::mtmd_free);
+        this.handle = NativeHandle.create(this, "projector", ctx, neuronscope_h::mtmd_free).named("the projector " + path.getFileName());
         this.vision = neuronscope_h.mtmd_support_vision(ctx);
         this.audio = neuronscope_h.mtmd_support_audio(ctx);
         this.mrope = neuronscope_h.mtmd_decode_use_mrope(ctx);
@@ -173,27 +173,42 @@ public final class Projector implements AutoCloseable {
         }
     }
 
-    /** The mtmd context (valid until close). */
+    /** The raw mtmd context, unprotected from a concurrent close: for tests that compare with mtmd directly. */
     MemorySegment handle() {
         return handle.get();
     }
 
     /**
-     * Encodes a media chunk and copies its {@code nTokens} embeddings into {@code out} (allocated by
-     * the caller: nTokens × embeddingSize floats).
+     * Runs {@code action} on the mtmd context with the projector to itself: a second thread is
+     * refused (mtmd contexts are not thread-safe), a close waits for it.
      */
-    synchronized void encode(MemorySegment chunk, int nTokens, MemorySegment out) {
-        MemorySegment c = handle();
-        int rc = neuronscope_h.mtmd_encode_chunk(c, chunk);
-        if (rc != 0) {
-            throw new NeuronScopeException("mtmd failed to encode a media chunk (" + rc + "): " + LlamaRuntime.lastNativeError());
-        }
-        long bytes = (long) nTokens * embeddingSize * Float.BYTES;
-        MemorySegment embd = neuronscope_h.mtmd_get_output_embd(c);
-        if (embd.equals(MemorySegment.NULL)) {
-            throw new NeuronScopeException("mtmd produced no embeddings for a media chunk");
-        }
-        MemorySegment.copy(embd.reinterpret(bytes), 0, out, 0, bytes);
+    <T> T exclusive(String doing, java.util.function.Function<MemorySegment, T> action) {
+        return handle.exclusive(doing, action);
+    }
+
+    /** Runs a read of the mtmd context (metadata of a chunk); a close waits for it. */
+    <T> T shared(java.util.function.Function<MemorySegment, T> action) {
+        return handle.shared(action);
+    }
+
+    /**
+     * Encodes a media chunk and copies its {@code nTokens} embeddings into {@code out} (allocated by
+     * the caller: nTokens × embeddingSize floats). Refused while another thread uses the projector.
+     */
+    void encode(MemorySegment chunk, int nTokens, MemorySegment out) {
+        exclusive("encode a media chunk", c -> {
+            int rc = neuronscope_h.mtmd_encode_chunk(c, chunk);
+            if (rc != 0) {
+                throw new NeuronScopeException("mtmd failed to encode a media chunk (" + rc + "): " + LlamaRuntime.lastNativeError());
+            }
+            long bytes = (long) nTokens * embeddingSize * Float.BYTES;
+            MemorySegment embd = neuronscope_h.mtmd_get_output_embd(c);
+            if (embd.equals(MemorySegment.NULL)) {
+                throw new NeuronScopeException("mtmd produced no embeddings for a media chunk");
+            }
+            MemorySegment.copy(embd.reinterpret(bytes), 0, out, 0, bytes);
+            return null;
+        });
     }
 
     /** Encodes a media chunk into a new float array (nTokens × embeddingSize, row-major). */
@@ -211,9 +226,9 @@ public final class Projector implements AutoCloseable {
 
     /** Frees the mtmd context (after an encode in flight); also done by the model's close. Idempotent. */
     @Override
-    public synchronized void close() {
+    public void close() {
         if (handle.isOpen()) {
-            handle.close();
+            handle.close(); // waits for an encode in flight
             model.removeDependent(this);
         }
     }

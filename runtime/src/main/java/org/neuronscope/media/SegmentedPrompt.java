@@ -14,6 +14,8 @@ final class SegmentedPrompt implements Prompt {
     private final int positions;
     private int lastBatchIndex = -1;
     private boolean open = true;
+    /** The thread decoding the prompt now: a close from inside that decode (a tap listener) would free its chunks. */
+    private Thread decoding;
 
     SegmentedPrompt(List<Segment> segments, AutoCloseable owned) {
         if (segments.isEmpty()) {
@@ -54,8 +56,20 @@ final class SegmentedPrompt implements Prompt {
     }
 
     @Override
-    public int decode(Session session, int seqId, int startPosition, int[] groupOfEntry, DecodeStep step) {
+    public synchronized int decode(Session session, int seqId, int startPosition, int[] groupOfEntry, DecodeStep step) {
         ensureOpen();
+        if (decoding != null) {
+            throw new IllegalStateException("the prompt is being decoded already (by this thread, from a tap listener?)");
+        }
+        decoding = Thread.currentThread();
+        try {
+            return decodeSegments(session, seqId, startPosition, groupOfEntry, step);
+        } finally {
+            decoding = null;
+        }
+    }
+
+    private int decodeSegments(Session session, int seqId, int startPosition, int[] groupOfEntry, DecodeStep step) {
         if (groupOfEntry.length != length) {
             throw new IllegalArgumentException(groupOfEntry.length + " group labels for a prompt of " + length + " entries");
         }
@@ -92,8 +106,12 @@ final class SegmentedPrompt implements Prompt {
         }
     }
 
+    /** Frees the prompt's native chunks; waits for a decode of it on another thread, refused inside one. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (decoding != null) {
+            throw new IllegalStateException("cannot close the prompt while it is being decoded (from a tap listener?)");
+        }
         if (open) {
             open = false;
             if (owned != null) {

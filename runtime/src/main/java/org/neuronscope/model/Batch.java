@@ -32,6 +32,8 @@ public final class Batch implements AutoCloseable {
     private final MemorySegment outputs;
     private int size;
     private boolean open = true;
+    /** Who decodes the batch now (null: nobody); see {@link #pin}. */
+    private String pinnedBy;
 
     private Batch(int capacity, int embeddingSize, int positionsPerToken, int maxSeqPerToken) {
         if (capacity <= 0) {
@@ -90,8 +92,8 @@ public final class Batch implements AutoCloseable {
     }
 
     /** Appends a token that belongs to several sequences. */
-    public Batch add(int token, int position, int[] seqIdsOfToken, boolean output) {
-        ensureOpen();
+    public synchronized Batch add(int token, int position, int[] seqIdsOfToken, boolean output) {
+        ensureChangeable();
         if (embeddingSize != 0) {
             throw new IllegalStateException("this batch holds embeddings, not tokens");
         }
@@ -109,8 +111,8 @@ public final class Batch implements AutoCloseable {
      * with one position per dimension of the model's RoPE ({@code positions.length} must equal
      * positionsPerEmbedding).
      */
-    public Batch addEmbedding(MemorySegment embedding, long offset, int[] positionsOfEmbedding, int seqId, boolean output) {
-        ensureOpen();
+    public synchronized Batch addEmbedding(MemorySegment embedding, long offset, int[] positionsOfEmbedding, int seqId, boolean output) {
+        ensureChangeable();
         if (embeddingSize == 0) {
             throw new IllegalStateException("this batch holds tokens, not embeddings");
         }
@@ -190,7 +192,8 @@ public final class Batch implements AutoCloseable {
     }
 
     /** Marks whether entry {@code i}'s output (logits or embedding) is computed. */
-    public Batch setOutput(int i, boolean output) {
+    public synchronized Batch setOutput(int i, boolean output) {
+        ensureChangeable();
         checkIndex(i);
         outputs.set(ValueLayout.JAVA_BYTE, i, (byte) (output ? 1 : 0));
         return this;
@@ -252,8 +255,8 @@ public final class Batch implements AutoCloseable {
         return positionsPerToken;
     }
 
-    public Batch clear() {
-        ensureOpen();
+    public synchronized Batch clear() {
+        ensureChangeable();
         size = 0;
         return this;
     }
@@ -288,8 +291,35 @@ public final class Batch implements AutoCloseable {
         }
     }
 
+    /**
+     * Marks the batch as handed to llama.cpp by {@code user} (a decode): until {@link #unpin()} it
+     * cannot be changed or closed, from any thread, so what was checked is what llama.cpp reads.
+     */
+    synchronized void pin(String user) {
+        ensureOpen();
+        if (pinnedBy != null) {
+            throw new IllegalStateException("this batch is being decoded by " + pinnedBy + "; a batch feeds one decode at a time");
+        }
+        pinnedBy = user + " on thread '" + Thread.currentThread().getName() + "'";
+    }
+
+    synchronized void unpin() {
+        pinnedBy = null;
+    }
+
+    private void ensureChangeable() {
+        ensureOpen();
+        if (pinnedBy != null) {
+            throw new IllegalStateException("cannot change or close this batch while " + pinnedBy + " decodes it");
+        }
+    }
+
+    /** Frees the batch's memory; refused while a decode reads it. Idempotent. */
     @Override
-    public void close() {
+    public synchronized void close() {
+        if (open && pinnedBy != null) {
+            ensureChangeable();
+        }
         if (open) {
             open = false;
             arena.close();

@@ -88,7 +88,7 @@ public final class Model implements AutoCloseable {
             throw new ModelLoadException("model file not found: " + path);
         }
         if (params.validate()) {
-            ModelFiles.validate(path);
+            ModelFiles.validate(path, params.vocabOnly());
         }
         LlamaRuntime.init();
         try (Arena arena = Arena.ofConfined()) {
@@ -98,9 +98,13 @@ public final class Model implements AutoCloseable {
                     ? (params.useMlock() ? neuronscope_h.LLAMA_LOAD_MODE_MMAP_MLOCK() : neuronscope_h.LLAMA_LOAD_MODE_MMAP())
                     : (params.useMlock() ? neuronscope_h.LLAMA_LOAD_MODE_MLOCK() : neuronscope_h.LLAMA_LOAD_MODE_NONE()));
             llama_model_params.vocab_only(p, params.vocabOnly());
-            MemorySegment model = neuronscope_h.llama_model_load_from_file(arena.allocateFrom(path.toAbsolutePath().toString()), p);
+            MemorySegment file = arena.allocateFrom(path.toAbsolutePath().toString());
+            LlamaRuntime.Logged<MemorySegment> loaded = LlamaRuntime.logged(() -> neuronscope_h.llama_model_load_from_file(file, p));
+            MemorySegment model = loaded.result();
             if (model.equals(MemorySegment.NULL)) {
-                throw new ModelLoadException("llama.cpp could not load " + path + ": " + LlamaRuntime.lastNativeError());
+                // llama.cpp explains a failed load only in its log: quote it
+                String why = loaded.errors().isEmpty() ? LlamaRuntime.lastNativeError() : loaded.errors();
+                throw new ModelLoadException("llama.cpp could not load " + path + ": " + (why.isEmpty() ? "no reason logged" : why));
             }
             return new Model(path, model);
         }

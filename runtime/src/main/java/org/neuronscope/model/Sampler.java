@@ -66,8 +66,12 @@ public final class Sampler implements AutoCloseable {
 
     /** Picks the next token from the logits of batch entry {@code batchIndex} of the session's last decode. */
     public int sample(Session session, int batchIndex) {
-        session.logits(batchIndex); // validates the index: llama.cpp would abort on a bad one
-        return NativeHandle.of(session).shared(ctx -> neuronscope_h.llama_sampler_sample(handle.get(), ctx, batchIndex));
+        // a sampler chain has state (the random stream, penalties): one thread at a time; a close waits.
+        // The index is checked under the same use of the session as the sampling, so no decode comes between.
+        return handle.exclusive("sample", smpl -> NativeHandle.of(session).shared(ctx -> {
+            session.logits(batchIndex); // validates the index: llama.cpp would abort on a bad one
+            return neuronscope_h.llama_sampler_sample(smpl, ctx, batchIndex);
+        }));
     }
 
     /** Tells stateful samplers (penalties) that a token was chosen. {@link #sample} does this already. */
@@ -75,12 +79,18 @@ public final class Sampler implements AutoCloseable {
         if (token < 0) {
             throw new IllegalArgumentException("token " + token + " is negative");
         }
-        neuronscope_h.llama_sampler_accept(handle.get(), token);
+        handle.exclusive("accept a token", smpl -> {
+            neuronscope_h.llama_sampler_accept(smpl, token);
+            return null;
+        });
     }
 
     /** Forgets accepted tokens (and restarts the random stream). */
     public void reset() {
-        neuronscope_h.llama_sampler_reset(handle.get());
+        handle.exclusive("reset", smpl -> {
+            neuronscope_h.llama_sampler_reset(smpl);
+            return null;
+        });
     }
 
     @Override

@@ -26,6 +26,8 @@ import java.util.Deque;
  * {@link IllegalStateException}; {@link #close()} waits for a decode in flight.
  */
 public final class Session implements AutoCloseable {
+    private static final java.util.concurrent.atomic.AtomicInteger IDS = new java.util.concurrent.atomic.AtomicInteger();
+    private final int id = IDS.incrementAndGet();
     private final Model model;
     private final SessionParams params;
     private final NativeHandle handle;
@@ -45,6 +47,7 @@ public final class Session implements AutoCloseable {
         }
         this.model = model;
         this.params = params;
+        checkMemory(model, params);
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment p = neuronscope_h.llama_context_default_params(arena);
             llama_context_params.n_ctx(p, params.contextSize());
@@ -64,7 +67,8 @@ public final class Session implements AutoCloseable {
                 throw new ModelLoadException("llama.cpp could not create a context with " + params + ": "
                         + org.neuronscope.internal.LlamaRuntime.lastNativeError());
             }
-            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free);
+            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free)
+                    .named("session #" + id + " on " + model.path().getFileName());
             this.nCtx = neuronscope_h.llama_n_ctx(ctx);
             this.nBatch = neuronscope_h.llama_n_batch(ctx);
             this.nSeqMax = neuronscope_h.llama_n_seq_max(ctx);
@@ -72,6 +76,39 @@ public final class Session implements AutoCloseable {
         this.hooks = Hooks.attach(handle, model.layerCount(), nBatch,
                 "the " + model.architecture() + " model " + model.path().getFileName());
         this.hookControl = ContextHooks.of(handle);
+    }
+
+    /**
+     * Refuses a context whose KV cache alone would not fit the machine's memory, before llama.cpp
+     * allocates it ({@code --ctx 2000000000} otherwise allocates without bound). The estimate is
+     * llama.cpp's default layout: K and V in F16 for every layer, {@code n_ctx} cells of n_head_kv ×
+     * head size each. Anything that passes may still fail in llama.cpp, which then reports it.
+     */
+    static void checkMemory(Model model, SessionParams params) {
+        long ctx = params.contextSize() == 0 ? model.trainingContextSize() : params.contextSize();
+        long total = physicalMemory();
+        long kv = kvCacheBytes(model, ctx);
+        if (total > 0 && kv > total) {
+            throw new IllegalArgumentException("a context of " + ctx + " tokens needs about " + (kv >> 20) + " MiB of KV cache for "
+                    + model.path().getFileName() + " (" + model.layerCount() + " layers), more than the " + (total >> 20)
+                    + " MiB of memory this machine has; choose a smaller context size");
+        }
+    }
+
+    /** Bytes of an F16 KV cache of {@code ctx} cells: 2 (K and V) × layers × ctx × kv heads × head size × 2 bytes. */
+    static long kvCacheBytes(Model model, long ctx) {
+        long heads = Math.max(1, model.headCount());
+        long headSize = Math.max(1, model.embeddingSize() / heads);
+        long kvWidth = Math.max(1, model.kvHeadCount()) * headSize;
+        double bytes = 2.0 * model.layerCount() * ctx * kvWidth * 2;
+        return bytes > Long.MAX_VALUE ? Long.MAX_VALUE : (long) bytes;
+    }
+
+    private static long physicalMemory() {
+        if (java.lang.management.ManagementFactory.getOperatingSystemMXBean() instanceof com.sun.management.OperatingSystemMXBean os) {
+            return os.getTotalMemorySize();
+        }
+        return -1;
     }
 
     public Model model() {
@@ -99,8 +136,23 @@ public final class Session implements AutoCloseable {
      * the outputs of the entries marked as outputs.
      */
     public void decode(Batch batch) {
-        validate(batch);
+        if (batch == null) {
+            throw new IllegalArgumentException("cannot decode a null batch");
+        }
         handle.exclusive("decode", ctx -> {
+            // the batch is pinned (no change, no close) before it is checked, until llama.cpp is done with it
+            batch.pin(handle.name());
+            try {
+                validate(batch);
+                return decodeChecked(ctx, batch);
+            } finally {
+                batch.unpin();
+            }
+        });
+    }
+
+    private Void decodeChecked(MemorySegment ctx, Batch batch) {
+        {
             closeOutputViews();
             int rc = neuronscope_h.llama_decode(ctx, batch.nativeBatch());
             if (rc != 0) {
@@ -114,7 +166,7 @@ public final class Session implements AutoCloseable {
             }
             outputIndexOfBatchEntry = index;
             return null;
-        });
+        }
     }
 
     private DecodeException decodeFailure(MemorySegment ctx, int rc) {
@@ -364,6 +416,11 @@ public final class Session implements AutoCloseable {
      * scope fails (that failure is thrown afterwards). Waits for a decode that another thread runs;
      * idempotent.
      */
+    @Override
+    public String toString() {
+        return "Session[#" + id + ", " + model.path().getFileName() + ", ctx " + nCtx + (isOpen() ? "" : ", closed") + "]";
+    }
+
     @Override
     public void close() {
         try {

@@ -49,25 +49,27 @@ public final class Tokenizer {
 
     /** Tokenizes raw bytes (normally UTF-8; invalid sequences are the tokenizer's business). */
     public int[] tokenize(byte[] utf8, boolean addSpecial, boolean parseSpecial) {
-        if (utf8 == null) {
-            throw new IllegalArgumentException("text must not be null");
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment in = arena.allocate(utf8.length + 1L);
-            MemorySegment.copy(utf8, 0, in, ValueLayout.JAVA_BYTE, 0, utf8.length);
-            int capacity = utf8.length + 16;
-            MemorySegment out = arena.allocate(ValueLayout.JAVA_INT, capacity);
-            int n = neuronscope_h.llama_tokenize(vocab(), in, utf8.length, out, capacity, addSpecial, parseSpecial);
-            if (n < 0) {
-                capacity = -n;
-                out = arena.allocate(ValueLayout.JAVA_INT, capacity);
-                n = neuronscope_h.llama_tokenize(vocab(), in, utf8.length, out, capacity, addSpecial, parseSpecial);
+        return NativeHandle.of(model).shared(m -> {
+            if (utf8 == null) {
+                throw new IllegalArgumentException("text must not be null");
             }
-            if (n < 0) {
-                throw new NeuronScopeException("llama.cpp could not tokenize the text (" + utf8.length + " bytes)");
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment in = arena.allocate(utf8.length + 1L);
+                MemorySegment.copy(utf8, 0, in, ValueLayout.JAVA_BYTE, 0, utf8.length);
+                int capacity = utf8.length + 16;
+                MemorySegment out = arena.allocate(ValueLayout.JAVA_INT, capacity);
+                int n = neuronscope_h.llama_tokenize(vocab(), in, utf8.length, out, capacity, addSpecial, parseSpecial);
+                if (n < 0) {
+                    capacity = -n;
+                    out = arena.allocate(ValueLayout.JAVA_INT, capacity);
+                    n = neuronscope_h.llama_tokenize(vocab(), in, utf8.length, out, capacity, addSpecial, parseSpecial);
+                }
+                if (n < 0) {
+                    throw new NeuronScopeException("llama.cpp could not tokenize the text (" + utf8.length + " bytes)");
+                }
+                return out.asSlice(0, (long) n * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
             }
-            return out.asSlice(0, (long) n * Integer.BYTES).toArray(ValueLayout.JAVA_INT);
-        }
+        });
     }
 
     /** The text of one token as it appears in generated text (special tokens rendered if {@code special}). */
@@ -77,73 +79,91 @@ public final class Tokenizer {
 
     /** Raw bytes of one token's piece (a token may hold part of a UTF-8 character). */
     public byte[] pieceBytes(int token, boolean special) {
-        checkToken(token);
-        try (Arena arena = Arena.ofConfined()) {
-            int capacity = 64;
-            MemorySegment buf = arena.allocate(capacity);
-            int n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
-            if (n < 0) {
-                capacity = -n;
-                buf = arena.allocate(capacity);
-                n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
+        return NativeHandle.of(model).shared(m -> {
+            checkToken(token);
+            try (Arena arena = Arena.ofConfined()) {
+                int capacity = 64;
+                MemorySegment buf = arena.allocate(capacity);
+                int n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
+                if (n < 0) {
+                    capacity = -n;
+                    buf = arena.allocate(capacity);
+                    n = neuronscope_h.llama_token_to_piece(vocab(), token, buf, capacity, 0, special);
+                }
+                return buf.asSlice(0, Math.max(n, 0)).toArray(ValueLayout.JAVA_BYTE);
             }
-            return buf.asSlice(0, Math.max(n, 0)).toArray(ValueLayout.JAVA_BYTE);
-        }
+        });
     }
 
     /** Text of a token sequence. */
     public String detokenize(int[] tokens, boolean removeSpecial, boolean unparseSpecial) {
-        for (int t : tokens) {
-            checkToken(t);
-        }
-        try (Arena arena = Arena.ofConfined()) {
-            MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
-            int capacity = Math.max(64, tokens.length * 8);
-            MemorySegment out = arena.allocate(capacity);
-            int n = neuronscope_h.llama_detokenize(vocab(), in, tokens.length, out, capacity, removeSpecial, unparseSpecial);
-            if (n < 0) {
-                capacity = -n;
-                out = arena.allocate(capacity);
-                n = neuronscope_h.llama_detokenize(vocab(), in, tokens.length, out, capacity, removeSpecial, unparseSpecial);
+        return NativeHandle.of(model).shared(m -> {
+            for (int t : tokens) {
+                checkToken(t);
             }
-            if (n < 0) {
-                throw new NeuronScopeException("llama.cpp could not detokenize " + tokens.length + " tokens");
+            try (Arena arena = Arena.ofConfined()) {
+                MemorySegment in = arena.allocateFrom(ValueLayout.JAVA_INT, tokens);
+                int capacity = Math.max(64, tokens.length * 8);
+                MemorySegment out = arena.allocate(capacity);
+                int n = neuronscope_h.llama_detokenize(vocab(), in, tokens.length, out, capacity, removeSpecial, unparseSpecial);
+                if (n < 0) {
+                    capacity = -n;
+                    out = arena.allocate(capacity);
+                    n = neuronscope_h.llama_detokenize(vocab(), in, tokens.length, out, capacity, removeSpecial, unparseSpecial);
+                }
+                if (n < 0) {
+                    throw new NeuronScopeException("llama.cpp could not detokenize " + tokens.length + " tokens");
+                }
+                return new String(out.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
             }
-            return new String(out.asSlice(0, n).toArray(ValueLayout.JAVA_BYTE), StandardCharsets.UTF_8);
-        }
+        });
     }
 
     public int bos() {
-        return neuronscope_h.llama_vocab_bos(vocab());
+        return NativeHandle.of(model).shared(m -> {
+            return neuronscope_h.llama_vocab_bos(vocab());
+        });
     }
 
     public int eos() {
-        return neuronscope_h.llama_vocab_eos(vocab());
+        return NativeHandle.of(model).shared(m -> {
+            return neuronscope_h.llama_vocab_eos(vocab());
+        });
     }
 
     public int eot() {
-        return neuronscope_h.llama_vocab_eot(vocab());
+        return NativeHandle.of(model).shared(m -> {
+            return neuronscope_h.llama_vocab_eot(vocab());
+        });
     }
 
     /** True for tokens that end generation (EOS, EOT, ...). */
     public boolean isEndOfGeneration(int token) {
-        checkToken(token);
-        return neuronscope_h.llama_vocab_is_eog(vocab(), token);
+        return NativeHandle.of(model).shared(m -> {
+            checkToken(token);
+            return neuronscope_h.llama_vocab_is_eog(vocab(), token);
+        });
     }
 
     public boolean isControl(int token) {
-        checkToken(token);
-        return neuronscope_h.llama_vocab_is_control(vocab(), token);
+        return NativeHandle.of(model).shared(m -> {
+            checkToken(token);
+            return neuronscope_h.llama_vocab_is_control(vocab(), token);
+        });
     }
 
     public boolean addsBos() {
-        return neuronscope_h.llama_vocab_get_add_bos(vocab());
+        return NativeHandle.of(model).shared(m -> {
+            return neuronscope_h.llama_vocab_get_add_bos(vocab());
+        });
     }
 
     /** The stored text of a token in the vocabulary. */
     public String text(int token) {
-        checkToken(token);
-        return neuronscope_h.llama_vocab_get_text(vocab(), token).reinterpret(Long.MAX_VALUE).getString(0);
+        return NativeHandle.of(model).shared(m -> {
+            checkToken(token);
+            return neuronscope_h.llama_vocab_get_text(vocab(), token).reinterpret(Long.MAX_VALUE).getString(0);
+        });
     }
 
     /** The chat template stored in the model, if any ({@link Model#chatTemplate()}). */
