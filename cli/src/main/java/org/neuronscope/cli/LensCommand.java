@@ -60,7 +60,7 @@ final class LensCommand implements java.util.concurrent.Callable<Integer> {
             throw new IllegalArgumentException("--positions must be all, last or group:<name>, got '" + positions + "'");
         }
         Dataset data = Dataset.load(dataset);
-        TokenGrouping g = CliSupport.grouping(groupBy, data);
+        TokenGrouping g = CliSupport.grouping(groupBy, data, false); // a label group holds all of its samples' positions, as the lens reads them
         if (group != null && !g.groupNames().contains(group)) {
             throw new IllegalArgumentException("--positions " + positions + ": no token group '" + group + "'; --group-by " + groupBy
                     + " gives " + g.groupNames());
