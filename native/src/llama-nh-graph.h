@@ -35,7 +35,7 @@ struct llama_nh_graph {
         ggml_tensor * probs;   // F32 [1, top_k, rows], or null
         ggml_tensor * entropy; // F32 [1, rows], or null (groups only)
         ggml_tensor * target;  // F32 [1, rows], or null
-        ggml_tensor * groups;  // F32 [1 or 2, n_columns]: weighted sums of entropy (and target prob), or null
+        ggml_tensor * groups;  // F32 [3, n_columns]: weighted sums of entropy (and target prob), or null
     };
     std::vector<std::pair<int32_t, ggml_tensor *>> lens_inputs; // (layer, resid.post) in layer order
     std::vector<lens_output> lens;
