@@ -115,6 +115,21 @@ log "building $variant-$key into $result"
 tree_layout=2
 work_key=$(echo "$variant ${cmake_args[*]} ${NEURONSCOPE_LLAMA_SRC:-$pinned_commit} tree=$tree_layout" | sha256sum | cut -c1-16)
 work=$cache/work/$variant-$work_key
+# Builds from different checkouts share this work tree: one at a time, or one would compile the
+# other's sources. The lock is held until this script exits.
+mkdir -p "$cache/work"
+if command -v flock >/dev/null; then
+  exec 9>"$work.lock"
+  if ! flock -n 9; then
+    log "another native build is using $work; waiting for it"
+    flock 9
+  fi
+  if [[ -f "$result/.complete" && -z "${NEURONSCOPE_LLAMA_SRC:-}" ]]; then
+    log "built meanwhile: $result"
+    install_result
+    exit 0
+  fi
+fi
 patched=$work/src
 applied=$work/applied-patches
 fresh_tree() {
