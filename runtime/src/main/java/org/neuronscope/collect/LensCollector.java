@@ -83,6 +83,11 @@ public final class LensCollector implements AutoCloseable {
         if (positions == Positions.GROUP && (group < 0 || group >= groups)) {
             throw new IndexOutOfBoundsException("group " + group + " is out of range [0, " + groups + ")");
         }
+        if (!session.model().hasLogits()) {
+            // an encoder without a language-model head (bert): there is nothing to decode the residual stream into
+            throw new org.neuronscope.UnsupportedArchitectureException("the logit lens needs a language-model head, and "
+                    + session.model().path().getFileName() + " (an encoder) has none; statistics, interventions and probing apply");
+        }
         HookScope scope = session.hooks().openScope();
         try {
             scope.tokenWeights(groups);

@@ -182,6 +182,10 @@ class MiniLmOracleTest {
                 UnsupportedArchitectureException e = assertThrows(UnsupportedArchitectureException.class, () -> s.logits(0));
                 assertTrue(e.getMessage().contains("no language-model head"), e.getMessage());
                 assertThrows(UnsupportedArchitectureException.class, () -> s.embedding(0));
+                UnsupportedArchitectureException lens = assertThrows(UnsupportedArchitectureException.class,
+                        () -> org.neuronscope.collect.LensCollector.start(s, org.neuronscope.hooks.LensSpec.DEFAULT, 1,
+                                org.neuronscope.collect.LensCollector.Positions.LAST, -1));
+                assertTrue(lens.getMessage().contains("logit lens needs a language-model head"), lens.getMessage());
                 // an input split over two decodes would silently lose its context: refused
                 try (Batch b = Batch.ofTokens(2)) {
                     b.add(101, 5, 0, true);
