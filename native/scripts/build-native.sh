@@ -117,9 +117,9 @@ work_key=$(echo "$variant ${cmake_args[*]} ${NEURONSCOPE_LLAMA_SRC:-$pinned_comm
 work=$cache/work/$variant-$work_key
 # Builds from different checkouts share this work tree: one at a time, or one would compile the
 # other's sources. The lock is held until this script exits.
-mkdir -p "$cache/work"
 if command -v flock >/dev/null; then
-  exec 9>"$work.lock"
+  mkdir -p "$cache/locks"
+  exec 9>"$cache/locks/$variant-$work_key.lock"
   if ! flock -n 9; then
     log "another native build is using $work; waiting for it"
     flock 9
