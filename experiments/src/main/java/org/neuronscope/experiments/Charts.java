@@ -170,15 +170,8 @@ public final class Charts {
         min = ticks[0];
         max = ticks[ticks.length - 1];
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
+        Graphics2D g = begin(img, title, left, true);
         try {
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, width, height);
-            g.setColor(Color.BLACK);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-            g.drawString(title, left, 24);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
             int plotW = width - left - right;
             int plotH = height - top - bottom;
             double range = max - min;
@@ -269,14 +262,8 @@ public final class Charts {
             min = max - 1;
         }
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
+        Graphics2D g = begin(img, title, left, false);
         try {
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, width, height);
-            g.setColor(Color.BLACK);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-            g.drawString(title, left, 24);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
             for (int r = 0; r < rows; r++) {
                 int y = top + (rows - 1 - r) * cellH;
                 for (int c = 0; c < cols; c++) {
@@ -328,15 +315,8 @@ public final class Charts {
             min = max - 2;
         }
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
+        Graphics2D g = begin(img, title, left, true);
         try {
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, width, height);
-            g.setColor(Color.BLACK);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-            g.drawString(title, left, 24);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
             int plotW = width - left - right, plotH = height - top - bottom;
             double range = max - min;
             for (int t = 0; t <= 4; t++) {
@@ -402,7 +382,22 @@ public final class Charts {
         return new Color((int) Math.round(255 - t * (255 - 0x08)), (int) Math.round(255 - t * (255 - 0x30)), (int) Math.round(255 - t * (255 - 0x6B)));
     }
 
-    private static Path writePng(BufferedImage img, Path png) {
+    /** The graphics of a chart: a white background, the title at {@code left}, then the plain 11-point font. */
+    static Graphics2D begin(BufferedImage img, String title, int left, boolean antialias) {
+        Graphics2D g = img.createGraphics();
+        if (antialias) {
+            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
+        }
+        g.setColor(Color.WHITE);
+        g.fillRect(0, 0, img.getWidth(), img.getHeight());
+        g.setColor(Color.BLACK);
+        g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
+        g.drawString(title, left, 24);
+        g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
+        return g;
+    }
+
+    static Path writePng(BufferedImage img, Path png) {
         try {
             Files.createDirectories(png.toAbsolutePath().getParent());
             ImageIO.write(img, "png", png.toFile());

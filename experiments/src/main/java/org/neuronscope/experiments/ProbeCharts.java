@@ -2,17 +2,11 @@ package org.neuronscope.experiments;
 
 import org.neuronscope.probe.LayerProbe;
 
-import javax.imageio.ImageIO;
 import java.awt.BasicStroke;
 import java.awt.Color;
-import java.awt.Font;
 import java.awt.Graphics2D;
-import java.awt.RenderingHints;
 import java.awt.geom.Path2D;
 import java.awt.image.BufferedImage;
-import java.io.IOException;
-import java.io.UncheckedIOException;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 
@@ -44,15 +38,8 @@ public final class ProbeCharts {
             max = Math.max(max, r.high());
         }
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
-        Graphics2D g = img.createGraphics();
+        Graphics2D g = Charts.begin(img, title, left, true);
         try {
-            g.setRenderingHint(RenderingHints.KEY_ANTIALIASING, RenderingHints.VALUE_ANTIALIAS_ON);
-            g.setColor(Color.WHITE);
-            g.fillRect(0, 0, width, height);
-            g.setColor(Color.BLACK);
-            g.setFont(new Font(Font.SANS_SERIF, Font.BOLD, 14));
-            g.drawString(title, left, 24);
-            g.setFont(new Font(Font.SANS_SERIF, Font.PLAIN, 11));
             int plotW = width - left - right;
             int plotH = height - top - bottom;
             double lo = min;
@@ -115,13 +102,7 @@ public final class ProbeCharts {
         } finally {
             g.dispose();
         }
-        try {
-            Files.createDirectories(png.toAbsolutePath().getParent());
-            ImageIO.write(img, "png", png.toFile());
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write chart " + png + ": " + e.getMessage(), e);
-        }
-        return png;
+        return Charts.writePng(img, png);
     }
 
     private static void line(Graphics2D g, List<LayerProbe.LayerResult> rs, java.util.function.IntToDoubleFunction xOf,
