@@ -55,6 +55,7 @@ final class UnlearnCommand implements Callable<Integer> {
         if (Files.exists(out) && !Files.isDirectory(out)) {
             throw new IllegalArgumentException("--out " + out + " is a file; give a directory");
         }
+        CliSupport.checkWritableDirectory(out, "--out"); // before hours of collection, as stats and ablate do
         Dataset f = Dataset.load(forget);
         Dataset r = Dataset.load(retain);
         var params = new UnlearnExperiment.Params(new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha, cut), iterations,
