@@ -53,8 +53,16 @@ public final class Charts {
      * {@code target} of them.
      */
     static double[] ticks(double min, double max, int target) {
-        double lo = Math.min(0, min);
-        double hi = Math.max(0, max);
+        return ticks(min, max, target, true);
+    }
+
+    /**
+     * Round axis ticks covering [min, max], and 0 if {@code withZero} (bars start at 0; a line chart
+     * of values far from 0, such as entropies near log|V|, would be flattened by it).
+     */
+    static double[] ticks(double min, double max, int target, boolean withZero) {
+        double lo = withZero ? Math.min(0, min) : min;
+        double hi = withZero ? Math.max(0, max) : max;
         if (hi == lo) {
             hi = lo + 1;
         }
@@ -248,19 +256,8 @@ public final class Charts {
         int left = 70, top = 40, right = 110, bottom = 50;
         int width = Math.max(480, left + cols * cell + right);
         int height = top + rows * cellH + bottom;
-        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
-        for (double[] r : values) {
-            for (double v : r) {
-                if (!Double.isNaN(v)) {
-                    min = Math.min(min, v);
-                    max = Math.max(max, v);
-                }
-            }
-        }
-        if (!(max > min)) {
-            max = (Double.isInfinite(min) ? 0 : min) + 1;
-            min = max - 1;
-        }
+        double[] range = finiteRange(java.util.Arrays.asList(values));
+        double min = range[0], max = range[1];
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = begin(img, title, left, false);
         try {
@@ -296,36 +293,28 @@ public final class Charts {
         return writePng(img, png);
     }
 
-    /** Lines over a shared x axis 0..n-1 (one per series; NaN points skipped). */
+    /**
+     * Lines over a shared x axis 0..n-1 (one per series, in {@link #colour its colour}; NaN points
+     * skipped); the y axis has round ticks around the values' range.
+     */
     public static Path lines(String title, String xLabel, String yLabel, Map<String, double[]> series, Path png) {
         int width = 720, height = 420, left = 70, right = 160, top = 40, bottom = 50;
-        int n = 0;
-        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
-        for (double[] v : series.values()) {
-            n = Math.max(n, v.length);
-            for (double x : v) {
-                if (!Double.isNaN(x)) {
-                    min = Math.min(min, x);
-                    max = Math.max(max, x);
-                }
-            }
-        }
-        if (!(max > min)) {
-            max = (Double.isInfinite(min) ? 0 : min) + 1;
-            min = max - 2;
-        }
+        int n = series.values().stream().mapToInt(v -> v.length).max().orElse(0);
+        double[] span = finiteRange(series.values());
+        double[] ticks = ticks(span[0], span[1], 5, false);
+        double tickStep = ticks.length > 1 ? ticks[1] - ticks[0] : 1;
+        double min = ticks[0], max = ticks[ticks.length - 1];
         BufferedImage img = new BufferedImage(width, height, BufferedImage.TYPE_INT_RGB);
         Graphics2D g = begin(img, title, left, true);
         try {
             int plotW = width - left - right, plotH = height - top - bottom;
             double range = max - min;
-            for (int t = 0; t <= 4; t++) {
-                double v = min + range * t / 4;
+            for (double v : ticks) {
                 int y = top + (int) Math.round(plotH * ((max - v) / range));
                 g.setColor(new Color(0xDDDDDD));
                 g.drawLine(left, y, left + plotW, y);
                 g.setColor(Color.DARK_GRAY);
-                g.drawString(tick(v, range), 8, y + 4);
+                g.drawString(tickLabel(v, tickStep), 8, y + 4);
             }
             double dx = n <= 1 ? 0 : (double) plotW / (n - 1);
             for (int i = 0; i < n; i += Math.max(1, n / 16)) {
@@ -333,7 +322,7 @@ public final class Charts {
             }
             int s = 0;
             for (var e : series.entrySet()) {
-                g.setColor(PALETTE[s % PALETTE.length]);
+                g.setColor(colour(e.getKey()));
                 g.setStroke(new BasicStroke(2f));
                 double[] v = e.getValue();
                 int px = -1, py = -1;
@@ -366,6 +355,28 @@ public final class Charts {
             g.dispose();
         }
         return writePng(img, png);
+    }
+
+    /**
+     * {min, max} of the finite values of the rows (NaN and infinities skipped); a range of width 1
+     * around the value (or [0, 1]) when there is at most one distinct value, so that scales never
+     * divide by zero.
+     */
+    static double[] finiteRange(java.util.Collection<double[]> rows) {
+        double min = Double.POSITIVE_INFINITY, max = Double.NEGATIVE_INFINITY;
+        for (double[] r : rows) {
+            for (double v : r) {
+                if (Double.isFinite(v)) {
+                    min = Math.min(min, v);
+                    max = Math.max(max, v);
+                }
+            }
+        }
+        if (!(max > min)) {
+            min = Double.isInfinite(min) ? 0 : min;
+            max = min + 1;
+        }
+        return new double[] {min, max};
     }
 
     /** A tick label with as many decimals as the range needs to tell ticks apart. */

@@ -31,6 +31,7 @@ class ReportTest {
         assertArrayEquals(new double[] {0, 1, 2, 3}, Charts.ticks(0, 3, 5), 1e-12);
         assertArrayEquals(new double[] {-1, -0.75, -0.5, -0.25, 0}, Charts.ticks(-0.9, 0, 4), 1e-12);
         assertArrayEquals(new double[] {0, 0.2, 0.4, 0.6, 0.8, 1}, Charts.ticks(0, 0, 5), 1e-12); // nothing to show: 0..1
+        assertArrayEquals(new double[] {11.4, 11.5, 11.6, 11.7, 11.8, 11.9}, Charts.ticks(11.43, 11.9, 5, false), 1e-9); // lines: no forced 0
         double[] t = Charts.ticks(0.031, 0.089, 5);
         assertEquals(0.0, t[0]);
         assertTrue(Arrays.stream(t).allMatch(v -> Math.abs(v / 0.02 - Math.round(v / 0.02)) < 1e-9), Arrays.toString(t));
@@ -47,6 +48,28 @@ class ReportTest {
         assertEquals(Charts.colour("MINER deactivate"), Charts.colour("MINER deactivate"));
         assertNotEquals(Charts.colour("MINER deactivate"), Charts.colour("random deactivate"));
         assertNotEquals(Charts.colour("MINER deactivate"), Charts.colour("image"));
+    }
+
+    /** Line charts draw each series in its name's colour (the same "image" as in the bar charts), whatever the order. */
+    @Test
+    void lineChartsUseTheGroupColours() throws Exception {
+        Map<String, double[]> series = new LinkedHashMap<>();
+        series.put("audio", new double[] {1, 2, 3});
+        series.put("image", new double[] {3, Double.NaN, 1});
+        BufferedImage img = ImageIO.read(Charts.lines("groups", "layer", "entropy", series, tmp.resolve("lines.png")).toFile());
+        for (String g : series.keySet()) {
+            int rgb = Charts.colour(g).getRGB() & 0xFFFFFF;
+            int n = 0;
+            for (int x = 0; x < img.getWidth(); x++) {
+                for (int y = 0; y < img.getHeight(); y++) {
+                    n += (img.getRGB(x, y) & 0xFFFFFF) == rgb ? 1 : 0;
+                }
+            }
+            assertTrue(n > 50, g + " drawn in its colour: " + n + " pixels");
+        }
+        assertArrayEquals(new double[] {1, 3}, Charts.finiteRange(series.values()), 0);
+        assertArrayEquals(new double[] {0, 1}, Charts.finiteRange(List.of(new double[] {Double.NaN, Double.POSITIVE_INFINITY})), 0);
+        assertArrayEquals(new double[] {2, 3}, Charts.finiteRange(List.of(new double[] {2, 2})), 0);
     }
 
     /** A condition whose accuracy has an interval gets an error bar: black pixels above its bar's top. */
