@@ -47,6 +47,10 @@ class DemoTest {
         }
         assertTrue(Files.size(r.report().getParent().resolve("probe-last.png")) > 1000);
         assertTrue(Files.readString(r.report()).contains("Layer-wise probing on a planted model"));
+        // what a reader sees: the report rendered in a headless browser at two widths
+        for (RenderedReport.View v : RenderedReport.check(r.report())) {
+            assertTrue(v.images() >= 8 && v.tables() >= 1 && !v.links().isEmpty(), v.toString());
+        }
     }
 
     /**

@@ -99,10 +99,10 @@ public final class HtmlReport {
     public Path write(Path html) {
         String page = "<!DOCTYPE html>\n<html><head><meta charset=\"utf-8\"><title>" + escape(title) + "</title>\n"
                 + "<style>body{font-family:sans-serif;max-width:1100px;margin:2em auto;color:#222}pre{background:#f6f6f6;padding:1em;"
-                + "overflow-x:auto}figure{margin:1em 0}img{max-width:100%;border:1px solid #ddd}"
+                + "overflow-x:auto}figure{margin:1em 0}img{max-width:100%;box-sizing:border-box;border:1px solid #ddd}"
                 + "table{border-collapse:collapse;font-size:0.9em;width:100%}th,td{border:1px solid #ddd;padding:0.25em 0.5em;"
                 + "white-space:normal;overflow-wrap:anywhere;text-align:right;vertical-align:top}th{background:#f0f0f0}"
-                + "td:nth-child(-n+2){text-align:left}</style></head><body>\n<h1>" + escape(title)
+                + "td:nth-child(-n+2),th:nth-child(-n+2){text-align:left;overflow-wrap:normal}</style></head><body>\n<h1>" + escape(title)
                 + "</h1>\n<p>" + escape(ZonedDateTime.now().format(DateTimeFormatter.RFC_1123_DATE_TIME)) + "</p>\n" + body + "</body></html>\n";
         try {
             Files.createDirectories(html.toAbsolutePath().getParent());
