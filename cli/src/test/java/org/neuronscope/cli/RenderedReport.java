@@ -27,7 +27,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Renders a report in headless Chromium (Debian's {@code chromium} and {@code chromium-driver}, driven
  * by Selenium) and checks what a reader sees: every chart decoded and drawn at a readable size, no
  * table wider than the page (cells wrap instead of hiding columns), no horizontal scrolling of the
- * page, every link pointing at a file that exists, and no error in the browser's console, at a
+ * page, every link pointing at a file (or a directory of raw files) that exists, and no error in the browser's console, at a
  * desktop and at a narrow width. A screenshot of each is left in {@code target/} for a human.
  *
  * <p>Without the browser the check is skipped, unless {@code NEURONSCOPE_BROWSER_REQUIRED=1} (set by
@@ -121,7 +121,8 @@ final class RenderedReport {
         Path dir = report.toAbsolutePath().getParent();
         for (String href : links) {
             assertTrue(!href.contains("://"), "links stay inside the report's directory tree: " + href);
-            assertTrue(Files.isRegularFile(dir.resolve(href).normalize()), width + " px: link to a missing file: " + href);
+            Path target = dir.resolve(href).normalize();
+            assertTrue(Files.isRegularFile(target) || Files.isDirectory(target), width + " px: link to a missing file: " + href);
         }
         List<String> errors = new ArrayList<>();
         for (LogEntry e : driver.manage().logs().get(LogType.BROWSER)) {
