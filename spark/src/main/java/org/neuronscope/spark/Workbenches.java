@@ -23,7 +23,8 @@ public final class Workbenches {
     private static final AtomicInteger LOADS = new AtomicInteger();
 
     static {
-        Runtime.getRuntime().addShutdownHook(new Thread(Workbenches::closeAll, "neuronscope-workbenches"));
+        // at exit, close what no task is using: a decode in flight is not waited for (the process ends anyway)
+        Runtime.getRuntime().addShutdownHook(new Thread(() -> closeAll(false), "neuronscope-workbenches"));
     }
 
     private static final class Entry {
@@ -56,10 +57,18 @@ public final class Workbenches {
         return LOADS.get();
     }
 
-    /** Closes every cached workbench of this JVM (also run at exit). */
+    /** Closes every cached workbench of this JVM, waiting for the tasks that use them. */
     public static void closeAll() {
+        closeAll(true);
+    }
+
+    private static void closeAll(boolean wait) {
         for (Entry e : OPEN.values()) {
-            e.lock.lock();
+            if (wait) {
+                e.lock.lock();
+            } else if (!e.lock.tryLock()) {
+                continue;
+            }
             try {
                 if (e.workbench != null) {
                     e.workbench.close();

@@ -10,7 +10,6 @@ import org.neuronscope.methods.EntropySelection;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.stats.NeuronStatistics;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Map;
 import java.util.Set;
@@ -22,29 +21,14 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
 
 /**
  * Separate executor JVMs: Spark's {@code local-cluster[2,1,1024]} master (a standalone master and two
- * workers inside the test JVM, each worker starting an executor process). It runs from the test
- * class path given a stand-in SPARK_HOME ({@code spark.test.home}, read under {@code spark.testing}: an empty {@code jars/} and the
- * {@code launcher/target/scala-2.13} directory Spark's launcher looks for to learn the Scala version)
- * and the test's class path as the executors' {@code spark.executor.extraClassPath}; the executors load
+ * workers inside the test JVM, each worker starting an executor process), run from the test class
+ * path as {@link LocalCluster} describes; the executors load
  * the native libraries from the project's jars on that class path and each loads the model once.
  */
 class SparkClusterTest {
     @Test
     void twoExecutorProcessesGiveTheSingleMachineStatisticsAndSelection(@TempDir Path dir) throws Exception {
-        Path home = dir.resolve("spark-home");
-        Files.createDirectories(home.resolve("jars"));
-        Files.createDirectories(home.resolve("launcher/target/scala-2.13"));
-        // LocalSparkCluster gives its workers spark.test.home as SPARK_HOME only under spark.testing (else $SPARK_HOME or ".")
-        System.setProperty("spark.testing", "true");
-        System.setProperty("spark.test.home", home.toString());
-        String jvmArgs = System.getProperty("neuronscope.spark.test.jvm.args", "");
-        SparkSession spark = SparkSession.builder().master("local-cluster[2,1,1024]").appName("neuronscope-cluster-test")
-                .config("spark.ui.enabled", "false")
-                .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
-                .config("spark.executor.extraJavaOptions", jvmArgs)
-                .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
-                .config("spark.executorEnv.SPARK_HOME", home.toString())
-                .getOrCreate();
+        SparkSession spark = LocalCluster.start(dir.resolve("spark-home"), 2, "neuronscope-cluster-test");
         try {
             Path file = SparkFixtures.dataset(dir, 16);
             Samples samples = Samples.read(spark, file, null, null);
@@ -73,8 +57,7 @@ class SparkClusterTest {
             }
         } finally {
             spark.stop();
-            System.clearProperty("spark.test.home");
-            System.clearProperty("spark.testing");
+            LocalCluster.clear();
         }
     }
 }
