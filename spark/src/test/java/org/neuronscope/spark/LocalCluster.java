@@ -25,10 +25,16 @@ final class LocalCluster {
         System.setProperty("spark.test.home", home.toString());
         return SparkSession.builder().master("local-cluster[" + executors + ",1,1024]").appName(name)
                 .config("spark.ui.enabled", "false")
-                .config("spark.executor.extraClassPath", System.getProperty("java.class.path"))
+                .config("spark.executor.extraClassPath", absoluteClassPath())
                 .config("spark.executor.extraJavaOptions", System.getProperty("neuronscope.spark.test.jvm.args", ""))
                 .config("spark.executorEnv.SPARK_SCALA_VERSION", "2.13")
                 .getOrCreate();
+    }
+
+    /** This JVM's class path with absolute entries (the executors start in their own work directories). */
+    private static String absoluteClassPath() {
+        return java.util.Arrays.stream(System.getProperty("java.class.path").split(java.io.File.pathSeparator))
+                .map(e -> Path.of(e).toAbsolutePath().toString()).collect(java.util.stream.Collectors.joining(java.io.File.pathSeparator));
     }
 
     static void clear() {
