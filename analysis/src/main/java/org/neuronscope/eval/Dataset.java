@@ -87,6 +87,17 @@ public final class Dataset implements Iterable<Sample> {
         return new Dataset(name, file, JsonlDatasetReader.read(file));
     }
 
+    /**
+     * One sample from one line of a dataset file in the format above, for readers that split a file
+     * among processes (the Spark module): media paths resolve against {@code baseDir}; {@code file} and
+     * {@code line} (1-based) only name the line in errors.
+     *
+     * @throws DatasetException if the line is not a valid sample
+     */
+    public static Sample parseLine(Path file, Path baseDir, int line, String json) {
+        return JsonlDatasetReader.parse(file, baseDir, line, json);
+    }
+
     public String name() {
         return name;
     }

@@ -63,6 +63,25 @@ final class JsonlDatasetReader {
         return new JsonlDatasetReader(file).readAll();
     }
 
+    /**
+     * One line of a dataset, read by the rules of {@link #read} (media relative to {@code baseDir}),
+     * for readers that split a file among processes; {@code line} (1-based) names it in errors.
+     */
+    static Sample parse(Path file, Path baseDir, int line, String text) {
+        JsonlDatasetReader r = new JsonlDatasetReader(file, baseDir);
+        r.line = line;
+        Sample s = r.parseLine(text, new TreeSet<>());
+        if (s == null || r.problemCount > 0) {
+            throw new DatasetException(file, line, r.problems, r.problemCount, null);
+        }
+        return s;
+    }
+
+    private JsonlDatasetReader(Path file, Path baseDir) {
+        this.file = file;
+        this.baseDir = baseDir.toAbsolutePath();
+    }
+
     private List<Sample> readAll() {
         List<Sample> samples = new ArrayList<>();
         Map<String, Integer> idLines = new HashMap<>();

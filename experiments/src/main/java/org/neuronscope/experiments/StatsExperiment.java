@@ -91,8 +91,7 @@ public final class StatsExperiment {
                                        Params params, Path out, Progress.Listener listener) {
         Path checkpoint = checkpointDir(out);
         // what the statistics depend on besides dataset and model (checkpointEvery does not change them)
-        String runParams = "point=" + params.point().id() + " statistics=" + new java.util.TreeSet<>(params.statistics())
-                + " samplesPerDecode=" + params.samplesPerDecode() + " groups=" + grouping.groupNames();
+        String runParams = runParams(grouping, params);
         try {
             StatisticsCollector c;
             Map<String, String> fingerprint = null;
@@ -135,34 +134,12 @@ public final class StatsExperiment {
                 fingerprint = RunFingerprint.of(data, wb.setup(), runParams, null);
             }
             try (c) {
-                c.statistics().metadata().put("dataset", datasetId(data));
-                c.statistics().metadata().put(GROUPING, groupingId(grouping));
-                c.statistics().metadata().putAll(fingerprint);
-                c.statistics().setModelName(wb.model().path().getFileName().toString());
+                c.statistics().metadata().putAll(metadata(data, grouping, fingerprint, wb.model().path()));
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
                 int step = params.samplesPerDecode();
                 for (int i = (int) c.samplesDone(); i < data.size(); ) {
                     int end = Math.min(data.size(), i + step);
-                    List<Prompt> prompts = new ArrayList<>();
-                    List<int[]> groups = new ArrayList<>();
-                    try {
-                        for (Sample s : data.samples().subList(i, end)) {
-                            Prompt p = SampleErrors.naming(s, data, () -> source.prepare(s));
-                            prompts.add(p);
-                            groups.add(grouping.groups(s, p));
-                        }
-                        if (step == 1) {
-                            Sample s = data.samples().get(i);
-                            SampleErrors.naming(s, data, () -> {
-                                c.add(prompts.getFirst(), groups.getFirst());
-                                return null;
-                            });
-                        } else {
-                            c.addAll(prompts, groups);
-                        }
-                    } finally {
-                        prompts.forEach(Prompt::close);
-                    }
+                    addSamples(c, source, data, i, end, grouping);
                     for (int j = i; j < end; j++) {
                         progress.step();
                     }
@@ -171,9 +148,7 @@ public final class StatsExperiment {
                         c.checkpoint(checkpoint);
                     }
                 }
-                NeuronStatistics result = grouping instanceof ModalityGrouping
-                        ? c.statistics().withUnions(ModalityGrouping.DERIVED) : c.statistics().copy();
-                result.metadata().put("samples_done", Integer.toString(data.size()));
+                NeuronStatistics result = result(c.statistics(), grouping, data.size());
                 result.save(statisticsDir(out));
                 c.checkpoint(checkpoint); // complete: a rerun resumes at the end and rewrites the same result
                 return result;
@@ -181,6 +156,89 @@ public final class StatsExperiment {
         } catch (IOException e) {
             throw new UncheckedIOException("statistics under " + out + ": " + e.getMessage(), e);
         }
+    }
+
+    /** Decodes samples {@code from..to-1} of {@code data} into the collector: one by one, or together when there are several. */
+    private static void addSamples(StatisticsCollector c, org.neuronscope.media.PromptSource source, Dataset data, int from, int to,
+                                   TokenGrouping grouping) {
+        List<Prompt> prompts = new ArrayList<>();
+        List<int[]> groups = new ArrayList<>();
+        try {
+            for (Sample s : data.samples().subList(from, to)) {
+                Prompt p = SampleErrors.naming(s, data, () -> source.prepare(s));
+                prompts.add(p);
+                groups.add(grouping.groups(s, p));
+            }
+            if (to - from == 1) {
+                Sample s = data.samples().get(from);
+                SampleErrors.naming(s, data, () -> {
+                    c.add(prompts.getFirst(), groups.getFirst());
+                    return null;
+                });
+            } else {
+                c.addAll(prompts, groups);
+            }
+        } finally {
+            prompts.forEach(Prompt::close);
+        }
+    }
+
+    /**
+     * The raw totals of one slice of a dataset, for jobs that split a dataset over processes or
+     * machines (the Spark module): the same decoding as {@link #run}, in the same order and decode
+     * groups of {@code params.samplesPerDecode()}, without checkpoint, derived groups or metadata.
+     * Slices' totals merged in dataset order ({@link NeuronStatistics#merge}) and passed to
+     * {@link #result} give what {@link #run} saves, up to the association of the float64 sums (and
+     * exactly, for one slice). The caller owns (closes) the statistics returned.
+     */
+    public static NeuronStatistics collect(Workbench wb, Dataset slice, TokenGrouping grouping, Params params, Progress.Listener listener) {
+        try (StatisticsCollector c = StatisticsCollector.start(wb.session(), params.point(), grouping.groupNames(), params.statistics(), 0f,
+                Manu.FREQ_THRESHOLD)) {
+            Progress progress = new Progress("stats", slice.size(), 0, listener);
+            int step = params.samplesPerDecode();
+            for (int i = 0; i < slice.size(); ) {
+                int end = Math.min(slice.size(), i + step);
+                addSamples(c, wb.prompts(), slice, i, end, grouping);
+                for (int j = i; j < end; j++) {
+                    progress.step();
+                }
+                i = end;
+            }
+            return c.statistics().copy();
+        }
+    }
+
+    /**
+     * The metadata {@link #run} records before its first sample, in its order: dataset, grouping,
+     * the run's fingerprint (dataset, model and parameter hashes) and the model's file name.
+     */
+    public static Map<String, String> metadata(Dataset data, Workbench.Setup setup, TokenGrouping grouping, Params params) {
+        return metadata(data, grouping, RunFingerprint.of(data, setup, runParams(grouping, params), null), setup.model());
+    }
+
+    private static Map<String, String> metadata(Dataset data, TokenGrouping grouping, Map<String, String> fingerprint, Path model) {
+        Map<String, String> m = new java.util.LinkedHashMap<>();
+        m.put("dataset", datasetId(data));
+        m.put(GROUPING, groupingId(grouping));
+        m.putAll(fingerprint);
+        m.put(NeuronStatistics.MODEL, model.getFileName().toString());
+        return m;
+    }
+
+    /**
+     * What {@link #run} saves from the totals of all {@code samples} samples: a copy, with the derived
+     * groups of a {@link ModalityGrouping} added, and {@code samples_done}.
+     */
+    public static NeuronStatistics result(NeuronStatistics totals, TokenGrouping grouping, int samples) {
+        NeuronStatistics result = grouping instanceof ModalityGrouping ? totals.withUnions(ModalityGrouping.DERIVED) : totals.copy();
+        result.metadata().put("samples_done", Integer.toString(samples));
+        return result;
+    }
+
+    /** What the statistics depend on besides dataset and model (checkpointEvery does not change them). */
+    private static String runParams(TokenGrouping grouping, Params params) {
+        return "point=" + params.point().id() + " statistics=" + new java.util.TreeSet<>(params.statistics())
+                + " samplesPerDecode=" + params.samplesPerDecode() + " groups=" + grouping.groupNames();
     }
 
     /** The metadata key of how tokens were grouped ({@code modality}, {@code label:language text}, ...). */

@@ -1,0 +1,44 @@
+package org.neuronscope.spark;
+
+import org.junit.jupiter.api.Test;
+import org.junit.jupiter.api.io.TempDir;
+import org.neuronscope.HookPoint;
+import org.neuronscope.eval.Dataset;
+import org.neuronscope.experiments.StatsExperiment;
+import picocli.CommandLine;
+
+import java.io.PrintWriter;
+import java.io.StringWriter;
+import java.nio.file.Path;
+
+import static org.junit.jupiter.api.Assertions.assertEquals;
+import static org.junit.jupiter.api.Assertions.assertTrue;
+
+/** The spark-submit entry point, as spark-submit runs it (the master from {@code spark.master}). */
+class SparkStatsMainTest {
+    @Test
+    void theEntryPointWritesWhatStatsWrites(@TempDir Path dir) throws Exception {
+        Path file = SparkFixtures.dataset(dir, 6);
+        JobSetup setup = SparkFixtures.setup();
+        Dataset data = Dataset.load(file);
+        Grouping g = Grouping.of("label:language", data, true);
+        SparkStats.Job job = new SparkStats.Job(setup, g, HookPoint.FFN_ACT, StatsExperiment.Params.DEFAULTS.statistics(), 1);
+        SparkFixtures.singleProcess(setup, file, g, job, dir.resolve("single")).close();
+        System.setProperty("spark.master", "local[1]");
+        System.setProperty("spark.ui.enabled", "false");
+        StringWriter out = new StringWriter();
+        int rc;
+        try {
+            CommandLine cl = new CommandLine(new SparkStatsMain()).setCaseInsensitiveEnumValuesAllowed(true);
+            cl.setOut(new PrintWriter(out, true));
+            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--chat-template", "raw",
+                    "--dataset", file.toString(), "--group-by", "label:language", "--partitions", "1", "--out", dir.resolve("spark").toString());
+        } finally {
+            System.clearProperty("spark.master");
+            System.clearProperty("spark.ui.enabled");
+        }
+        assertEquals(0, rc, out.toString());
+        assertTrue(out.toString().contains("statistics of 6 samples in 1 partitions"), out.toString());
+        SparkFixtures.assertSameFiles(StatsExperiment.statisticsDir(dir.resolve("single")), StatsExperiment.statisticsDir(dir.resolve("spark")));
+    }
+}
