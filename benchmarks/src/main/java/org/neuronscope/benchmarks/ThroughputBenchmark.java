@@ -99,8 +99,7 @@ public final class ThroughputBenchmark {
                     "-c", "512", "-b", "512", "-t", t, "--chunks", Integer.toString(o.samples())));
         }
         List<String> statsArgs = new ArrayList<>(List.of("stats", "--model", model.toString(), "--dataset", dataset.toString(), "--threads", t,
-                "--chat-template", "raw", "--group-by", "label:language", "--statistics", "count,sum,sum_sq", "--ctx",
-                Integer.toString(Math.max(CHUNK, o.tokens() + 16)), "--batch", "512"));
+                "--chat-template", "raw", "--group-by", "label:language", "--statistics", "count,sum,sum_sq", "--batch", "512"));
         statsArgs.addAll(o.statsExtra());
         System.out.println("stats: neuronscope " + String.join(" ", statsArgs));
         if (o.wants("stats-process")) {
@@ -181,7 +180,7 @@ public final class ThroughputBenchmark {
 
     private static Map<String, Double> benchTokensPerSecond(Options o, Path model) throws IOException, InterruptedException {
         String json = exec(o, o.work().resolve("bench.log"), tool(o, "llama-bench"), "-m", model.toString(), "-p", "512", "-n", "0",
-                "-t", Integer.toString(o.threads()), "-r", "2", "-fa", "0,1", "-o", "json").output();
+                "-t", Integer.toString(o.threads()), "-r", "2", "-fa", "off,on", "-o", "json").output();
         Map<String, Double> v = new LinkedHashMap<>();
         // one object per test: "flash_attn": false|true ... "avg_ts": 123.4
         Matcher m = Pattern.compile("\"flash_attn\":\\s*(true|false|\\d)[\\s\\S]*?\"avg_ts\":\\s*([0-9.eE+-]+)").matcher(json);

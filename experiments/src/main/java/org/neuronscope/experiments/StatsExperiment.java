@@ -150,7 +150,7 @@ public final class StatsExperiment {
                         // a group: up to samplesPerDecode consecutive samples whose positions fit the
                         // context together (the sequences share it), never across a checkpoint (so a
                         // resumed run groups samples exactly as an uninterrupted one)
-                        int limit = Math.min(data.size(), Math.min(i + step, (i / params.checkpointEvery() + 1) * params.checkpointEvery()));
+                        int limit = (int) Math.min(data.size(), Math.min((long) i + step, ((long) i / params.checkpointEvery() + 1) * params.checkpointEvery()));
                         List<Prompt> prompts = new ArrayList<>();
                         List<int[]> groups = new ArrayList<>();
                         int end = i;
