@@ -37,9 +37,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
     HookPoint hook;
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "samples between checkpoints (default: ${DEFAULT-VALUE})")
     int checkpointEvery;
-    @Option(names = "--parallel", defaultValue = "0", description = "at most this many samples decoded together, one sequence each, "
-            + "packed into full batches; they share --ctx, and a group ends where the next sample would not fit beside it. "
-            + "0: as many as --checkpoint-every (at most 32, a divisor of it); 1: one sample per decode (default: ${DEFAULT-VALUE})")
+    @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each; --ctx is shared among them (default: ${DEFAULT-VALUE})")
     int parallel;
     @Option(names = "--statistics", split = ",", description = "what to collect, of count, count_abs, sum, sum_sq, sum_abs, max, min "
             + "(default: all; max and min read the activations through taps, the rest are reduced in the graph)")
@@ -52,16 +50,6 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             + "as LAPE counts a language's own tokens) or ALL (chat-template and media entries too) (default: TEXT for label:<name>; "
             + "modality groups every entry by its modality)")
     TokenPolicy tokens;
-
-    /** Samples decoded together by default: the largest divisor of --checkpoint-every up to 32 (a checkpoint ends a group). */
-    static int packing(int checkpointEvery) {
-        for (int n = Math.min(32, Math.max(1, checkpointEvery)); n > 1; n--) {
-            if (checkpointEvery % n == 0) {
-                return n;
-            }
-        }
-        return 1;
-    }
 
     @Override
     public Integer call() {
@@ -80,13 +68,8 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
                     : "tokens: all entries (chat template and media included; --tokens text counts the text alone)");
         }
         Set<Statistic> what = statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : EnumSet.copyOf(statistics);
-        if (parallel < 0) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--parallel must be 0 (as many as --checkpoint-every) or positive, not "
-                    + parallel);
-        }
-        int together = parallel == 0 ? packing(checkpointEvery) : parallel;
-        StatsExperiment.Params p = new StatsExperiment.Params(hook, what, checkpointEvery, together);
-        try (Workbench wb = Workbench.open(model.setup(together));
+        StatsExperiment.Params p = new StatsExperiment.Params(hook, what, checkpointEvery, parallel);
+        try (Workbench wb = Workbench.open(model.setup(parallel));
              NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, CliSupport.bar(spec.commandLine().getErr()))) {
             spec.commandLine().getOut().println("statistics of " + data.size() + " samples, tokens per group: "
                     + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));

@@ -36,11 +36,9 @@ public final class StatsExperiment {
      * @param point           the hook point (ffn.act: MINER, LAPE, MANU)
      * @param statistics      what to collect (MAX and MIN use taps, the rest in-graph reductions)
      * @param checkpointEvery samples between checkpoints (a multiple of samplesPerDecode)
-     * @param samplesPerDecode at most this many consecutive samples decoded together, one sequence each
-     *                         (the session needs as many sequences), packed into full micro-batches; a
-     *                         group also ends where the next sample would not fit the context beside
-     *                         it. Sums then differ from one-by-one decoding by float rounding only, and
-     *                         a resumed run stays bit-identical to an uninterrupted one
+     * @param samplesPerDecode samples decoded together, one sequence each (the session needs as many
+     *                         sequences); sums then differ from one-by-one decoding by float rounding
+     *                         only, and a resumed run stays bit-identical to an uninterrupted one
      */
     public record Params(HookPoint point, Set<Statistic> statistics, int checkpointEvery, int samplesPerDecode) {
         public Params {
@@ -143,55 +141,34 @@ public final class StatsExperiment {
                 c.statistics().setModelName(wb.model().path().getFileName().toString());
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
                 int step = params.samplesPerDecode();
-                int context = wb.session().contextSize();
-                Prompt pending = null; // prepared, but it did not fit the previous group
-                try {
-                    for (int i = (int) c.samplesDone(); i < data.size(); ) {
-                        // a group: up to samplesPerDecode consecutive samples whose positions fit the
-                        // context together (the sequences share it), never across a checkpoint (so a
-                        // resumed run groups samples exactly as an uninterrupted one)
-                        int limit = (int) Math.min(data.size(), Math.min((long) i + step, ((long) i / params.checkpointEvery() + 1) * params.checkpointEvery()));
-                        List<Prompt> prompts = new ArrayList<>();
-                        List<int[]> groups = new ArrayList<>();
-                        int end = i;
-                        try {
-                            int positions = 0;
-                            while (end < limit) {
-                                Sample s = data.samples().get(end);
-                                Prompt p = pending != null ? pending : SampleErrors.naming(s, data, () -> source.prepare(s));
-                                pending = null;
-                                if (!prompts.isEmpty() && positions + p.positionCount() > context) {
-                                    pending = p;
-                                    break;
-                                }
-                                prompts.add(p);
-                                groups.add(grouping.groups(s, p));
-                                positions += p.positionCount();
-                                end++;
-                            }
-                            if (prompts.size() == 1) {
-                                Sample s = data.samples().get(i);
-                                SampleErrors.naming(s, data, () -> {
-                                    c.add(prompts.getFirst(), groups.getFirst());
-                                    return null;
-                                });
-                            } else {
-                                c.addAll(prompts, groups);
-                            }
-                        } finally {
-                            prompts.forEach(Prompt::close);
+                for (int i = (int) c.samplesDone(); i < data.size(); ) {
+                    int end = Math.min(data.size(), i + step);
+                    List<Prompt> prompts = new ArrayList<>();
+                    List<int[]> groups = new ArrayList<>();
+                    try {
+                        for (Sample s : data.samples().subList(i, end)) {
+                            Prompt p = SampleErrors.naming(s, data, () -> source.prepare(s));
+                            prompts.add(p);
+                            groups.add(grouping.groups(s, p));
                         }
-                        for (int j = i; j < end; j++) {
-                            progress.step();
+                        if (step == 1) {
+                            Sample s = data.samples().get(i);
+                            SampleErrors.naming(s, data, () -> {
+                                c.add(prompts.getFirst(), groups.getFirst());
+                                return null;
+                            });
+                        } else {
+                            c.addAll(prompts, groups);
                         }
-                        i = end;
-                        if (i % params.checkpointEvery() == 0 && i < data.size()) {
-                            c.checkpoint(checkpoint);
-                        }
+                    } finally {
+                        prompts.forEach(Prompt::close);
                     }
-                } finally {
-                    if (pending != null) {
-                        pending.close();
+                    for (int j = i; j < end; j++) {
+                        progress.step();
+                    }
+                    i = end;
+                    if (i % params.checkpointEvery() == 0 && i < data.size()) {
+                        c.checkpoint(checkpoint);
                     }
                 }
                 NeuronStatistics result = grouping instanceof ModalityGrouping
