@@ -33,18 +33,37 @@ final class ModelOptions {
             + "code prompts), or a text (default: none)")
     String defaultSystem;
 
+    @Option(names = "--flash-attn", defaultValue = "auto", description = "flash attention: auto (on where the backend has it), on, off. "
+            + "Statistics, lens and ablation do not need it off; commands that read attention probabilities (select --method miner "
+            + "with attention weights) turn it off (default: ${DEFAULT-VALUE})")
+    SessionParams.FlashAttention flashAttention;
+
     Workbench.Setup setup() {
         return setup(1);
     }
 
     /** The setup with a session of {@code sequences} sequences (prompts decoded together). */
     Workbench.Setup setup(int sequences) {
+        return setup(sequences, false);
+    }
+
+    /**
+     * The setup with a session of {@code sequences} sequences; with {@code attentionProbabilities}
+     * (the attn.probs hook point is read) flash attention is off, which that hook point needs.
+     */
+    Workbench.Setup setup(int sequences, boolean attentionProbabilities) {
+        if (attentionProbabilities && flashAttention == SessionParams.FlashAttention.ON) {
+            throw new IllegalArgumentException("--flash-attn on cannot be used here: attention probabilities (MINER's attn_k/attn_q "
+                    + "weights) need flash attention off; use auto or off, or weights without attention (--weights mean-max)");
+        }
+        SessionParams.FlashAttention fa = attentionProbabilities ? SessionParams.FlashAttention.OFF
+                : flashAttention == null ? SessionParams.FlashAttention.AUTO : flashAttention;
         if (model == null) {
             throw new IllegalArgumentException("--model <language model GGUF> is required");
         }
         int t = threads();
         SessionParams sp = SessionParams.defaults().withContextSize(ctx).withBatchSize(batch).withUbatchSize(Math.min(batch, 512))
-                .withThreads(t).withFlashAttention(SessionParams.FlashAttention.OFF).withMaxSequences(sequences);
+                .withThreads(t).withFlashAttention(fa).withMaxSequences(sequences);
         ProjectorParams pp = ProjectorParams.defaults().withThreads(t).withImageTokens(0, imageMaxTokens);
         PromptFormat f = chatTemplate == null ? PromptFormat.chat() : chatTemplate.equals("raw") ? PromptFormat.raw()
                 : new PromptFormat(chatTemplate, PromptFormat.chat().choiceInstruction());

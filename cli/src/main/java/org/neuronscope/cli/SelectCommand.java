@@ -135,7 +135,7 @@ final class SelectCommand implements Callable<Integer> {
                 }
                 List<Dataset> data = dataset.stream().map(Dataset::load).toList();
                 boolean attention = weights.attnK() != 0 || weights.attnQ() != 0;
-                try (Workbench wb = Workbench.open(model.setup())) {
+                try (Workbench wb = Workbench.open(model.setup(1, attention))) {
                     Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, CliSupport.bar(spec.commandLine().getErr()));
                     long drawSeed = seed != null ? seed : stage4 == Miner.Stage4.REFERENCE ? 2024 : 0;
                     yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, drawSeed, stage4));

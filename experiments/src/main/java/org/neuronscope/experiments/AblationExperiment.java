@@ -147,55 +147,74 @@ public final class AblationExperiment {
         all.addAll(conditions);
         MetricTable table = new MetricTable();
         Session session = wb.session();
-        List<float[]> baseline = new ArrayList<>();
+        // Sample-major: each slice of samples runs under every condition in turn, so only that
+        // slice's baseline logits are held (a vocabulary-wide vector per sample), never the
+        // dataset's; each condition's sums still take the samples in dataset order, so the table is
+        // the same as running one condition over the whole dataset after another.
+        int nc = all.size();
+        List<InterventionMask> masks = new ArrayList<>();
+        for (Condition c : all) {
+            masks.add(c.set() != null ? c.mask() : null);
+        }
+        List<Map<String, double[]>> change = new ArrayList<>();   // per condition: group -> {sum, n}
+        List<Map<String, Accuracy>> agree = new ArrayList<>();
+        List<Map<String, Map<String, Accuracy>>> answers = new ArrayList<>();
+        List<Map<String, Scores>> scores = new ArrayList<>();
+        for (int ci = 0; ci < nc; ci++) {
+            change.add(new LinkedHashMap<>());
+            agree.add(new LinkedHashMap<>());
+            answers.add(new LinkedHashMap<>());
+            scores.add(new LinkedHashMap<>());
+        }
         Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
         try (Sampler greedy = Sampler.greedy()) {
-            for (Condition c : all) {
-                try (HookScope scope = wb.hooks().openScope()) {
-                    if (c.set() != null) {
-                        scope.apply(c.mask(), c.set().hookPoint());
-                    }
-                    Map<String, double[]> change = new LinkedHashMap<>();   // group -> {sum, n}
-                    Map<String, Accuracy> agree = new LinkedHashMap<>();
-                    Map<String, Map<String, Accuracy>> answers = new LinkedHashMap<>();
-                    Map<String, Scores> scores = new LinkedHashMap<>();
-                    for (int from = 0; from < data.size(); from += samplesPerDecode) {
-                        int to = Math.min(data.size(), from + samplesPerDecode);
+            for (int from = 0; from < data.size(); from += samplesPerDecode) {
+                int to = Math.min(data.size(), from + samplesPerDecode);
+                float[][] baseline = null;
+                for (int ci = 0; ci < nc; ci++) {
+                    Condition c = all.get(ci);
+                    try (HookScope scope = wb.hooks().openScope()) {
+                        if (masks.get(ci) != null) {
+                            scope.apply(masks.get(ci), c.set().hookPoint());
+                        }
                         float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
+                        if (c == Condition.NONE) {
+                            baseline = next;
+                        }
                         for (int i = from; i < to; i++) {
                             Sample s = data.samples().get(i);
                             String g = groupOf.apply(s);
                             float[] logits = next[i - from];
-                            if (c == Condition.NONE) {
-                                baseline.add(logits);
-                            }
-                            float[] b = baseline.get(i);
+                            float[] b = baseline[i - from];
                             double d = 0;
                             for (int k = 0; k < b.length; k++) {
                                 d += Math.abs(logits[k] - b[k]);
                             }
-                            double[] acc = change.computeIfAbsent(g, k -> new double[2]);
+                            double[] acc = change.get(ci).computeIfAbsent(g, k -> new double[2]);
                             acc[0] += d / b.length;
                             acc[1]++;
-                            agree.merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
+                            agree.get(ci).merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
                             boolean known = s.isMultipleChoice() ? s.answerIndex() != Sample.NO_ANSWER : !s.answers().isEmpty();
                             if (known) {
-                                answerMetrics(wb, greedy, s, maxTokens, answers.computeIfAbsent(g, k -> new LinkedHashMap<>()),
-                                        scores.computeIfAbsent(g, k -> new Scores()));
+                                answerMetrics(wb, greedy, s, maxTokens, answers.get(ci).computeIfAbsent(g, k -> new LinkedHashMap<>()),
+                                        scores.get(ci).computeIfAbsent(g, k -> new Scores()));
                             }
                             if (!s.hasMedia()) {
-                                scores.computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
+                                scores.get(ci).computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
                                         s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt()));
                             }
                             progress.step();
                         }
                     }
-                    change.forEach((g, v) -> table.put(c.name(), g, "logit_change", v[0] / v[1]));
-                    agree.forEach((g, a) -> table.put(c.name(), g, "top1_agreement", a));
-                    answers.forEach((g, m) -> m.forEach((metric, a) -> table.put(c.name(), g, metric, a)));
-                    scores.forEach((g, sc) -> sc.putInto(table, c.name(), g));
                 }
             }
+        }
+        for (int ci = 0; ci < nc; ci++) {
+            String name = all.get(ci).name();
+            change.get(ci).forEach((g, v) -> table.put(name, g, "logit_change", v[0] / v[1]));
+            agree.get(ci).forEach((g, a) -> table.put(name, g, "top1_agreement", a));
+            answers.get(ci).forEach((g, m) -> m.forEach((metric, a) -> table.put(name, g, metric, a)));
+            scores.get(ci).forEach((g, sc) -> sc.putInto(table, name, g));
         }
         table.baseline(Condition.NONE.name());
         return table;

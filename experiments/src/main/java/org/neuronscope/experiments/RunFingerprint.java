@@ -23,7 +23,9 @@ import java.util.Map;
  * a kill and the resume mix two versions.)
  *
  * <p>A model file's hash is recomputed only when its size or modification time differ from what the
- * checkpoint recorded: hashing gigabytes on every resume would cost more than the work resumed.
+ * checkpoint recorded: hashing gigabytes on every resume would cost more than the work resumed. A
+ * fresh run takes it from a per-user cache keyed by path, size and modification time
+ * ({@link #fileHash}), so that a 1 GB model is not read and hashed at every start (about 2 s here).
  */
 final class RunFingerprint {
     static final String DATASET = "fingerprint.dataset";
@@ -99,12 +101,47 @@ final class RunFingerprint {
     }
 
     private static String modelHash(Workbench.Setup setup) {
-        MessageDigest d = digest();
-        update(d, setup.model());
-        if (setup.projector() != null) {
-            update(d, setup.projector());
+        String h = fileHash(setup.model());
+        // one file: its hash; with a projector, the hash of both hashes
+        return setup.projector() == null ? h : sha256((h + "," + fileHash(setup.projector())).getBytes(StandardCharsets.UTF_8));
+    }
+
+    /** Where a model file's hash is kept between runs ({@value #HASH_CACHE_PROPERTY}, default ~/.cache/neuronscope/fingerprints). */
+    static final String HASH_CACHE_PROPERTY = "neuronscope.fingerprint.cache";
+
+    /**
+     * The SHA-256 of a model file, kept between runs under its absolute path with its size and
+     * modification time: a model of gigabytes is read and hashed once, not at every start (the same
+     * trust in size and modification time as a resume's). A cache that cannot be read or written is
+     * left alone and the file hashed.
+     */
+    static String fileHash(Path f) {
+        String stamp = stamp(f);
+        Path cache = Path.of(System.getProperty(HASH_CACHE_PROPERTY,
+                Path.of(System.getProperty("user.home"), ".cache", "neuronscope", "fingerprints").toString()));
+        Path entry = cache.resolve(sha256(f.toAbsolutePath().normalize().toString().getBytes(StandardCharsets.UTF_8)).substring(0, 32) + ".txt");
+        try {
+            if (Files.isRegularFile(entry)) {
+                String[] kept = Files.readString(entry, StandardCharsets.UTF_8).trim().split(" ");
+                if (kept.length == 2 && kept[0].equals(stamp) && kept[1].length() == 64) {
+                    return kept[1];
+                }
+            }
+        } catch (IOException | UncheckedIOException e) {
+            // unreadable: hash the file
         }
-        return HexFormat.of().formatHex(d.digest());
+        MessageDigest d = digest();
+        update(d, f);
+        String hash = HexFormat.of().formatHex(d.digest());
+        try {
+            Files.createDirectories(cache);
+            Path tmp = Files.createTempFile(cache, "entry", ".part");
+            Files.writeString(tmp, stamp + " " + hash + "\n", StandardCharsets.UTF_8);
+            Files.move(tmp, entry, java.nio.file.StandardCopyOption.REPLACE_EXISTING, java.nio.file.StandardCopyOption.ATOMIC_MOVE);
+        } catch (IOException | UnsupportedOperationException e) {
+            // a read-only home: the next run hashes again
+        }
+        return hash;
     }
 
     private static String stamp(Workbench.Setup setup) {

@@ -177,8 +177,19 @@ public final class MinerCollector {
         NeuronStatistics act = new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.MAX), 0f, 0f);
         NeuronStatistics attnK = attention ? new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
         NeuronStatistics attnQ = attention ? new NeuronStatistics(HookPoint.FFN_ACT, layers, width, groups, EnumSet.of(Statistic.WEIGHTED_SUM), 0f, 0f) : null;
+        // the running sums, held off-heap as [layer][group][neuron] doubles: one fused pass per row
+        // updates count, sum, max and both weighted sums (the same additions in the same order as
+        // element-by-element get/set, so the result is bit-identical to that)
+        MemorySegment cnt = act.segment(Statistic.COUNT);
+        MemorySegment sum = act.segment(Statistic.SUM);
+        MemorySegment max = act.segment(Statistic.MAX);
+        MemorySegment ks = attention ? attnK.segment(Statistic.WEIGHTED_SUM) : null;
+        MemorySegment qs = attention ? attnQ.segment(Statistic.WEIGHTED_SUM) : null;
         try (HookScope scope = hooks.openScope()) {
             scope.tap(HookPoint.FFN_ACT, -1, (p, layer, data, w, rows, idx) -> {
+                if (w != width) {
+                    throw new IllegalStateException("ffn.act of layer " + layer + " is " + w + " wide, not " + width);
+                }
                 for (int r = 0; r < rows; r++) {
                     int e = base[0] + idx[r];
                     int mb = modalityOfEntry[e];
@@ -187,19 +198,12 @@ public final class MinerCollector {
                     }
                     MemorySegment row = data.asSlice((long) r * w * Float.BYTES, (long) w * Float.BYTES);
                     for (int m : common[mb][mb]) {
-                        act.observeExtrema(layer, m, row);
-                        double k1 = attention ? wk[layer][m][e] : 0;
-                        double q1 = attention ? wq[layer][m][e] : 0;
-                        for (int k = 0; k < w; k++) {
-                            double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
-                            if (a > 0) {
-                                act.set(Statistic.COUNT, layer, m, k, act.get(Statistic.COUNT, layer, m, k) + 1);
-                            }
-                            act.set(Statistic.SUM, layer, m, k, act.get(Statistic.SUM, layer, m, k) + a);
-                            if (attention) {
-                                attnK.set(Statistic.WEIGHTED_SUM, layer, m, k, attnK.get(Statistic.WEIGHTED_SUM, layer, m, k) + k1 * a);
-                                attnQ.set(Statistic.WEIGHTED_SUM, layer, m, k, attnQ.get(Statistic.WEIGHTED_SUM, layer, m, k) + q1 * a);
-                            }
+                        long at = act.offset(layer, m) * Double.BYTES;
+                        if (attention) {
+                            accumulate(row, w, cnt, sum, max, at, ks, qs, attnK.offset(layer, m) * Double.BYTES,
+                                    wk[layer][m][e], wq[layer][m][e]);
+                        } else {
+                            accumulate(row, w, cnt, sum, max, at);
                         }
                     }
                 }
@@ -226,5 +230,35 @@ public final class MinerCollector {
             }
         }
         return new Miner.SampleStatistics(act, attnK, attnQ);
+    }
+
+    /** count (a &gt; 0), sum and max of one row into the doubles at byte offset {@code at}. */
+    private static void accumulate(MemorySegment row, int w, MemorySegment cnt, MemorySegment sum, MemorySegment max, long at) {
+        MemorySegment c = cnt.asSlice(at, (long) w * Double.BYTES);
+        MemorySegment s = sum.asSlice(at, (long) w * Double.BYTES);
+        MemorySegment x = max.asSlice(at, (long) w * Double.BYTES);
+        for (int k = 0; k < w; k++) {
+            double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
+            if (a > 0) {
+                c.setAtIndex(ValueLayout.JAVA_DOUBLE, k, c.getAtIndex(ValueLayout.JAVA_DOUBLE, k) + 1);
+            }
+            s.setAtIndex(ValueLayout.JAVA_DOUBLE, k, s.getAtIndex(ValueLayout.JAVA_DOUBLE, k) + a);
+            if (a > x.getAtIndex(ValueLayout.JAVA_DOUBLE, k)) {
+                x.setAtIndex(ValueLayout.JAVA_DOUBLE, k, a);
+            }
+        }
+    }
+
+    /** {@link #accumulate(MemorySegment, int, MemorySegment, MemorySegment, MemorySegment, long)} and the weighted sums k1·a, q1·a. */
+    private static void accumulate(MemorySegment row, int w, MemorySegment cnt, MemorySegment sum, MemorySegment max, long at,
+                                   MemorySegment ks, MemorySegment qs, long atW, double k1, double q1) {
+        accumulate(row, w, cnt, sum, max, at);
+        MemorySegment kk = ks.asSlice(atW, (long) w * Double.BYTES);
+        MemorySegment qq = qs.asSlice(atW, (long) w * Double.BYTES);
+        for (int k = 0; k < w; k++) {
+            double a = row.getAtIndex(ValueLayout.JAVA_FLOAT, k);
+            kk.setAtIndex(ValueLayout.JAVA_DOUBLE, k, kk.getAtIndex(ValueLayout.JAVA_DOUBLE, k) + k1 * a);
+            qq.setAtIndex(ValueLayout.JAVA_DOUBLE, k, qq.getAtIndex(ValueLayout.JAVA_DOUBLE, k) + q1 * a);
+        }
     }
 }
