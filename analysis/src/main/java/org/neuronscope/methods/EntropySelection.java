@@ -333,7 +333,7 @@ public final class EntropySelection {
         List<String> skipped = new ArrayList<>(all);
         skipped.removeAll(present);
         params.put("groups_without_tokens", String.join(",", skipped));
-        NeuronSet out = new NeuronSet(inner.method(), inner.hookPoint(), inner.layers(), inner.neurons(), params);
+        NeuronSet out = new NeuronSet(inner.method(), inner.module(), inner.hookPoint(), inner.layers(), inner.neurons(), params);
         for (String g : all) {
             out.ensureGroup(g);
             if (inner.hasGroup(g)) {
