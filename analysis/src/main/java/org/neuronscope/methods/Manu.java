@@ -338,7 +338,7 @@ public final class Manu {
         m.put("clamp", Double.toString(CLAMP));
         m.put("budget", Long.toString(p.budget((long) forget.layers() * forget.neurons())));
         m.put("cut", p.cut().name().toLowerCase(java.util.Locale.ROOT));
-        return new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), m);
+        return new NeuronSet("manu", forget.module(), forget.hookPoint(), forget.layers(), forget.neurons(), m);
     }
 
     /**
