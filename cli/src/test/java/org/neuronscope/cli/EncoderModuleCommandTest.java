@@ -52,6 +52,15 @@ class EncoderModuleCommandTest {
         assertEquals(0, select.code(), select.err());
         assertEquals(Module.VISION, NeuronSet.load(dir.resolve("set.json")).module());
 
+        // ablate applies a vision set at encode time (and its matched random set)
+        List<String> ablate = new ArrayList<>(List.of("ablate"));
+        ablate.addAll(common);
+        ablate.addAll(List.of("--dataset", data.toString(), "--set", dir.resolve("set.json").toString(), "--group-by", "label:domain",
+                "--max-tokens", "0", "--out", dir.resolve("ablate").toString()));
+        NeuronScopeCliTest.Run ab = NeuronScopeCliTest.cli(ablate.toArray(String[]::new));
+        assertEquals(0, ab.code(), ab.err());
+        assertTrue(Files.exists(dir.resolve("ablate").resolve("table.csv")), ab.out());
+
         // refused before any work: no label grouping, no projector, an unknown module
         List<String> bad = new ArrayList<>(List.of("stats", "--model", model.toString(), "--dataset", data.toString(), "--out",
                 dir.resolve("bad").toString(), "--module", "vision", "--group-by", "label:domain"));
