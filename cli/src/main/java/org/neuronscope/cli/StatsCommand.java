@@ -109,8 +109,11 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
         if (groups.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(), "no sample of " + dataset + " has the label '" + label + "'");
         }
-        Set<Statistic> what = statistics == null ? EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.SUM_SQ) : EnumSet.copyOf(statistics);
-        if (what.contains(Statistic.MAX) || what.contains(Statistic.MIN)) {
+        Set<Statistic> what = EnumSet.copyOf(statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : statistics);
+        if (statistics == null) {
+            what.remove(Statistic.MAX); // the default: everything the graph reduces (LAPE's and MANU's inputs)
+            what.remove(Statistic.MIN);
+        } else if (what.contains(Statistic.MAX) || what.contains(Statistic.MIN)) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--statistics: max and min are not collected for encoder modules");
         }
         try (Workbench wb = Workbench.open(model.setup(1))) {

@@ -42,6 +42,9 @@ public final class EncoderStatisticsCollector implements AutoCloseable {
         if (statistics == null || statistics.isEmpty()) {
             throw new IllegalArgumentException("choose at least one statistic");
         }
+        if (statistics.contains(Statistic.SUM) && statistics.contains(Statistic.WEIGHTED_SUM)) {
+            throw new IllegalArgumentException("SUM and WEIGHTED_SUM are the same sum in the graph; choose one");
+        }
         for (Statistic s : statistics) {
             if (s.isExtremum()) {
                 throw new IllegalArgumentException(s + " is not collected for encoders (sums and counts are)");
