@@ -79,7 +79,7 @@ public final class EncoderHooks implements AutoCloseable {
         if (projector.supportsAudio()) {
             out.add(Module.AUDIO);
         }
-        if (projector.shared(ctx -> neuronscope_h.mtmd_nh_layers(ctx, nativeModule(Module.PROJECTOR))) > 0) {
+        if (projector.exclusive("query the encoder hooks", ctx -> neuronscope_h.mtmd_nh_layers(ctx, nativeModule(Module.PROJECTOR))) > 0) {
             out.add(Module.PROJECTOR);
         }
         return out;
