@@ -5,3 +5,4 @@
 #include "llama-neuron-hooks.h"
 #include "mtmd.h"
 #include "mtmd-helper.h"
+#include "mtmd-neuron-hooks.h"

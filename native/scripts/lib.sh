@@ -94,11 +94,12 @@ apply_patch() {
 # Prints "<file under native/>\t<path in the llama.cpp tree>" for every source file, sorted.
 native_source_map() {
   local f
-  (cd "$native_dir" && find include src tests -type f 2>/dev/null | LC_ALL=C sort) | while IFS= read -r f; do
+  (cd "$native_dir" && find include src tests mtmd -type f 2>/dev/null | LC_ALL=C sort) | while IFS= read -r f; do
     case "$f" in
       include/*) printf '%s\t%s\n' "$f" "include/${f#include/}" ;;
       src/*)     printf '%s\t%s\n' "$f" "src/${f#src/}" ;;
       tests/*)   printf '%s\t%s\n' "$f" "tests/neuron-hooks/${f#tests/}" ;;
+      mtmd/*)    printf '%s\t%s\n' "$f" "tools/mtmd/${f#mtmd/}" ;;
     esac
   done
 }

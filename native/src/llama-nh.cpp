@@ -1,4 +1,5 @@
 #include "llama-nh.h"
+#include "llama-nh-reduce.h"
 
 #include "llama-context.h"
 #include "llama-impl.h"
@@ -1510,4 +1511,9 @@ int32_t llama_nh_clear(llama_context * ctx) {
 const char * llama_nh_last_error(const llama_context * ctx) {
     const llama_neuron_hooks * nh = ctx ? ctx->get_neuron_hooks_if_any() : nullptr;
     return nh ? nh->error_message() : "";
+}
+
+// the fused reduction for the encoder hooks (tools/mtmd/clip-nh.cpp), see llama-nh-reduce.h
+void llama_nh_fused_reduce_op(ggml_tensor * dst, int ith, int nth, void * userdata) {
+    nh_fused_reduce(dst, ith, nth, userdata);
 }

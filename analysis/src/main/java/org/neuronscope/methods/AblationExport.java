@@ -1,5 +1,6 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.Module;
 import org.neuronscope.UnsupportedArchitectureException;
 import org.neuronscope.gguf.GgufFile;
 import org.neuronscope.gguf.GgufWriter;
@@ -67,12 +68,24 @@ public final class AblationExport {
      * @throws UnsupportedArchitectureException    if a layer has no separate {@code ffn_up} (mixture of experts, fused gate+up)
      */
     public static Summary write(Path model, InterventionMask mask, Path out, Map<String, String> provenance) {
+        return write(model, Module.LANGUAGE, mask, out, provenance);
+    }
+
+    /**
+     * Writes {@code mask} over the neurons of one {@code module} into a copy of a model or of a
+     * multimodal projector (mmproj) that mtmd loads unchanged: LANGUAGE as {@link #write(Path,
+     * InterventionMask, Path, Map)}; VISION and AUDIO edit the encoder's blocks ({@code v.blk.L.ffn_up},
+     * {@code a.blk.L.ffn_up}, non-gated or gated alike, with their biases); PROJECTOR edits the
+     * projector's MLP ({@code mm.0}, then {@code mm.2}: Qwen2-VL's merger), one layer. MANU's encoder
+     * pruning is a deactivation: rows of fc1 zeroed together with their biases.
+     */
+    public static Summary write(Path model, Module module, InterventionMask mask, Path out, Map<String, String> provenance) {
         if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new IllegalArgumentException("the export writes a copy: model and output are both " + model);
         }
         try (GgufFile src = GgufFile.open(model)) {
             String arch = src.architecture();
-            int layers = src.getInt(arch + ".block_count");
+            int layers = layerCount(src, arch, module);
             if (mask.layers() != layers) {
                 throw new IllegalArgumentException("the neuron set has " + mask.layers() + " layers, " + model.getFileName() + " has " + layers);
             }
@@ -97,7 +110,7 @@ public final class AblationExport {
                     }
                 }
                 if (touched) {
-                    planLayer(src, arch, l, scale, rowFactors, columnFactors);
+                    planLayer(src, arch, l, blockPrefix(module, l), scale, rowFactors, columnFactors);
                 }
             }
             checkEncodable(src, rowFactors, true);
@@ -139,12 +152,44 @@ public final class AblationExport {
         }
     }
 
+    /** Layers of a module: the model's blocks, an encoder's blocks, or the projector's one MLP. */
+    private static int layerCount(GgufFile src, String arch, Module module) {
+        return switch (module) {
+            case LANGUAGE -> src.getInt(arch + ".block_count");
+            case VISION, AUDIO -> {
+                String key = "clip." + module.id() + ".block_count";
+                if (!src.containsKey(key)) {
+                    throw new UnsupportedArchitectureException("cannot export into the " + module.id() + " encoder: " + src.path().getFileName()
+                            + " has no " + key + " (not a projector with a " + module.id() + " encoder)");
+                }
+                yield src.getInt(key);
+            }
+            case PROJECTOR -> {
+                if (!src.containsTensor("mm.0.weight") || !src.containsTensor("mm.2.weight")) {
+                    throw new UnsupportedArchitectureException("cannot export into the projector of " + src.path().getFileName()
+                            + ": export edits a projector MLP of mm.0 and mm.2 (Qwen2-VL's merger); this one has none");
+                }
+                yield 1;
+            }
+        };
+    }
+
+    /** The tensors of a layer's FFN are {@code <prefix>up.weight} and so on ("ffn_" for blocks; "mm." for the projector, resolved in planLayer). */
+    private static String blockPrefix(Module module, int l) {
+        return switch (module) {
+            case LANGUAGE -> "blk." + l + ".";
+            case VISION -> "v.blk." + l + ".";
+            case AUDIO -> "a.blk." + l + ".";
+            case PROJECTOR -> "mm.";
+        };
+    }
+
     /** Decides, for one layer, which rows and columns of which tensors change by what factor. */
-    private static void planLayer(GgufFile src, String arch, int l, float[] scale,
+    private static void planLayer(GgufFile src, String arch, int l, String blk, float[] scale,
                                   Map<String, float[]> rowFactors, Map<String, float[]> columnFactors) {
-        String blk = "blk." + l + ".";
-        String up = blk + "ffn_up.weight";
-        String gate = blk + "ffn_gate.weight";
+        boolean mlp = blk.equals("mm.");
+        String up = mlp ? "mm.0.weight" : blk + "ffn_up.weight";
+        String gate = mlp ? null : blk + "ffn_gate.weight"; // the projector MLPs export edits are not gated
         if (!src.containsTensor(up)) {
             String why = src.containsTensor(blk + "ffn_up_exps.weight") ? "a mixture-of-experts FFN (ffn_up_exps)" : "no tensor " + up;
             throw new UnsupportedArchitectureException("cannot export into layer " + l + " of this " + arch + " model: it has " + why
@@ -152,7 +197,7 @@ public final class AblationExport {
         }
         int n = scale.length;
         long upRows = src.tensor(up).rows();
-        boolean gated = src.containsTensor(gate);
+        boolean gated = gate != null && src.containsTensor(gate);
         if (upRows != n || (gated && src.tensor(gate).rows() != n)) {
             String fused = !gated && upRows == 2L * n ? " (a fused gate+up tensor: not supported)" : "";
             throw new IllegalArgumentException("the neuron set has " + n + " neurons per layer, but " + up + " has " + upRows + " rows" + fused);
@@ -166,8 +211,8 @@ public final class AblationExport {
             }
             rowFactors.put(up, upF);
             rowFactors.put(gate, gateF);
-            putBias(src, blk + "ffn_up.bias", upF, n, columnFactors);
-            putBias(src, blk + "ffn_gate.bias", gateF, n, columnFactors);
+            putBias(src, up.replace(".weight", ".bias"), upF, n, columnFactors);
+            putBias(src, gate.replace(".weight", ".bias"), gateF, n, columnFactors);
         } else {
             float[] upF = ones(n);
             float[] downF = ones(n);
@@ -181,9 +226,9 @@ public final class AblationExport {
                 }
             }
             rowFactors.put(up, upF);
-            putBias(src, blk + "ffn_up.bias", upF, n, columnFactors);
+            putBias(src, up.replace(".weight", ".bias"), upF, n, columnFactors);
             if (scalesDown) {
-                String down = blk + "ffn_down.weight";
+                String down = mlp ? "mm.2.weight" : blk + "ffn_down.weight";
                 if (!src.containsTensor(down) || src.tensor(down).rowLength() != n) {
                     throw new UnsupportedArchitectureException("cannot scale layer " + l + "'s neurons of this " + arch
                             + " model: no ffn_down of row length " + n);

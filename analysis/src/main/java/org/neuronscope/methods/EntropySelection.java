@@ -333,7 +333,7 @@ public final class EntropySelection {
         List<String> skipped = new ArrayList<>(all);
         skipped.removeAll(present);
         params.put("groups_without_tokens", String.join(",", skipped));
-        NeuronSet out = new NeuronSet(inner.method(), inner.hookPoint(), inner.layers(), inner.neurons(), params);
+        NeuronSet out = new NeuronSet(inner.method(), inner.module(), inner.hookPoint(), inner.layers(), inner.neurons(), params);
         for (String g : all) {
             out.ensureGroup(g);
             if (inner.hasGroup(g)) {
@@ -472,7 +472,7 @@ public final class EntropySelection {
             p.put("filter_threshold", Double.toString(tau));
             p.put("assign_threshold", Double.toString(tauAssign));
             p.put("budget", Integer.toString(budget));
-            NeuronSet set = new NeuronSet("lape", stats.hookPoint(), layers, neurons, p);
+            NeuronSet set = new NeuronSet("lape", stats.module(), stats.hookPoint(), layers, neurons, p);
             List<String> names = stats.groups();
             names.forEach(set::ensureGroup);
             // by slot, which is neuron order (passes store candidates in index order): the set needs no sorting

@@ -338,7 +338,7 @@ public final class Manu {
         m.put("clamp", Double.toString(CLAMP));
         m.put("budget", Long.toString(p.budget((long) forget.layers() * forget.neurons())));
         m.put("cut", p.cut().name().toLowerCase(java.util.Locale.ROOT));
-        return new NeuronSet("manu", forget.hookPoint(), forget.layers(), forget.neurons(), m);
+        return new NeuronSet("manu", forget.module(), forget.hookPoint(), forget.layers(), forget.neurons(), m);
     }
 
     /**
@@ -349,5 +349,16 @@ public final class Manu {
     public static void prune(Path model, NeuronSet set, String group, Path out) {
         AblationExport.write(model, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
                 Map.of("method", set.method(), "groups", group, "mode", "deactivate"));
+    }
+
+    /**
+     * Prunes encoder units permanently, as MANU prunes the vision encoder's fc1: writes a copy of a
+     * multimodal projector (mmproj) in which {@code group}'s neurons of {@code module} (vision, audio
+     * or projector) are zero: their rows of fc1 ({@code ffn_up}, {@code mm.0}) and their biases. mtmd
+     * loads the copy unchanged, and it encodes as the in-graph deactivation does ({@code EncoderHooks}).
+     */
+    public static void prune(Path mmproj, org.neuronscope.Module module, NeuronSet set, String group, Path out) {
+        AblationExport.write(mmproj, module, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
+                Map.of("method", set.method(), "groups", group, "mode", "deactivate", "module", module.id()));
     }
 }

@@ -51,6 +51,7 @@ public final class NeuronSet {
     }
 
     private final String method;
+    private final org.neuronscope.Module module;
     private final HookPoint hookPoint;
     private final int layers;
     private final int neurons;
@@ -112,6 +113,15 @@ public final class NeuronSet {
     }
 
     public NeuronSet(String method, HookPoint hookPoint, int layers, int neurons, Map<String, String> params) {
+        this(method, org.neuronscope.Module.LANGUAGE, hookPoint, layers, neurons, params);
+    }
+
+    /** A set of neurons of {@code module} (an encoder's, the projector's, or the language model's) at {@code hookPoint}. */
+    public NeuronSet(String method, org.neuronscope.Module module, HookPoint hookPoint, int layers, int neurons, Map<String, String> params) {
+        if (module == null) {
+            throw new IllegalArgumentException("module must not be null");
+        }
+        this.module = module;
         if (layers <= 0 || neurons <= 0) {
             throw new IllegalArgumentException("a neuron set needs layers and neurons > 0, got " + layers + " x " + neurons);
         }
@@ -183,6 +193,16 @@ public final class NeuronSet {
 
     public String method() {
         return method;
+    }
+
+    /** The module whose neurons these are (LANGUAGE for sets of the language model). */
+    public org.neuronscope.Module module() {
+        return module;
+    }
+
+    /** The hook point with its module: {@code vision.ffn.act}, or {@code ffn.act} for the language model. */
+    public String qualifiedPoint() {
+        return module.pointName(hookPoint);
     }
 
     public HookPoint hookPoint() {
@@ -321,6 +341,9 @@ public final class NeuronSet {
         root.put("format", FORMAT);
         root.put("method", method);
         root.put("hook_point", hookPoint.id());
+        if (module != org.neuronscope.Module.LANGUAGE) {
+            root.put("module", module.id()); // absent: the language model (files before encoder sets)
+        }
         root.put("layers", layers);
         root.put("neurons", neurons);
         ObjectNode p = root.putObject("params");
@@ -383,7 +406,13 @@ public final class NeuronSet {
         int neurons = org.neuronscope.JsonFields.integer(root, "neurons", 1, 1 << 24, file);
         Map<String, String> params = new LinkedHashMap<>();
         root.path("params").fields().forEachRemaining(e -> params.put(e.getKey(), e.getValue().asText()));
-        NeuronSet set = new NeuronSet(root.path("method").asText(), hookPointOf(root.path("hook_point").asText()), layers, neurons, params);
+        org.neuronscope.Module module;
+        try {
+            module = root.has("module") ? org.neuronscope.Module.parse(root.path("module").asText()) : org.neuronscope.Module.LANGUAGE;
+        } catch (IllegalArgumentException e) {
+            throw new FormatException(file + ": " + e.getMessage());
+        }
+        NeuronSet set = new NeuronSet(root.path("method").asText(), module, hookPointOf(root.path("hook_point").asText()), layers, neurons, params);
         root.path("groups").fields().forEachRemaining(g -> {
             set.ensureGroup(g.getKey());
             g.getValue().fields().forEachRemaining(l -> {
@@ -429,7 +458,7 @@ public final class NeuronSet {
 
     @Override
     public String toString() {
-        StringBuilder b = new StringBuilder("NeuronSet[" + method + ", " + hookPoint + ", " + layers + " x " + neurons);
+        StringBuilder b = new StringBuilder("NeuronSet[" + method + ", " + qualifiedPoint() + ", " + layers + " x " + neurons);
         groups.forEach((name, g) -> b.append(", ").append(name).append('=').append(g.size));
         return b.append(']').toString();
     }

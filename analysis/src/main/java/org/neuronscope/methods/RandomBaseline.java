@@ -39,7 +39,7 @@ public final class RandomBaseline {
      */
     public static NeuronSet matching(NeuronSet set, long seed, boolean preserveLayerDistribution) {
         SplittableRandom rng = new SplittableRandom(seed);
-        NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
+        NeuronSet out = new NeuronSet("random", set.module(), set.hookPoint(), set.layers(), set.neurons(), Map.of(
                 "matching", set.method(), "seed", Long.toString(seed), "same_layers", Boolean.toString(preserveLayerDistribution)));
         for (String group : set.groupNames()) {
             draw(rng, set, group, preserveLayerDistribution, out);
@@ -83,7 +83,7 @@ public final class RandomBaseline {
      */
     public static NeuronSet matching(NeuronSet set, String group, long seed, boolean sameLayers) {
         SplittableRandom rng = new SplittableRandom(seed);
-        NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
+        NeuronSet out = new NeuronSet("random", set.module(), set.hookPoint(), set.layers(), set.neurons(), Map.of(
                 "matching", set.method() + ":" + group, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
         draw(rng, set, group, sameLayers, out);
         return out;
@@ -101,7 +101,7 @@ public final class RandomBaseline {
         }
         java.util.BitSet union = set.union(groups);
         String name = String.join("+", groups);
-        NeuronSet out = new NeuronSet("random", set.hookPoint(), set.layers(), set.neurons(), Map.of(
+        NeuronSet out = new NeuronSet("random", set.module(), set.hookPoint(), set.layers(), set.neurons(), Map.of(
                 "matching", set.method() + ":" + name, "seed", Long.toString(seed), "same_layers", Boolean.toString(sameLayers)));
         int[] perLayer = new int[set.layers()];
         for (int l = 0; l < perLayer.length; l++) {

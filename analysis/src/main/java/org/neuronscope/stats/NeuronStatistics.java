@@ -43,6 +43,8 @@ public final class NeuronStatistics implements AutoCloseable {
     public static final String FORMAT = "neuronscope-statistics/1";
     /** The metadata key of the model's name. */
     public static final String MODEL = "model";
+    /** The metadata key of the module (vision, audio, projector); absent: the language model. */
+    public static final String MODULE = "module";
 
     private final Arena arena = Arena.ofShared();
     private final HookPoint hookPoint;
@@ -218,6 +220,22 @@ public final class NeuronStatistics implements AutoCloseable {
         return this;
     }
 
+    /** The module whose neurons these are ({@value #MODULE} in the metadata; the language model when absent). */
+    public org.neuronscope.Module module() {
+        String m = metadata.get(MODULE);
+        return m == null ? org.neuronscope.Module.LANGUAGE : org.neuronscope.Module.parse(m);
+    }
+
+    /** Records the module (statistics of an encoder or the projector); copies and files keep it. */
+    public NeuronStatistics setModule(org.neuronscope.Module module) {
+        if (module == org.neuronscope.Module.LANGUAGE) {
+            metadata.remove(MODULE);
+        } else {
+            metadata.put(MODULE, module.id());
+        }
+        return this;
+    }
+
     /** The threshold a counting statistic used: COUNT's (x > t) or COUNT_ABS's (|x| > t). */
     public float threshold(Statistic s) {
         return switch (s) {
@@ -301,7 +319,8 @@ public final class NeuronStatistics implements AutoCloseable {
     public void merge(NeuronStatistics other) {
         checkOpen();
         other.checkOpen();
-        String why = hookPoint != other.hookPoint ? "hook point " + hookPoint + " vs " + other.hookPoint
+        String why = module() != other.module() ? "module " + module() + " vs " + other.module()
+                : hookPoint != other.hookPoint ? "hook point " + hookPoint + " vs " + other.hookPoint
                 : layers != other.layers || neurons != other.neurons ? "shape " + layers + " x " + neurons + " vs " + other.layers + " x " + other.neurons
                 : !groups.equals(other.groups) ? "groups " + groups + " vs " + other.groups
                 : !values.keySet().equals(other.values.keySet()) ? "statistics " + values.keySet() + " vs " + other.values.keySet()

@@ -31,6 +31,28 @@ class NeuronSetTest {
     }
 
     @Test
+    void encoderSetsNameTheirModuleAndKeepItThroughFilesAndBaselines(@TempDir Path dir) throws Exception {
+        NeuronSet v = new NeuronSet("manu", org.neuronscope.Module.VISION, HookPoint.FFN_ACT, 2, 64, Map.of());
+        v.add("forget", 0, 5, 1.0).add("forget", 1, 7, 0.5);
+        assertEquals("vision.ffn.act", v.qualifiedPoint());
+        Path f = dir.resolve("v.json");
+        v.save(f);
+        assertEquals("vision", new ObjectMapper().readTree(f.toFile()).path("module").asText());
+        NeuronSet back = NeuronSet.load(f);
+        assertEquals(org.neuronscope.Module.VISION, back.module());
+        assertEquals(v.describe("forget"), back.describe("forget"));
+        assertEquals(org.neuronscope.Module.VISION, RandomBaseline.matching(back, 3L, true).module());
+        // language sets are written as before (no "module" key) and read back as the language model's
+        Path g = dir.resolve("l.json");
+        example().save(g);
+        assertTrue(new ObjectMapper().readTree(g.toFile()).path("module").isMissingNode());
+        assertEquals(org.neuronscope.Module.LANGUAGE, NeuronSet.load(g).module());
+        assertEquals(org.neuronscope.Module.AUDIO, org.neuronscope.Module.moduleOf("audio.ffn.pre"));
+        assertEquals(HookPoint.FFN_PRE, org.neuronscope.Module.pointOf("audio.ffn.pre"));
+        assertEquals(org.neuronscope.Module.LANGUAGE, org.neuronscope.Module.moduleOf("ffn.act"));
+    }
+
+    @Test
     void addAllByFlatIndexEqualsAddingOneByOne() {
         NeuronSet bulk = new NeuronSet("lape", HookPoint.FFN_ACT, 3, 10, Map.of());
         bulk.addAll("en", new int[] {21, 3, 1}, new double[] {0.25, 0.5, 0.75}); // (2,1), (0,3), (0,1): out of order

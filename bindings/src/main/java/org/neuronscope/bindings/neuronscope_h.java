@@ -10598,6 +10598,741 @@ public class neuronscope_h extends neuronscope_h$shared {
            throw new AssertionError("should not reach here", ex$);
         }
     }
+    private static class mtmd_nh_layers {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_layers");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_layers(struct mtmd_context *ctx, int32_t module)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_layers$descriptor() {
+        return mtmd_nh_layers.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_layers(struct mtmd_context *ctx, int32_t module)
+     * }
+     */
+    public static MethodHandle mtmd_nh_layers$handle() {
+        return mtmd_nh_layers.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_layers(struct mtmd_context *ctx, int32_t module)
+     * }
+     */
+    public static MemorySegment mtmd_nh_layers$address() {
+        return mtmd_nh_layers.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_layers(struct mtmd_context *ctx, int32_t module)
+     * }
+     */
+    public static int mtmd_nh_layers(MemorySegment ctx, int module) {
+        var mh$ = mtmd_nh_layers.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_layers", ctx, module);
+            }
+            return (int)mh$.invokeExact(ctx, module);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_width {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_LONG,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_width");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int64_t mtmd_nh_width(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_width$descriptor() {
+        return mtmd_nh_width.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int64_t mtmd_nh_width(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer)
+     * }
+     */
+    public static MethodHandle mtmd_nh_width$handle() {
+        return mtmd_nh_width.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int64_t mtmd_nh_width(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer)
+     * }
+     */
+    public static MemorySegment mtmd_nh_width$address() {
+        return mtmd_nh_width.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int64_t mtmd_nh_width(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer)
+     * }
+     */
+    public static long mtmd_nh_width(MemorySegment ctx, int module, int point, int layer) {
+        var mh$ = mtmd_nh_width.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_width", ctx, module, point, layer);
+            }
+            return (long)mh$.invokeExact(ctx, module, point, layer);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_columns {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_columns");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_columns(struct mtmd_context *ctx, int32_t n_columns)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_columns$descriptor() {
+        return mtmd_nh_set_columns.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_columns(struct mtmd_context *ctx, int32_t n_columns)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_columns$handle() {
+        return mtmd_nh_set_columns.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_columns(struct mtmd_context *ctx, int32_t n_columns)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_columns$address() {
+        return mtmd_nh_set_columns.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_columns(struct mtmd_context *ctx, int32_t n_columns)
+     * }
+     */
+    public static int mtmd_nh_set_columns(MemorySegment ctx, int n_columns) {
+        var mh$ = mtmd_nh_set_columns.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_columns", ctx, n_columns);
+            }
+            return (int)mh$.invokeExact(ctx, n_columns);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_group_weights {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_group_weights");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_group_weights(struct mtmd_context *ctx, const float *weights)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_group_weights$descriptor() {
+        return mtmd_nh_set_group_weights.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_group_weights(struct mtmd_context *ctx, const float *weights)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_group_weights$handle() {
+        return mtmd_nh_set_group_weights.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_group_weights(struct mtmd_context *ctx, const float *weights)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_group_weights$address() {
+        return mtmd_nh_set_group_weights.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_group_weights(struct mtmd_context *ctx, const float *weights)
+     * }
+     */
+    public static int mtmd_nh_set_group_weights(MemorySegment ctx, MemorySegment weights) {
+        var mh$ = mtmd_nh_set_group_weights.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_group_weights", ctx, weights);
+            }
+            return (int)mh$.invokeExact(ctx, weights);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_row_weights {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_LONG
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_row_weights");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_row_weights(struct mtmd_context *ctx, int32_t module, const float *weights, int64_t n_rows)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_row_weights$descriptor() {
+        return mtmd_nh_set_row_weights.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_row_weights(struct mtmd_context *ctx, int32_t module, const float *weights, int64_t n_rows)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_row_weights$handle() {
+        return mtmd_nh_set_row_weights.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_row_weights(struct mtmd_context *ctx, int32_t module, const float *weights, int64_t n_rows)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_row_weights$address() {
+        return mtmd_nh_set_row_weights.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_row_weights(struct mtmd_context *ctx, int32_t module, const float *weights, int64_t n_rows)
+     * }
+     */
+    public static int mtmd_nh_set_row_weights(MemorySegment ctx, int module, MemorySegment weights, long n_rows) {
+        var mh$ = mtmd_nh_set_row_weights.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_row_weights", ctx, module, weights, n_rows);
+            }
+            return (int)mh$.invokeExact(ctx, module, weights, n_rows);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_reduce {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_LONG,
+            neuronscope_h.C_FLOAT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_reduce");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_reduce(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t stat, double *acc, int64_t acc_len, float threshold)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_reduce$descriptor() {
+        return mtmd_nh_set_reduce.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_reduce(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t stat, double *acc, int64_t acc_len, float threshold)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_reduce$handle() {
+        return mtmd_nh_set_reduce.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_reduce(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t stat, double *acc, int64_t acc_len, float threshold)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_reduce$address() {
+        return mtmd_nh_set_reduce.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_reduce(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t stat, double *acc, int64_t acc_len, float threshold)
+     * }
+     */
+    public static int mtmd_nh_set_reduce(MemorySegment ctx, int module, int point, int stat, MemorySegment acc, long acc_len, float threshold) {
+        var mh$ = mtmd_nh_set_reduce.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_reduce", ctx, module, point, stat, acc, acc_len, threshold);
+            }
+            return (int)mh$.invokeExact(ctx, module, point, stat, acc, acc_len, threshold);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_intervention {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_intervention");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_intervention(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, const float *scale, const float *shift)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_intervention$descriptor() {
+        return mtmd_nh_set_intervention.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_intervention(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, const float *scale, const float *shift)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_intervention$handle() {
+        return mtmd_nh_set_intervention.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_intervention(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, const float *scale, const float *shift)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_intervention$address() {
+        return mtmd_nh_set_intervention.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_intervention(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, const float *scale, const float *shift)
+     * }
+     */
+    public static int mtmd_nh_set_intervention(MemorySegment ctx, int module, int point, int layer, MemorySegment scale, MemorySegment shift) {
+        var mh$ = mtmd_nh_set_intervention.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_intervention", ctx, module, point, layer, scale, shift);
+            }
+            return (int)mh$.invokeExact(ctx, module, point, layer, scale, shift);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_tap {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_tap");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_tap$descriptor() {
+        return mtmd_nh_set_tap.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_tap$handle() {
+        return mtmd_nh_set_tap.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_tap$address() {
+        return mtmd_nh_set_tap.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap(struct mtmd_context *ctx, int32_t module, int32_t point, int32_t layer, _Bool enabled)
+     * }
+     */
+    public static int mtmd_nh_set_tap(MemorySegment ctx, int module, int point, int layer, boolean enabled) {
+        var mh$ = mtmd_nh_set_tap.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_tap", ctx, module, point, layer, enabled);
+            }
+            return (int)mh$.invokeExact(ctx, module, point, layer, enabled);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_tap_callback {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_tap_callback");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap_callback(struct mtmd_context *ctx, mtmd_nh_tap_callback callback, void *user_data)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_tap_callback$descriptor() {
+        return mtmd_nh_set_tap_callback.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap_callback(struct mtmd_context *ctx, mtmd_nh_tap_callback callback, void *user_data)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_tap_callback$handle() {
+        return mtmd_nh_set_tap_callback.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap_callback(struct mtmd_context *ctx, mtmd_nh_tap_callback callback, void *user_data)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_tap_callback$address() {
+        return mtmd_nh_set_tap_callback.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_tap_callback(struct mtmd_context *ctx, mtmd_nh_tap_callback callback, void *user_data)
+     * }
+     */
+    public static int mtmd_nh_set_tap_callback(MemorySegment ctx, MemorySegment callback, MemorySegment user_data) {
+        var mh$ = mtmd_nh_set_tap_callback.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_tap_callback", ctx, callback, user_data);
+            }
+            return (int)mh$.invokeExact(ctx, callback, user_data);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_set_portable_reductions {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_BOOL
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_set_portable_reductions");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_portable_reductions(struct mtmd_context *ctx, _Bool portable)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_set_portable_reductions$descriptor() {
+        return mtmd_nh_set_portable_reductions.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_portable_reductions(struct mtmd_context *ctx, _Bool portable)
+     * }
+     */
+    public static MethodHandle mtmd_nh_set_portable_reductions$handle() {
+        return mtmd_nh_set_portable_reductions.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_portable_reductions(struct mtmd_context *ctx, _Bool portable)
+     * }
+     */
+    public static MemorySegment mtmd_nh_set_portable_reductions$address() {
+        return mtmd_nh_set_portable_reductions.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_set_portable_reductions(struct mtmd_context *ctx, _Bool portable)
+     * }
+     */
+    public static int mtmd_nh_set_portable_reductions(MemorySegment ctx, boolean portable) {
+        var mh$ = mtmd_nh_set_portable_reductions.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_set_portable_reductions", ctx, portable);
+            }
+            return (int)mh$.invokeExact(ctx, portable);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_clear {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_clear");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_clear(struct mtmd_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_clear$descriptor() {
+        return mtmd_nh_clear.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_clear(struct mtmd_context *ctx)
+     * }
+     */
+    public static MethodHandle mtmd_nh_clear$handle() {
+        return mtmd_nh_clear.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_clear(struct mtmd_context *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_nh_clear$address() {
+        return mtmd_nh_clear.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t mtmd_nh_clear(struct mtmd_context *ctx)
+     * }
+     */
+    public static int mtmd_nh_clear(MemorySegment ctx) {
+        var mh$ = mtmd_nh_clear.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_clear", ctx);
+            }
+            return (int)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+    private static class mtmd_nh_last_error {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("mtmd_nh_last_error");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * const char *mtmd_nh_last_error(struct mtmd_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor mtmd_nh_last_error$descriptor() {
+        return mtmd_nh_last_error.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * const char *mtmd_nh_last_error(struct mtmd_context *ctx)
+     * }
+     */
+    public static MethodHandle mtmd_nh_last_error$handle() {
+        return mtmd_nh_last_error.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * const char *mtmd_nh_last_error(struct mtmd_context *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_nh_last_error$address() {
+        return mtmd_nh_last_error.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * const char *mtmd_nh_last_error(struct mtmd_context *ctx)
+     * }
+     */
+    public static MemorySegment mtmd_nh_last_error(MemorySegment ctx) {
+        var mh$ = mtmd_nh_last_error.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("mtmd_nh_last_error", ctx);
+            }
+            return (MemorySegment)mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
     private static final int LLAMA_DEFAULT_SEED = (int)4294967295L;
     /**
      * {@snippet lang=c :

@@ -51,10 +51,24 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             + "modality groups every entry by its modality)")
     TokenPolicy tokens;
 
+    @Option(names = "--module", defaultValue = "language", description = "whose neurons: language, or an encoder module of the "
+            + "projector (vision, audio, projector: its MLP); encoder modules need --mmproj and --group-by label:<name>, and every "
+            + "row (patch, audio frame, projector token) of a sample's media counts for its label (default: ${DEFAULT-VALUE})")
+    String module;
+
     @Override
     public Integer call() {
         CliSupport.checkWritableDirectory(out, "--out");
         Dataset data = Dataset.load(dataset);
+        org.neuronscope.Module mod;
+        try {
+            mod = org.neuronscope.Module.parse(module);
+        } catch (IllegalArgumentException e) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--module: " + e.getMessage());
+        }
+        if (mod.isEncoder()) {
+            return encoderStatistics(data, mod);
+        }
         boolean byLabel = CliSupport.labelName(groupBy) != null;
         if (tokens != null && !byLabel) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens applies to --group-by label:<name>; "
@@ -74,6 +88,70 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             spec.commandLine().getOut().println("statistics of " + data.size() + " samples, tokens per group: "
                     + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));
             spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(out));
+        }
+        return 0;
+    }
+
+    /** Statistics of an encoder module's neurons, one group per label value (no checkpoint: encodes are short). */
+    private int encoderStatistics(Dataset data, org.neuronscope.Module mod) {
+        String label = CliSupport.labelName(groupBy);
+        if (label == null) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--module " + mod.id() + " needs --group-by label:<name>: "
+                    + "an encoder sees media items, each of which counts for its sample's label");
+        }
+        if (tokens != null || parallel != 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--tokens and --parallel apply to the language model only");
+        }
+        if (!java.util.Arrays.asList(org.neuronscope.Module.encoderPoints()).contains(hook)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--hook " + hook + ": encoders have ffn.pre, ffn.act and ffn.post");
+        }
+        List<String> groups = data.samples().stream().map(x -> x.label(label)).filter(java.util.Objects::nonNull).distinct().sorted().toList();
+        if (groups.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "no sample of " + dataset + " has the label '" + label + "'");
+        }
+        Set<Statistic> what = EnumSet.copyOf(statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : statistics);
+        if (statistics == null) {
+            what.remove(Statistic.MAX); // the default: everything the graph reduces (LAPE's and MANU's inputs)
+            what.remove(Statistic.MIN);
+        } else if (what.contains(Statistic.MAX) || what.contains(Statistic.MIN)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--statistics: max and min are not collected for encoder modules");
+        }
+        try (Workbench wb = Workbench.open(model.setup(1))) {
+            if (wb.projector() == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "--module " + mod.id() + " needs --mmproj (the projector whose encoder it hooks)");
+            }
+            int items = 0;
+            try (org.neuronscope.media.EncoderStatisticsCollector c = new org.neuronscope.media.EncoderStatisticsCollector(wb.projector(), mod, hook,
+                    groups, what, 0f, org.neuronscope.methods.Manu.FREQ_THRESHOLD)) {
+                for (org.neuronscope.eval.Sample x : data.samples()) {
+                    String g = x.label(label);
+                    if (g == null) {
+                        continue;
+                    }
+                    List<org.neuronscope.media.Media> media = new java.util.ArrayList<>();
+                    if (mod != org.neuronscope.Module.AUDIO) {
+                        x.images().forEach(f -> media.add(org.neuronscope.media.Media.image(f)));
+                    }
+                    if (mod != org.neuronscope.Module.VISION) {
+                        x.audio().forEach(f -> media.add(org.neuronscope.media.Media.audio(f)));
+                    }
+                    for (org.neuronscope.media.Media m : media) {
+                        c.add(m, g);
+                        items++;
+                    }
+                }
+                if (items == 0) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "no sample of " + dataset + " has media for the " + mod.id() + " module");
+                }
+                try (NeuronStatistics s = c.statistics()) {
+                    s.save(StatsExperiment.statisticsDir(out));
+                    spec.commandLine().getOut().println("statistics of " + mod.pointName(hook) + " over " + items + " media items, rows per group: "
+                            + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));
+                    spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(out));
+                }
+            }
+        } catch (java.io.IOException e) {
+            throw new java.io.UncheckedIOException("could not write the statistics to " + out, e);
         }
         return 0;
     }

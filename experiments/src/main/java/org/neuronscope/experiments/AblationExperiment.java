@@ -94,6 +94,10 @@ public final class AblationExperiment {
             if (set == null) {
                 continue;
             }
+            if (set.module().isEncoder()) {
+                checkEncoder(wb, c);
+                continue;
+            }
             if (set.layers() != hooks.layers()) {
                 throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the model "
                         + hooks.layers() + " (a set selected on another model?)");
@@ -111,6 +115,45 @@ public final class AblationExperiment {
             if (groupOf.apply(s) == null) {
                 throw new IllegalArgumentException("sample " + s.id() + " of " + data.name() + " has no group (a label it lacks?)");
             }
+        }
+    }
+
+    /** A condition on an encoder module's set: the projector has that module, and the set fits its layers and widths. */
+    private static void checkEncoder(Workbench wb, Condition c) {
+        NeuronSet set = c.set();
+        if (wb.projector() == null) {
+            throw new IllegalArgumentException("condition '" + c.name() + "': the set holds " + set.qualifiedPoint()
+                    + " neurons, an encoder's; ablating them needs the projector (--mmproj)");
+        }
+        try (org.neuronscope.media.EncoderHooks h = wb.projector().openHooks(1)) {
+            int layers = h.layers(set.module());
+            if (set.layers() != layers) {
+                throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the "
+                        + set.module() + " module " + layers + " (a set selected on another projector?)");
+            }
+            for (int l = 0; l < layers; l++) {
+                int width = h.width(set.module(), set.hookPoint(), l);
+                if (width != set.neurons()) {
+                    throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.neurons() + " neurons per layer, "
+                            + set.qualifiedPoint() + " of layer " + l + " has " + width + " (a set selected on another projector?)");
+                }
+            }
+        }
+        c.mask(); // names groups the set lacks
+    }
+
+    /** The encoder hooks that apply a condition on an encoder module's set at encode time (null for the language model's). */
+    private static org.neuronscope.media.EncoderHooks encoderHooks(Workbench wb, Condition c) {
+        if (c.set() == null || !c.set().module().isEncoder()) {
+            return null;
+        }
+        org.neuronscope.media.EncoderHooks h = wb.projector().openHooks(1);
+        try {
+            h.apply(c.set().module(), c.mask(), c.set().hookPoint());
+            return h;
+        } catch (RuntimeException e) {
+            h.close();
+            throw e;
         }
     }
 
@@ -173,8 +216,10 @@ public final class AblationExperiment {
                 float[][] baseline = null;
                 for (int ci = 0; ci < nc; ci++) {
                     Condition c = all.get(ci);
-                    try (HookScope scope = wb.hooks().openScope()) {
-                        if (masks.get(ci) != null) {
+                    // an encoder set is applied at encode time by the projector's hooks, a language set in the graph
+                    try (HookScope scope = wb.hooks().openScope();
+                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c)) {
+                        if (masks.get(ci) != null && encoder == null) {
                             scope.apply(masks.get(ci), c.set().hookPoint());
                         }
                         float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));

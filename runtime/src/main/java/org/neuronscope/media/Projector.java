@@ -41,6 +41,7 @@ public final class Projector implements AutoCloseable {
     private final boolean videoFiles;
     private final int embeddingSize;
     private final NativeHandle handle;
+    private volatile EncoderHooks hooks; // the open encoder hooks, or null
 
     private Projector(Model model, Path path, MemorySegment ctx) {
         this.model = model;
@@ -199,7 +200,11 @@ public final class Projector implements AutoCloseable {
         exclusive("encode a media chunk", c -> {
             int rc = neuronscope_h.mtmd_encode_chunk(c, chunk);
             if (rc != 0) {
-                throw new NeuronScopeException("mtmd failed to encode a media chunk (" + rc + "): " + LlamaRuntime.lastNativeError());
+                EncoderHooks h = hooks;
+                Throwable tap = h == null ? null : h.takeTapFailure();
+                String hookError = h == null ? "" : h.lastError();
+                throw new NeuronScopeException("mtmd failed to encode a media chunk (" + rc + "): "
+                        + (hookError.isEmpty() ? LlamaRuntime.lastNativeError() : "encoder hooks: " + hookError), tap);
             }
             long bytes = (long) nTokens * embeddingSize * Float.BYTES;
             MemorySegment embd = neuronscope_h.mtmd_get_output_embd(c);
@@ -224,11 +229,71 @@ public final class Projector implements AutoCloseable {
         return handle.isOpen();
     }
 
+    /**
+     * Opens hooks in this projector's encoder graphs with {@code columns} weight columns (groups)
+     * for their reductions: see {@link EncoderHooks}. One at a time: close the last one first.
+     */
+    public synchronized EncoderHooks openHooks(int columns) {
+        if (!isOpen()) {
+            throw new IllegalStateException("the projector " + path.getFileName() + " is closed");
+        }
+        if (columns <= 0 || columns > 4096) {
+            throw new IllegalArgumentException("columns must be in [1, 4096], got " + columns);
+        }
+        if (hooks != null) {
+            throw new IllegalStateException("the projector " + path.getFileName() + " has open encoder hooks; close them first");
+        }
+        EncoderHooks h = new EncoderHooks(this, columns);
+        hooks = h;
+        return h;
+    }
+
+    synchronized void hooksClosed(EncoderHooks h) {
+        if (hooks == h) {
+            hooks = null;
+        }
+    }
+
+    /**
+     * The embeddings the language model receives for one media item: every media chunk of it encoded
+     * in order, concatenated (tokens × {@link #embeddingSize()} floats, row-major). Runs the encoder
+     * hooks, if any are open.
+     */
+    public float[] encode(Media media) {
+        if (media == null) {
+            throw new IllegalArgumentException("media must not be null");
+        }
+        checkSupports(media);
+        try (Prompt p = new MultimodalPrompts(this, PromptFormat.raw()).prepare(marker(), java.util.List.of(media), false)) {
+            java.util.List<float[]> parts = new java.util.ArrayList<>();
+            int total = 0;
+            for (Segment s : ((SegmentedPrompt) p).segments()) {
+                if (s instanceof MediaSegment m) {
+                    float[] e = m.encode();
+                    parts.add(e);
+                    total += e.length;
+                }
+            }
+            float[] out = new float[total];
+            int at = 0;
+            for (float[] e : parts) {
+                System.arraycopy(e, 0, out, at, e.length);
+                at += e.length;
+            }
+            return out;
+        }
+    }
+
     /** Frees the mtmd context (after an encode in flight); also done by the model's close. Idempotent. */
     @Override
     public void close() {
         if (handle.isOpen()) {
             handle.close(); // waits for an encode in flight
+            EncoderHooks h = hooks;
+            if (h != null) {
+                h.release(); // after the context that read its memory is gone
+                hooks = null;
+            }
             model.removeDependent(this);
         }
     }
