@@ -3,7 +3,8 @@
 // Neuron hooks (NeuronScope): observe and change FFN neurons and the residual stream inside
 // llama.cpp's compute graph, on the backend that runs each layer.
 //
-// (Messages name the points as the Java library does: ffn.pre, ffn.act, ffn.post, resid.post, attn.probs.)
+// (Messages name the points as the Java library does: ffn.pre, ffn.act, ffn.post, resid.post, attn.probs,
+// ffn.up, ffn.down.)
 // Hook points, in every layer built by llama.cpp's dense build_ffn (llama, qwen2, qwen2vl, qwen3,
 // gemma3, mistral, ...):
 //   FFN_GATE   the gate pre-activation gate·x                        [n_ff]   (gated FFNs only)
@@ -13,6 +14,9 @@
 //   ATTN_PROBS the layer's attention probabilities averaged over heads [n_kv] per query token:
 //              row i, column j = attention query token i pays to KV-cache cell j (taps only; needs
 //              flash attention off; with a cleared cache and one sequence, cell j is position j)
+//   FFN_UP     the up projection's output up·x (+ its bias)           [n_ff]   (Hugging Face: up_proj's output)
+//   FFN_DOWN   the down projection's output, the FFN's output          [n_embd] (Hugging Face: down_proj's output)
+//              (FFN_UP and FFN_DOWN: reduce and tap only; MANU scores these units)
 //
 // Three things a hook can do:
 //   reduce     per-neuron sums over tokens, weighted by per-token columns (one-hot columns = token
@@ -49,6 +53,8 @@ enum llama_nh_point {
     LLAMA_NH_FFN_OUT    = 2,
     LLAMA_NH_RESID_POST = 3,
     LLAMA_NH_ATTN_PROBS = 4,
+    LLAMA_NH_FFN_UP     = 5,
+    LLAMA_NH_FFN_DOWN   = 6,
     LLAMA_NH_POINT_COUNT,
 };
 

@@ -21,6 +21,8 @@ static const char * nh_point_name(int32_t point) {
         case LLAMA_NH_FFN_OUT:    return "ffn.post";
         case LLAMA_NH_RESID_POST: return "resid.post";
         case LLAMA_NH_ATTN_PROBS: return "attn.probs";
+        case LLAMA_NH_FFN_UP:     return "ffn.up";
+        case LLAMA_NH_FFN_DOWN:   return "ffn.down";
         default:                  return "?";
     }
 }
@@ -109,6 +111,16 @@ int64_t llama_neuron_hooks::width_of(const llama_model & model, int32_t point, i
             return model.hparams.n_embd;
         case LLAMA_NH_ATTN_PROBS:
             return model.hparams.n_ctx_train; // an upper bound: a tap's width is the KV size of each decode
+        case LLAMA_NH_FFN_UP:
+            if (layer >= (int32_t) model.layers.size() || model.layers[layer].ffn_up == nullptr) {
+                return LLAMA_NH_ERR_UNSUPPORTED;
+            }
+            return model.hparams.n_ff(layer);
+        case LLAMA_NH_FFN_DOWN:
+            if (layer >= (int32_t) model.layers.size() || model.layers[layer].ffn_down == nullptr) {
+                return LLAMA_NH_ERR_UNSUPPORTED;
+            }
+            return model.hparams.n_embd;
         default:
             return LLAMA_NH_ERR_ARGUMENT;
     }
@@ -840,6 +852,18 @@ ggml_tensor * llama_neuron_hooks::build_ffn_out(ggml_context * ctx0, llm_graph_r
         build_failed(res, "ffn.post", "unknown exception");
     }
     return in;
+}
+
+// ffn.up and ffn.down (MANU's up_proj and down_proj outputs): observed only, never changed
+
+ggml_tensor * llama_neuron_hooks::build_ffn_up(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                               ggml_tensor * up) const noexcept {
+    return hook(ctx0, res, n_tokens, LLAMA_NH_FFN_UP, layer, up);
+}
+
+ggml_tensor * llama_neuron_hooks::build_ffn_down(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                                 ggml_tensor * down) const noexcept {
+    return hook(ctx0, res, n_tokens, LLAMA_NH_FFN_DOWN, layer, down);
 }
 
 // ---------------------------------------------------------------- around compute

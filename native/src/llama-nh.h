@@ -142,6 +142,13 @@ struct llama_neuron_hooks {
     ggml_tensor * build_ffn_out(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool gated,
                                 ggml_tensor * cur) const noexcept;
 
+    // Hooks of the up projection's output (ffn.up, before any activation) and of the down
+    // projection's output (ffn.down, the FFN's output with its bias): reduce and tap only.
+    ggml_tensor * build_ffn_up(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                               ggml_tensor * up) const noexcept;
+    ggml_tensor * build_ffn_down(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
+                                 ggml_tensor * down) const noexcept;
+
     // The logit lens, at llama.cpp's final norm (build_norm with il = -1, after the last layer): the
     // output norm of the given type with weight mw and bias mb (as llama.cpp is about to apply it) and
     // the model's unembedding, on each lensed layer's resid.post.

@@ -317,6 +317,8 @@ inline const char * point_name(int p) {
         case LLAMA_NH_FFN_OUT:    return "ffn.post";
         case LLAMA_NH_RESID_POST: return "resid.post";
         case LLAMA_NH_ATTN_PROBS: return "attn.probs";
+        case LLAMA_NH_FFN_UP:     return "ffn.up";
+        case LLAMA_NH_FFN_DOWN:   return "ffn.down";
         default:                  return "?";
     }
 }

@@ -9,6 +9,8 @@ module org.neuronscope.analysis {
     requires com.fasterxml.jackson.databind;
     // LIBLINEAR's Java port for the probes; its jar names no module, so the name comes from the file name.
     requires liblinear;
+    // Apache OpenNLP's maximum-entropy trainer (L-BFGS) for the multinomial probe (an automatic module).
+    requires org.apache.opennlp.tools;
     // The methods' vector kernels; absent unless the JVM runs with --add-modules=jdk.incubator.vector.
     requires static jdk.incubator.vector;
 

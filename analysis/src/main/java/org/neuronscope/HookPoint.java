@@ -22,7 +22,17 @@ public enum HookPoint {
      * off): row i is what query token i pays to each KV-cache cell. With a cleared cache and one
      * sequence, cell j is position j. TransformerLens: the head mean of attn.hook_pattern.
      */
-    ATTN_PROBS("attn.probs");
+    ATTN_PROBS("attn.probs"),
+    /**
+     * The up projection's output up·x (with its bias), before any activation; reduce and tap only.
+     * Hugging Face: the output of {@code mlp.up_proj}, one of MANU's units.
+     */
+    FFN_UP("ffn.up"),
+    /**
+     * The down projection's output (with its bias): the FFN block's output, width n_embd; reduce
+     * and tap only. Hugging Face: the output of {@code mlp.down_proj}, one of MANU's units.
+     */
+    FFN_DOWN("ffn.down");
 
     private final String id;
     private final String formerId;
@@ -48,7 +58,7 @@ public enum HookPoint {
 
     /** The points that hold one value per neuron (FFN) or per embedding dimension. */
     public static HookPoint[] neuronPoints() {
-        return new HookPoint[] {FFN_PRE, FFN_ACT, FFN_POST, RESID_POST};
+        return new HookPoint[] {FFN_PRE, FFN_ACT, FFN_POST, RESID_POST, FFN_UP, FFN_DOWN};
     }
 
     /** Whether interventions (scale/shift) are possible here. */
@@ -68,7 +78,7 @@ public enum HookPoint {
                 }
             }
         }
-        throw new IllegalArgumentException("unknown hook point '" + name + "' (ffn.pre, ffn.act, ffn.post, resid.post, attn.probs)");
+        throw new IllegalArgumentException("unknown hook point '" + name + "' (ffn.pre, ffn.act, ffn.post, resid.post, attn.probs, ffn.up, ffn.down)");
     }
 
     @Override

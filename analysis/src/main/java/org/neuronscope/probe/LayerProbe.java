@@ -85,6 +85,11 @@ public final class LayerProbe {
             layers = List.copyOf(layers);
         }
 
+        /** The model and solver that fitted this label (LIBLINEAR or the multinomial model), in words. */
+        public String solver() {
+            return kind.solver(classes.size());
+        }
+
         /** The layer with the highest score (the first of equals). */
         public LayerResult best() {
             LayerResult b = layers.getFirst();
@@ -99,8 +104,8 @@ public final class LayerProbe {
         /** An aligned text table, one line per layer. */
         public String table() {
             StringBuilder sb = new StringBuilder();
-            sb.append(String.format(java.util.Locale.ROOT, "probe %s on %s (%s), %d samples, %d-fold CV, seed %d, C %s%n", kind.id(), label, pooling,
-                    samples, folds, seed, c));
+            sb.append(String.format(java.util.Locale.ROOT, "probe %s on %s (%s), %d samples, %d-fold CV, seed %d, C %s; %s%n", kind.id(), label, pooling,
+                    samples, folds, seed, c, solver()));
             if (!classes.isEmpty()) {
                 StringBuilder cc = new StringBuilder();
                 for (int i = 0; i < classes.size(); i++) {
@@ -138,6 +143,7 @@ public final class LayerProbe {
             m.put("pooling", pooling);
             m.put("label", label);
             m.put("probe", kind.id());
+            m.put("solver", solver());
             m.put("metric", metric);
             m.put("samples", samples);
             m.put("classes", classes);
@@ -191,7 +197,7 @@ public final class LayerProbe {
         int[] layers = params.layers().length == 0 ? IntStream.range(0, reps.layers()).toArray() : params.layers();
         List<Map<String, String>> labelSets = IntStream.range(0, n).mapToObj(reps::labels).toList();
         String[] values = checkInput(reps.sampleIds(), labelSets, label, params, reps.layers());
-        boolean classify = params.probe().kind() == LinearProbe.Kind.LOGISTIC;
+        boolean classify = params.probe().kind().classifies();
         List<String> classes = new ArrayList<>();
         int[] counts;
         double[] y = new double[n];
@@ -267,7 +273,7 @@ public final class LayerProbe {
                         + (labels.get(i).isEmpty() ? "" : " (it has " + new java.util.TreeSet<>(labels.get(i).keySet()) + ")"));
             }
         }
-        if (params.probe().kind() == LinearProbe.Kind.LOGISTIC) {
+        if (params.probe().kind().classifies()) {
             List<String> classes = Arrays.stream(values).distinct().sorted().toList();
             if (classes.size() < 2) {
                 throw new IllegalArgumentException("label '" + label + "' has a single class ('" + classes.getFirst() + "') in all " + n

@@ -6336,10 +6336,28 @@ public class neuronscope_h extends neuronscope_h$shared {
     public static int LLAMA_NH_ATTN_PROBS() {
         return LLAMA_NH_ATTN_PROBS;
     }
-    private static final int LLAMA_NH_POINT_COUNT = (int)5L;
+    private static final int LLAMA_NH_FFN_UP = (int)5L;
     /**
      * {@snippet lang=c :
-     * enum llama_nh_point.LLAMA_NH_POINT_COUNT = 5
+     * enum llama_nh_point.LLAMA_NH_FFN_UP = 5
+     * }
+     */
+    public static int LLAMA_NH_FFN_UP() {
+        return LLAMA_NH_FFN_UP;
+    }
+    private static final int LLAMA_NH_FFN_DOWN = (int)6L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_nh_point.LLAMA_NH_FFN_DOWN = 6
+     * }
+     */
+    public static int LLAMA_NH_FFN_DOWN() {
+        return LLAMA_NH_FFN_DOWN;
+    }
+    private static final int LLAMA_NH_POINT_COUNT = (int)7L;
+    /**
+     * {@snippet lang=c :
+     * enum llama_nh_point.LLAMA_NH_POINT_COUNT = 7
      * }
      */
     public static int LLAMA_NH_POINT_COUNT() {

@@ -5,8 +5,10 @@ import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.experiments.ProbeExperiment;
 import org.neuronscope.experiments.Workbench;
+import org.neuronscope.gguf.GgufFile;
 import org.neuronscope.probe.LayerProbe;
 import org.neuronscope.probe.LinearProbe;
+import org.neuronscope.probe.RandomInitModel;
 import org.neuronscope.probe.Representations;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
@@ -15,6 +17,7 @@ import picocli.CommandLine.Option;
 
 import java.io.IOException;
 import java.io.PrintWriter;
+import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -42,14 +45,15 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
             description = "last, mean, mean:text, mean:image, mean:audio, mean:video, mean:special; several comma-separated are collected "
                     + "in one pass (default: last; with --representations, every pooling saved there)")
     List<String> pooling;
-    @Option(names = "--probe", defaultValue = "logistic", description = "logistic (L2 logistic regression; one-vs-rest for more than two "
-            + "classes) or linear (L2 least squares on a numeric label) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--probe", defaultValue = "logistic", description = "logistic (LIBLINEAR's L2 logistic regression; one-vs-rest for more "
+            + "than two classes), multinomial (softmax L2 logistic regression, OpenNLP's maximum entropy; see docs/METHODS.md §5) "
+            + "or linear (L2 least squares on a numeric label) (default: ${DEFAULT-VALUE})")
     String probe;
     @Option(names = "--folds", defaultValue = "5", description = "k of the k-fold cross-validation (default: ${DEFAULT-VALUE})")
     int folds;
     @Option(names = "--seed", defaultValue = "0", description = "seed of the folds and of the control's shuffle (default: ${DEFAULT-VALUE})")
     long seed;
-    @Option(names = "--c", defaultValue = "1.0", description = "LIBLINEAR's cost C, the inverse regularisation strength (default: ${DEFAULT-VALUE})")
+    @Option(names = "--c", defaultValue = "1.0", description = "the probe's cost C, the inverse regularisation strength (default: ${DEFAULT-VALUE})")
     double c;
     @Option(names = "--layers", defaultValue = "all", description = "layers to probe: all, or a list such as 0,4,8-12 (default: ${DEFAULT-VALUE})")
     String layers;
@@ -57,6 +61,14 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
     int checkpointEvery;
     @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each (default: ${DEFAULT-VALUE})")
     int parallel;
+    @Option(names = "--control", description = "random-init: also probe the same architecture with random weights (Tao et al.'s baseline; "
+            + "writes DIR/random-init/model.gguf, needs --model and --dataset)")
+    String control;
+    @Option(names = "--control-seed", defaultValue = "0", description = "seed of the random weights of --control random-init (default: ${DEFAULT-VALUE})")
+    long controlSeed;
+    @Option(names = "--init-std", defaultValue = "0.02", description = "standard deviation of the random weights (Hugging Face's "
+            + "initializer_range; default: ${DEFAULT-VALUE})")
+    double initStd;
 
     @Override
     public Integer call() throws IOException {
@@ -64,6 +76,14 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
         List<Pooling> poolings = (pooling == null ? List.of("last") : pooling).stream().map(Pooling::parse).toList();
         LayerProbe.Params params = new LayerProbe.Params(new LinearProbe.Params(LinearProbe.Kind.parse(probe), c, 1e-4), folds, seed,
                 parseLayers(layers));
+        if (control != null && !control.equalsIgnoreCase("random-init")) {
+            throw new IllegalArgumentException("--control: unknown control '" + control + "' (random-init)");
+        }
+        boolean randomInit = control != null;
+        if (randomInit && (representations != null || dataset == null || model.model == null)) {
+            throw new IllegalArgumentException("--control random-init needs --model and --dataset (it decodes the dataset again on the "
+                    + "randomly-initialised copy of the model), not --representations");
+        }
         Representations reps;
         if (representations != null) {
             reps = Representations.read(representations);
@@ -91,7 +111,62 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
             stdout.print(report.table());
             stdout.println("written to " + dir + " (probe.txt, probe.csv, probe.json, report/index.html)");
         }
+        if (randomInit) {
+            randomInitControl(stdout, poolings, params, names, reps);
+        }
         return 0;
+    }
+
+    /**
+     * The randomly-initialised-model control: the same dataset, poolings and probe on a copy of the
+     * model with random weights ({@link RandomInitModel}); its reports go under DIR/random-init/, and
+     * a per-layer comparison with the trained model's to DIR/probe-&lt;pooling&gt;/random-init.csv.
+     */
+    private void randomInitControl(PrintWriter stdout, List<Pooling> poolings, LayerProbe.Params params, List<String> names, Representations trained)
+            throws IOException {
+        Path dir = out.resolve("random-init");
+        Path file = dir.resolve("model.gguf");
+        boolean reuse = false;
+        if (Files.exists(file)) {
+            try (GgufFile g = GgufFile.open(file)) {
+                reuse = g.metadata().containsKey(RandomInitModel.SEED_KEY)
+                        && Long.toString(controlSeed).equals(g.getString(RandomInitModel.SEED_KEY))
+                        && g.getFloat(RandomInitModel.STD_KEY) == (float) initStd;
+            }
+        }
+        if (!reuse) {
+            if (Files.exists(ProbeExperiment.representationsDir(dir)) || Files.exists(dir.resolve("checkpoint"))) {
+                throw new IllegalArgumentException(dir + " holds a random-init control with another seed or std: remove it or use the same "
+                        + "--control-seed and --init-std");
+            }
+            Files.createDirectories(dir);
+            RandomInitModel.Summary sum = RandomInitModel.write(model.model, file, controlSeed, initStd);
+            stdout.println("random-init copy of the model: " + sum.drawn().size() + " tensors drawn from N(0, " + initStd + "^2), "
+                    + sum.ones().size() + " norms set to 1, " + sum.zeros().size() + " biases set to 0, " + sum.copied().size() + " copied, in "
+                    + file);
+        }
+        Workbench.Setup s = model.setup(parallel);
+        Representations reps;
+        try (Workbench wb = Workbench.open(new Workbench.Setup(file, s.loading(), s.projector(), s.session(), s.media(), s.format()))) {
+            reps = ProbeExperiment.collect(wb, Dataset.load(dataset), new ProbeExperiment.Params(poolings, checkpointEvery, parallel), dir,
+                    CliSupport.bar(spec.commandLine().getErr()));
+        }
+        for (String p : names) {
+            String stem = "probe-" + Representations.fileName(p).replace(".npy", "");
+            LayerProbe.Report control = ProbeExperiment.probe(reps, p, label, params, dir.resolve(stem), CliSupport.bar(spec.commandLine().getErr()));
+            LayerProbe.Report real = LayerProbe.run(trained, p, label, params, null);
+            StringBuilder csv = new StringBuilder("layer,trained,random_init,difference\n");
+            stdout.printf(java.util.Locale.ROOT, "trained against random-init (%s, %s):%n%5s  %8s  %11s  %10s%n", p, control.metric(), "layer", "trained",
+                    "random-init", "difference");
+            for (int i = 0; i < real.layers().size(); i++) {
+                LayerProbe.LayerResult a = real.layers().get(i);
+                LayerProbe.LayerResult b = control.layers().get(i);
+                stdout.printf(java.util.Locale.ROOT, "%5d  %8.4f  %11.4f  %10.4f%n", a.layer(), a.score(), b.score(), a.score() - b.score());
+                csv.append(a.layer()).append(',').append(a.score()).append(',').append(b.score()).append(',').append(a.score() - b.score()).append('\n');
+            }
+            Files.writeString(out.resolve(stem).resolve("random-init.csv"), csv);
+            stdout.println("random-init control written to " + dir.resolve(stem) + " and " + out.resolve(stem).resolve("random-init.csv"));
+        }
     }
 
     private static List<Map<String, String>> labelsOf(Representations reps) {

@@ -33,7 +33,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
     Path out;
     @Option(names = "--group-by", defaultValue = "modality", description = "modality, or label:<name> (e.g. label:language) (default: ${DEFAULT-VALUE})")
     String groupBy;
-    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point: ffn.pre, ffn.act, ffn.post (default: ${DEFAULT-VALUE})")
+    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point: ffn.pre, ffn.act, ffn.post, ffn.up, ffn.down (MANU's gate_proj, up_proj and down_proj outputs are ffn.pre, ffn.up and ffn.down) (default: ${DEFAULT-VALUE})")
     HookPoint hook;
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "samples between checkpoints (default: ${DEFAULT-VALUE})")
     int checkpointEvery;

@@ -117,6 +117,18 @@ class PlantedProbeTest {
             assertTrue(Math.abs(r.controlScore() - 0.5) < 0.15, "the control is at chance: " + r.controlScore());
         }
         assertEquals(0.5, last.chance());
+        // the multinomial (softmax) probe reads the same: chance below k, ~1 from k
+        LayerProbe.Report multi = LayerProbe.run(reps, "last", "class", LayerProbe.Params.defaults(LinearProbe.Kind.MULTINOMIAL), null);
+        System.out.print(multi.table());
+        assertEquals("opennlp maxent QN (multinomial)", multi.solver());
+        for (LayerProbe.LayerResult r : multi.layers()) {
+            if (r.layer() < K) {
+                assertTrue(r.score() < 0.65, "multinomial: layer " + r.layer() + " below k is at chance: " + r.score());
+            } else {
+                assertTrue(r.score() > 0.97, "multinomial: layer " + r.layer() + " from k is readable: " + r.score());
+            }
+            assertTrue(Math.abs(r.controlScore() - 0.5) < 0.15, "multinomial: the control is at chance: " + r.controlScore());
+        }
         LayerProbe.Report mean = ProbeExperiment.probe(reps, "mean", "class", params, out.resolve("mean"), Progress.Listener.NONE);
         System.out.print(mean.table());
         assertTrue(mean.layers().getFirst().score() > 0.97, "mean pooling sees the class token at layer 0: " + mean.layers().getFirst().score());

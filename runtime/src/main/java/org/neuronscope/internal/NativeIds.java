@@ -16,6 +16,8 @@ public final class NativeIds {
             case FFN_POST -> 2;
             case RESID_POST -> 3;
             case ATTN_PROBS -> 4;
+            case FFN_UP -> 5;
+            case FFN_DOWN -> 6;
         };
     }
 
@@ -27,6 +29,8 @@ public final class NativeIds {
             case 2 -> HookPoint.FFN_POST;
             case 3 -> HookPoint.RESID_POST;
             case 4 -> HookPoint.ATTN_PROBS;
+            case 5 -> HookPoint.FFN_UP;
+            case 6 -> HookPoint.FFN_DOWN;
             default -> throw new IllegalArgumentException("unknown native hook point " + nativeId);
         };
     }
