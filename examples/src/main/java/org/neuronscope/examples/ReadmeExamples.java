@@ -1,12 +1,15 @@
 package org.neuronscope.examples;
 
 import org.neuronscope.HookPoint;
+import org.neuronscope.Module;
 import org.neuronscope.collect.StatisticsCollector;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.hooks.Accumulator;
 import org.neuronscope.hooks.HookScope;
 import org.neuronscope.hooks.TokenWeights;
+import org.neuronscope.media.EncoderStatisticsCollector;
+import org.neuronscope.media.Media;
 import org.neuronscope.media.ModalityGrouping;
 import org.neuronscope.media.MultimodalPrompts;
 import org.neuronscope.media.Projector;
@@ -17,6 +20,7 @@ import org.neuronscope.media.PromptSource;
 import org.neuronscope.methods.EntropySelection;
 import org.neuronscope.methods.Intervention;
 import org.neuronscope.methods.InterventionMask;
+import org.neuronscope.methods.Manu;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
 import org.neuronscope.model.Batch;
@@ -117,5 +121,28 @@ public final class ReadmeExamples {
             }
         }
         // README end
+    }
+
+    /** An image and its domain (MMNeuron's domains: charts, photos, ...). */
+    public record DomainImage(Path path, String domain) {
+    }
+
+    /** Domain-specific neurons of the vision tower, selected by LAPE and pruned into a new mmproj. */
+    public static void encoderNeurons(Path modelFile, Path mmproj, List<DomainImage> items, Path prunedMmproj) {
+        try (Model model = Model.load(modelFile);
+             Projector projector = Projector.load(model, mmproj, ProjectorParams.defaults())) {
+            // README 4
+            try (EncoderStatisticsCollector c = new EncoderStatisticsCollector(projector, Module.VISION, HookPoint.FFN_ACT,
+                    List.of("chart", "photo"), EnumSet.of(Statistic.COUNT, Statistic.SUM), 0f, 0f)) {
+                for (var item : items) {
+                    c.add(Media.image(item.path()), item.domain());          // each image counts for its domain
+                }
+                try (NeuronStatistics stats = c.statistics()) {                 // names its module: vision
+                    NeuronSet set = EntropySelection.select(stats, EntropySelection.Params.DEFAULTS); // vision.ffn.act neurons
+                    Manu.prune(mmproj, Module.VISION, set, "chart", prunedMmproj); // fc1 rows and biases zeroed; mtmd loads it
+                }
+            }
+            // README end
+        }
     }
 }

@@ -46,7 +46,7 @@ class ReadmeExamplesTest {
                 compiled.add(b.toString().strip());
             }
         }
-        assertEquals(3, compiled.size());
+        assertEquals(4, compiled.size());
         assertEquals(compiled, readme, "README.md's java blocks must be ReadmeExamples' marked blocks, in order");
     }
 
@@ -85,5 +85,19 @@ class ReadmeExamplesTest {
             assertTrue(s.tokens(s.groupIndex("image")) > 0 && s.tokens(s.groupIndex("text")) > 0,
                     "image and text tokens were counted apart");
         }
+    }
+
+    @Test
+    void encoderNeuronsRun(@TempDir Path work) throws IOException {
+        Path mmproj = SyntheticProjectors.write(SyntheticProjectors.vision(64, 7), work.resolve("mmproj.gguf"));
+        List<ReadmeExamples.DomainImage> items = new ArrayList<>();
+        for (int i = 0; i < 6; i++) {
+            Path png = work.resolve("img-" + i + ".png");
+            SyntheticMedia.writePng(png, 64, 48, i);
+            items.add(new ReadmeExamples.DomainImage(png, i % 2 == 0 ? "chart" : "photo"));
+        }
+        Path pruned = work.resolve("pruned-mmproj.gguf");
+        ReadmeExamples.encoderNeurons(SyntheticFixtures.tiny("qwen2vl"), mmproj, items, pruned);
+        assertTrue(Files.size(pruned) > 0.9 * Files.size(mmproj), "the pruned mmproj is written");
     }
 }
