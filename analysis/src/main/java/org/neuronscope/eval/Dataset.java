@@ -157,6 +157,31 @@ public final class Dataset implements Iterable<Sample> {
     }
 
     /**
+     * The values of a label as a grouping by it needs them ({@code --group-by label:<name>}), checked
+     * before anything is decoded: some sample must have the label, and every sample must, so that no
+     * sample falls into no group halfway through a run. The rule of {@code stats}, {@code ablate} and
+     * the Spark job.
+     */
+    public List<String> requireLabelValues(String label) {
+        if (label.isBlank()) {
+            throw new IllegalArgumentException("--group-by label:<name> needs a label name, e.g. label:language");
+        }
+        List<String> values = labelValues(label);
+        if (values.isEmpty()) {
+            java.util.Set<String> known = new java.util.TreeSet<>();
+            samples.forEach(s -> known.addAll(s.labels().keySet()));
+            throw new IllegalArgumentException("no sample of " + name() + " has the label '" + label + "'"
+                    + (known.isEmpty() ? " (its samples have no labels)" : " (labels in the dataset: " + String.join(", ", known) + ")"));
+        }
+        List<String> missing = samples.stream().filter(s -> s.label(label) == null).map(Sample::id).toList();
+        if (!missing.isEmpty()) {
+            throw new IllegalArgumentException(missing.size() + " of " + size() + " samples of " + name() + " have no label '" + label
+                    + "': " + String.join(", ", missing.subList(0, Math.min(5, missing.size()))) + (missing.size() > 5 ? ", ..." : ""));
+        }
+        return values;
+    }
+
+    /**
      * One dataset per value of a label ({@code name[label=value]}), in order of first appearance.
      * Samples without the label are in none of them; {@link #filter(String, Predicate)} with
      * {@code s -> s.label(label) == null} finds them.

@@ -70,7 +70,7 @@ final class AblateCommand implements Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--group-by must be 'media' or 'label:<name>', got " + groupBy);
         }
         if (label != null) {
-            CliSupport.labelValues(data, label); // the rule stats applies: some sample has the label, and every one does
+            data.requireLabelValues(label); // the rule stats applies: some sample has the label, and every one does
         }
         Function<Sample, String> groupOf = label != null ? sample -> sample.label(label) : AblationExperiment.BY_MEDIA;
         Intervention intervention = withValue(mode);

@@ -1,7 +1,6 @@
 package org.neuronscope.cli;
 
 import org.neuronscope.eval.Dataset;
-import org.neuronscope.eval.Sample;
 import org.neuronscope.experiments.Progress;
 import org.neuronscope.experiments.StatsExperiment;
 import org.neuronscope.media.LabelGrouping;
@@ -12,7 +11,6 @@ import java.io.PrintWriter;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
-import java.util.List;
 
 /** What several commands share: the progress bar, durations, token groupings, statistics paths. */
 final class CliSupport {
@@ -146,33 +144,9 @@ final class CliSupport {
         }
         String label = labelName(groupBy);
         if (label != null) {
-            return new LabelGrouping(label, labelValues(data, label), textOnly);
+            return new LabelGrouping(label, data.requireLabelValues(label), textOnly);
         }
         throw new IllegalArgumentException("--group-by must be 'modality' or 'label:<name>', got " + groupBy);
-    }
-
-    /**
-     * The values of a label over a dataset, checked before anything is decoded (stats and ablate share
-     * the rule): some sample must have the label, and every sample must, so that no sample falls into
-     * no group halfway through a run.
-     */
-    static List<String> labelValues(Dataset data, String label) {
-        if (label.isBlank()) {
-            throw new IllegalArgumentException("--group-by label:<name> needs a label name, e.g. label:language");
-        }
-        List<String> values = data.labelValues(label);
-        if (values.isEmpty()) {
-            java.util.Set<String> known = new java.util.TreeSet<>();
-            data.samples().forEach(s -> known.addAll(s.labels().keySet()));
-            throw new IllegalArgumentException("no sample of " + data.name() + " has the label '" + label + "'"
-                    + (known.isEmpty() ? " (its samples have no labels)" : " (labels in the dataset: " + String.join(", ", known) + ")"));
-        }
-        List<String> missing = data.samples().stream().filter(s -> s.label(label) == null).map(Sample::id).toList();
-        if (!missing.isEmpty()) {
-            throw new IllegalArgumentException(missing.size() + " of " + data.size() + " samples of " + data.name() + " have no label '" + label
-                    + "': " + String.join(", ", missing.subList(0, Math.min(5, missing.size()))) + (missing.size() > 5 ? ", ..." : ""));
-        }
-        return values;
     }
 
     /** The statistics directory of a 'neuronscope stats' output directory, or the directory itself. */

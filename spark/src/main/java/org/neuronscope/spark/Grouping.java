@@ -1,15 +1,12 @@
 package org.neuronscope.spark;
 
 import org.neuronscope.eval.Dataset;
-import org.neuronscope.eval.Sample;
 import org.neuronscope.media.LabelGrouping;
 import org.neuronscope.media.ModalityGrouping;
 import org.neuronscope.media.TokenGrouping;
 
 import java.io.Serializable;
 import java.util.List;
-import java.util.Set;
-import java.util.TreeSet;
 
 /**
  * A token grouping as a serializable value (the groupings themselves are not): {@code modality}, or
@@ -39,22 +36,7 @@ public record Grouping(String label, List<String> values, boolean textOnly) impl
             throw new IllegalArgumentException("--group-by must be 'modality' or 'label:<name>', got " + groupBy);
         }
         String label = groupBy.substring("label:".length());
-        if (label.isBlank()) {
-            throw new IllegalArgumentException("--group-by label:<name> needs a label name, e.g. label:language");
-        }
-        List<String> values = data.labelValues(label);
-        if (values.isEmpty()) {
-            Set<String> known = new TreeSet<>();
-            data.samples().forEach(s -> known.addAll(s.labels().keySet()));
-            throw new IllegalArgumentException("no sample of " + data.name() + " has the label '" + label + "'"
-                    + (known.isEmpty() ? " (its samples have no labels)" : " (labels in the dataset: " + String.join(", ", known) + ")"));
-        }
-        List<String> missing = data.samples().stream().filter(s -> s.label(label) == null).map(Sample::id).toList();
-        if (!missing.isEmpty()) {
-            throw new IllegalArgumentException(missing.size() + " of " + data.size() + " samples of " + data.name() + " have no label '" + label
-                    + "': " + String.join(", ", missing.subList(0, Math.min(5, missing.size()))) + (missing.size() > 5 ? ", ..." : ""));
-        }
-        return new Grouping(label, values, textOnly);
+        return new Grouping(label, data.requireLabelValues(label), textOnly);
     }
 
     public TokenGrouping toGrouping() {
