@@ -1,11 +1,14 @@
 package org.neuronscope.benchmarks;
 
 import org.neuronscope.cli.NeuronScopeCli;
+import org.neuronscope.HookPoint;
+import org.neuronscope.collect.StatisticsCollector;
 import org.neuronscope.model.Backends;
 import org.neuronscope.model.Batch;
 import org.neuronscope.model.Model;
 import org.neuronscope.model.Session;
 import org.neuronscope.model.SessionParams;
+import org.neuronscope.stats.Statistic;
 import org.neuronscope.testkit.ModelSpec;
 import org.neuronscope.testkit.SyntheticModels;
 
@@ -20,6 +23,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.Comparator;
+import java.util.EnumSet;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -40,13 +44,14 @@ import java.util.stream.Stream;
  * text in 512-token chunks, whole processes; {@code neuronscope stats} (count, Σx, Σx² on ffn.act, 2
  * groups) as a whole process (JVM start and model load included) and in process (the same command
  * through {@link NeuronScopeCli#run}); the library's plain decode of one 512-token batch in process
- * (flash attention off and on). tokens/s of a whole process = the tokens it processes / its wall time.
+ * (flash attention off and on), and the statistics run's decode of the same batch ({@code stats-decode}: the hooks' cost alone).
+ * tokens/s of a whole process = the tokens it processes / its wall time.
  *
  * <p>Arguments (all optional): {@code --tools DIR} (the directory holding llama-bench etc.; see
  * {@code benchmarks/scripts/build-tools.sh}), {@code --shape qwen2-0.5b|small} (small: 4 layers,
  * 512 wide, for quick checks), {@code --rounds N} (3), {@code --threads N} (2), {@code --samples N}
  * (8), {@code --tokens N} (512 per sample), {@code --work DIR} (benchmarks/target/throughput),
- * {@code --perplexity}, {@code --stats-args "--flash-attn off ..."} (appended to the stats command), {@code --only stats,imatrix,bench,plain,stats-process} (a subset).
+ * {@code --perplexity}, {@code --stats-args "--flash-attn off ..."} (appended to the stats command), {@code --only stats,imatrix,bench,plain,stats-process,stats-decode} (a subset).
  */
 public final class ThroughputBenchmark {
     private static final int CHUNK = 512;
@@ -110,7 +115,11 @@ public final class ThroughputBenchmark {
         }
         Model plainModel = o.wants("plain") ? Model.load(model) : null;
         if (plainModel != null) {
-            runs.put("plain", () -> plainDecode(plainModel, o.threads()));
+            runs.put("plain", () -> plainDecode(plainModel, o.threads(), false));
+        }
+        Model decodeModel = o.wants("stats-decode") ? (plainModel != null ? plainModel : Model.load(model)) : null;
+        if (decodeModel != null) {
+            runs.put("stats-decode", () -> plainDecode(decodeModel, o.threads(), true));
         }
         try {
             Map<String, List<Map<String, Double>>> results = new LinkedHashMap<>();
@@ -129,6 +138,9 @@ public final class ThroughputBenchmark {
         } finally {
             if (plainModel != null) {
                 plainModel.close();
+            }
+            if (decodeModel != null && decodeModel != plainModel) {
+                decodeModel.close();
             }
         }
         System.out.println("load average at end: " + loadAverage());
@@ -160,6 +172,8 @@ public final class ThroughputBenchmark {
         ratio(results, "stats-process", "tok/s", "perplexity", "tok/s", "stats whole process / llama-perplexity");
         ratio(results, "plain", "fa=off tok/s", "bench", "pp512 fa=off", "plain decode / llama-bench pp (fa off)          target >= 0.98");
         ratio(results, "plain", "fa=on tok/s", "bench", "pp512 fa=on", "plain decode / llama-bench pp (fa on)           target >= 0.98");
+        ratio(results, "stats-decode", "fa=off tok/s", "plain", "fa=off tok/s", "statistics decode / plain decode (fa off)");
+        ratio(results, "stats-decode", "fa=on tok/s", "plain", "fa=on tok/s", "statistics decode / plain decode (fa on)");
     }
 
     private static void ratio(Map<String, List<Map<String, Double>>> results, String a, String ka, String b, String kb, String label) {
@@ -229,8 +243,12 @@ public final class ThroughputBenchmark {
         return Map.of("tok/s", tokens / s, "wall s", s);
     }
 
-    /** One 512-token batch (logits of the last token, as llama-bench's pp), decoded after a warm-up, flash attention off and on. */
-    private static Map<String, Double> plainDecode(Model m, int threads) {
+    /**
+     * One 512-token batch (logits of the last token, as llama-bench's pp), decoded after a warm-up, flash attention off and on;
+     * with {@code statistics} the decode is the statistics run's (count, Σx, Σx² of ffn.act for 2 groups), the batch and
+     * session as the plain one's: the cost of the hooks alone, without start-up, tokenising or files.
+     */
+    private static Map<String, Double> plainDecode(Model m, int threads, boolean statistics) {
         Map<String, Double> v = new LinkedHashMap<>();
         for (SessionParams.FlashAttention fa : List.of(SessionParams.FlashAttention.OFF, SessionParams.FlashAttention.ON)) {
             SessionParams p = SessionParams.defaults().withContextSize(CHUNK).withBatchSize(CHUNK).withThreads(threads).withFlashAttention(fa);
@@ -239,15 +257,29 @@ public final class ThroughputBenchmark {
                 for (int i = 0; i < CHUNK; i++) {
                     batch.add(1000 + rng.nextInt(100_000), i, 0, i == CHUNK - 1);
                 }
-                s.decode(batch); // warm-up, as llama-bench's
-                double best = Double.MAX_VALUE;
+                int[] groups = new int[CHUNK];
+                for (int i = 0; i < CHUNK; i++) {
+                    groups[i] = i % 2;
+                }
                 double[] secs = new double[2];
-                for (int r = 0; r < secs.length; r++) { // llama-bench -r 2: the mean of two
-                    s.clearMemory();
-                    long t0 = System.nanoTime();
-                    s.decode(batch);
-                    secs[r] = (System.nanoTime() - t0) / 1e9;
-                    best = Math.min(best, secs[r]);
+                if (statistics) {
+                    try (StatisticsCollector c = StatisticsCollector.start(s, HookPoint.FFN_ACT, List.of("en", "fr"),
+                            EnumSet.of(Statistic.COUNT, Statistic.SUM, Statistic.SUM_SQ), 0f, 0.1f)) {
+                        c.add(batch, groups); // warm-up
+                        for (int r = 0; r < secs.length; r++) {
+                            long t0 = System.nanoTime();
+                            c.add(batch, groups); // clears the memory first
+                            secs[r] = (System.nanoTime() - t0) / 1e9;
+                        }
+                    }
+                } else {
+                    s.decode(batch); // warm-up, as llama-bench's
+                    for (int r = 0; r < secs.length; r++) { // llama-bench -r 2: the mean of two
+                        s.clearMemory();
+                        long t0 = System.nanoTime();
+                        s.decode(batch);
+                        secs[r] = (System.nanoTime() - t0) / 1e9;
+                    }
                 }
                 v.put("fa=" + (fa == SessionParams.FlashAttention.ON ? "on" : "off") + " tok/s", CHUNK / Arrays.stream(secs).average().orElseThrow());
             }
@@ -372,7 +404,7 @@ public final class ThroughputBenchmark {
         int tokens = 512;
         Path work = Path.of("target", "throughput");
         boolean perplexity = false;
-        List<String> only = List.of("bench", "imatrix", "stats-process", "stats", "plain");
+        List<String> only = List.of("bench", "imatrix", "stats-process", "stats", "plain", "stats-decode");
         List<String> statsExtra = List.of();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
