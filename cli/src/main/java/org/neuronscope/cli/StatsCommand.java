@@ -37,7 +37,9 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
     HookPoint hook;
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "samples between checkpoints (default: ${DEFAULT-VALUE})")
     int checkpointEvery;
-    @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each; --ctx is shared among them (default: ${DEFAULT-VALUE})")
+    @Option(names = "--parallel", defaultValue = "0", description = "at most this many samples decoded together, one sequence each, "
+            + "packed into full batches; a group ends where the next sample would not fit in the same batch (--batch) beside it. "
+            + "0: as many as --checkpoint-every (at most 32, a divisor of it); 1: one sample per decode (default: ${DEFAULT-VALUE})")
     int parallel;
     @Option(names = "--statistics", split = ",", description = "what to collect, of count, count_abs, sum, sum_sq, sum_abs, max, min "
             + "(default: all; max and min read the activations through taps, the rest are reduced in the graph)")
@@ -55,6 +57,16 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             + "projector (vision, audio, projector: its MLP); encoder modules need --mmproj and --group-by label:<name>, and every "
             + "row (patch, audio frame, projector token) of a sample's media counts for its label (default: ${DEFAULT-VALUE})")
     String module;
+
+    /** Samples decoded together by default: the largest divisor of --checkpoint-every up to 32 (a checkpoint ends a group). */
+    static int packing(int checkpointEvery) {
+        for (int n = Math.min(32, Math.max(1, checkpointEvery)); n > 1; n--) {
+            if (checkpointEvery % n == 0) {
+                return n;
+            }
+        }
+        return 1;
+    }
 
     @Override
     public Integer call() {
@@ -82,8 +94,13 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
                     : "tokens: all entries (chat template and media included; --tokens text counts the text alone)");
         }
         Set<Statistic> what = statistics == null ? StatsExperiment.Params.DEFAULTS.statistics() : EnumSet.copyOf(statistics);
-        StatsExperiment.Params p = new StatsExperiment.Params(hook, what, checkpointEvery, parallel);
-        try (Workbench wb = Workbench.open(model.setup(parallel));
+        if (parallel < 0) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--parallel must be 0 (as many as --checkpoint-every) or positive, not "
+                    + parallel);
+        }
+        int together = parallel == 0 ? packing(checkpointEvery) : parallel;
+        StatsExperiment.Params p = new StatsExperiment.Params(hook, what, checkpointEvery, together);
+        try (Workbench wb = Workbench.open(model.setup(together));
              NeuronStatistics s = StatsExperiment.run(wb, data, g, p, out, CliSupport.bar(spec.commandLine().getErr()))) {
             spec.commandLine().getOut().println("statistics of " + data.size() + " samples, tokens per group: "
                     + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));
@@ -99,7 +116,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
             throw new CommandLine.ParameterException(spec.commandLine(), "--module " + mod.id() + " needs --group-by label:<name>: "
                     + "an encoder sees media items, each of which counts for its sample's label");
         }
-        if (tokens != null || parallel != 1) {
+        if (tokens != null || parallel > 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens and --parallel apply to the language model only");
         }
         if (!java.util.Arrays.asList(org.neuronscope.Module.encoderPoints()).contains(hook)) {

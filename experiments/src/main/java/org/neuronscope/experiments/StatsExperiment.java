@@ -36,9 +36,12 @@ public final class StatsExperiment {
      * @param point           the hook point (ffn.act: MINER, LAPE, MANU)
      * @param statistics      what to collect (MAX and MIN use taps, the rest in-graph reductions)
      * @param checkpointEvery samples between checkpoints (a multiple of samplesPerDecode)
-     * @param samplesPerDecode samples decoded together, one sequence each (the session needs as many
-     *                         sequences); sums then differ from one-by-one decoding by float rounding
-     *                         only, and a resumed run stays bit-identical to an uninterrupted one
+     * @param samplesPerDecode at most this many consecutive samples decoded together, one sequence each
+     *                         (the session needs as many sequences), packed into full micro-batches; a
+     *                         group also ends where the next sample would not fit the same batch
+     *                         (the session's batch size) beside it, and never crosses a checkpoint. Sums then differ from one-by-one
+     *                         decoding by float rounding only (flash attention's F16 accumulation most),
+     *                         and a resumed run stays bit-identical to an uninterrupted one
      */
     public record Params(HookPoint point, Set<Statistic> statistics, int checkpointEvery, int samplesPerDecode) {
         public Params {
@@ -136,13 +139,9 @@ public final class StatsExperiment {
             try (c) {
                 c.statistics().metadata().putAll(metadata(data, grouping, fingerprint, wb.model().path()));
                 Progress progress = new Progress("stats", data.size(), c.samplesDone(), listener);
-                int step = params.samplesPerDecode();
                 for (int i = (int) c.samplesDone(); i < data.size(); ) {
-                    int end = Math.min(data.size(), i + step);
-                    addSamples(c, source, data, i, end, grouping);
-                    for (int j = i; j < end; j++) {
-                        progress.step();
-                    }
+                    int end = nextCheckpoint(i, params, data.size());
+                    addSamples(c, source, data, i, end, params.samplesPerDecode(), groupCapacity(wb), grouping, progress);
                     i = end;
                     if (i % params.checkpointEvery() == 0 && i < data.size()) {
                         c.checkpoint(checkpoint);
@@ -158,35 +157,77 @@ public final class StatsExperiment {
         }
     }
 
-    /** Decodes samples {@code from..to-1} of {@code data} into the collector: one by one, or together when there are several. */
+    /** Where the checkpoint range holding sample {@code i} ends: decode groups never cross it. */
+    private static int nextCheckpoint(int i, Params params, int size) {
+        return (int) Math.min(size, ((long) i / params.checkpointEvery() + 1) * params.checkpointEvery());
+    }
+
+    /**
+     * The positions a group of samples decoded together may hold: one batch. Packing pays where it
+     * fills micro-batches that short samples would leave part-empty; a group larger than a batch
+     * gains nothing more and makes attention look over more cells (the sequences share one KV cache).
+     */
+    private static int groupCapacity(Workbench wb) {
+        return Math.min(wb.session().contextSize(), wb.session().batchSize());
+    }
+
+    /**
+     * Decodes samples {@code from..to-1} of {@code data} into the collector in groups: up to {@code step}
+     * consecutive samples whose positions fit {@code capacity} together, packed into full micro-batches,
+     * one sequence each; one by one when a group holds one sample.
+     */
     private static void addSamples(StatisticsCollector c, org.neuronscope.media.PromptSource source, Dataset data, int from, int to,
-                                   TokenGrouping grouping) {
-        List<Prompt> prompts = new ArrayList<>();
-        List<int[]> groups = new ArrayList<>();
+                                   int step, int capacity, TokenGrouping grouping, Progress progress) {
+        Prompt pending = null; // prepared, but it did not fit beside the previous group
         try {
-            for (Sample s : data.samples().subList(from, to)) {
-                Prompt p = SampleErrors.naming(s, data, () -> source.prepare(s));
-                prompts.add(p);
-                groups.add(grouping.groups(s, p));
-            }
-            if (to - from == 1) {
-                Sample s = data.samples().get(from);
-                SampleErrors.naming(s, data, () -> {
-                    c.add(prompts.getFirst(), groups.getFirst());
-                    return null;
-                });
-            } else {
-                c.addAll(prompts, groups);
+            for (int i = from; i < to; ) {
+                int limit = Math.min(to, i + step);
+                List<Prompt> prompts = new ArrayList<>();
+                List<int[]> groups = new ArrayList<>();
+                int end = i;
+                try {
+                    int positions = 0;
+                    while (end < limit) {
+                        Sample s = data.samples().get(end);
+                        Prompt p = pending != null ? pending : SampleErrors.naming(s, data, () -> source.prepare(s));
+                        pending = null;
+                        if (!prompts.isEmpty() && positions + p.positionCount() > capacity) {
+                            pending = p;
+                            break;
+                        }
+                        prompts.add(p);
+                        groups.add(grouping.groups(s, p));
+                        positions += p.positionCount();
+                        end++;
+                    }
+                    if (prompts.size() == 1) {
+                        Sample s = data.samples().get(i);
+                        SampleErrors.naming(s, data, () -> {
+                            c.add(prompts.getFirst(), groups.getFirst());
+                            return null;
+                        });
+                    } else {
+                        c.addAll(prompts, groups);
+                    }
+                } finally {
+                    prompts.forEach(Prompt::close);
+                }
+                for (int j = i; j < end; j++) {
+                    progress.step();
+                }
+                i = end;
             }
         } finally {
-            prompts.forEach(Prompt::close);
+            if (pending != null) {
+                pending.close();
+            }
         }
     }
 
     /**
      * The raw totals of one slice of a dataset, for jobs that split a dataset over processes or
      * machines (the Spark module): the same decoding as {@link #run}, in the same order and decode
-     * groups of {@code params.samplesPerDecode()}, without checkpoint, derived groups or metadata.
+     * groups (checkpoint ranges counted from the slice's start), without checkpoint, derived groups or metadata.
      * Slices' totals merged in dataset order ({@link NeuronStatistics#merge}) and passed to
      * {@link #result} give what {@link #run} saves, up to the association of the float64 sums (and
      * exactly, for one slice). The caller owns (closes) the statistics returned.
@@ -195,13 +236,9 @@ public final class StatsExperiment {
         try (StatisticsCollector c = StatisticsCollector.start(wb.session(), params.point(), grouping.groupNames(), params.statistics(), 0f,
                 Manu.FREQ_THRESHOLD)) {
             Progress progress = new Progress("stats", slice.size(), 0, listener);
-            int step = params.samplesPerDecode();
             for (int i = 0; i < slice.size(); ) {
-                int end = Math.min(slice.size(), i + step);
-                addSamples(c, wb.prompts(), slice, i, end, grouping);
-                for (int j = i; j < end; j++) {
-                    progress.step();
-                }
+                int end = nextCheckpoint(i, params, slice.size());
+                addSamples(c, wb.prompts(), slice, i, end, params.samplesPerDecode(), groupCapacity(wb), grouping, progress);
                 i = end;
             }
             return c.statistics().copy();

@@ -87,4 +87,43 @@ class StatsExperimentTest {
         }
         assertThrows(IllegalArgumentException.class, () -> StatsExperiment.Params.DEFAULTS.withSamplesPerDecode(3));
     }
+
+    /**
+     * Samples packed into one decode fill one batch: a group ends where the next sample would not
+     * fit in the batch beside the others (8 samples of ~100 tokens, 256-token batches: groups of
+     * two), and the result equals one-by-one decoding up to float rounding. Without that rule the
+     * packed decode would not fit the 512-cell context (the sequences share it) and fail.
+     */
+    @Test
+    void packedGroupsEndWhereTheBatchIsFull(@TempDir Path dir) {
+        List<Sample> samples = new ArrayList<>();
+        for (int i = 0; i < 8; i++) {
+            samples.add(Sample.text("long" + i, ("Item " + i + " is about " + (i * 7) + " things and more things. ").repeat(8), List.of())
+                    .withLabels(Map.of("language", i % 2 == 0 ? "fr" : "en")));
+        }
+        Dataset data = Dataset.of("long sentences", samples);
+        LabelGrouping byLanguage = new LabelGrouping("language", List.of("en", "fr"), false);
+        java.util.function.IntFunction<Workbench> open = seqs -> Workbench.open(new Workbench.Setup(SyntheticFixtures.tiny("qwen2"),
+                ModelParams.defaults(), null, SessionParams.defaults().withContextSize(512).withBatchSize(256).withThreads(2)
+                .withMaxSequences(seqs), ProjectorParams.defaults(), PromptFormat.raw()));
+        try (Workbench packed = open.apply(8);
+             NeuronStatistics p = StatsExperiment.run(packed, data, byLanguage, StatsExperiment.Params.DEFAULTS.withCheckpointEvery(8)
+                     .withSamplesPerDecode(8), dir.resolve("packed"), Progress.Listener.NONE)) {
+            assertTrue(packed.session().contextSize() < 8 * 90, "the context must not hold all samples at once: " + packed.session().contextSize());
+            try (Workbench single = open.apply(1);
+                 NeuronStatistics one = StatsExperiment.run(single, data, byLanguage, StatsExperiment.Params.DEFAULTS, dir.resolve("single"),
+                         Progress.Listener.NONE)) {
+                for (int g = 0; g < 2; g++) {
+                    assertEquals(one.tokens(g), p.tokens(g));
+                    assertTrue(one.tokens(g) > 300, "tokens of group " + g + ": " + one.tokens(g));
+                    for (int l = 0; l < one.layers(); l++) {
+                        for (int n = 0; n < one.neurons(); n++) {
+                            assertEquals(one.get(Statistic.SUM, l, g, n), p.get(Statistic.SUM, l, g, n), 1e-3 + 1e-4 * Math.abs(one.get(Statistic.SUM, l, g, n)));
+                            assertEquals(one.get(Statistic.MAX, l, g, n), p.get(Statistic.MAX, l, g, n), 1e-3);
+                        }
+                    }
+                }
+            }
+        }
+    }
 }

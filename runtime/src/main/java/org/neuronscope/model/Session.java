@@ -57,6 +57,10 @@ public final class Session implements AutoCloseable {
             llama_context_params.n_threads(p, params.threads());
             llama_context_params.n_threads_batch(p, params.threadsBatch());
             llama_context_params.embeddings(p, params.embeddings());
+            // several sequences share one KV buffer: a batch packed with several prompts is then
+            // split into full micro-batches (llama.cpp splits per-sequence buffers into micro-batches
+            // of equal parts of every sequence), and the sequences share the context
+            llama_context_params.kv_unified(p, params.maxSequences() > 1);
             llama_context_params.flash_attn_type(p, switch (params.flashAttention()) {
                 case AUTO -> neuronscope_h.LLAMA_FLASH_ATTN_TYPE_AUTO();
                 case ON -> neuronscope_h.LLAMA_FLASH_ATTN_TYPE_ENABLED();

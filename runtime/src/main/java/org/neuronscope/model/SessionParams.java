@@ -6,7 +6,9 @@ package org.neuronscope.model;
  * @param contextSize    tokens of KV cache (0: the model's training context)
  * @param batchSize      most tokens one {@link Session#decode} may take
  * @param ubatchSize     tokens computed at once (a batch is split into such micro-batches)
- * @param maxSequences   sequences that can live in the KV cache at once
+ * @param maxSequences   sequences that can live in the KV cache at once; with more than one they share
+ *                       one KV buffer of {@code contextSize} cells (llama.cpp's unified KV cache), so
+ *                       batches packed with several sequences run as full micro-batches
  * @param threads        threads for generation (single tokens)
  * @param threadsBatch   threads for prompt batches
  * @param flashAttention flash attention; must be OFF to observe attention probabilities

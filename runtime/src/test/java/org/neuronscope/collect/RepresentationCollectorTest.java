@@ -29,7 +29,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * Pooled representations from the in-graph weighted sum at resid.post against a brute-force Java
  * computation over the raw resid.post taps of the same decode (last entry; mean over all entries;
  * mean over the text entries), on the fused CPU pass and the portable path; several prompts in one
- * pass against one at a time.
+ * pass against one at a time (to float rounding without flash attention, to F16 rounding with it).
  */
 class RepresentationCollectorTest {
     static final String[] TEXTS = {
@@ -39,14 +39,16 @@ class RepresentationCollectorTest {
     };
 
     static Stream<Arguments> architecturesAndPaths() {
-        return Stream.of("qwen2", "llama").flatMap(a -> Stream.of(Arguments.of(a, false), Arguments.of(a, true)));
+        return Stream.of("qwen2", "llama").flatMap(a -> Stream.of(Arguments.of(a, false, false), Arguments.of(a, true, false),
+                Arguments.of(a, false, true)));
     }
 
-    @ParameterizedTest(name = "{0}, portable {1}")
+    @ParameterizedTest(name = "{0}, portable {1}, flash attention {2}")
     @MethodSource("architecturesAndPaths")
-    void pooledEqualsBruteForceOverTaps(String architecture, boolean portable) {
-        try (Model m = Model.load(SyntheticFixtures.tiny(architecture));
-             Session s = m.newSession(SessionParams.defaults().withContextSize(256).withBatchSize(64).withMaxSequences(3).withThreads(2))) {
+    void pooledEqualsBruteForceOverTaps(String architecture, boolean portable, boolean flashAttention) {
+        SessionParams params = SessionParams.defaults().withContextSize(256).withBatchSize(64).withMaxSequences(3).withThreads(2)
+                .withFlashAttention(flashAttention ? SessionParams.FlashAttention.ON : SessionParams.FlashAttention.OFF);
+        try (Model m = Model.load(SyntheticFixtures.tiny(architecture)); Session s = m.newSession(params)) {
             s.hooks().setPortableReductions(portable);
             TextPrompts source = new TextPrompts(m, PromptFormat.raw());
             List<Pooling> poolings = List.of(Pooling.last(), Pooling.mean(), Pooling.mean(Modality.TEXT));
@@ -105,9 +107,26 @@ class RepresentationCollectorTest {
                     List<double[][]> together = c.poolAll(none, prompts);
                     for (int i = 0; i < TEXTS.length; i++) {
                         for (int q = 0; q < poolings.size(); q++) {
-                            for (int x = 0; x < layers * width; x++) {
-                                double want = single.get(i)[q][x];
-                                assertEquals(want, together.get(i)[q][x], 1e-4 * Math.max(1, Math.abs(want)), "prompt " + i + " pooling " + q);
+                            if (flashAttention) {
+                                // packed micro-batches are long enough for ggml's tiled flash-attention kernel,
+                                // a short prompt alone takes the one-row kernel, which accumulates V in F16:
+                                // the two agree to F16 rounding, not to float rounding
+                                double err = 0;
+                                double norm = 0;
+                                for (int x = 0; x < layers * width; x++) {
+                                    double want = single.get(i)[q][x];
+                                    err += (want - together.get(i)[q][x]) * (want - together.get(i)[q][x]);
+                                    norm += want * want;
+                                }
+                                // (measured: 0 on qwen2, whose heads are too narrow for the tiled kernel, 1.2e-6 on
+                                // llama; llama.cpp's own flash-attention tests allow 5e-4; attention leaking between
+                                // packed sequences would not stay this close)
+                                assertTrue(err / norm < 1e-4, "prompt " + i + " pooling " + q + ": normalised squared error " + err / norm);
+                            } else {
+                                for (int x = 0; x < layers * width; x++) {
+                                    double want = single.get(i)[q][x];
+                                    assertEquals(want, together.get(i)[q][x], 1e-4 * Math.max(1, Math.abs(want)), "prompt " + i + " pooling " + q);
+                                }
                             }
                         }
                     }
