@@ -239,6 +239,11 @@ public final class Miner {
             return neurons;
         }
 
+        /** The metrics it aggregates (of those the samples supply). */
+        public Set<Metric> metrics() {
+            return metrics.isEmpty() ? EnumSet.noneOf(Metric.class) : EnumSet.copyOf(metrics);
+        }
+
         /** Adds one sample of a dataset (metrics needing absent attention statistics are skipped). */
         public void add(String dataset, SampleStatistics sample) {
             NeuronStatistics a = sample.activations();
