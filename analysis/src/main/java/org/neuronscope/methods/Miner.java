@@ -42,6 +42,42 @@ public final class Miner {
             }
         }
 
+        /**
+         * The text form of the command line's {@code --weights}: {@code defaults}, {@code mean-max}, or
+         * metric=weight pairs of prob, mean, max, attn_k, attn_q (metrics not named weigh 0).
+         */
+        public static Weights parse(String text) {
+            switch (text) {
+                case "defaults":
+                    return DEFAULTS;
+                case "mean-max":
+                    return MEAN_MAX;
+                default:
+                    break;
+            }
+            Map<String, Double> w = new java.util.HashMap<>();
+            for (String part : text.split(",")) {
+                String[] kv = part.split("=", 2);
+                String k = kv[0].strip().toLowerCase(java.util.Locale.ROOT);
+                if (kv.length != 2 || !List.of("prob", "mean", "max", "attn_k", "attn_q").contains(k)) {
+                    throw new IllegalArgumentException("--weights must be defaults, mean-max or metric=weight pairs of prob, mean, max, attn_k, attn_q; got "
+                            + text);
+                }
+                try {
+                    w.put(k, Double.parseDouble(kv[1].strip()));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--weights: '" + kv[1] + "' is not a number (in " + text + ")");
+                }
+            }
+            return new Weights(w.getOrDefault("prob", 0.0), w.getOrDefault("mean", 0.0), w.getOrDefault("max", 0.0),
+                    w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
+        }
+
+        /** Whether a weight needs attention probabilities (attn_k or attn_q). */
+        public boolean needsAttention() {
+            return attnK != 0 || attnQ != 0;
+        }
+
         double of(Metric m) {
             return switch (m) {
                 case PROB -> prob;

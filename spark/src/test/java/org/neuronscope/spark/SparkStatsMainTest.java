@@ -41,4 +41,36 @@ class SparkStatsMainTest {
         assertTrue(out.toString().contains("statistics of 6 samples in 1 partitions"), out.toString());
         SparkFixtures.assertSameFiles(StatsExperiment.statisticsDir(dir.resolve("single")), StatsExperiment.statisticsDir(dir.resolve("spark")));
     }
+
+    @Test
+    void theMinerEntryPointSelectsWhatSelectSelects(@TempDir Path dir) throws Exception {
+        java.util.List<Path> files = java.util.List.of(SparkFixtures.dataset(dir, 5, "a"), SparkFixtures.dataset(dir, 4, "b"));
+        JobSetup setup = SparkMinerTest.setup();
+        org.neuronscope.methods.Miner.Params p = new org.neuronscope.methods.Miner.Params(org.neuronscope.methods.Miner.Weights.MEAN_MAX, 0.05,
+                org.neuronscope.methods.Miner.Strategy.LA_MU, 0);
+        org.neuronscope.methods.NeuronSet expected = org.neuronscope.methods.Miner.select(
+                SparkMinerTest.single(setup, files, false), HookPoint.FFN_ACT, p);
+        System.setProperty("spark.master", "local[1]");
+        System.setProperty("spark.ui.enabled", "false");
+        StringWriter out = new StringWriter();
+        int rc;
+        try {
+            CommandLine cl = new CommandLine(new SparkMinerMain()).setCaseInsensitiveEnumValuesAllowed(true);
+            cl.setOut(new PrintWriter(out, true));
+            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", files.get(0).toString(),
+                    "--dataset", files.get(1).toString(), "--modalities", "text,special", "--weights", "mean-max", "--ratio", "0.05",
+                    "--partitions", "3", "--out", dir.resolve("spark").toString());
+        } finally {
+            System.clearProperty("spark.master");
+            System.clearProperty("spark.ui.enabled");
+        }
+        assertEquals(0, rc, out.toString());
+        assertTrue(out.toString().contains("MINER over 9 samples in 3 partitions"), out.toString());
+        org.neuronscope.methods.NeuronSet got = org.neuronscope.methods.NeuronSet.load(dir.resolve("spark/miner.json"));
+        assertTrue(expected.size() > 0);
+        assertEquals(expected.groupNames(), got.groupNames());
+        for (String g : expected.groupNames()) {
+            assertEquals(expected.describe(g), got.describe(g), g);
+        }
+    }
 }
