@@ -73,4 +73,34 @@ class SparkStatsMainTest {
             assertEquals(expected.describe(g), got.describe(g), g);
         }
     }
+
+    @Test
+    void theAblateEntryPointWritesAblatesTable(@TempDir Path dir) throws Exception {
+        Path file = SparkAblateTest.dataset(dir, 6);
+        JobSetup setup = SparkFixtures.setup().withChatTemplate(null);
+        org.neuronscope.methods.NeuronSet set = SparkAblateTest.conditions(setup).getFirst().set();
+        Path setFile = dir.resolve("set.json");
+        set.save(setFile);
+        org.neuronscope.methods.NeuronSet random = org.neuronscope.methods.RandomBaseline.matchingUnion(set, set.groupNames(), 7, true);
+        org.neuronscope.methods.Intervention off = org.neuronscope.methods.Intervention.deactivate();
+        var conditions = java.util.List.of(new org.neuronscope.experiments.AblationExperiment.Condition("test deactivate", set, set.groupNames(), off),
+                new org.neuronscope.experiments.AblationExperiment.Condition("random deactivate", random, random.groupNames(), off));
+        String expected = SparkAblateTest.single(setup, file, conditions, new SparkAblate.Job(setup, "media", 2, 1));
+        System.setProperty("spark.master", "local[1]");
+        System.setProperty("spark.ui.enabled", "false");
+        StringWriter out = new StringWriter();
+        int rc;
+        try {
+            CommandLine cl = new CommandLine(new SparkAblateMain()).setCaseInsensitiveEnumValuesAllowed(true);
+            cl.setOut(new PrintWriter(out, true));
+            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", file.toString(),
+                    "--set", setFile.toString(), "--random-seed", "7", "--max-tokens", "2", "--partitions", "2", "--out", dir.resolve("spark").toString());
+        } finally {
+            System.clearProperty("spark.master");
+            System.clearProperty("spark.ui.enabled");
+        }
+        assertEquals(0, rc, out.toString());
+        assertTrue(out.toString().contains("ablation of 6 samples in 2 partitions"), out.toString());
+        assertEquals(expected, java.nio.file.Files.readString(dir.resolve("spark/table.csv")));
+    }
 }
