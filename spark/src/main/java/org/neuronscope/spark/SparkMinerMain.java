@@ -56,7 +56,7 @@ public final class SparkMinerMain implements Callable<Integer> {
         try {
             List<Samples> samples = dataset.stream().map(d -> Samples.read(spark, d, job.format, job.mediaRoot)).toList();
             List<Dataset> data = samples.stream().map(Samples::loadOnDriver).toList();
-            SparkMiner.Job j = new SparkMiner.Job(job.setup(1), modalities, w.needsAttention(), job.partitions(spark));
+            SparkMiner.Job j = new SparkMiner.Job(job.setup(1, w.needsAttention()), modalities, w.needsAttention(), job.partitions(spark));
             SparkMiner.Result r = SparkMiner.run(spark, j, samples, data, job.out, SparkStats.TaskObserver.NONE);
             NeuronSet set = Miner.select(r.aggregate(), HookPoint.FFN_ACT, params);
             Path file = job.out.resolve("miner.json");

@@ -31,7 +31,7 @@ class SparkStatsMainTest {
         try {
             CommandLine cl = new CommandLine(new SparkStatsMain()).setCaseInsensitiveEnumValuesAllowed(true);
             cl.setOut(new PrintWriter(out, true));
-            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--chat-template", "raw",
+            rc = cl.execute("--model", setup.model(), "--flash-attn", "off", "--threads", "1", "--ctx", "1024", "--batch", "128", "--chat-template", "raw",
                     "--dataset", file.toString(), "--group-by", "label:language", "--partitions", "1", "--out", dir.resolve("spark").toString());
         } finally {
             System.clearProperty("spark.master");
@@ -57,7 +57,7 @@ class SparkStatsMainTest {
         try {
             CommandLine cl = new CommandLine(new SparkMinerMain()).setCaseInsensitiveEnumValuesAllowed(true);
             cl.setOut(new PrintWriter(out, true));
-            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", files.get(0).toString(),
+            rc = cl.execute("--model", setup.model(), "--flash-attn", "off", "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", files.get(0).toString(),
                     "--dataset", files.get(1).toString(), "--modalities", "text,special", "--weights", "mean-max", "--ratio", "0.05",
                     "--partitions", "3", "--out", dir.resolve("spark").toString());
         } finally {
@@ -93,7 +93,7 @@ class SparkStatsMainTest {
         try {
             CommandLine cl = new CommandLine(new SparkAblateMain()).setCaseInsensitiveEnumValuesAllowed(true);
             cl.setOut(new PrintWriter(out, true));
-            rc = cl.execute("--model", setup.model(), "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", file.toString(),
+            rc = cl.execute("--model", setup.model(), "--flash-attn", "off", "--threads", "1", "--ctx", "1024", "--batch", "128", "--dataset", file.toString(),
                     "--set", setFile.toString(), "--random-seed", "7", "--max-tokens", "2", "--partitions", "2", "--out", dir.resolve("spark").toString());
         } finally {
             System.clearProperty("spark.master");
