@@ -12,7 +12,7 @@ import java.util.Locale;
  * {@code minimum} (the per-layer minima are supplied from statistics), {@code complementary} (every
  * neuron but the set's deactivated) and {@code complementary:minimum}.
  */
-public sealed interface Intervention {
+public sealed interface Intervention extends java.io.Serializable {
     /** a = 0. */
     record Deactivate() implements Intervention {
         @Override

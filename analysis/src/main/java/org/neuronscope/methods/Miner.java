@@ -42,6 +42,42 @@ public final class Miner {
             }
         }
 
+        /**
+         * The text form of the command line's {@code --weights}: {@code defaults}, {@code mean-max}, or
+         * metric=weight pairs of prob, mean, max, attn_k, attn_q (metrics not named weigh 0).
+         */
+        public static Weights parse(String text) {
+            switch (text) {
+                case "defaults":
+                    return DEFAULTS;
+                case "mean-max":
+                    return MEAN_MAX;
+                default:
+                    break;
+            }
+            Map<String, Double> w = new java.util.HashMap<>();
+            for (String part : text.split(",")) {
+                String[] kv = part.split("=", 2);
+                String k = kv[0].strip().toLowerCase(java.util.Locale.ROOT);
+                if (kv.length != 2 || !List.of("prob", "mean", "max", "attn_k", "attn_q").contains(k)) {
+                    throw new IllegalArgumentException("--weights must be defaults, mean-max or metric=weight pairs of prob, mean, max, attn_k, attn_q; got "
+                            + text);
+                }
+                try {
+                    w.put(k, Double.parseDouble(kv[1].strip()));
+                } catch (NumberFormatException e) {
+                    throw new IllegalArgumentException("--weights: '" + kv[1] + "' is not a number (in " + text + ")");
+                }
+            }
+            return new Weights(w.getOrDefault("prob", 0.0), w.getOrDefault("mean", 0.0), w.getOrDefault("max", 0.0),
+                    w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
+        }
+
+        /** Whether a weight needs attention probabilities (attn_k or attn_q). */
+        public boolean needsAttention() {
+            return attnK != 0 || attnQ != 0;
+        }
+
         double of(Metric m) {
             return switch (m) {
                 case PROB -> prob;
@@ -239,6 +275,11 @@ public final class Miner {
             return neurons;
         }
 
+        /** The metrics it aggregates (of those the samples supply). */
+        public Set<Metric> metrics() {
+            return metrics.isEmpty() ? EnumSet.noneOf(Metric.class) : EnumSet.copyOf(metrics);
+        }
+
         /** Adds one sample of a dataset (metrics needing absent attention statistics are skipped). */
         public void add(String dataset, SampleStatistics sample) {
             NeuronStatistics a = sample.activations();
@@ -275,6 +316,179 @@ public final class Miner {
                     }
                 }
             }
+        }
+
+        /**
+         * Adds another aggregator's samples (stage 3's sums of a later slice of the same datasets, e.g.
+         * one Spark partition): sample counts and occurrences exactly, the per-sample score sums by
+         * adding the other's sums elementwise. Merging slices in dataset order gives what adding their
+         * samples one by one gives, up to how the additions associate; with one slice, bit for bit.
+         * Datasets new to this aggregator are appended in the other's order.
+         */
+        public void merge(Aggregator other) {
+            if (other.layers != layers || other.neurons != neurons || !other.modalities.equals(modalities) || !other.metrics.equals(metrics)) {
+                throw new IllegalArgumentException("cannot merge a MINER aggregate of " + other.layers + " x " + other.neurons + " " + other.modalities
+                        + " " + other.metrics + " into one of " + layers + " x " + neurons + " " + modalities + " " + metrics);
+            }
+            for (var e : other.sums.entrySet()) {
+                String dataset = e.getKey();
+                Map<Metric, double[][]> d = sums.computeIfAbsent(dataset, k -> new EnumMap<>(Metric.class));
+                samples.merge(dataset, other.samples.get(dataset), Integer::sum);
+                boolean[] seen = occurs.computeIfAbsent(dataset, k -> new boolean[modalities.size()]);
+                boolean[] theirs = other.occurs.get(dataset);
+                for (int mi = 0; mi < seen.length; mi++) {
+                    seen[mi] |= theirs[mi];
+                }
+                for (var m : e.getValue().entrySet()) {
+                    double[][] mine = d.computeIfAbsent(m.getKey(), k -> new double[modalities.size()][]);
+                    double[][] add = m.getValue();
+                    for (int mi = 0; mi < add.length; mi++) {
+                        if (add[mi] == null) {
+                            continue;
+                        }
+                        if (mine[mi] == null) {
+                            mine[mi] = add[mi].clone();
+                        } else {
+                            double[] acc = mine[mi];
+                            double[] v = add[mi];
+                            for (int i = 0; i < acc.length; i++) {
+                                acc[i] += v[i];
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /** The number of samples added for a dataset (0 if none). */
+        public int samples(String dataset) {
+            return samples.getOrDefault(dataset, 0);
+        }
+
+        /** The datasets, in the order their first sample was added. */
+        public List<String> datasets() {
+            return List.copyOf(sums.keySet());
+        }
+
+        private static final int BINARY_VERSION = 1;
+
+        /**
+         * The aggregate's exact state in a binary form (float64 sums as IEEE bits, counts as integers,
+         * every map in its order), which {@link #read} turns back into an equal aggregator: what a
+         * distributed job writes per partition and sends to its driver.
+         */
+        public void write(java.io.DataOutput out) throws java.io.IOException {
+            out.writeInt(BINARY_VERSION);
+            out.writeInt(layers);
+            out.writeInt(neurons);
+            out.writeInt(modalities.size());
+            for (String m : modalities) {
+                out.writeUTF(m);
+            }
+            out.writeInt(metrics.size());
+            for (Metric m : metrics) {
+                out.writeUTF(m.name());
+            }
+            out.writeInt(sums.size());
+            for (var e : sums.entrySet()) {
+                out.writeUTF(e.getKey());
+                out.writeInt(samples.get(e.getKey()));
+                for (boolean b : occurs.get(e.getKey())) {
+                    out.writeBoolean(b);
+                }
+                out.writeInt(e.getValue().size());
+                for (var m : e.getValue().entrySet()) {
+                    out.writeUTF(m.getKey().name());
+                    for (double[] acc : m.getValue()) {
+                        out.writeBoolean(acc != null);
+                        if (acc != null) {
+                            for (double v : acc) {
+                                out.writeLong(Double.doubleToRawLongBits(v));
+                            }
+                        }
+                    }
+                }
+            }
+        }
+
+        /** The inverse of {@link #write}; a malformed input is refused naming what is wrong. */
+        public static Aggregator read(java.io.DataInput in) throws java.io.IOException {
+            int version = in.readInt();
+            if (version != BINARY_VERSION) {
+                throw new java.io.IOException("not a MINER aggregate of version " + BINARY_VERSION + " (version " + version + ")");
+            }
+            int layers = in.readInt();
+            int neurons = in.readInt();
+            int mc = in.readInt();
+            if (layers <= 0 || neurons <= 0 || mc <= 0 || (long) layers * neurons > Integer.MAX_VALUE || mc > 1024) {
+                throw new java.io.IOException("a MINER aggregate of " + layers + " x " + neurons + " with " + mc + " modalities");
+            }
+            List<String> modalities = new ArrayList<>();
+            for (int i = 0; i < mc; i++) {
+                modalities.add(in.readUTF());
+            }
+            int metricCount = in.readInt();
+            Set<Metric> metrics = EnumSet.noneOf(Metric.class);
+            for (int i = 0; i < metricCount; i++) {
+                metrics.add(metricOf(in.readUTF()));
+            }
+            Aggregator agg = new Aggregator(layers, neurons, modalities, metrics);
+            int datasets = in.readInt();
+            for (int d = 0; d < datasets; d++) {
+                String name = in.readUTF();
+                agg.samples.put(name, in.readInt());
+                boolean[] seen = new boolean[mc];
+                for (int mi = 0; mi < mc; mi++) {
+                    seen[mi] = in.readBoolean();
+                }
+                agg.occurs.put(name, seen);
+                Map<Metric, double[][]> byMetric = new EnumMap<>(Metric.class);
+                agg.sums.put(name, byMetric);
+                int held = in.readInt();
+                for (int k = 0; k < held; k++) {
+                    double[][] acc = new double[mc][];
+                    byMetric.put(metricOf(in.readUTF()), acc);
+                    for (int mi = 0; mi < mc; mi++) {
+                        if (in.readBoolean()) {
+                            double[] v = new double[layers * neurons];
+                            for (int i = 0; i < v.length; i++) {
+                                v[i] = Double.longBitsToDouble(in.readLong());
+                            }
+                            acc[mi] = v;
+                        }
+                    }
+                }
+            }
+            return agg;
+        }
+
+        private static Metric metricOf(String name) throws java.io.IOException {
+            try {
+                return Metric.valueOf(name);
+            } catch (IllegalArgumentException e) {
+                throw new java.io.IOException("unknown MINER metric '" + name + "' in an aggregate");
+            }
+        }
+
+        /** {@link #write} into a byte array. */
+        public byte[] toBytes() {
+            var bytes = new java.io.ByteArrayOutputStream();
+            try (var out = new java.io.DataOutputStream(bytes)) {
+                write(out);
+            } catch (java.io.IOException e) {
+                throw new java.io.UncheckedIOException(e); // a byte array does not fail
+            }
+            return bytes.toByteArray();
+        }
+
+        /** {@link #read} from a byte array (all of it). */
+        public static Aggregator fromBytes(byte[] b) throws java.io.IOException {
+            var in = new java.io.DataInputStream(new java.io.ByteArrayInputStream(b));
+            Aggregator agg = read(in);
+            if (in.available() != 0) {
+                throw new java.io.IOException(in.available() + " bytes after a MINER aggregate");
+            }
+            return agg;
         }
 
         /** The number of datasets in which a modality occurs. */

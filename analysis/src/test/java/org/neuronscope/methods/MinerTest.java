@@ -177,6 +177,62 @@ class MinerTest {
         return agg;
     }
 
+    /** Samples [from, to) of raws, named as {@link #aggregate} names them. */
+    static Miner.Aggregator aggregate(List<Raw> raws, int from, int to) {
+        Miner.Aggregator agg = new Miner.Aggregator(L, N, MODS);
+        for (int s = from; s < to; s++) {
+            Miner.SampleStatistics st = statistics(raws.get(s));
+            agg.add(s < 3 ? "A" : "B", st);
+            st.activations().close();
+            st.attnK().close();
+            st.attnQ().close();
+        }
+        return agg;
+    }
+
+    @Test
+    void slicesMergedInOrderEqualTheWholeAndTheBinaryFormIsExact() throws Exception {
+        List<Raw> raws = raws();
+        Miner.Aggregator whole = aggregate(raws);
+        // slices cutting dataset A in two; merged in order through the binary form
+        Miner.Aggregator merged = new Miner.Aggregator(L, N, MODS);
+        for (int[] cut : new int[][] {{0, 2}, {2, 4}, {4, 5}}) {
+            merged.merge(Miner.Aggregator.fromBytes(aggregate(raws, cut[0], cut[1]).toBytes()));
+        }
+        assertEquals(whole.datasets(), merged.datasets());
+        for (String d : List.of("A", "B")) {
+            assertEquals(whole.samples(d), merged.samples(d));
+        }
+        for (String m : MODS) {
+            assertEquals(whole.datasetsWith(m), merged.datasetsWith(m), m);
+            for (Miner.Metric metric : Miner.Metric.values()) {
+                double[] a = whole.score(metric, m);
+                double[] b = merged.score(metric, m);
+                for (int i = 0; i < a.length; i++) {
+                    assertEquals(a[i], b[i], 1e-12 * Math.max(1, Math.abs(a[i])), metric + " " + m + " " + i);
+                }
+            }
+        }
+        for (Miner.Strategy st : List.of(Miner.Strategy.LA_MU, Miner.Strategy.ADAPTIVE)) {
+            Miner.Params p = Miner.Params.DEFAULTS.with(st);
+            NeuronSet a = Miner.select(whole, HookPoint.FFN_ACT, p);
+            NeuronSet b = Miner.select(merged, HookPoint.FFN_ACT, p);
+            assertEquals(a.groupNames(), b.groupNames());
+            assertTrue(a.size() > 0);
+            for (String g : a.groupNames()) {
+                assertEquals(a.describe(g), b.describe(g), st + " " + g);
+            }
+        }
+        // one slice merged into an empty aggregator is the same state, bit for bit
+        Miner.Aggregator one = new Miner.Aggregator(L, N, MODS);
+        one.merge(whole);
+        assertArrayEquals(whole.toBytes(), one.toBytes());
+        assertArrayEquals(whole.toBytes(), Miner.Aggregator.fromBytes(whole.toBytes()).toBytes());
+        assertThrows(IllegalArgumentException.class, () -> new Miner.Aggregator(L, N, List.of("text")).merge(whole));
+        byte[] cut = java.util.Arrays.copyOf(whole.toBytes(), 100);
+        assertThrows(java.io.IOException.class, () -> Miner.Aggregator.fromBytes(cut));
+    }
+
     @Test
     void perSampleScoresMatchTheDefinitionOnRawActivations() {
         Raw r = raws().get(0);

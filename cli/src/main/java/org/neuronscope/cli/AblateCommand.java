@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.MetricTable;
 import org.neuronscope.eval.Sample;
@@ -102,7 +104,7 @@ final class AblateCommand implements Callable<Integer> {
         HtmlReport html = new HtmlReport("NeuronScope ablation: " + set.getFileName());
         java.util.Map<String, Long> perGroup = data.samples().stream()
                 .collect(java.util.stream.Collectors.groupingBy(groupOf, java.util.LinkedHashMap::new, java.util.stream.Collectors.counting()));
-        html.paragraph("Dataset " + dataset + ", model " + model.model + (model.mmproj != null ? " + " + model.mmproj : "")
+        html.paragraph("Dataset " + dataset + ", model " + model.model() + (model.mmproj() != null ? " + " + model.mmproj() : "")
                 + "; groups " + g + ", mode " + intervention + ", random seed " + seed + ".");
         html.paragraph("Samples per group: " + perGroup.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
                 .collect(java.util.stream.Collectors.joining(", ")) + " (" + data.size() + " in all). Intervals are 95 % Wilson intervals.");

@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.collect.LensCollector.Positions;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.experiments.HtmlReport;

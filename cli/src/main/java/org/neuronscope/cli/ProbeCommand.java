@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.collect.Pooling;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.Sample;
@@ -80,7 +82,7 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
             throw new IllegalArgumentException("--control: unknown control '" + control + "' (random-init)");
         }
         boolean randomInit = control != null;
-        if (randomInit && (representations != null || dataset == null || model.model == null)) {
+        if (randomInit && (representations != null || dataset == null || model.model() == null)) {
             throw new IllegalArgumentException("--control random-init needs --model and --dataset (it decodes the dataset again on the "
                     + "randomly-initialised copy of the model), not --representations");
         }
@@ -140,7 +142,7 @@ final class ProbeCommand implements java.util.concurrent.Callable<Integer> {
                         + "--control-seed and --init-std");
             }
             Files.createDirectories(dir);
-            RandomInitModel.Summary sum = RandomInitModel.write(model.model, file, controlSeed, initStd);
+            RandomInitModel.Summary sum = RandomInitModel.write(model.model(), file, controlSeed, initStd);
             stdout.println("random-init copy of the model: " + sum.drawn().size() + " tensors drawn from N(0, " + initStd + "^2), "
                     + sum.ones().size() + " norms set to 1, " + sum.zeros().size() + " biases set to 0, " + sum.copied().size() + " copied, in "
                     + file);

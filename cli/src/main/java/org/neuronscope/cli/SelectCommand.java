@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.HookPoint;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.experiments.Charts;
@@ -18,10 +20,8 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashMap;
 import java.util.List;
 import java.util.Locale;
-import java.util.Map;
 import java.util.concurrent.Callable;
 
 /** {@code neuronscope select}: a neuron set by the entropy method, MANU or MINER. */
@@ -168,30 +168,7 @@ final class SelectCommand implements Callable<Integer> {
 
     /** defaults, mean-max, or metric=weight pairs (metrics not named weigh 0). */
     static Miner.Weights minerWeights(String text) {
-        switch (text) {
-            case "defaults":
-                return Miner.Weights.DEFAULTS;
-            case "mean-max":
-                return Miner.Weights.MEAN_MAX;
-            default:
-                break;
-        }
-        Map<String, Double> w = new HashMap<>();
-        for (String part : text.split(",")) {
-            String[] kv = part.split("=", 2);
-            String k = kv[0].strip().toLowerCase(Locale.ROOT);
-            if (kv.length != 2 || !List.of("prob", "mean", "max", "attn_k", "attn_q").contains(k)) {
-                throw new IllegalArgumentException("--weights must be defaults, mean-max or metric=weight pairs of prob, mean, max, attn_k, attn_q; got "
-                        + text);
-            }
-            try {
-                w.put(k, Double.parseDouble(kv[1].strip()));
-            } catch (NumberFormatException e) {
-                throw new IllegalArgumentException("--weights: '" + kv[1] + "' is not a number (in " + text + ")");
-            }
-        }
-        return new Miner.Weights(w.getOrDefault("prob", 0.0), w.getOrDefault("mean", 0.0), w.getOrDefault("max", 0.0),
-                w.getOrDefault("attn_k", 0.0), w.getOrDefault("attn_q", 0.0));
+        return Miner.Weights.parse(text);
     }
 
     /** The base groups (not the derived unions) that have tokens; those without are named on stdout. */

@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.HookPoint;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.experiments.StatsExperiment;

@@ -1,5 +1,7 @@
 package org.neuronscope.cli;
 
+import org.neuronscope.experiments.ModelOptions;
+
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.experiments.Charts;
 import org.neuronscope.experiments.HtmlReport;
@@ -68,7 +70,7 @@ final class UnlearnCommand implements Callable<Integer> {
         Files.writeString(out.resolve("table.csv"), result.table().toCsv());
         Path dir = out.resolve("report");
         HtmlReport html = new HtmlReport("NeuronScope unlearning: " + forget.getFileName());
-        html.paragraph("Model " + model.model + (model.mmproj != null ? " + " + model.mmproj : "") + "; forget " + forget + " (" + f.size()
+        html.paragraph("Model " + model.model() + (model.mmproj() != null ? " + " + model.mmproj() : "") + "; forget " + forget + " (" + f.size()
                 + " samples), retain " + retain + " (" + r.size() + "); MANU " + variant + ", alpha " + alpha + " per iteration, " + iterations
                 + " iteration(s), cut " + cut + "; " + result.pruned().size() + " neurons pruned " + result.perIteration()
                 + "; random pruning seed " + seed + ". Rows: none = before, manu = after, random = a matched random pruning.");

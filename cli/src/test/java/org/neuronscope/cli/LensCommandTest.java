@@ -141,11 +141,8 @@ class LensCommandTest {
         Path cut = dir.resolve("resume-cut");
         deleteTree(whole);
         deleteTree(cut);
-        ModelOptions mo = new ModelOptions();
-        mo.model = model;
-        mo.threads = 1;
-        mo.ctx = 256;
-        mo.batch = 64;
+        org.neuronscope.experiments.ModelOptions mo = new org.neuronscope.experiments.ModelOptions();
+        new picocli.CommandLine(mo).setCaseInsensitiveEnumValuesAllowed(true).parseArgs("--model", model.toString(), "--threads", "1", "--ctx", "256", "--batch", "64");
         try (Workbench wb = Workbench.open(mo.setup())) {
             LensExperiment.Result a = LensExperiment.run(wb, data, g, p, whole, Progress.Listener.NONE);
             // "crash" after the 5th sample: the checkpoint after the 3rd remains

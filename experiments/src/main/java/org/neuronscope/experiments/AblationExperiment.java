@@ -173,6 +173,50 @@ public final class AblationExperiment {
      */
     public static MetricTable run(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf,
                                   int maxTokens, int samplesPerDecode, Progress.Listener listener) {
+        Tally tally = new Tally(conditions);
+        measure(wb, data, conditions, groupOf, maxTokens, samplesPerDecode, listener, tally::add);
+        return tally.table();
+    }
+
+    /**
+     * What one sample contributes to one condition's metrics: everything {@link #run} sums, as
+     * measured, so that the sums can be formed later (e.g. on a Spark driver, from the partitions'
+     * outcomes in dataset order) with the same operations in the same order.
+     *
+     * @param group       the sample's group
+     * @param logitChange mean |Δ| of its next-token logits against the baseline
+     * @param top1        whether its greedy next token is the baseline's
+     * @param answer      its answer's scores, or null when it has no known answer
+     * @param text        the log-probabilities of its prompt text's tokens, or null (samples with media)
+     */
+    public record Outcome(String group, double logitChange, boolean top1, Answer answer, double[] text) {
+    }
+
+    /**
+     * A sample's answer scores under one condition.
+     *
+     * @param multipleChoice  whether the sample is a multiple-choice question
+     * @param logProbs        the reference's (or the correct option letter's) token log-probabilities by teacher forcing
+     * @param choiceLlCorrect multiple choice: whether the most likely option letter is the correct one
+     * @param generated       whether a greedy answer was generated (the fields below are read only then)
+     * @param correct         multiple choice: the option chosen in the answer is correct; open: exact match
+     * @param substring       open: a reference is a substring of the answer
+     * @param anls            open: ANLS
+     * @param rougeL          open: ROUGE-L
+     * @param wordErrors      open: word errors against the first reference
+     */
+    public record Answer(boolean multipleChoice, double[] logProbs, boolean choiceLlCorrect, boolean generated, boolean correct, boolean substring,
+                         double anls, double rougeL, Metrics.WordErrors wordErrors) {
+    }
+
+    /**
+     * Measures the baseline and every condition over {@code data} and hands each sample's outcomes
+     * (index 0 the baseline, then the conditions in order) to {@code sink}, in dataset order.
+     * Samples are decoded in slices of {@code samplesPerDecode} from the first: a caller that cuts a
+     * dataset into parts at multiples of it decodes every sample with the same neighbours.
+     */
+    public static void measure(Workbench wb, Dataset data, List<Condition> conditions, Function<Sample, String> groupOf, int maxTokens,
+                               int samplesPerDecode, Progress.Listener listener, java.util.function.Consumer<Outcome[]> sink) {
         if (!wb.session().model().hasLogits()) {
             // every metric here scores next tokens; an embedding model has no head to score them with
             throw new org.neuronscope.UnsupportedArchitectureException("ablate's metrics (logit change, top-1 agreement, answer "
@@ -188,7 +232,6 @@ public final class AblationExperiment {
         List<Condition> all = new ArrayList<>();
         all.add(Condition.NONE);
         all.addAll(conditions);
-        MetricTable table = new MetricTable();
         Session session = wb.session();
         // Sample-major: each slice of samples runs under every condition in turn, so only that
         // slice's baseline logits are held (a vocabulary-wide vector per sample), never the
@@ -199,20 +242,11 @@ public final class AblationExperiment {
         for (Condition c : all) {
             masks.add(c.set() != null ? c.mask() : null);
         }
-        List<Map<String, double[]>> change = new ArrayList<>();   // per condition: group -> {sum, n}
-        List<Map<String, Accuracy>> agree = new ArrayList<>();
-        List<Map<String, Map<String, Accuracy>>> answers = new ArrayList<>();
-        List<Map<String, Scores>> scores = new ArrayList<>();
-        for (int ci = 0; ci < nc; ci++) {
-            change.add(new LinkedHashMap<>());
-            agree.add(new LinkedHashMap<>());
-            answers.add(new LinkedHashMap<>());
-            scores.add(new LinkedHashMap<>());
-        }
         Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
         try (Sampler greedy = Sampler.greedy()) {
             for (int from = 0; from < data.size(); from += samplesPerDecode) {
                 int to = Math.min(data.size(), from + samplesPerDecode);
+                Outcome[][] slice = new Outcome[to - from][nc];
                 float[][] baseline = null;
                 for (int ci = 0; ci < nc; ci++) {
                     Condition c = all.get(ci);
@@ -228,41 +262,105 @@ public final class AblationExperiment {
                         }
                         for (int i = from; i < to; i++) {
                             Sample s = data.samples().get(i);
-                            String g = groupOf.apply(s);
                             float[] logits = next[i - from];
                             float[] b = baseline[i - from];
                             double d = 0;
                             for (int k = 0; k < b.length; k++) {
                                 d += Math.abs(logits[k] - b[k]);
                             }
-                            double[] acc = change.get(ci).computeIfAbsent(g, k -> new double[2]);
-                            acc[0] += d / b.length;
-                            acc[1]++;
-                            agree.get(ci).merge(g, Accuracy.of(argmax(logits) == argmax(b)), Accuracy::plus);
                             boolean known = s.isMultipleChoice() ? s.answerIndex() != Sample.NO_ANSWER : !s.answers().isEmpty();
-                            if (known) {
-                                answerMetrics(wb, greedy, s, maxTokens, answers.get(ci).computeIfAbsent(g, k -> new LinkedHashMap<>()),
-                                        scores.get(ci).computeIfAbsent(g, k -> new Scores()));
-                            }
-                            if (!s.hasMedia()) {
-                                scores.get(ci).computeIfAbsent(g, k -> new Scores()).text.add(g, AnswerScoring.textLogProbs(session, 0,
-                                        s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt()));
-                            }
+                            Answer answer = known ? answerMetrics(wb, greedy, s, maxTokens) : null;
+                            double[] text = s.hasMedia() ? null : AnswerScoring.textLogProbs(session, 0,
+                                    s.system() == null ? s.prompt() : s.system() + "\n\n" + s.prompt());
+                            slice[i - from][ci] = new Outcome(groupOf.apply(s), d / b.length, argmax(logits) == argmax(b), answer, text);
                             progress.step();
                         }
                     }
                 }
+                for (Outcome[] o : slice) {
+                    sink.accept(o);
+                }
             }
         }
-        for (int ci = 0; ci < nc; ci++) {
-            String name = all.get(ci).name();
-            change.get(ci).forEach((g, v) -> table.put(name, g, "logit_change", v[0] / v[1]));
-            agree.get(ci).forEach((g, a) -> table.put(name, g, "top1_agreement", a));
-            answers.get(ci).forEach((g, m) -> m.forEach((metric, a) -> table.put(name, g, metric, a)));
-            scores.get(ci).forEach((g, sc) -> sc.putInto(table, name, g));
+    }
+
+    /**
+     * The sums behind {@link #run}'s table, fed one sample's outcomes at a time in dataset order; the
+     * same sums in the same order whether the outcomes come straight from {@link #measure} or from
+     * the parts of a dataset measured elsewhere and concatenated.
+     */
+    public static final class Tally {
+        private final List<String> names = new ArrayList<>();
+        private final List<Map<String, double[]>> change = new ArrayList<>();   // per condition: group -> {sum, n}
+        private final List<Map<String, Accuracy>> agree = new ArrayList<>();
+        private final List<Map<String, Map<String, Accuracy>>> answers = new ArrayList<>();
+        private final List<Map<String, Scores>> scores = new ArrayList<>();
+
+        /** A tally of the baseline and {@code conditions}. */
+        public Tally(List<Condition> conditions) {
+            names.add(Condition.NONE.name());
+            conditions.forEach(c -> names.add(c.name()));
+            for (int ci = 0; ci < names.size(); ci++) {
+                change.add(new LinkedHashMap<>());
+                agree.add(new LinkedHashMap<>());
+                answers.add(new LinkedHashMap<>());
+                scores.add(new LinkedHashMap<>());
+            }
         }
-        table.baseline(Condition.NONE.name());
-        return table;
+
+        /** Adds one sample's outcomes: the baseline's, then each condition's. */
+        public void add(Outcome[] perCondition) {
+            if (perCondition.length != names.size()) {
+                throw new IllegalArgumentException(perCondition.length + " outcomes for " + names.size() + " conditions (the baseline included)");
+            }
+            for (int ci = 0; ci < perCondition.length; ci++) {
+                Outcome o = perCondition[ci];
+                String g = o.group();
+                double[] acc = change.get(ci).computeIfAbsent(g, k -> new double[2]);
+                acc[0] += o.logitChange();
+                acc[1]++;
+                agree.get(ci).merge(g, Accuracy.of(o.top1()), Accuracy::plus);
+                if (o.answer() != null) {
+                    add(o.answer(), answers.get(ci).computeIfAbsent(g, k -> new LinkedHashMap<>()), scores.get(ci).computeIfAbsent(g, k -> new Scores()));
+                }
+                if (o.text() != null) {
+                    scores.get(ci).computeIfAbsent(g, k -> new Scores()).text.add(g, o.text());
+                }
+            }
+        }
+
+        private static void add(Answer a, Map<String, Accuracy> m, Scores sc) {
+            sc.answer.add("", a.logProbs());
+            if (a.multipleChoice()) {
+                m.merge("choice_ll_accuracy", Accuracy.of(a.choiceLlCorrect()), Accuracy::plus);
+            }
+            if (a.generated()) {
+                if (a.multipleChoice()) {
+                    m.merge("option_accuracy", Accuracy.of(a.correct()), Accuracy::plus);
+                } else {
+                    m.merge("exact_match", Accuracy.of(a.correct()), Accuracy::plus);
+                    m.merge("substring", Accuracy.of(a.substring()), Accuracy::plus);
+                    sc.anlsSum += a.anls();
+                    sc.rougeLSum += a.rougeL();
+                    sc.anlsCount++;
+                    sc.wordErrors = sc.wordErrors.plus(a.wordErrors());
+                }
+            }
+        }
+
+        /** The table of everything added so far. */
+        public MetricTable table() {
+            MetricTable table = new MetricTable();
+            for (int ci = 0; ci < names.size(); ci++) {
+                String name = names.get(ci);
+                change.get(ci).forEach((g, v) -> table.put(name, g, "logit_change", v[0] / v[1]));
+                agree.get(ci).forEach((g, a) -> table.put(name, g, "top1_agreement", a));
+                answers.get(ci).forEach((g, m) -> m.forEach((metric, a) -> table.put(name, g, metric, a)));
+                scores.get(ci).forEach((g, sc) -> sc.putInto(table, name, g));
+            }
+            table.baseline(Condition.NONE.name());
+            return table;
+        }
     }
 
     /** The next-token logits after each sample's prompt, the prompts decoded together (one sequence each). */
@@ -316,7 +414,7 @@ public final class AblationExperiment {
      * The prompt decoded alone into sequence 0; then the reference's (or the option letters')
      * likelihood by teacher forcing and, with {@code maxTokens > 0}, a greedy answer and its scores.
      */
-    private static void answerMetrics(Workbench wb, Sampler greedy, Sample s, int maxTokens, Map<String, Accuracy> m, Scores sc) {
+    private static Answer answerMetrics(Workbench wb, Sampler greedy, Sample s, int maxTokens) {
         Session session = wb.session();
         var tokenizer = wb.model().tokenizer();
         try (Prompt p = SampleErrors.naming(s, null, () -> wb.prompts().prepare(s))) {
@@ -328,6 +426,8 @@ public final class AblationExperiment {
                 out = Generator.continueAfter(session, greedy, 0, next, p.lastBatchIndex(), maxTokens, null, null).text();
                 session.removeTokens(0, next, -1); // back to the prompt alone, for the teacher-forced scores
             }
+            double[] answerLp = null;
+            boolean choiceLl = false;
             if (s.isMultipleChoice()) {
                 int best = -1;
                 double bestLp = Double.NEGATIVE_INFINITY;
@@ -336,30 +436,26 @@ public final class AblationExperiment {
                             AnswerScoring.answerTokens(tokenizer, String.valueOf((char) ('A' + i))));
                     double total = java.util.Arrays.stream(lp).sum();
                     if (i == s.answerIndex()) {
-                        sc.answer.add("", lp);
+                        answerLp = lp;
                     }
                     if (total > bestLp) {
                         bestLp = total;
                         best = i;
                     }
                 }
-                m.merge("choice_ll_accuracy", Accuracy.of(best == s.answerIndex()), Accuracy::plus);
+                choiceLl = best == s.answerIndex();
             } else {
-                sc.answer.add("", AnswerScoring.continuationLogProbs(session, 0, next, promptLogits,
-                        AnswerScoring.answerTokens(tokenizer, s.answers().getFirst())));
+                answerLp = AnswerScoring.continuationLogProbs(session, 0, next, promptLogits,
+                        AnswerScoring.answerTokens(tokenizer, s.answers().getFirst()));
             }
-            if (out != null) {
-                if (s.isMultipleChoice()) {
-                    m.merge("option_accuracy", Accuracy.of(Metrics.optionCorrect(out, s)), Accuracy::plus);
-                } else {
-                    m.merge("exact_match", Accuracy.of(Metrics.exactMatch(out, s.answers()) == 1.0), Accuracy::plus);
-                    m.merge("substring", Accuracy.of(Metrics.substringMatch(out, s.answers()) == 1.0), Accuracy::plus);
-                    sc.anlsSum += Metrics.anls(out, s.answers());
-                    sc.rougeLSum += Metrics.rougeL(out, s.answers());
-                    sc.anlsCount++;
-                    sc.wordErrors = sc.wordErrors.plus(Metrics.wordErrors(out, s.answers().getFirst()));
-                }
+            if (out == null) {
+                return new Answer(s.isMultipleChoice(), answerLp, choiceLl, false, false, false, 0, 0, Metrics.WordErrors.ZERO);
             }
+            if (s.isMultipleChoice()) {
+                return new Answer(true, answerLp, choiceLl, true, Metrics.optionCorrect(out, s), false, 0, 0, Metrics.WordErrors.ZERO);
+            }
+            return new Answer(false, answerLp, false, true, Metrics.exactMatch(out, s.answers()) == 1.0, Metrics.substringMatch(out, s.answers()) == 1.0,
+                    Metrics.anls(out, s.answers()), Metrics.rougeL(out, s.answers()), Metrics.wordErrors(out, s.answers().getFirst()));
         }
     }
 

@@ -71,6 +71,28 @@ public final class MinerExperiment {
         return agg;
     }
 
+    /**
+     * What a MINER collection over {@code datasets} depends on, as content hashes (the datasets with
+     * their media, the model files) and the collection's parameters: what a distributed run records
+     * to refuse a resume over anything else. Keys: {@code dataset.i}, {@code fingerprint.dataset.i},
+     * {@code fingerprint.model}, {@code fingerprint.params}, {@code model}.
+     */
+    public static java.util.Map<String, String> fingerprint(List<Dataset> datasets, Workbench.Setup setup, List<String> modalities,
+                                                            boolean attention) {
+        java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
+        String params = "miner modalities=" + modalities + " attention=" + attention;
+        for (int i = 0; i < datasets.size(); i++) {
+            Dataset d = datasets.get(i);
+            m.put("dataset." + i, d.name() + " " + StatsExperiment.datasetId(d));
+            m.put(RunFingerprint.DATASET + "." + i, RunFingerprint.datasetHash(d));
+        }
+        java.util.Map<String, String> f = RunFingerprint.of(datasets.getFirst(), setup, params, null);
+        m.put(RunFingerprint.MODEL, f.get(RunFingerprint.MODEL));
+        m.put(RunFingerprint.PARAMS, f.get(RunFingerprint.PARAMS));
+        m.put("model", setup.model().getFileName().toString());
+        return m;
+    }
+
     private static void collectInto(Workbench wb, Dataset data, List<String> modalities, MinerCollector collector, Miner.Aggregator agg,
                                     Progress progress) {
         ModalityGrouping grouping = new ModalityGrouping();

@@ -1,5 +1,6 @@
 package org.neuronscope.spark;
 
+import org.neuronscope.experiments.ModelOptions;
 import org.neuronscope.experiments.Workbench;
 import org.neuronscope.media.ProjectorParams;
 import org.neuronscope.media.PromptFormat;
@@ -25,10 +26,14 @@ import java.nio.file.Path;
  * @param chatTemplate   a template name or text, {@code raw} for none, or null for the model's
  * @param defaultSystem  the system message of samples without one (see {@code neuronscope stats --help}), or null
  * @param parallel       samples decoded together, one sequence each
+ * @param flashAttention the sessions' flash attention (off where attention probabilities are read)
  */
 public record JobSetup(String model, String mmproj, int threads, int ctx, int batch, int gpuLayers, int imageMaxTokens,
-                       String chatTemplate, String defaultSystem, int parallel) implements Serializable {
+                       String chatTemplate, String defaultSystem, int parallel, SessionParams.FlashAttention flashAttention) implements Serializable {
     public JobSetup {
+        if (flashAttention == null) {
+            flashAttention = SessionParams.FlashAttention.OFF;
+        }
         if (model == null || model.isBlank()) {
             throw new IllegalArgumentException("a model file is required");
         }
@@ -39,40 +44,53 @@ public record JobSetup(String model, String mmproj, int threads, int ctx, int ba
         }
     }
 
-    /** The command line's defaults (4096-token context, 512-token batches, all cores, CPU only) for a model. */
+    /** The command line's defaults (4096-token context, 512-token batches, all cores, CPU only) for a model; flash attention off. */
     public static JobSetup of(Path model) {
-        return new JobSetup(model.toString(), null, 0, 4096, 512, 0, 0, null, null, 1);
+        return new JobSetup(model.toString(), null, 0, 4096, 512, 0, 0, null, null, 1, SessionParams.FlashAttention.OFF);
+    }
+
+    /**
+     * The command line's model options ({@link ModelOptions}) as a job's setup, with {@code parallel}
+     * sequences per session; with {@code attentionProbabilities} flash attention is off.
+     */
+    public static JobSetup of(ModelOptions o, int parallel, boolean attentionProbabilities) {
+        if (o.model() == null) {
+            throw new IllegalArgumentException("--model <language model GGUF> is required");
+        }
+        return new JobSetup(o.model().toAbsolutePath().toString(), o.mmproj() == null ? null : o.mmproj().toAbsolutePath().toString(),
+                o.threadsOption(), o.ctx(), o.batch(), o.gpuLayers(), o.imageMaxTokens(), o.chatTemplate(), o.defaultSystem(), parallel,
+                o.flashAttention(attentionProbabilities));
     }
 
     public JobSetup withProjector(Path p) {
-        return new JobSetup(model, p == null ? null : p.toString(), threads, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel);
+        return new JobSetup(model, p == null ? null : p.toString(), threads, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel, flashAttention);
     }
 
     public JobSetup withThreads(int n) {
-        return new JobSetup(model, mmproj, n, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel);
+        return new JobSetup(model, mmproj, n, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel, flashAttention);
     }
 
     public JobSetup withContext(int ctxTokens, int batchTokens) {
-        return new JobSetup(model, mmproj, threads, ctxTokens, batchTokens, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel);
+        return new JobSetup(model, mmproj, threads, ctxTokens, batchTokens, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel, flashAttention);
     }
 
     public JobSetup withGpuLayers(int n) {
-        return new JobSetup(model, mmproj, threads, ctx, batch, n, imageMaxTokens, chatTemplate, defaultSystem, parallel);
+        return new JobSetup(model, mmproj, threads, ctx, batch, n, imageMaxTokens, chatTemplate, defaultSystem, parallel, flashAttention);
     }
 
     public JobSetup withChatTemplate(String t) {
-        return new JobSetup(model, mmproj, threads, ctx, batch, gpuLayers, imageMaxTokens, t, defaultSystem, parallel);
+        return new JobSetup(model, mmproj, threads, ctx, batch, gpuLayers, imageMaxTokens, t, defaultSystem, parallel, flashAttention);
     }
 
     public JobSetup withParallel(int n) {
-        return new JobSetup(model, mmproj, threads, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, n);
+        return new JobSetup(model, mmproj, threads, ctx, batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, n, flashAttention);
     }
 
     /** The workbench setup, built as {@code neuronscope stats} builds it from the same options. */
     public Workbench.Setup toSetup() {
         int t = threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
         SessionParams sp = SessionParams.defaults().withContextSize(ctx).withBatchSize(batch).withUbatchSize(Math.min(batch, 512))
-                .withThreads(t).withFlashAttention(SessionParams.FlashAttention.OFF).withMaxSequences(parallel);
+                .withThreads(t).withFlashAttention(flashAttention).withMaxSequences(parallel);
         ProjectorParams pp = ProjectorParams.defaults().withThreads(t).withImageTokens(0, imageMaxTokens);
         PromptFormat f = chatTemplate == null ? PromptFormat.chat() : chatTemplate.equals("raw") ? PromptFormat.raw()
                 : new PromptFormat(chatTemplate, PromptFormat.chat().choiceInstruction());

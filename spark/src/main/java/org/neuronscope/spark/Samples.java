@@ -55,4 +55,15 @@ public record Samples(org.apache.spark.sql.Dataset<String> json, Path file, Stri
         String name = file.getFileName().toString().replaceFirst("\\.(jsonl|json|ndjson|parquet)$", "");
         return Dataset.of(name, all);
     }
+
+    /** A task's rows (index → JSON line, sorted, exactly [from, to)) as a dataset named after its file and range. */
+    static Dataset slice(String file, String baseDir, long from, long to, List<scala.Tuple2<Long, String>> rows) {
+        Path f = Path.of(file);
+        Path base = Path.of(baseDir);
+        List<Sample> slice = new ArrayList<>(rows.size());
+        for (scala.Tuple2<Long, String> t : rows) {
+            slice.add(Dataset.parseLine(f, base, (int) (t._1() + 1), t._2()));
+        }
+        return Dataset.of(f.getFileName() + "[" + from + ".." + to + ")", slice);
+    }
 }

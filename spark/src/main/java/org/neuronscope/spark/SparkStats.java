@@ -1,11 +1,5 @@
 package org.neuronscope.spark;
 
-import com.fasterxml.jackson.databind.ObjectMapper;
-import com.fasterxml.jackson.databind.node.ObjectNode;
-import org.apache.spark.Partitioner;
-import org.apache.spark.TaskContext;
-import org.apache.spark.api.java.JavaPairRDD;
-import org.apache.spark.api.java.JavaRDD;
 import org.apache.spark.sql.SparkSession;
 import org.neuronscope.HookPoint;
 import org.neuronscope.eval.Dataset;
@@ -21,15 +15,8 @@ import scala.Tuple2;
 import java.io.IOException;
 import java.io.Serializable;
 import java.io.UncheckedIOException;
-import java.nio.file.DirectoryNotEmptyException;
-import java.nio.file.FileAlreadyExistsException;
-import java.nio.file.Files;
 import java.nio.file.Path;
-import java.nio.file.StandardCopyOption;
-import java.util.ArrayList;
-import java.util.Comparator;
 import java.util.EnumSet;
-import java.util.Iterator;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -57,9 +44,8 @@ import java.util.TreeMap;
  */
 public final class SparkStats {
     private static final Logger LOG = LoggerFactory.getLogger(SparkStats.class);
-    private static final ObjectMapper JSON = new ObjectMapper();
     /** The manifest of a job's output directory. */
-    public static final String MANIFEST = "spark-job.json";
+    public static final String MANIFEST = Partitions.MANIFEST;
 
     private SparkStats() {
     }
@@ -109,11 +95,11 @@ public final class SparkStats {
     }
 
     public static Path partitionsDir(Path out) {
-        return out.resolve("partitions");
+        return Partitions.dir(out);
     }
 
     static Path partitionDir(Path out, int p) {
-        return partitionsDir(out).resolve(String.format("part-%05d", p));
+        return Partitions.of(out, p);
     }
 
     /** Runs the job over {@code samples} (read the dataset on the driver too: {@link Samples#loadOnDriver()}). */
@@ -133,26 +119,14 @@ public final class SparkStats {
         Map<String, String> metadata = StatsExperiment.metadata(data, job.setup().toSetup(), job.grouping().toGrouping(), params);
         Path absOut = out.toAbsolutePath().normalize();
         writeOrCheckManifest(absOut, job, parts, n, metadata);
+        Partitions.removeAllAttempts(absOut);
 
         String outDir = absOut.toString();
         String file = samples.file().toString();
         String baseDir = samples.baseDir().toString();
         Job j = job;
-        JavaPairRDD<Long, String> indexed = samples.json().javaRDD().zipWithIndex().mapToPair(t -> new Tuple2<>(t._2(), t._1()));
-        JavaRDD<PartialStatistics> partials = indexed.partitionBy(new Ranges(parts, n))
-                .mapPartitionsWithIndex((p, it) -> List.of(task(j, p, parts, n, it, file, baseDir, outDir, observer)).iterator(), true);
-        TreeMap<Integer, PartialStatistics> byPartition = partials.treeAggregate(new TreeMap<>(),
-                (m, ps) -> {
-                    m.put(ps.partition(), ps);
-                    return m;
-                },
-                (a, b) -> {
-                    a.putAll(b);
-                    return a;
-                }, 2);
-        if (!byPartition.keySet().equals(java.util.stream.IntStream.range(0, parts).boxed().collect(java.util.stream.Collectors.toSet()))) {
-            throw new IllegalStateException("partitions returned: " + byPartition.keySet() + ", expected 0.." + (parts - 1));
-        }
+        TreeMap<Integer, PartialStatistics> byPartition = Partitions.run(Partitions.indexed(samples.json().javaRDD()), new Partitions.Ranges(parts, n),
+                (p, attempt, attemptId, from, to, rows) -> task(j, p, attempt, attemptId, from, to, rows, file, baseDir, outDir, observer));
         long counted = byPartition.values().stream().mapToLong(PartialStatistics::samples).sum();
         if (counted != n) {
             throw new IllegalStateException("the partitions hold " + counted + " samples, the dataset " + n + " (" + data.path() + ")");
@@ -188,17 +162,10 @@ public final class SparkStats {
     }
 
     /** One task: partition p's samples (index → JSON line), decoded, or read when an earlier attempt or run wrote them. */
-    private static PartialStatistics task(Job job, int p, int parts, int n, Iterator<Tuple2<Long, String>> rows, String file, String baseDir,
-                                          String outDir, TaskObserver observer) throws IOException {
-        SparkSupport.checkJdk();
-        TaskContext tc = TaskContext.get();
-        int attempt = tc != null ? tc.attemptNumber() : 0;
+    private static PartialStatistics task(Job job, int p, int attempt, long attemptId, long from, long to, List<Tuple2<Long, String>> lines,
+                                          String file, String baseDir, String outDir, TaskObserver observer) throws IOException {
         observer.started(p, attempt);
-        Ranges ranges = new Ranges(parts, n);
-        long from = ranges.start(p);
-        long to = ranges.start(p + 1);
-        Path out = Path.of(outDir);
-        Path dir = partitionDir(out, p);
+        Path dir = partitionDir(Path.of(outDir), p);
         if (NeuronStatistics.isSavedIn(dir)) {
             try (NeuronStatistics saved = NeuronStatistics.read(dir)) {
                 String range = saved.metadata().get("range");
@@ -209,19 +176,8 @@ public final class SparkStats {
                 return new PartialStatistics(p, (int) (to - from), true, saved);
             }
         }
-        List<Tuple2<Long, String>> lines = new ArrayList<>();
-        rows.forEachRemaining(lines::add);
-        lines.sort(Comparator.comparing(Tuple2::_1));
-        if (lines.size() != to - from || (!lines.isEmpty() && (lines.getFirst()._1() != from || lines.getLast()._1() != to - 1))) {
-            throw new IllegalStateException("partition " + p + " got " + lines.size() + " samples, expected " + from + ".." + (to - 1));
-        }
-        Path f = Path.of(file);
-        Path base = Path.of(baseDir);
-        List<Sample> slice = new ArrayList<>(lines.size());
-        for (Tuple2<Long, String> t : lines) {
-            slice.add(Dataset.parseLine(f, base, (int) (t._1() + 1), t._2()));
-        }
-        Dataset data = Dataset.of(f.getFileName() + "[" + from + ".." + to + ")", slice);
+        Dataset data = Samples.slice(file, baseDir, from, to, lines);
+        List<Sample> slice = data.samples();
         long t0 = System.nanoTime();
         try (NeuronStatistics s = Workbenches.with(job.setup(),
                 wb -> StatsExperiment.collect(wb, data, job.grouping().toGrouping(), job.params(), Progress.Listener.NONE))) {
@@ -229,30 +185,11 @@ public final class SparkStats {
             s.metadata().put("range", from + ".." + to);
             s.metadata().put("first_id", slice.getFirst().id());
             s.metadata().put("last_id", slice.getLast().id());
-            writeAtomically(s, dir, tc != null ? tc.taskAttemptId() : System.nanoTime());
+            Partitions.commit(dir, attemptId, s::save);
             LOG.info("partition {} ({} samples) done in {} ms on pid {}", p, slice.size(), (System.nanoTime() - t0) / 1_000_000,
                     ProcessHandle.current().pid());
             observer.finished(p, attempt);
             return new PartialStatistics(p, slice.size(), false, s);
-        }
-    }
-
-    /** Saves under a name of this attempt, then renames into place; an attempt that finds the partition written leaves that one. */
-    private static void writeAtomically(NeuronStatistics s, Path dir, long attemptId) throws IOException {
-        Path tmp = dir.resolveSibling("." + dir.getFileName() + ".attempt-" + attemptId);
-        s.save(tmp);
-        try {
-            Files.move(tmp, dir, StandardCopyOption.ATOMIC_MOVE);
-        } catch (FileAlreadyExistsException | DirectoryNotEmptyException e) {
-            deleteRecursively(tmp); // another attempt of the same partition won: the same values
-        }
-    }
-
-    private static void deleteRecursively(Path p) throws IOException {
-        try (var walk = Files.walk(p)) {
-            for (Path q : walk.sorted(Comparator.reverseOrder()).toList()) {
-                Files.deleteIfExists(q);
-            }
         }
     }
 
@@ -263,70 +200,6 @@ public final class SparkStats {
         m.put("samples", Integer.toString(n));
         m.put("parallel", Integer.toString(job.setup().parallel()));
         m.remove("fingerprint.model_stamp"); // a touched model file with the same bytes is the same model
-        Path file = out.resolve(MANIFEST);
-        try {
-            Files.createDirectories(partitionsDir(out));
-            if (Files.isRegularFile(file)) {
-                @SuppressWarnings("unchecked")
-                Map<String, String> had = JSON.readValue(file.toFile(), LinkedHashMap.class);
-                if (!had.equals(m)) {
-                    List<String> diff = m.keySet().stream().filter(k -> !java.util.Objects.equals(had.get(k), m.get(k)))
-                            .map(k -> k + ": " + had.get(k) + " -> " + m.get(k)).toList();
-                    throw new IllegalArgumentException(out + " holds partitions of another job (" + String.join("; ", diff)
-                            + "); remove it or use another output directory");
-                }
-                return;
-            }
-            ObjectNode node = JSON.createObjectNode();
-            m.forEach(node::put);
-            Path tmp = out.resolve(MANIFEST + ".tmp");
-            JSON.writerWithDefaultPrettyPrinter().writeValue(tmp.toFile(), node);
-            Files.move(tmp, file, StandardCopyOption.ATOMIC_MOVE);
-        } catch (IOException e) {
-            throw new UncheckedIOException("cannot write " + file + ": " + e.getMessage(), e);
-        }
-    }
-
-    /** Sample index → partition: P contiguous ranges of (nearly) equal size, in dataset order. */
-    static final class Ranges extends Partitioner {
-        private final int parts;
-        private final long n;
-
-        Ranges(int parts, long n) {
-            this.parts = parts;
-            this.n = n;
-        }
-
-        long start(int p) {
-            return p * n / parts;
-        }
-
-        @Override
-        public int numPartitions() {
-            return parts;
-        }
-
-        @Override
-        public int getPartition(Object key) {
-            long i = (Long) key;
-            int p = (int) (i * parts / n);
-            while (p + 1 < parts && start(p + 1) <= i) {
-                p++;
-            }
-            while (p > 0 && start(p) > i) {
-                p--;
-            }
-            return p;
-        }
-
-        @Override
-        public boolean equals(Object o) {
-            return o instanceof Ranges r && r.parts == parts && r.n == n;
-        }
-
-        @Override
-        public int hashCode() {
-            return Long.hashCode(n) * 31 + parts;
-        }
+        Partitions.writeOrCheckManifest(out, m);
     }
 }

@@ -31,32 +31,10 @@ import java.util.stream.IntStream;
 public final class SparkStatsMain implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
-    @Option(names = "--model", required = true, description = "language model GGUF (a path every executor can read)")
-    Path model;
-    @Option(names = "--mmproj", description = "multimodal projector GGUF")
-    Path mmproj;
-    @Option(names = "--threads", defaultValue = "0", description = "CPU threads per decode (0: all cores of the executor's machine)")
-    int threads;
-    @Option(names = "--ctx", defaultValue = "4096", description = "context size in tokens (default: ${DEFAULT-VALUE})")
-    int ctx;
-    @Option(names = "--batch", defaultValue = "512", description = "batch size in tokens (default: ${DEFAULT-VALUE})")
-    int batch;
-    @Option(names = "--gpu-layers", defaultValue = "0", description = "layers offloaded to the executor's GPU (default: ${DEFAULT-VALUE})")
-    int gpuLayers;
-    @Option(names = "--image-max-tokens", defaultValue = "0", description = "upper bound on tokens per image (0: the model's)")
-    int imageMaxTokens;
-    @Option(names = "--chat-template", description = "a template name or text; 'raw' for none (default: the model's)")
-    String chatTemplate;
-    @Option(names = "--default-system", description = "system message of samples without one ('template': the chat template's)")
-    String defaultSystem;
+    @CommandLine.Mixin
+    ModelJobOptions job;
     @Option(names = "--dataset", required = true, description = "dataset: JSONL (the project's format), or Parquet / JSON with the same fields")
     Path dataset;
-    @Option(names = "--format", description = "jsonl, json or parquet (default: parquet for *.parquet, else jsonl)")
-    String format;
-    @Option(names = "--media-root", description = "what relative media paths resolve against (default: the dataset's directory)")
-    Path mediaRoot;
-    @Option(names = "--out", required = true, description = "output directory, shared by driver and executors")
-    Path out;
     @Option(names = "--group-by", defaultValue = "modality", description = "modality, or label:<name> (default: ${DEFAULT-VALUE})")
     String groupBy;
     @Option(names = "--tokens", description = "label groupings: TEXT (a sample's text only, LAPE's rule; the default) or ALL entries")
@@ -67,8 +45,6 @@ public final class SparkStatsMain implements Callable<Integer> {
     List<Statistic> statistics;
     @Option(names = "--parallel", defaultValue = "1", description = "samples decoded together, one sequence each (default: ${DEFAULT-VALUE})")
     int parallel;
-    @Option(names = "--partitions", defaultValue = "0", description = "ranges of samples, one task each (0: spark.default.parallelism)")
-    int partitions;
 
     @Override
     public Integer call() {
@@ -81,21 +57,20 @@ public final class SparkStatsMain implements Callable<Integer> {
         if (tokens != null && !textOnly && !tokens.equalsIgnoreCase("all")) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens must be TEXT or ALL, got " + tokens);
         }
-        JobSetup setup = new JobSetup(model.toAbsolutePath().toString(), mmproj == null ? null : mmproj.toAbsolutePath().toString(), threads, ctx,
-                batch, gpuLayers, imageMaxTokens, chatTemplate, defaultSystem, parallel);
+        JobSetup setup = job.setup(parallel);
         SparkSession spark = SparkSession.builder().appName("neuronscope stats").getOrCreate();
         try {
-            Samples samples = Samples.read(spark, dataset, format, mediaRoot);
+            Samples samples = Samples.read(spark, dataset, job.format, job.mediaRoot);
             Dataset data = samples.loadOnDriver();
-            int p = partitions > 0 ? partitions : spark.sparkContext().defaultParallelism();
-            SparkStats.Job job = new SparkStats.Job(setup, Grouping.of(groupBy, data, textOnly), HookPoint.parse(hook),
+            int p = job.partitions(spark);
+            SparkStats.Job j = new SparkStats.Job(setup, Grouping.of(groupBy, data, textOnly), HookPoint.parse(hook),
                     statistics == null ? EnumSet.noneOf(Statistic.class) : EnumSet.copyOf(statistics), p);
-            try (SparkStats.Result r = SparkStats.run(spark, job, samples, data, out, SparkStats.TaskObserver.NONE)) {
+            try (SparkStats.Result r = SparkStats.run(spark, j, samples, data, job.out, SparkStats.TaskObserver.NONE)) {
                 var s = r.statistics();
                 spec.commandLine().getOut().println("statistics of " + data.size() + " samples in " + r.partitions().size() + " partitions ("
                         + r.partitions().stream().filter(PartialStatistics::reused).count() + " from an earlier run), tokens per group: "
                         + IntStream.range(0, s.groupCount()).mapToObj(i -> s.groups().get(i) + "=" + s.tokens(i)).collect(Collectors.joining(", ")));
-                spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(out));
+                spec.commandLine().getOut().println("written to " + StatsExperiment.statisticsDir(job.out));
             }
         } finally {
             spark.stop();
@@ -104,14 +79,19 @@ public final class SparkStatsMain implements Callable<Integer> {
     }
 
     public static void main(String[] args) {
-        CommandLine cl = new CommandLine(new SparkStatsMain()).setCaseInsensitiveEnumValuesAllowed(true);
+        int rc = execute(new SparkStatsMain(), args);
+        if (rc != 0) {
+            System.exit(rc);
+        }
+    }
+
+    /** Runs an entry point's command, printing an error's message (not its trace) and returning the exit code. */
+    static int execute(Object command, String[] args) {
+        CommandLine cl = new CommandLine(command).setCaseInsensitiveEnumValuesAllowed(true);
         cl.setExecutionExceptionHandler((e, c, parsed) -> {
             c.getErr().println("error: " + e.getMessage());
             return 1;
         });
-        int rc = cl.execute(args);
-        if (rc != 0) {
-            System.exit(rc);
-        }
+        return cl.execute(args);
     }
 }

@@ -32,6 +32,11 @@ final class SparkFixtures {
 
     /** A JSONL file of n samples, labelled en/fr (every third fr), with a blank line inside. */
     static Path dataset(Path dir, int n) throws IOException {
+        return dataset(dir, n, "sentences");
+    }
+
+    /** The same, as {@code <name>.jsonl} (the dataset's name). */
+    static Path dataset(Path dir, int n, String name) throws IOException {
         List<String> lines = new ArrayList<>();
         for (int i = 0; i < n; i++) {
             lines.add("{\"id\": \"s" + i + "\", \"prompt\": \"Item " + i + ": a short sentence about " + (i * 13) + " things and "
@@ -40,7 +45,7 @@ final class SparkFixtures {
                 lines.add("");
             }
         }
-        Path f = dir.resolve("sentences.jsonl");
+        Path f = dir.resolve(name + ".jsonl");
         Files.write(f, lines);
         return f;
     }

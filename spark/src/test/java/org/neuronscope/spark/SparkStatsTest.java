@@ -129,15 +129,9 @@ class SparkStatsTest {
         Dataset data = samples.loadOnDriver();
         SparkStats.Job job = job(Grouping.of("label:language", data, true), HookPoint.FFN_ACT, StatsExperiment.Params.DEFAULTS.statistics(), 4);
         SparkStats.run(spark, job, samples, data, dir.resolve("whole"), SparkStats.TaskObserver.NONE).close();
-        SparkStats.TaskObserver alwaysFails = new SparkStats.TaskObserver() {
-            @Override
-            public void started(int partition, int attempt) {
-                if (partition == 3) {
-                    throw new IllegalStateException("planted failure of partition 3, every attempt");
-                }
-            }
-        };
         Path cut = dir.resolve("cut");
+        // a named observer: an anonymous one would hold this test instance, which Spark cannot serialize (the job would fail before any task)
+        SparkStats.TaskObserver alwaysFails = new SparkMinerTest.FailsAlways(3, SparkStats.partitionDir(cut, 0).toString());
         assertThrows(SparkException.class, () -> SparkStats.run(spark, job, samples, data, cut, alwaysFails));
         assertFalse(Files.exists(StatsExperiment.statisticsDir(cut)));
         assertFalse(Files.exists(SparkStats.partitionDir(cut, 3)));
@@ -145,8 +139,10 @@ class SparkStatsTest {
         try (var s = Files.list(SparkStats.partitionsDir(cut))) {
             written = s.filter(p -> !p.getFileName().toString().startsWith(".")).count();
         }
+        assertTrue(written >= 1, "partitions written before the failure");
         try (SparkStats.Result r = SparkStats.run(spark, job, samples, data, cut, SparkStats.TaskObserver.NONE)) {
-            assertEquals(written, r.partitions().stream().filter(PartialStatistics::reused).count());
+            // at least those: a task still running when the job failed may finish writing after the count
+            assertTrue(r.partitions().stream().filter(PartialStatistics::reused).count() >= written);
             assertFalse(r.partitions().get(3).reused());
         }
         SparkFixtures.assertSameFiles(StatsExperiment.statisticsDir(dir.resolve("whole")), StatsExperiment.statisticsDir(cut));

@@ -1,7 +1,5 @@
-package org.neuronscope.cli;
+package org.neuronscope.experiments;
 
-
-import org.neuronscope.experiments.Workbench;
 import org.neuronscope.media.ProjectorParams;
 import org.neuronscope.media.PromptFormat;
 import org.neuronscope.model.ModelParams;
@@ -10,8 +8,12 @@ import picocli.CommandLine.Option;
 
 import java.nio.file.Path;
 
-/** Model, projector and runtime options of the commands that run a model (a picocli mixin). */
-final class ModelOptions {
+/**
+ * Model, projector and runtime options of the commands that run a model (a picocli mixin): the
+ * command line's commands and the Spark module's entry points share it, so the options have one
+ * name, default and meaning everywhere.
+ */
+public final class ModelOptions {
     @Option(names = "--model", description = "language model GGUF file (required by stats, ablate and select --method miner)")
     Path model;
     @Option(names = "--mmproj", description = "multimodal projector GGUF file (for images, audio, video)")
@@ -38,12 +40,61 @@ final class ModelOptions {
             + "with attention weights) turn it off (default: ${DEFAULT-VALUE})")
     SessionParams.FlashAttention flashAttention;
 
-    Workbench.Setup setup() {
+    /** The language model file, or null when not given. */
+    public Path model() {
+        return model;
+    }
+
+    /** The projector file, or null. */
+    public Path mmproj() {
+        return mmproj;
+    }
+
+    /** {@code --threads} as given (0: all cores of the machine that runs the model). */
+    public int threadsOption() {
+        return threads;
+    }
+
+    public int ctx() {
+        return ctx;
+    }
+
+    public int batch() {
+        return batch;
+    }
+
+    public int gpuLayers() {
+        return gpuLayers;
+    }
+
+    public int imageMaxTokens() {
+        return imageMaxTokens;
+    }
+
+    public String chatTemplate() {
+        return chatTemplate;
+    }
+
+    public String defaultSystem() {
+        return defaultSystem;
+    }
+
+    /** The flash attention a run uses: off when it reads attention probabilities (refused with {@code on}), else {@code --flash-attn}. */
+    public SessionParams.FlashAttention flashAttention(boolean attentionProbabilities) {
+        if (attentionProbabilities && flashAttention == SessionParams.FlashAttention.ON) {
+            throw new IllegalArgumentException("--flash-attn on cannot be used here: attention probabilities (MINER's attn_k/attn_q "
+                    + "weights) need flash attention off; use auto or off, or weights without attention (--weights mean-max)");
+        }
+        return attentionProbabilities ? SessionParams.FlashAttention.OFF
+                : flashAttention == null ? SessionParams.FlashAttention.AUTO : flashAttention;
+    }
+
+    public Workbench.Setup setup() {
         return setup(1);
     }
 
     /** The setup with a session of {@code sequences} sequences (prompts decoded together). */
-    Workbench.Setup setup(int sequences) {
+    public Workbench.Setup setup(int sequences) {
         return setup(sequences, false);
     }
 
@@ -51,13 +102,8 @@ final class ModelOptions {
      * The setup with a session of {@code sequences} sequences; with {@code attentionProbabilities}
      * (the attn.probs hook point is read) flash attention is off, which that hook point needs.
      */
-    Workbench.Setup setup(int sequences, boolean attentionProbabilities) {
-        if (attentionProbabilities && flashAttention == SessionParams.FlashAttention.ON) {
-            throw new IllegalArgumentException("--flash-attn on cannot be used here: attention probabilities (MINER's attn_k/attn_q "
-                    + "weights) need flash attention off; use auto or off, or weights without attention (--weights mean-max)");
-        }
-        SessionParams.FlashAttention fa = attentionProbabilities ? SessionParams.FlashAttention.OFF
-                : flashAttention == null ? SessionParams.FlashAttention.AUTO : flashAttention;
+    public Workbench.Setup setup(int sequences, boolean attentionProbabilities) {
+        SessionParams.FlashAttention fa = flashAttention(attentionProbabilities);
         if (model == null) {
             throw new IllegalArgumentException("--model <language model GGUF> is required");
         }
@@ -71,7 +117,8 @@ final class ModelOptions {
         return new Workbench.Setup(model, ModelParams.defaults().withGpuLayers(gpuLayers), mmproj, sp, pp, f);
     }
 
-    int threads() {
+    /** The threads a decode uses here: {@code --threads}, or all cores. */
+    public int threads() {
         return threads > 0 ? threads : Runtime.getRuntime().availableProcessors();
     }
 }
