@@ -149,6 +149,97 @@ class ModuleSetsCommandTest {
         assertTrue(Files.exists(dir.resolve("modules").resolve("random-2-vision.json")));
     }
 
+    /**
+     * {@code export --mmproj}: the vision and projector sets written into one mmproj (and the language
+     * set into the model) encode exactly as the in-graph deactivation of both sets, and the exported
+     * pair answers as {@code ablate --modules all} does on the original pair.
+     */
+    @Test
+    void exportedPairEqualsTheInGraphAblationOfAllModules() throws Exception {
+        Path m = dir.resolve("exported.gguf");
+        Path p = dir.resolve("exported-mmproj.gguf");
+        NeuronScopeCliTest.Run ex = NeuronScopeCliTest.cli("export", "--model", model.toString(), "--mmproj", mmproj.toString(),
+                "--set", language.toString(), "--set", vision.toString(), "--set", projector.toString(), "--out", m.toString(),
+                "--mmproj-out", p.toString());
+        assertEquals(0, ex.code(), ex.err());
+        assertTrue(ex.out().contains("wrote " + m) && ex.out().contains("wrote " + p), ex.out());
+        try (var f = org.neuronscope.gguf.GgufFile.open(p)) {
+            assertEquals("vision.json", f.getString("neuronscope.export.vision.ffn.act.set"));
+            assertEquals("projector", f.getString("neuronscope.export.projector.ffn.act.module"));
+        }
+        // an encoder set alone: --out is the projector's copy
+        Path visionOnly = dir.resolve("vision-mmproj.gguf");
+        NeuronScopeCliTest.Run one = NeuronScopeCliTest.cli("export", "--mmproj", mmproj.toString(), "--set", vision.toString(),
+                "--out", visionOnly.toString());
+        assertEquals(0, one.code(), one.err());
+
+        // the embeddings: exported mmproj against the in-graph deactivation of the vision and projector sets
+        var params = org.neuronscope.media.ProjectorParams.defaults().withThreads(2).withWarmup(false).withImageTokens(0, 16);
+        var item = org.neuronscope.media.Media.image(dir.resolve("img-1.png"));
+        float[] plain;
+        float[] inGraph;
+        float[] visionInGraph;
+        try (var lm = org.neuronscope.model.Model.load(model);
+             var proj = org.neuronscope.media.Projector.load(lm, mmproj, params)) {
+            plain = proj.encode(item);
+            try (var hooks = proj.openHooks(1)) {
+                for (Path f : List.of(vision, projector)) {
+                    NeuronSet s = NeuronSet.load(f);
+                    hooks.apply(s.module(), org.neuronscope.methods.InterventionMask.of(s, s.groupNames(),
+                            org.neuronscope.methods.Intervention.deactivate()), s.hookPoint());
+                }
+                inGraph = proj.encode(item);
+            }
+            try (var hooks = proj.openHooks(1)) {
+                NeuronSet s = NeuronSet.load(vision);
+                hooks.apply(s.module(), org.neuronscope.methods.InterventionMask.of(s, s.groupNames(),
+                        org.neuronscope.methods.Intervention.deactivate()), s.hookPoint());
+                visionInGraph = proj.encode(item);
+            }
+        }
+        float[] exported;
+        float[] visionExported;
+        try (var lm = org.neuronscope.model.Model.load(model)) {
+            try (var proj = org.neuronscope.media.Projector.load(lm, p, params)) {
+                exported = proj.encode(item);
+            }
+            try (var proj = org.neuronscope.media.Projector.load(lm, visionOnly, params)) {
+                visionExported = proj.encode(item);
+            }
+        }
+        assertFalse(java.util.Arrays.equals(plain, inGraph), "the deactivation changes nothing");
+        assertTrue(maxDiff(exported, inGraph) <= 1e-6f, "exported mmproj vs in-graph: " + maxDiff(exported, inGraph));
+        assertTrue(maxDiff(visionExported, visionInGraph) <= 1e-6f, "vision only: " + maxDiff(visionExported, visionInGraph));
+        assertTrue(maxDiff(visionExported, inGraph) > 1e-4f, "the projector set changes nothing");
+
+        // the answers: the exported pair's baseline is the original pair's "all" condition
+        NeuronScopeCliTest.Run orig = ablate("all-orig", "--set", language.toString(), "--set", vision.toString(), "--set", projector.toString(),
+                "--modules", "all");
+        assertEquals(0, orig.code(), orig.err());
+        List<String> a = new ArrayList<>(List.of("ablate", "--model", m.toString(), "--mmproj", p.toString(), "--threads", "2",
+                "--image-max-tokens", "16", "--dataset", data.toString(), "--group-by", "label:domain", "--max-tokens", "0",
+                "--out", dir.resolve("all-exported").toString(), "--set", language.toString(), "--modules", "none"));
+        NeuronScopeCliTest.Run exp = NeuronScopeCliTest.cli(a.toArray(String[]::new));
+        assertEquals(0, exp.code(), exp.err());
+        Map<String, Double> to = table("all-orig");
+        Map<String, Double> te = table("all-exported");
+        for (String g : List.of("charts", "photos")) {
+            double want = v(to, "all deactivate", g, "answer_nll");
+            double got = v(te, "none", g, "answer_nll");
+            assertEquals(want, got, 1e-5 * Math.abs(want), g);
+            assertNotEquals(v(to, "none", g, "answer_nll"), want, g + ": the ablation moves nothing");
+        }
+    }
+
+    static float maxDiff(float[] a, float[] b) {
+        assertEquals(a.length, b.length);
+        float d = 0;
+        for (int i = 0; i < a.length; i++) {
+            d = Math.max(d, Math.abs(a[i] - b[i]));
+        }
+        return d;
+    }
+
     @Test
     void badModuleSetsAreRefusedBeforeAnyWork() {
         NeuronScopeCliTest.Run noSet = ablate("bad1", "--set", language.toString(), "--modules", "none,vision");
