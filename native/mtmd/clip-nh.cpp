@@ -246,19 +246,7 @@ void clip_nh::add_reductions(ggml_context * ctx0, int32_t part, int32_t layer, i
         if (!r.acc) {
             continue;
         }
-        ggml_tensor * v = nullptr;
-        switch (s) {
-            case LLAMA_NH_STAT_COUNT:
-                v = ggml_step(ctx0, r.threshold == 0.0f ? x : ggml_scale_bias(ctx0, x, 1.0f, -r.threshold));
-                break;
-            case LLAMA_NH_STAT_COUNT_ABS:
-                v = ggml_step(ctx0, ggml_scale_bias(ctx0, ggml_abs(ctx0, x), 1.0f, -r.threshold));
-                break;
-            case LLAMA_NH_STAT_SUM:     v = x;                 break;
-            case LLAMA_NH_STAT_SUM_SQ:  v = ggml_sqr(ctx0, x); break;
-            case LLAMA_NH_STAT_SUM_ABS: v = ggml_abs(ctx0, x); break;
-        }
-        ggml_tensor * sum = ggml_out_prod(ctx0, v, w); // [width, rows] x [columns, rows] -> [width, columns]
+        ggml_tensor * sum = llama_nh_reduce_stat(ctx0, x, w, s, r.threshold); // [width, rows] x [columns, rows] -> [width, columns]
         ggml_format_name(sum, "nh_reduce-%d-%d-%d-%d", part, layer, point, s);
         ggml_set_output(sum);
         ggml_build_forward_expand(g.gf, sum);

@@ -515,20 +515,8 @@ void llama_neuron_hooks::add_reductions(ggml_context * ctx0, llm_graph_result * 
         if (!r.acc || (count_from_gate && s != LLAMA_NH_STAT_COUNT)) {
             continue;
         }
-        ggml_tensor * v = nullptr;
-        switch (s) {
-            case LLAMA_NH_STAT_COUNT:
-                v = ggml_step(ctx0, r.threshold == 0.0f ? x : ggml_scale_bias(ctx0, x, 1.0f, -r.threshold));
-                break;
-            case LLAMA_NH_STAT_COUNT_ABS:
-                v = ggml_step(ctx0, ggml_scale_bias(ctx0, ggml_abs(ctx0, x), 1.0f, -r.threshold));
-                break;
-            case LLAMA_NH_STAT_SUM:     v = x;                  break;
-            case LLAMA_NH_STAT_SUM_SQ:  v = ggml_sqr(ctx0, x);  break;
-            case LLAMA_NH_STAT_SUM_ABS: v = ggml_abs(ctx0, x);  break;
-        }
         // [width, tokens] x [columns, tokens] -> [width, columns]: one weighted sum per neuron and column
-        ggml_tensor * sum = ggml_out_prod(ctx0, v, w);
+        ggml_tensor * sum = llama_nh_reduce_stat(ctx0, x, w, s, r.threshold);
         ggml_format_name(sum, "nh_reduce-%d-%s-%d", layer, nh_point_name(point), s);
         ggml_set_output(sum);
         ggml_build_forward_expand(gf, sum);

@@ -150,6 +150,11 @@ final class SelectCommand implements Callable<Integer> {
             Charts.neuronsPerLayer(set, set.method() + ": neurons per layer", png);
             o.println("chart: " + png);
         }
+        // the module's neurons per layer, as a table and as CSV beside the set
+        String name = out.getFileName().toString();
+        String stem = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
+        java.nio.file.Files.writeString(out.resolveSibling(stem + "-layers.csv"), org.neuronscope.experiments.NeuronTables.csv(set));
+        o.print(org.neuronscope.experiments.NeuronTables.text(set));
         for (String g : set.groupNames()) {
             o.println(g + " (" + set.size(g) + " neurons, layer:neuron): " + set.describe(g));
         }

@@ -50,7 +50,18 @@ class EncoderModuleCommandTest {
         NeuronScopeCliTest.Run select = NeuronScopeCliTest.cli("select", "--method", "entropy", "--stats", dir.resolve("st").toString(),
                 "--out", dir.resolve("set.json").toString());
         assertEquals(0, select.code(), select.err());
-        assertEquals(Module.VISION, NeuronSet.load(dir.resolve("set.json")).module());
+        NeuronSet chosen = NeuronSet.load(dir.resolve("set.json"));
+        assertEquals(Module.VISION, chosen.module());
+        // the report's per-module table: the module's neurons per layer and group, counted again from the set
+        assertTrue(select.out().contains("vision.ffn.act (vision module, lape): neurons per layer"), select.out());
+        List<String> csv = Files.readAllLines(dir.resolve("set-layers.csv"));
+        assertEquals("module,hook_point,layer,group,neurons", csv.getFirst());
+        for (String g : chosen.groupNames()) {
+            for (int l = 0; l < chosen.layers(); l++) {
+                assertTrue(csv.contains("vision,ffn.act," + l + "," + g + "," + chosen.neurons(g, l).length), g + " " + l + " " + csv);
+            }
+        }
+        assertTrue(csv.contains("vision,ffn.act,0,union," + chosen.union(chosen.groupNames()).cardinality()), csv.toString());
 
         // ablate applies a vision set at encode time (and its matched random set)
         List<String> ablate = new ArrayList<>(List.of("ablate"));

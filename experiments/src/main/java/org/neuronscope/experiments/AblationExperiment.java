@@ -45,28 +45,93 @@ import java.util.function.Function;
  */
 public final class AblationExperiment {
     /**
-     * One intervention to evaluate: {@code intervention} applied to the union of {@code groups} of
-     * {@code set} (all its groups when empty). {@link #NONE} is the baseline.
+     * One set's share of a condition: {@code intervention} applied to the union of {@code groups} of
+     * {@code set} (all its groups when empty), in the set's module (the language model's graph, or an
+     * encoder's at encode time).
      */
-    public record Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
-        public static final Condition NONE = new Condition("none", null, List.of(), Intervention.deactivate());
+    public record Part(NeuronSet set, Collection<String> groups, Intervention intervention) {
+        public Part {
+            if (set == null) {
+                throw new IllegalArgumentException("a condition's part needs a neuron set");
+            }
+            groups = List.copyOf(groups);
+            if (intervention == null) {
+                throw new IllegalArgumentException("a condition's part needs an intervention");
+            }
+        }
+
+        /** The mask of this part. */
+        public InterventionMask mask() {
+            return InterventionMask.of(set, groups.isEmpty() ? set.groupNames() : groups, intervention);
+        }
+    }
+
+    /**
+     * One intervention to evaluate: every part applied together in one run (MMNeuron's module sets:
+     * the language model's, the vision encoder's and the projector's sets switched off at once). No
+     * parts: nothing changed; {@link #NONE} is the baseline.
+     */
+    public record Condition(String name, List<Part> parts) {
+        public static final Condition NONE = new Condition("none", List.of());
 
         public Condition {
             if (name == null || name.isBlank()) {
                 throw new IllegalArgumentException("a condition needs a name");
             }
-            groups = List.copyOf(groups);
-            if (intervention == null) {
-                throw new IllegalArgumentException("condition " + name + " needs an intervention");
-            }
-            if (set != null && intervention.needsMinima()) {
-                throw new IllegalArgumentException("condition " + name + ": " + intervention + " needs the per-layer minima");
+            parts = List.copyOf(parts);
+            java.util.Set<String> points = new java.util.HashSet<>();
+            for (Part p : parts) {
+                if (p.intervention().needsMinima()) {
+                    throw new IllegalArgumentException("condition " + name + ": " + p.intervention() + " needs the per-layer minima");
+                }
+                // one mask per hook point and layer: a second set there would overwrite the first's neurons
+                if (!points.add(p.set().qualifiedPoint())) {
+                    throw new IllegalArgumentException("condition " + name + ": two of its neuron sets are at " + p.set().qualifiedPoint()
+                            + "; one set per module and hook point (merge them into one set)");
+                }
             }
         }
 
-        /** The mask of this condition (the identity for {@link #NONE}). */
+        /** {@code intervention} on the union of {@code groups} of {@code set} (all its groups when empty); a null set changes nothing. */
+        public Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
+            this(name, single(name, set, groups, intervention));
+        }
+
+        private static List<Part> single(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
+            if (intervention == null) {
+                throw new IllegalArgumentException("condition " + name + " needs an intervention");
+            }
+            return set == null ? List.of() : List.of(new Part(set, groups, intervention));
+        }
+
+        /** The set of a one-set condition (null for one without parts). */
+        public NeuronSet set() {
+            return only() == null ? null : only().set();
+        }
+
+        /** The groups of a one-set condition (empty for one without parts). */
+        public List<String> groups() {
+            return only() == null ? List.of() : List.copyOf(only().groups());
+        }
+
+        /** The intervention of a one-set condition (deactivation for one without parts). */
+        public Intervention intervention() {
+            return only() == null ? Intervention.deactivate() : only().intervention();
+        }
+
+        /** The mask of a one-set condition. */
         public InterventionMask mask() {
-            return InterventionMask.of(set, groups.isEmpty() ? set.groupNames() : groups, intervention);
+            if (only() == null) {
+                throw new IllegalStateException("condition " + name + " has no neuron set");
+            }
+            return only().mask();
+        }
+
+        private Part only() {
+            if (parts.size() > 1) {
+                throw new IllegalStateException("condition " + name + " combines " + parts.size() + " neuron sets; read its parts()");
+            }
+            return parts.isEmpty() ? null : parts.getFirst();
         }
     }
 
@@ -89,27 +154,31 @@ public final class AblationExperiment {
             throw new IllegalArgumentException(data.name() + " has no samples");
         }
         Hooks hooks = wb.hooks();
+        java.util.Set<String> names = new java.util.HashSet<>(List.of(Condition.NONE.name()));
         for (Condition c : conditions) {
-            NeuronSet set = c.set();
-            if (set == null) {
-                continue;
+            if (!names.add(c.name())) {
+                throw new IllegalArgumentException("two conditions are named '" + c.name() + "'" + (c.name().equals(Condition.NONE.name())
+                        ? " (the baseline's name)" : "") + ": each needs its own name");
             }
-            if (set.module().isEncoder()) {
-                checkEncoder(wb, c);
-                continue;
-            }
-            if (set.layers() != hooks.layers()) {
-                throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the model "
-                        + hooks.layers() + " (a set selected on another model?)");
-            }
-            for (int l = 0; l < set.layers(); l++) {
-                int width = hooks.width(set.hookPoint(), l);
-                if (width != set.neurons()) {
-                    throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.neurons() + " neurons per layer, "
-                            + set.hookPoint() + " of the model's layer " + l + " has " + width + " (a set selected on another model?)");
+            for (Part part : c.parts()) {
+                NeuronSet set = part.set();
+                if (set.module().isEncoder()) {
+                    checkEncoder(wb, c, part);
+                    continue;
                 }
+                if (set.layers() != hooks.layers()) {
+                    throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the model "
+                            + hooks.layers() + " (a set selected on another model?)");
+                }
+                for (int l = 0; l < set.layers(); l++) {
+                    int width = hooks.width(set.hookPoint(), l);
+                    if (width != set.neurons()) {
+                        throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.neurons() + " neurons per layer, "
+                                + set.hookPoint() + " of the model's layer " + l + " has " + width + " (a set selected on another model?)");
+                    }
+                }
+                part.mask(); // names groups the set lacks
             }
-            c.mask(); // names groups the set lacks
         }
         for (Sample s : data.samples()) {
             if (groupOf.apply(s) == null) {
@@ -118,14 +187,18 @@ public final class AblationExperiment {
         }
     }
 
-    /** A condition on an encoder module's set: the projector has that module, and the set fits its layers and widths. */
-    private static void checkEncoder(Workbench wb, Condition c) {
-        NeuronSet set = c.set();
+    /** A part on an encoder module's set: the projector has that module, and the set fits its layers and widths. */
+    private static void checkEncoder(Workbench wb, Condition c, Part part) {
+        NeuronSet set = part.set();
         if (wb.projector() == null) {
             throw new IllegalArgumentException("condition '" + c.name() + "': the set holds " + set.qualifiedPoint()
                     + " neurons, an encoder's; ablating them needs the projector (--mmproj)");
         }
         try (org.neuronscope.media.EncoderHooks h = wb.projector().openHooks(1)) {
+            if (!h.modules().contains(set.module())) {
+                throw new IllegalArgumentException("condition '" + c.name() + "': the set holds " + set.qualifiedPoint()
+                        + " neurons; the projector has no hooked " + set.module() + " module (it has " + h.modules() + ")");
+            }
             int layers = h.layers(set.module());
             if (set.layers() != layers) {
                 throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the "
@@ -139,17 +212,22 @@ public final class AblationExperiment {
                 }
             }
         }
-        c.mask(); // names groups the set lacks
+        part.mask(); // names groups the set lacks
     }
 
-    /** The encoder hooks that apply a condition on an encoder module's set at encode time (null for the language model's). */
-    private static org.neuronscope.media.EncoderHooks encoderHooks(Workbench wb, Condition c) {
-        if (c.set() == null || !c.set().module().isEncoder()) {
+    /** The encoder hooks that apply a condition's encoder parts at encode time (null when it has none). */
+    private static org.neuronscope.media.EncoderHooks encoderHooks(Workbench wb, Condition c, List<InterventionMask> masks) {
+        if (c.parts().stream().noneMatch(p -> p.set().module().isEncoder())) {
             return null;
         }
         org.neuronscope.media.EncoderHooks h = wb.projector().openHooks(1);
         try {
-            h.apply(c.set().module(), c.mask(), c.set().hookPoint());
+            for (int i = 0; i < c.parts().size(); i++) {
+                NeuronSet set = c.parts().get(i).set();
+                if (set.module().isEncoder()) {
+                    h.apply(set.module(), masks.get(i), set.hookPoint());
+                }
+            }
             return h;
         } catch (RuntimeException e) {
             h.close();
@@ -238,9 +316,9 @@ public final class AblationExperiment {
         // dataset's; each condition's sums still take the samples in dataset order, so the table is
         // the same as running one condition over the whole dataset after another.
         int nc = all.size();
-        List<InterventionMask> masks = new ArrayList<>();
+        List<List<InterventionMask>> masks = new ArrayList<>(); // per condition, per part
         for (Condition c : all) {
-            masks.add(c.set() != null ? c.mask() : null);
+            masks.add(c.parts().stream().map(Part::mask).toList());
         }
         Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
         try (Sampler greedy = Sampler.greedy()) {
@@ -252,9 +330,12 @@ public final class AblationExperiment {
                     Condition c = all.get(ci);
                     // an encoder set is applied at encode time by the projector's hooks, a language set in the graph
                     try (HookScope scope = wb.hooks().openScope();
-                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c)) {
-                        if (masks.get(ci) != null && encoder == null) {
-                            scope.apply(masks.get(ci), c.set().hookPoint());
+                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c, masks.get(ci))) {
+                        for (int pi = 0; pi < c.parts().size(); pi++) {
+                            NeuronSet set = c.parts().get(pi).set();
+                            if (!set.module().isEncoder()) {
+                                scope.apply(masks.get(ci).get(pi), set.hookPoint());
+                            }
                         }
                         float[][] next = nextTokenLogits(wb, data.samples().subList(from, to));
                         if (c == Condition.NONE) {

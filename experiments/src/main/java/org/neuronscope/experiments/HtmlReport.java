@@ -81,6 +81,22 @@ public final class HtmlReport {
         return this;
     }
 
+    /** A neuron set's neurons per layer and group, with the union, headed by its module and hook point ({@link NeuronTables}). */
+    public HtmlReport neuronTable(org.neuronscope.methods.NeuronSet set) {
+        body.append("<h3>").append(escape(NeuronTables.title(set))).append("</h3>\n<div class=\"wide\"><table>\n<tr>");
+        NeuronTables.header(set).forEach(h -> body.append("<th>").append(escape(h)).append("</th>"));
+        body.append("</tr>\n");
+        for (long[] r : NeuronTables.rows(set)) {
+            body.append("<tr><td>").append(r[0] < 0 ? "all" : Long.toString(r[0])).append("</td>");
+            for (int i = 1; i < r.length; i++) {
+                body.append("<td>").append(r[i]).append("</td>");
+            }
+            body.append("</tr>\n");
+        }
+        body.append("</table></div>\n");
+        return this;
+    }
+
     /** A link to a file (raw data: .csv, .json, .npy), relative to the report's directory. */
     public HtmlReport link(Path reportDir, Path file, String text) {
         String rel = reportDir.toAbsolutePath().normalize().relativize(file.toAbsolutePath().normalize()).toString().replace('\\', '/');
