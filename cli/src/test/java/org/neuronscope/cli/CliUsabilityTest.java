@@ -138,7 +138,7 @@ class CliUsabilityTest {
         assertEquals(2, label.code());
         assertTrue(label.err().contains("no sample of data has the label 'langauge' (labels in the dataset: language)"), label.err());
         NeuronScopeCliTest.Run group = cli(with(common, "--set", set.toString(), "--groups", "fr"));
-        assertTrue(group.err().contains("no group 'fr' in this neuron set"), group.err());
+        assertTrue(group.err().contains("fits.json has no group 'fr' (it has [en])"), group.err());
         NeuronScopeCliTest.Run l = cli(with(common, "--set", layers.toString()));
         assertTrue(l.err().contains("the neuron set has 3 layers, the model 2"), l.err());
         NeuronScopeCliTest.Run w = cli(with(common, "--set", width.toString()));
