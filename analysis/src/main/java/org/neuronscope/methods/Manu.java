@@ -454,10 +454,11 @@ public final class Manu {
     /**
      * Prunes permanently: writes a copy of the model in which {@code group}'s neurons are zero in
      * every layer (rows of ffn_gate and ffn_up and their biases; {@link AblationExport}), so their
-     * outputs are exactly 0 in any llama.cpp program.
+     * outputs are exactly 0 in any llama.cpp program. A set at ffn.up or ffn.down (the reference
+     * protocol's units) zeroes those rows of ffn_up or ffn_down and their bias elements instead.
      */
     public static void prune(Path model, NeuronSet set, String group, Path out) {
-        AblationExport.write(model, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
+        AblationExport.write(model, set.hookPoint(), InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
                 Map.of("method", set.method(), "groups", group, "mode", "deactivate"));
     }
 

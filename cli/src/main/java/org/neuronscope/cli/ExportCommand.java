@@ -30,8 +30,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--groups", split = ",", description = "groups of the set to write (default: all)")
     List<String> groups;
     @Option(names = "--mode", defaultValue = "deactivate",
-            description = "deactivate, scale:<s>, or complementary[:deactivate|:scale:<s>] (set to a value ≠ 0 and minimum have no "
-                    + "exact weight edit and are refused) (default: ${DEFAULT-VALUE})")
+            description = "deactivate, scale:<s>, or complementary[:deactivate|:scale:<s>]; set:<c> for ffn.up/ffn.down sets of a model "
+                    + "with biases there (elsewhere set to a value ≠ 0 has no exact weight edit, and minimum has none anywhere: refused) "
+                    + "(default: ${DEFAULT-VALUE})")
     Intervention mode;
     @Option(names = "--out", required = true, description = "the GGUF to write (not the model itself)")
     Path out;
@@ -50,12 +51,14 @@ final class ExportCommand implements Callable<Integer> {
                     + "that for every input, so it cannot be exported (deactivate or scale can)");
         }
         NeuronSet s = NeuronSet.load(set);
-        // deactivating neuron i is one weight edit wherever it was selected in the FFN; scaling is defined at ffn.act / ffn.post
+        // deactivating neuron i is one weight edit wherever it was selected in the FFN; scaling is defined at ffn.act / ffn.post,
+        // and at ffn.up / ffn.down (rows of the projection and their biases; set:c there too, through the bias)
         boolean ffn = s.hookPoint() == HookPoint.FFN_PRE || s.hookPoint().acceptsInterventions();
         if (!ffn || (s.hookPoint() == HookPoint.FFN_PRE && !(mode instanceof Intervention.Deactivate
                 || mode instanceof Intervention.Complementary c && c.others() instanceof Intervention.Deactivate))) {
             throw new IllegalArgumentException(set + " selects neurons at " + s.hookPoint() + ": export writes "
-                    + (ffn ? "only deactivation for ffn.pre sets" : "FFN neurons (ffn.pre, ffn.act, ffn.post), not " + s.hookPoint()));
+                    + (ffn ? "only deactivation for ffn.pre sets" : "FFN neurons (ffn.pre, ffn.act, ffn.post) and projection outputs "
+                    + "(ffn.up, ffn.down), not " + s.hookPoint()));
         }
         List<String> g = groups == null ? s.groupNames() : groups;
         for (String name : g) {
@@ -74,7 +77,7 @@ final class ExportCommand implements Callable<Integer> {
         provenance.put("hook_point", s.hookPoint().id());
         provenance.put("groups", String.join(",", g));
         provenance.put("mode", mode.toString());
-        AblationExport.Summary summary = AblationExport.write(model, mask, out, provenance);
+        AblationExport.Summary summary = AblationExport.write(model, s.hookPoint(), mask, out, provenance);
         var o = spec.commandLine().getOut();
         o.println("wrote " + out + ": " + mode + " of " + summary.neurons() + " neurons (groups " + g + " of " + set.getFileName()
                 + "), per layer " + Arrays.toString(summary.neuronsPerLayer()));
