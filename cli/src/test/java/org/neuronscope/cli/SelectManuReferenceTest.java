@@ -99,4 +99,43 @@ class SelectManuReferenceTest {
         assertTrue(entropy.err().contains("one --stats"), entropy.err());
         all.values().forEach(NeuronStatistics::close);
     }
+
+    /** export of a reference set at ffn.down: rows of ffn_down (output dimensions) zeroed, the rest byte for byte. */
+    @Test
+    void exportsADownSet() throws Exception {
+        Path model = org.neuronscope.testkit.SyntheticFixtures.tiny("qwen2");
+        int layers, embd;
+        try (org.neuronscope.gguf.GgufFile g = org.neuronscope.gguf.GgufFile.open(model)) {
+            layers = g.getInt("qwen2.block_count");
+            embd = g.getInt("qwen2.embedding_length");
+        }
+        NeuronSet set = new NeuronSet("manu", HookPoint.FFN_DOWN, layers, embd, Map.of("protocol", "reference"));
+        set.ensureGroup("image");
+        set.add("image", 1, 5, 1.0);
+        set.add("image", layers - 1, 0, 1.0);
+        Path file = dir.resolve("manu-ffn.down.json");
+        set.save(file);
+        Path out = dir.resolve("pruned.gguf");
+        var run = NeuronScopeCliTest.cli("export", "--model", model.toString(), "--set", file.toString(), "--out", out.toString());
+        assertEquals(0, run.code(), run.err());
+        try (org.neuronscope.gguf.GgufFile src = org.neuronscope.gguf.GgufFile.open(model);
+             org.neuronscope.gguf.GgufFile g = org.neuronscope.gguf.GgufFile.open(out)) {
+            for (int l = 0; l < layers; l++) {
+                String down = "blk." + l + ".ffn_down.weight";
+                for (int r = 0; r < embd; r++) {
+                    boolean off = (l == 1 && r == 5) || (l == layers - 1 && r == 0);
+                    float[] got = g.row(down, r);
+                    float[] was = src.row(down, r);
+                    for (int i = 0; i < got.length; i++) {
+                        assertEquals(off ? 0f : was[i], got[i], 0f, down + " row " + r);
+                    }
+                }
+            }
+            assertEquals("ffn.down", g.getString("neuronscope.export.hook_point"));
+        }
+        var minimum = NeuronScopeCliTest.cli("export", "--model", model.toString(), "--set", file.toString(), "--mode", "minimum", "--out",
+                dir.resolve("min.gguf").toString());
+        assertNotEquals(0, minimum.code());
+        assertTrue(minimum.err().contains("cannot be exported"), minimum.err());
+    }
 }
