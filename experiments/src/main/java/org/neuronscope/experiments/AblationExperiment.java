@@ -48,9 +48,18 @@ public final class AblationExperiment {
      * One intervention to evaluate: {@code intervention} applied to the union of {@code groups} of
      * {@code set} (all its groups when empty). {@link #NONE} is the baseline.
      */
-    public record Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
+    public record Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention, NeuronSet encoderSet) {
         public static final Condition NONE = new Condition("none", null, List.of(), Intervention.deactivate());
 
+        /** A condition on one set (of the language model or of an encoder module). */
+        public Condition(String name, NeuronSet set, Collection<String> groups, Intervention intervention) {
+            this(name, set, groups, intervention, null);
+        }
+
+        /**
+         * @param encoderSet an encoder module's set applied together with the language model's {@code set} (same groups and
+         *                   intervention, at encode time), as a model and its pruned projector are evaluated together; or null
+         */
         public Condition {
             if (name == null || name.isBlank()) {
                 throw new IllegalArgumentException("a condition needs a name");
@@ -59,9 +68,17 @@ public final class AblationExperiment {
             if (intervention == null) {
                 throw new IllegalArgumentException("condition " + name + " needs an intervention");
             }
+            if (encoderSet != null && (set == null || set.module().isEncoder() || !encoderSet.module().isEncoder())) {
+                throw new IllegalArgumentException("condition " + name + ": an encoder set goes with a language-model set");
+            }
             if (set != null && intervention.needsMinima()) {
                 throw new IllegalArgumentException("condition " + name + ": " + intervention + " needs the per-layer minima");
             }
+        }
+
+        /** The encoder companion as a condition of its own (null without one). */
+        Condition encoderPart() {
+            return encoderSet == null ? null : new Condition(name, encoderSet, groups, intervention);
         }
 
         /** The mask of this condition (the identity for {@link #NONE}). */
@@ -97,6 +114,9 @@ public final class AblationExperiment {
             if (set.module().isEncoder()) {
                 checkEncoder(wb, c);
                 continue;
+            }
+            if (c.encoderPart() != null) {
+                checkEncoder(wb, c.encoderPart());
             }
             if (set.layers() != hooks.layers()) {
                 throw new IllegalArgumentException("condition '" + c.name() + "': the neuron set has " + set.layers() + " layers, the model "
@@ -218,7 +238,8 @@ public final class AblationExperiment {
                     Condition c = all.get(ci);
                     // an encoder set is applied at encode time by the projector's hooks, a language set in the graph
                     try (HookScope scope = wb.hooks().openScope();
-                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c)) {
+                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c);
+                         org.neuronscope.media.EncoderHooks companion = c.encoderPart() == null ? null : encoderHooks(wb, c.encoderPart())) {
                         if (masks.get(ci) != null && encoder == null) {
                             scope.apply(masks.get(ci), c.set().hookPoint());
                         }
