@@ -245,8 +245,9 @@ void llama_neuron_hooks::free_intervention(intervention & iv) noexcept {
 }
 
 int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift) {
-    if (point != LLAMA_NH_FFN_ACT && point != LLAMA_NH_FFN_OUT) {
-        last_error = std::string("interventions are only possible at ffn.act and ffn.post, not at ") + nh_point_name(point);
+    // ffn.up and ffn.down too: a mask there is what an exported weight edit of those rows computes
+    if (point != LLAMA_NH_FFN_ACT && point != LLAMA_NH_FFN_OUT && point != LLAMA_NH_FFN_UP && point != LLAMA_NH_FFN_DOWN) {
+        last_error = std::string("interventions are only possible at ffn.act, ffn.post, ffn.up and ffn.down, not at ") + nh_point_name(point);
         return LLAMA_NH_ERR_ARGUMENT;
     }
     const int64_t w = width(point, layer);
@@ -842,7 +843,7 @@ ggml_tensor * llama_neuron_hooks::build_ffn_out(ggml_context * ctx0, llm_graph_r
     return in;
 }
 
-// ffn.up and ffn.down (MANU's up_proj and down_proj outputs): observed only, never changed
+// ffn.up and ffn.down (MANU's up_proj and down_proj outputs): observed, and masked like ffn.act
 
 ggml_tensor * llama_neuron_hooks::build_ffn_up(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
                                                ggml_tensor * up) const noexcept {

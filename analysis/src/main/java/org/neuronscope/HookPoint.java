@@ -24,13 +24,13 @@ public enum HookPoint {
      */
     ATTN_PROBS("attn.probs"),
     /**
-     * The up projection's output up·x (with its bias), before any activation; reduce and tap only.
+     * The up projection's output up·x (with its bias), before any activation; reduce, tap and mask.
      * Hugging Face: the output of {@code mlp.up_proj}, one of MANU's units.
      */
     FFN_UP("ffn.up"),
     /**
-     * The down projection's output (with its bias): the FFN block's output, width n_embd; reduce
-     * and tap only. Hugging Face: the output of {@code mlp.down_proj}, one of MANU's units.
+     * The down projection's output (with its bias): the FFN block's output, width n_embd; reduce,
+     * tap and mask (a masked unit is an output dimension of the FFN). Hugging Face: the output of {@code mlp.down_proj}, one of MANU's units.
      */
     FFN_DOWN("ffn.down");
 
@@ -61,9 +61,13 @@ public enum HookPoint {
         return new HookPoint[] {FFN_PRE, FFN_ACT, FFN_POST, RESID_POST, FFN_UP, FFN_DOWN};
     }
 
-    /** Whether interventions (scale/shift) are possible here. */
+    /**
+     * Whether interventions (scale/shift) are possible here, in the language model: ffn.act, ffn.post,
+     * and the projections' outputs ffn.up and ffn.down (what a weight edit of their rows computes;
+     * encoders take ffn.act and ffn.post only).
+     */
     public boolean acceptsInterventions() {
-        return this == FFN_ACT || this == FFN_POST;
+        return this == FFN_ACT || this == FFN_POST || this == FFN_UP || this == FFN_DOWN;
     }
 
     /**

@@ -1,5 +1,6 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
 import org.neuronscope.Module;
 import org.neuronscope.UnsupportedArchitectureException;
 import org.neuronscope.gguf.GgufFile;
@@ -33,6 +34,12 @@ import java.util.Map;
  * written. A shift ({@code set:c} with c ≠ 0, MINER's minimum) has no weight edit that equals it for
  * every input (a = c makes the neuron's output c·up·x or c, neither of which is in the weights' form),
  * and is refused with that reason.
+ *
+ * <p>Masks selected at ffn.up or ffn.down ({@link #write(Path, HookPoint, InterventionMask, Path, Map)})
+ * act on a projection's output instead: unit i is row i of {@code ffn_up} or {@code ffn_down}, and
+ * {@code x ← s·x + c} is that row times s and its bias element {@code s·b + c}, exactly, gated or not.
+ * A constant (c ≠ 0) needs the bias tensor; a model without one is refused. MINER's "minimum" (the
+ * current tensor's minimum at every call) depends on the input and is refused at every point.
  */
 public final class AblationExport {
     /** Metadata keys the export adds, so that a written model says what was done to it. */
@@ -80,6 +87,29 @@ public final class AblationExport {
      * pruning is a deactivation: rows of fc1 zeroed together with their biases.
      */
     public static Summary write(Path model, Module module, InterventionMask mask, Path out, Map<String, String> provenance) {
+        return write(model, module, HookPoint.FFN_ACT, mask, out, provenance);
+    }
+
+    /**
+     * Writes {@code mask}, selected at {@code point} of the language model, into a copy of {@code model}.
+     * ffn.pre, ffn.act and ffn.post mask FFN neurons ({@link #write(Path, InterventionMask, Path, Map)}).
+     * ffn.up and ffn.down mask the projections' outputs: unit i is row i of {@code blk.L.ffn_up}
+     * ({@code n_ff} rows) or of {@code blk.L.ffn_down} ({@code n_embd} rows, an output dimension), and
+     * {@code x ← s·x} is that row and bias element i times s — exactly the projection's output scaled,
+     * which is what the in-graph mask at that point computes, gated or not.
+     */
+    public static Summary write(Path model, HookPoint point, InterventionMask mask, Path out, Map<String, String> provenance) {
+        return write(model, Module.LANGUAGE, point, mask, out, provenance);
+    }
+
+    private static Summary write(Path model, Module module, HookPoint point, InterventionMask mask, Path out, Map<String, String> provenance) {
+        boolean projection = point == HookPoint.FFN_UP || point == HookPoint.FFN_DOWN;
+        if (!projection && point != HookPoint.FFN_PRE && point != HookPoint.FFN_ACT && point != HookPoint.FFN_POST) {
+            throw new IllegalArgumentException("export writes masks at ffn.pre, ffn.act, ffn.post, ffn.up and ffn.down, not at " + point);
+        }
+        if (projection && module != Module.LANGUAGE) {
+            throw new IllegalArgumentException(point + " masks are of the language model; the " + module.id() + " encoder has no " + point);
+        }
         if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new IllegalArgumentException("the export writes a copy: model and output are both " + model);
         }
@@ -91,6 +121,7 @@ public final class AblationExport {
             }
             Map<String, float[]> rowFactors = new LinkedHashMap<>(); // tensor -> factor per row
             Map<String, float[]> columnFactors = new LinkedHashMap<>(); // tensor -> factor per element of every row
+            Map<String, float[]> biasAddends = new LinkedHashMap<>(); // bias tensor -> added after its factor (ffn.up/ffn.down shifts)
             int[] perLayer = new int[layers];
             float[][] scales = mask.scale();
             float[][] shifts = mask.shift();
@@ -99,6 +130,11 @@ public final class AblationExport {
                 float[] shift = shifts[l];
                 boolean touched = false;
                 for (int n = 0; n < scale.length; n++) {
+                    if (shift[n] != 0f && projection) {
+                        perLayer[l]++; // x ← s·x + c: the row times s, the bias s·b + c
+                        touched = true;
+                        continue;
+                    }
                     if (shift[n] != 0f) {
                         throw new IllegalArgumentException("neuron " + n + " of layer " + l + " is set to a value (a = " + shift[n]
                                 + "): no weight edit equals that for every input; export can write deactivate, scale and complementary "
@@ -109,7 +145,9 @@ public final class AblationExport {
                         touched = true;
                     }
                 }
-                if (touched) {
+                if (touched && projection) {
+                    planProjection(src, arch, l, point, scale, shift, rowFactors, columnFactors, biasAddends);
+                } else if (touched) {
                     planLayer(src, arch, l, blockPrefix(module, l), scale, rowFactors, columnFactors);
                 }
             }
@@ -123,6 +161,7 @@ public final class AblationExport {
             for (TensorInfo t : src.tensors().values()) {
                 float[] rows = rowFactors.get(t.name());
                 float[] columns = columnFactors.get(t.name());
+                float[] addends = biasAddends.get(t.name());
                 if (rows == null && columns == null) {
                     w.copyTensor(src, t.name());
                     continue;
@@ -142,6 +181,11 @@ public final class AblationExport {
                         Quantization.decodeRow(t.type(), in, values);
                         for (int i = 0; i < values.length; i++) {
                             values[i] *= f * (columns == null ? 1f : columns[i]);
+                        }
+                        if (addends != null) {
+                            for (int i = 0; i < values.length; i++) {
+                                values[i] += addends[i];
+                            }
                         }
                         Quantization.encodeRow(t.type(), values, dst);
                     }
@@ -235,6 +279,44 @@ public final class AblationExport {
                 }
                 columnFactors.put(down, downF);
             }
+        }
+    }
+
+    /** ffn.up / ffn.down: unit i is row i of the projection and element i of its bias, each times its factor. */
+    private static void planProjection(GgufFile src, String arch, int l, HookPoint point, float[] scale, float[] shift,
+                                       Map<String, float[]> rowFactors, Map<String, float[]> columnFactors,
+                                       Map<String, float[]> biasAddends) {
+        String name = "blk." + l + "." + (point == HookPoint.FFN_UP ? "ffn_up" : "ffn_down") + ".weight";
+        if (!src.containsTensor(name)) {
+            String why = src.containsTensor(name.replace(".weight", "_exps.weight")) ? "a mixture-of-experts FFN" : "no tensor " + name;
+            throw new UnsupportedArchitectureException("cannot export " + point + " units into layer " + l + " of this " + arch + " model: it has "
+                    + why + "; export edits dense FFNs");
+        }
+        int n = scale.length;
+        long rows = src.tensor(name).rows();
+        if (rows != n) {
+            String fused = point == HookPoint.FFN_UP && rows == 2L * n ? " (a fused gate+up tensor: not supported)" : "";
+            throw new IllegalArgumentException("the neuron set has " + n + " " + point + " units per layer, but " + name + " has " + rows
+                    + " rows" + fused);
+        }
+        rowFactors.put(name, scale.clone());
+        String bias = name.replace(".weight", ".bias");
+        putBias(src, bias, scale.clone(), n, columnFactors);
+        boolean shifted = false;
+        for (float c : shift) {
+            shifted |= c != 0f;
+        }
+        if (shifted) {
+            // x ← s·x + c is the row times s and the bias s·b + c; without a bias tensor the constant has nowhere to go
+            if (!src.containsTensor(bias)) {
+                throw new IllegalArgumentException("layer " + l + "'s " + point + " units are set to a value: that is the row times s and "
+                        + "its bias s·b + c, but this " + arch + " model has no " + bias + " (export adds no tensors); deactivate and scale "
+                        + "can be written");
+            }
+            if (!(Quantization.canDecode(src.tensor(bias).type()) && Quantization.canEncode(src.tensor(bias).type()))) {
+                throw new IllegalArgumentException(bias + " is " + src.tensor(bias).type() + ": a shifted bias must be re-encoded");
+            }
+            biasAddends.put(bias, shift.clone());
         }
     }
 

@@ -1,5 +1,6 @@
 package org.neuronscope.methods;
 
+import org.neuronscope.HookPoint;
 import org.neuronscope.NeuronScopeException;
 import org.neuronscope.stats.NeuronStatistics;
 import org.neuronscope.stats.Statistic;
@@ -342,12 +343,122 @@ public final class Manu {
     }
 
     /**
+     * The units MANU's code scores in the language model (its {@code register_feedforward_hooks}):
+     * the outputs of {@code gate_proj} (ffn.pre, gated FFNs only), {@code up_proj} (ffn.up) and
+     * {@code down_proj} (ffn.down), in that order.
+     */
+    public static final List<HookPoint> REFERENCE_UNITS = List.of(HookPoint.FFN_PRE, HookPoint.FFN_UP, HookPoint.FFN_DOWN);
+
+    /**
+     * MANU's code's protocol over the language model's Linear outputs ({@code prune/prune_utility.py}):
+     * every unit of every layer of gate_proj, up_proj and down_proj is scored as
+     * {@code compute_combined_scores_incremental} does (Σ w·(I_f/(I_r + 1e-5) − 1)), the scores of
+     * all modules and layers are concatenated, k = int(α · units) of them, and every unit scoring at
+     * least the k-th largest is taken ({@code compute_top_k_pruning_mask}). One cut over all three
+     * modules: a layer's gate units compete with its up and down units and with every other layer's.
+     *
+     * <p>Two things of the code are not copied, as docs/METHODS.md §3 says: its hooks put every layer's
+     * output under the names of layers 29–31 and prune those three only (here each layer is scored and
+     * pruned as itself), and its statistics are per position across a padded batch (here over the
+     * tokens, from the statistics' sums).
+     *
+     * @param forget statistics of the forget set per unit hook point: ffn.up and ffn.down, and ffn.pre
+     *               where the FFN is gated (a non-gated FFN has no gate_proj, and the code then scores
+     *               up and down only); every other point is refused
+     * @param retain the same points' statistics of the retain set
+     * @param p      weights and α; the score is always the code's ({@link Variant#CODE}) and the cut
+     *               always the code's (its {@link Params#cut} is not read; the sets record {@code cut=reference})
+     * @return one set per hook point given, each with group {@code name} and the same parameters
+     *         ({@code protocol=reference}, the pooled unit count, k and the threshold)
+     */
+    public static Map<HookPoint, NeuronSet> selectReference(Map<HookPoint, NeuronStatistics> forget, String forgetGroup,
+                                                            Map<HookPoint, NeuronStatistics> retain, String retainGroup, Params p, String name) {
+        if (p.variant() != Variant.CODE) {
+            throw new IllegalArgumentException("the reference protocol scores as MANU's code does (variant CODE), not " + p.variant());
+        }
+        if (!forget.keySet().equals(retain.keySet())) {
+            throw new IllegalArgumentException("forget statistics at " + forget.keySet() + " but retain statistics at " + retain.keySet());
+        }
+        if (!forget.containsKey(HookPoint.FFN_UP) || !forget.containsKey(HookPoint.FFN_DOWN)) {
+            throw new IllegalArgumentException("the reference protocol needs statistics at ffn.up and ffn.down (and ffn.pre for a gated FFN), got "
+                    + forget.keySet());
+        }
+        List<HookPoint> points = REFERENCE_UNITS.stream().filter(forget::containsKey).toList();
+        for (HookPoint h : forget.keySet()) {
+            if (!REFERENCE_UNITS.contains(h)) {
+                throw new IllegalArgumentException("the reference protocol scores ffn.pre, ffn.up and ffn.down only, not " + h);
+            }
+        }
+        int layers = forget.get(HookPoint.FFN_UP).layers();
+        Map<HookPoint, double[]> scores = new LinkedHashMap<>();
+        long units = 0;
+        for (HookPoint h : points) {
+            NeuronStatistics f = forget.get(h), r = retain.get(h);
+            checkShapes(f, r);
+            if (f.hookPoint() != h || r.hookPoint() != h) {
+                throw new IllegalArgumentException("statistics given as " + h + " were collected at " + f.hookPoint() + " / " + r.hookPoint());
+            }
+            if (f.layers() != layers) {
+                throw new IllegalArgumentException(h + " statistics have " + f.layers() + " layers, ffn.up's have " + layers);
+            }
+            if (f.module() != org.neuronscope.Module.LANGUAGE || r.module() != org.neuronscope.Module.LANGUAGE) {
+                throw new IllegalArgumentException("the reference protocol scores the language model's units; " + h + " statistics are of "
+                        + f.module().id() + " / " + r.module().id());
+            }
+            double[] s = scores(importance(f, f.groupIndex(forgetGroup)), importance(r, r.groupIndex(retainGroup)), p);
+            scores.put(h, s);
+            units += s.length;
+        }
+        if (forget.containsKey(HookPoint.FFN_PRE) && forget.get(HookPoint.FFN_PRE).neurons() != forget.get(HookPoint.FFN_UP).neurons()) {
+            throw new IllegalArgumentException("ffn.pre has " + forget.get(HookPoint.FFN_PRE).neurons() + " units per layer, ffn.up "
+                    + forget.get(HookPoint.FFN_UP).neurons() + ": not one model's gate and up projections");
+        }
+        // the code's k = int(top_k_percent / 100 · num_neurons) over the concatenated scores, threshold = the k-th largest
+        long k = (long) (p.alpha() * units);
+        double threshold = Double.NaN;
+        if (k > 0) {
+            double[] all = new double[Math.toIntExact(units)];
+            int at = 0;
+            for (double[] s : scores.values()) {
+                System.arraycopy(s, 0, all, at, s.length);
+                at += s.length;
+            }
+            Arrays.sort(all);
+            threshold = all[all.length - (int) k];
+        }
+        Map<HookPoint, NeuronSet> out = new LinkedHashMap<>();
+        for (HookPoint h : points) {
+            NeuronStatistics f = forget.get(h);
+            Map<String, String> m = new LinkedHashMap<>(newSet(f, p).params());
+            m.put("protocol", "reference");
+            m.put("cut", "reference");
+            m.put("units", points.stream().map(HookPoint::id).collect(java.util.stream.Collectors.joining(",")));
+            m.put("pooled_units", Long.toString(units));
+            m.put("budget", Long.toString(k));
+            m.put("threshold", Double.toString(threshold));
+            NeuronSet set = new NeuronSet("manu", f.module(), h, f.layers(), f.neurons(), m);
+            set.ensureGroup(name);
+            double[] s = scores.get(h);
+            if (k > 0) {
+                for (int i = 0; i < s.length; i++) {
+                    if (s[i] >= threshold) {
+                        set.add(name, i / f.neurons(), i % f.neurons(), s[i]);
+                    }
+                }
+            }
+            out.put(h, set);
+        }
+        return out;
+    }
+
+    /**
      * Prunes permanently: writes a copy of the model in which {@code group}'s neurons are zero in
      * every layer (rows of ffn_gate and ffn_up and their biases; {@link AblationExport}), so their
-     * outputs are exactly 0 in any llama.cpp program.
+     * outputs are exactly 0 in any llama.cpp program. A set at ffn.up or ffn.down (the reference
+     * protocol's units) zeroes those rows of ffn_up or ffn_down and their bias elements instead.
      */
     public static void prune(Path model, NeuronSet set, String group, Path out) {
-        AblationExport.write(model, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
+        AblationExport.write(model, set.hookPoint(), InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), out,
                 Map.of("method", set.method(), "groups", group, "mode", "deactivate"));
     }
 

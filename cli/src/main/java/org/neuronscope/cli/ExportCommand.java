@@ -37,8 +37,9 @@ final class ExportCommand implements Callable<Integer> {
     @Option(names = "--groups", split = ",", description = "groups of the set to write (default: all)")
     List<String> groups;
     @Option(names = "--mode", defaultValue = "deactivate",
-            description = "deactivate, scale:<s>, or complementary[:deactivate|:scale:<s>] (set to a value ≠ 0 and minimum have no "
-                    + "exact weight edit and are refused) (default: ${DEFAULT-VALUE})")
+            description = "deactivate, scale:<s>, or complementary[:deactivate|:scale:<s>]; set:<c> for ffn.up/ffn.down sets of a model "
+                    + "with biases there (elsewhere set to a value ≠ 0 has no exact weight edit, and minimum has none anywhere: refused) "
+                    + "(default: ${DEFAULT-VALUE})")
     Intervention mode;
     @Option(names = "--out", required = true, description = "the GGUF to write: the copy of --model, or of --mmproj when every set "
             + "is an encoder's (not the source itself)")
@@ -129,7 +130,9 @@ final class ExportCommand implements Callable<Integer> {
                 }
                 provenance.put(key + "groups", String.join(",", g));
                 provenance.put(key + "mode", mode.toString());
-                AblationExport.Summary summary = AblationExport.write(from, s.module(), masks.get(i), to, provenance);
+                AblationExport.Summary summary = s.module().isEncoder()
+                        ? AblationExport.write(from, s.module(), masks.get(i), to, provenance)
+                        : AblationExport.write(from, s.hookPoint(), masks.get(i), to, provenance);
                 o.println((k == which.size() - 1 ? "wrote " + target : "edited") + ": " + mode + " of " + summary.neurons() + " "
                         + s.qualifiedPoint() + " neurons (groups " + g + " of " + sets.get(i).getFileName() + "), per layer "
                         + Arrays.toString(summary.neuronsPerLayer()) + "; tensors rewritten: " + summary.editedTensors().size());
@@ -145,12 +148,14 @@ final class ExportCommand implements Callable<Integer> {
 
     /** The set selects FFN neurons that a weight edit can change in the requested mode. */
     private void check(Path file, NeuronSet s) {
-        // deactivating neuron i is one weight edit wherever it was selected in the FFN; scaling is defined at ffn.act / ffn.post
+        // deactivating neuron i is one weight edit wherever it was selected in the FFN; scaling is defined at ffn.act / ffn.post,
+        // and at ffn.up / ffn.down (rows of the projection and their biases; set:c there too, through the bias)
         boolean ffn = s.hookPoint() == HookPoint.FFN_PRE || s.hookPoint().acceptsInterventions();
         if (!ffn || (s.hookPoint() == HookPoint.FFN_PRE && !(mode instanceof Intervention.Deactivate
                 || mode instanceof Intervention.Complementary c && c.others() instanceof Intervention.Deactivate))) {
             throw new IllegalArgumentException(file + " selects neurons at " + s.qualifiedPoint() + ": export writes "
-                    + (ffn ? "only deactivation for ffn.pre sets" : "FFN neurons (ffn.pre, ffn.act, ffn.post), not " + s.hookPoint()));
+                    + (ffn ? "only deactivation for ffn.pre sets" : "FFN neurons (ffn.pre, ffn.act, ffn.post) and projection outputs "
+                    + "(ffn.up, ffn.down), not " + s.hookPoint()));
         }
     }
 

@@ -21,6 +21,7 @@ import picocli.CommandLine.Option;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.Map;
 import java.util.Locale;
 import java.util.concurrent.Callable;
 
@@ -29,6 +30,8 @@ import java.util.concurrent.Callable;
         description = "Select neurons: entropy (LAPE/MMNeuron) or manu from statistics, miner from a model and dataset; writes a neuron set JSON.")
 final class SelectCommand implements Callable<Integer> {
     enum Method { ENTROPY, MINER, MANU }
+
+    enum ManuProtocol { SPECIFICATION, REFERENCE }
 
     static final class MethodConverter implements CommandLine.ITypeConverter<Method> {
         @Override
@@ -58,8 +61,9 @@ final class SelectCommand implements Callable<Integer> {
     Method method;
     @Option(names = "--out", required = true, description = "neuron set JSON file")
     Path out;
-    @Option(names = "--stats", description = "statistics directory (entropy, manu)")
-    Path stats;
+    @Option(names = "--stats", description = "statistics directory (entropy, manu); manu --protocol reference takes one per unit "
+            + "hook point: ffn.up, ffn.down and, for a gated FFN, ffn.pre (repeat --stats)")
+    List<Path> stats;
     @Option(names = "--groups", split = ",", description = "entropy: the groups to compare (default: all base groups)")
     List<String> groups;
     @Option(names = "--top-rate", defaultValue = "0.01", description = "entropy: fraction selected (default: ${DEFAULT-VALUE})")
@@ -82,6 +86,11 @@ final class SelectCommand implements Callable<Integer> {
     @Option(names = "--cut", defaultValue = "EXACT", description = "manu: EXACT (round(alpha·L·N) neurons) or REFERENCE "
             + "(MANU's code: k = int(alpha·L·N), every neuron scoring at least the k-th largest) (default: ${DEFAULT-VALUE})")
     Manu.Cut cut;
+    @Option(names = "--protocol", defaultValue = "SPECIFICATION", description = "manu: SPECIFICATION (the units of one hook point, cut alone) "
+            + "or REFERENCE (MANU's code: gate_proj, up_proj and down_proj outputs, i.e. ffn.pre, ffn.up and ffn.down statistics, scored "
+            + "with the CODE variant and cut together: k = int(alpha·all units), ties included; one set per hook point, written beside --out "
+            + "as <name>-<point>.json) (default: ${DEFAULT-VALUE})")
+    ManuProtocol protocol;
     @Mixin
     ModelOptions model;
     @Option(names = "--dataset", description = "miner: JSONL dataset; repeat it for several (scores are averaged per dataset, then over the datasets)")
@@ -112,6 +121,12 @@ final class SelectCommand implements Callable<Integer> {
         Path outDir = out.toAbsolutePath().getParent();
         if (outDir != null) {
             CliSupport.checkWritableDirectory(outDir, "the directory of --out");
+        }
+        if (method == Method.MANU && protocol == ManuProtocol.REFERENCE) {
+            if (forget == null || retain == null) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "manu needs --forget and --retain groups of the statistics");
+            }
+            return manuReference();
         }
         NeuronSet set = switch (method) {
             case ENTROPY -> {
@@ -164,11 +179,68 @@ final class SelectCommand implements Callable<Integer> {
     }
 
     private Path requireStats() {
-        if (stats == null) {
+        if (stats == null || stats.isEmpty()) {
             throw new CommandLine.ParameterException(spec.commandLine(),
                     method.name().toLowerCase(Locale.ROOT) + " needs --stats <directory written by 'neuronscope stats'>");
         }
-        return CliSupport.statisticsDir(stats);
+        if (stats.size() > 1) {
+            throw new CommandLine.ParameterException(spec.commandLine(), method.name().toLowerCase(Locale.ROOT)
+                    + " reads one --stats directory (several are for manu --protocol reference), got " + stats.size());
+        }
+        return CliSupport.statisticsDir(stats.getFirst());
+    }
+
+    /** MANU's reference protocol: one statistics directory per unit point, one cut over them all, one set file per point. */
+    private Integer manuReference() throws Exception {
+        if (stats == null || stats.isEmpty()) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "manu --protocol reference needs --stats for ffn.up and ffn.down "
+                    + "(and ffn.pre for a gated FFN), one directory each");
+        }
+        if (variant != Manu.Variant.CODE) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "manu --protocol reference scores as MANU's code does: --variant CODE");
+        }
+        Map<HookPoint, NeuronStatistics> loaded = new java.util.LinkedHashMap<>();
+        try {
+            for (Path p : stats) {
+                NeuronStatistics s = NeuronStatistics.load(CliSupport.statisticsDir(p));
+                if (loaded.put(s.hookPoint(), s) != null) {
+                    s.close();
+                    throw new CommandLine.ParameterException(spec.commandLine(), "two --stats directories hold " + s.hookPoint() + " statistics; give "
+                            + "one each for ffn.pre, ffn.up and ffn.down");
+                }
+            }
+            for (HookPoint h : loaded.keySet()) {
+                if (!Manu.REFERENCE_UNITS.contains(h)) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "manu --protocol reference scores ffn.pre, ffn.up and ffn.down; "
+                            + "a --stats directory holds " + h + " statistics");
+                }
+            }
+            if (!loaded.containsKey(HookPoint.FFN_UP) || !loaded.containsKey(HookPoint.FFN_DOWN)) {
+                throw new CommandLine.ParameterException(spec.commandLine(), "manu --protocol reference needs ffn.up and ffn.down statistics (and "
+                        + "ffn.pre for a gated FFN); got " + loaded.keySet());
+            }
+            var o = spec.commandLine().getOut();
+            if (!loaded.containsKey(HookPoint.FFN_PRE)) {
+                o.println("no ffn.pre statistics: up_proj and down_proj units only, as MANU's code scores a non-gated FFN");
+            }
+            Map<HookPoint, NeuronSet> sets = Manu.selectReference(loaded, forget, loaded, retain,
+                    new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha), forget);
+            String name = out.getFileName().toString();
+            String base = name.endsWith(".json") ? name.substring(0, name.length() - 5) : name;
+            for (var e : sets.entrySet()) {
+                NeuronSet set = e.getValue();
+                Path file = out.resolveSibling(base + "-" + e.getKey().id() + ".json");
+                set.save(file);
+                o.println(e.getKey().id() + ": " + forget + " (" + set.size(forget) + " units, layer:unit): " + set.describe(forget));
+                o.println("written to " + file);
+            }
+            NeuronSet any = sets.values().iterator().next();
+            o.println("reference cut: " + any.params().get("budget") + " of " + any.params().get("pooled_units") + " units ("
+                    + any.params().get("units") + "), threshold " + any.params().get("threshold"));
+            return 0;
+        } finally {
+            loaded.values().forEach(NeuronStatistics::close);
+        }
     }
 
     /** defaults, mean-max, or metric=weight pairs (metrics not named weigh 0). */

@@ -49,6 +49,10 @@ final class UnlearnCommand implements Callable<Integer> {
     int maxTokens;
     @Option(names = "--random-seed", defaultValue = "2024", description = "seed of the retain subset and of the random pruning (default: ${DEFAULT-VALUE})")
     long seed;
+    @Option(names = "--encoder", defaultValue = "auto", description = "with --mmproj, also prune an encoder's units (MANU's code prunes the "
+            + "vision encoder's fc1 for image+text samples): auto (vision if both sets have images, else audio if both have audio), "
+            + "vision, audio or none; writes pruned-mmproj.gguf (default: ${DEFAULT-VALUE})")
+    String encoder;
     @Option(names = "--out", required = true, description = "output directory (pruned.gguf, pruned-set.json, table.txt, table.csv, report/)")
     Path out;
 
@@ -60,8 +64,9 @@ final class UnlearnCommand implements Callable<Integer> {
         CliSupport.checkWritableDirectory(out, "--out"); // before hours of collection, as stats and ablate do
         Dataset f = Dataset.load(forget);
         Dataset r = Dataset.load(retain);
+        org.neuronscope.Module enc = encoderModule(f, r);
         var params = new UnlearnExperiment.Params(new Manu.Params(Manu.Params.DEFAULTS.weights(), variant, alpha, cut), iterations,
-                !noRetainCap, !noAnswers, !multimodalOnly, maxTokens, seed);
+                !noRetainCap, !noAnswers, !multimodalOnly, maxTokens, seed, enc);
         UnlearnExperiment.Result result;
         try (Workbench wb = Workbench.open(model.setup())) {
             result = UnlearnExperiment.run(wb, f, r, params, out, CliSupport.bar(spec.commandLine().getErr()));
@@ -73,7 +78,9 @@ final class UnlearnCommand implements Callable<Integer> {
         html.paragraph("Model " + model.model() + (model.mmproj() != null ? " + " + model.mmproj() : "") + "; forget " + forget + " (" + f.size()
                 + " samples), retain " + retain + " (" + r.size() + "); MANU " + variant + ", alpha " + alpha + " per iteration, " + iterations
                 + " iteration(s), cut " + cut + "; " + result.pruned().size() + " neurons pruned " + result.perIteration()
-                + "; random pruning seed " + seed + ". Rows: none = before, manu = after, random = a matched random pruning.");
+                + "; random pruning seed " + seed + ". Rows: none = before, manu = after, random = a matched random pruning."
+                + (result.prunedEncoder() != null ? " The " + enc.id() + " encoder: " + result.prunedEncoder().size() + " units pruned ("
+                + result.prunedProjector().getFileName() + "), applied with the language model's in both the manu and the random rows." : ""));
         html.table(result.table().toText(4));
         html.image(dir, Charts.neuronsPerLayer(result.pruned(), "Pruned neurons per layer", dir.resolve("layers.png")), "pruned neurons per layer");
         for (String metric : result.table().metrics()) {
@@ -83,7 +90,40 @@ final class UnlearnCommand implements Callable<Integer> {
         var o = spec.commandLine().getOut();
         o.println(result.table().toText(4));
         o.println("pruned " + result.pruned().size() + " neurons " + result.perIteration() + " -> " + result.prunedModel());
+        if (result.prunedEncoder() != null) {
+            o.println("pruned " + result.prunedEncoder().size() + " " + enc.id() + " encoder units -> " + result.prunedProjector());
+        }
         o.println("report: " + report);
         return 0;
+    }
+
+    /** --encoder: none, vision, audio, or auto (what the forget set's media are; nothing without --mmproj). */
+    private org.neuronscope.Module encoderModule(Dataset f, Dataset r) {
+        String e = encoder.strip().toLowerCase(java.util.Locale.ROOT);
+        switch (e) {
+            case "none":
+                return null;
+            case "auto":
+                if (model.mmproj() == null) {
+                    return null;
+                }
+                // MANU scores encoder units of the forget set's media against the retain set's: both need them
+                if (f.stream().anyMatch(x -> !x.images().isEmpty()) && r.stream().anyMatch(x -> !x.images().isEmpty())) {
+                    return org.neuronscope.Module.VISION;
+                }
+                if (f.stream().anyMatch(x -> !x.audio().isEmpty()) && r.stream().anyMatch(x -> !x.audio().isEmpty())) {
+                    return org.neuronscope.Module.AUDIO;
+                }
+                spec.commandLine().getOut().println("--encoder auto: no medium in both sets, so the encoder is not pruned");
+                return null;
+            case "vision":
+            case "audio":
+                if (model.mmproj() == null) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--encoder " + e + " needs --mmproj (the projector to prune)");
+                }
+                return org.neuronscope.Module.parse(e);
+            default:
+                throw new CommandLine.ParameterException(spec.commandLine(), "--encoder must be auto, vision, audio or none, got " + encoder);
+        }
     }
 }

@@ -60,10 +60,24 @@ public final class UnlearnExperiment {
      *                    (MANU's multimodal and unimodal masks); no effect on a dataset without media
      * @param maxTokens   greedy answer length for the evaluation of samples with references (0: no generation)
      * @param seed        seed of the retain subset and of the matched random pruning
+     * @param encoder     an encoder module of the projector (vision, audio) whose units are pruned too, as MANU's code prunes
+     *                    the vision encoder's fc1 for the multimodal group; or null (the language model only)
      */
     public record Params(Manu.Params manu, int iterations, boolean capRetain, boolean withAnswers, boolean unimodalPass, int maxTokens,
-                         long seed) {
+                         long seed, org.neuronscope.Module encoder) {
+        /** The language model only. */
+        public Params(Manu.Params manu, int iterations, boolean capRetain, boolean withAnswers, boolean unimodalPass, int maxTokens, long seed) {
+            this(manu, iterations, capRetain, withAnswers, unimodalPass, maxTokens, seed, null);
+        }
+
+        public Params withEncoder(org.neuronscope.Module m) {
+            return new Params(manu, iterations, capRetain, withAnswers, unimodalPass, maxTokens, seed, m);
+        }
+
         public Params {
+            if (encoder != null && encoder != org.neuronscope.Module.VISION && encoder != org.neuronscope.Module.AUDIO) {
+                throw new IllegalArgumentException("the encoder to prune is vision or audio, not " + encoder);
+            }
             if (iterations < 1) {
                 throw new IllegalArgumentException("iterations must be at least 1, got " + iterations);
             }
@@ -81,7 +95,11 @@ public final class UnlearnExperiment {
      * @param prunedModel the written GGUF
      * @param table      the evaluation: rows none (before), manu (after), random (a matched random pruning), groups forget and retain
      */
-    public record Result(NeuronSet pruned, List<Integer> perIteration, Path prunedModel, MetricTable table) {
+    public record Result(NeuronSet pruned, List<Integer> perIteration, Path prunedModel, MetricTable table, NeuronSet prunedEncoder,
+                         Path prunedProjector) {
+        public Result(NeuronSet pruned, List<Integer> perIteration, Path prunedModel, MetricTable table) {
+            this(pruned, perIteration, prunedModel, table, null, null);
+        }
     }
 
     private UnlearnExperiment() {
@@ -98,6 +116,9 @@ public final class UnlearnExperiment {
     public static Result run(Workbench wb, Dataset forget, Dataset retain, Params p, Path out, Progress.Listener listener) {
         if (forget.isEmpty() || retain.isEmpty()) {
             throw new IllegalArgumentException("unlearning needs samples in both sets: forget has " + forget.size() + ", retain " + retain.size());
+        }
+        if (p.encoder() != null && wb.projector() == null) {
+            throw new IllegalArgumentException("pruning the " + p.encoder().id() + " encoder needs the projector (mmproj)");
         }
         Dataset retainForStats = p.capRetain() && retain.size() > forget.size() ? subset(retain, forget.size(), p.seed()) : retain;
         Dataset collect = combined(forget, retainForStats);
@@ -162,13 +183,61 @@ public final class UnlearnExperiment {
         Path model = out.resolve("pruned.gguf");
         Manu.prune(wb.model().path(), pruned, FORGET, model);
 
+        NeuronSet encoderSet = null;
+        Path projector = null;
+        if (p.encoder() != null) {
+            encoderSet = encoderCut(wb, forget, retainForStats, p, out);
+            projector = out.resolve("pruned-mmproj.gguf");
+            Manu.prune(wb.setup().projector(), p.encoder(), encoderSet, FORGET, projector);
+        }
+
         NeuronSet random = RandomBaseline.matchingUnion(pruned, List.of(FORGET), p.seed(), true);
+        NeuronSet randomEncoder = encoderSet == null ? null : RandomBaseline.matchingUnion(encoderSet, List.of(FORGET), p.seed() + 1, true);
         Intervention off = new Intervention.Deactivate();
+        // the encoder's cut is applied with the language model's, at encode time: what the pruned pair computes
         List<AblationExperiment.Condition> conditions = List.of(
-                new AblationExperiment.Condition("manu", pruned, List.of(FORGET), off),
-                new AblationExperiment.Condition("random", random, random.groupNames(), off));
+                new AblationExperiment.Condition("manu", parts(pruned, List.of(FORGET), off, encoderSet)),
+                new AblationExperiment.Condition("random", parts(random, random.groupNames(), off,
+                        randomEncoder))); // both random sets' one group is the union's name, "forget"
         MetricTable table = AblationExperiment.run(wb, combined(forget, retain), conditions, s -> s.label(SPLIT), p.maxTokens(), listener);
-        return new Result(pruned, List.copyOf(perIteration), model, table);
+        return new Result(pruned, List.copyOf(perIteration), model, table, encoderSet, projector);
+    }
+
+    /**
+     * MANU's multimodal group: the encoder's units scored on the forget set's media against the retain set's
+     * (the retain set as capped), and the top α cut once. The encoder runs before the language model, so the
+     * language model's pruning does not change these activations; later iterations re-score the language model only.
+     * The units are {@code ffn.act} of the encoder's FFN (act(fc1·x)): pruning fc1's row zeroes it.
+     */
+    static NeuronSet encoderCut(Workbench wb, Dataset forget, Dataset retain, Params p, Path out) {
+        org.neuronscope.Module m = p.encoder();
+        java.util.Set<Statistic> what = EnumSet.of(Statistic.COUNT_ABS, Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS);
+        try (org.neuronscope.media.EncoderStatisticsCollector c = new org.neuronscope.media.EncoderStatisticsCollector(wb.projector(), m,
+                HookPoint.FFN_ACT, List.of(FORGET, RETAIN), what, 0f, Manu.FREQ_THRESHOLD)) {
+            int[] items = new int[2];
+            for (int g = 0; g < 2; g++) {
+                for (Sample s : g == 0 ? forget : retain) {
+                    for (Path f : m == org.neuronscope.Module.VISION ? s.images() : s.audio()) {
+                        c.add(m == org.neuronscope.Module.VISION ? org.neuronscope.media.Media.image(f) : org.neuronscope.media.Media.audio(f),
+                                g == 0 ? FORGET : RETAIN);
+                        items[g]++;
+                    }
+                }
+            }
+            if (items[0] == 0 || items[1] == 0) {
+                throw new IllegalArgumentException("pruning the " + m.id() + " encoder needs " + (m == org.neuronscope.Module.VISION ? "images" : "audio")
+                        + " in both sets: forget has " + items[0] + ", retain " + items[1]);
+            }
+            try (NeuronStatistics s = c.statistics()) {
+                s.save(out.resolve("encoder-" + m.id()).resolve("statistics"));
+                NeuronSet set = Manu.select(s, s.groupIndex(FORGET), s, s.groupIndex(RETAIN), p.manu(), FORGET);
+                set.save(out.resolve("pruned-" + m.id() + "-set.json"));
+                LOG.info("unlearn: {} {} units of the {} encoder pruned ({} and {} media items)", set.size(FORGET), m.id(), m.id(), items[0], items[1]);
+                return set;
+            }
+        } catch (IOException e) {
+            throw new UncheckedIOException("cannot write the encoder's statistics under " + out + ": " + e.getMessage(), e);
+        }
     }
 
     /** Forget and retain samples in one dataset, labelled {@value #SPLIT} = forget / retain, ids prefixed to stay unique. */
@@ -226,5 +295,12 @@ public final class UnlearnExperiment {
         NeuronSet n = new NeuronSet(s.method(), s.hookPoint(), s.layers(), s.neurons(), new LinkedHashMap<>(s.params()));
         n.ensureGroup(FORGET);
         return n;
+    }
+
+    /** The language model's set, and the encoder's (when there is one) with the same groups and intervention. */
+    private static List<AblationExperiment.Part> parts(NeuronSet language, java.util.Collection<String> groups, Intervention off,
+                                                       NeuronSet encoder) {
+        AblationExperiment.Part lm = new AblationExperiment.Part(language, groups, off);
+        return encoder == null ? List.of(lm) : List.of(lm, new AblationExperiment.Part(encoder, groups, off));
     }
 }

@@ -142,8 +142,7 @@ public final class HookScope implements AutoCloseable {
     public LayerMask mask(HookPoint point, int layer) {
         ensureOpen();
         if (!point.acceptsInterventions()) {
-            throw new IllegalArgumentException("interventions are only possible at " + HookPoint.FFN_ACT + " and " + HookPoint.FFN_POST
-                    + ", not at " + point);
+            throw new IllegalArgumentException("interventions are only possible at ffn.act, ffn.post, ffn.up and ffn.down, not at " + point);
         }
         hooks.checkLayer(layer);
         long key = key(point, layer);

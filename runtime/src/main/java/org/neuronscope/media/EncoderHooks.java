@@ -205,7 +205,7 @@ public final class EncoderHooks implements AutoCloseable {
     /** The mask of (module, point, layer), created as the identity on first use (FFN_ACT and FFN_POST only). */
     public EncoderMask mask(Module module, HookPoint point, int layer) {
         checkModule(module);
-        if (!point.acceptsInterventions()) {
+        if (point != HookPoint.FFN_ACT && point != HookPoint.FFN_POST) { // the encoders have no ffn.up/ffn.down hooks
             throw new IllegalArgumentException(module.pointName(point) + " accepts no interventions (ffn.act and ffn.post do)");
         }
         nativePoint(module, point);
