@@ -91,6 +91,16 @@ final class RenderedReport {
     @SuppressWarnings("unchecked")
     private static View inspect(ChromeDriver driver, Path report, int width) {
         JavascriptExecutor js = driver;
+        // get() can return while images still load (a loaded machine, the same URL again): wait for them, then check
+        long deadline = System.nanoTime() + 30_000_000_000L;
+        while (!"complete".equals(js.executeScript("return document.readyState")) && System.nanoTime() < deadline) {
+            try {
+                Thread.sleep(100);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+                break;
+            }
+        }
         assertEquals("complete", js.executeScript("return document.readyState"), "page loaded");
         Map<String, Object> page = (Map<String, Object>) js.executeScript("""
                 const imgs = [...document.images].map(i => ({src: i.getAttribute('src'), ok: i.complete && i.naturalWidth > 0,
