@@ -135,11 +135,11 @@ class AblationExportOracleTest {
         }
     }
 
-    private static SessionParams params() {
+    static SessionParams params() {
         return SessionParams.defaults().withContextSize(128).withBatchSize(64).withUbatchSize(64).withThreads(2);
     }
 
-    private static void decode(Session session, int[] tokens) {
+    static void decode(Session session, int[] tokens) {
         try (Batch batch = Batch.ofTokens(tokens.length)) {
             for (int i = 0; i < tokens.length; i++) {
                 batch.add(tokens[i], i, 0, i == tokens.length - 1);
@@ -148,7 +148,7 @@ class AblationExportOracleTest {
         }
     }
 
-    private static double maxAbsDiff(float[] a, float[] b) {
+    static double maxAbsDiff(float[] a, float[] b) {
         assertEquals(a.length, b.length);
         double m = 0;
         for (int i = 0; i < a.length; i++) {

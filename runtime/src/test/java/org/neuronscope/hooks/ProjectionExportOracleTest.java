@@ -72,7 +72,7 @@ class ProjectionExportOracleTest {
     @Test
     void aConstantNeedsABias(@TempDir Path tmp) {
         Path model = SyntheticFixtures.tiny("llama");
-        try (Model m = Model.load(model); Session session = m.newSession(params())) {
+        try (Model m = Model.load(model); Session session = m.newSession(AblationExportOracleTest.params())) {
             int layers = m.layerCount();
             int width = session.hooks().width(HookPoint.FFN_DOWN, 0);
             float[][] scale = new float[layers][width];
@@ -109,12 +109,12 @@ class ProjectionExportOracleTest {
         float[] plain;
         int[] tokens;
         Path exported = tmp.resolve("exported-" + point.id() + "-" + original.getFileName());
-        try (Model model = Model.load(original); Session session = model.newSession(params()); HookScope hooks = session.hooks().openScope()) {
+        try (Model model = Model.load(original); Session session = model.newSession(AblationExportOracleTest.params()); HookScope hooks = session.hooks().openScope()) {
             tokens = new int[TOKENS];
             for (int i = 0; i < TOKENS; i++) {
                 tokens[i] = 100 + rng.nextInt(Math.min(20000, model.vocabularySize() - 200));
             }
-            decode(session, tokens);
+            AblationExportOracleTest.decode(session, tokens);
             plain = session.logitsArray(TOKENS - 1);
             InterventionMask mask = mixed(model.layerCount(), session.hooks().width(point, 0));
             if (deactivateOnly) {
@@ -128,45 +128,23 @@ class ProjectionExportOracleTest {
             }
             hooks.apply(mask, point);
             session.clearMemory();
-            decode(session, tokens);
+            AblationExportOracleTest.decode(session, tokens);
             inGraph = session.logitsArray(TOKENS - 1);
             AblationExport.Summary summary = AblationExport.write(original, point, mask, exported, Map.of("hook_point", point.id()));
             assertEquals(mask.changed(), summary.neurons());
             String tensor = point == HookPoint.FFN_UP ? "ffn_up" : "ffn_down";
             assertTrue(summary.editedTensors().stream().allMatch(t -> t.contains(tensor)), summary.editedTensors().toString());
         }
-        try (Model model = Model.load(exported); Session session = model.newSession(params())) {
-            decode(session, tokens);
+        try (Model model = Model.load(exported); Session session = model.newSession(AblationExportOracleTest.params())) {
+            AblationExportOracleTest.decode(session, tokens);
             float[] byWeights = session.logitsArray(TOKENS - 1);
-            double diff = maxAbsDiff(byWeights, inGraph);
-            double effect = maxAbsDiff(inGraph, plain);
+            double diff = AblationExportOracleTest.maxAbsDiff(byWeights, inGraph);
+            double effect = AblationExportOracleTest.maxAbsDiff(inGraph, plain);
             double allowed = tolerance >= 0 ? tolerance : -tolerance * effect;
             org.slf4j.LoggerFactory.getLogger(ProjectionExportOracleTest.class).info("{} {}{}: |exported - in-graph| {} (allowed {}), effect {}",
                     original.getFileName(), point, deactivateOnly ? " deactivate" : " mixed", diff, allowed, effect);
             assertTrue(diff <= allowed, original.getFileName() + " " + point + ": exported model differs from the in-graph mask by " + diff);
             assertTrue(effect > 15 * Math.max(diff, 1e-5), original.getFileName() + " " + point + ": the mask changed too little (" + effect + ")");
         }
-    }
-
-    private static SessionParams params() {
-        return SessionParams.defaults().withContextSize(128).withBatchSize(64).withUbatchSize(64).withThreads(2);
-    }
-
-    private static void decode(Session session, int[] tokens) {
-        try (Batch batch = Batch.ofTokens(tokens.length)) {
-            for (int i = 0; i < tokens.length; i++) {
-                batch.add(tokens[i], i, 0, i == tokens.length - 1);
-            }
-            session.decode(batch);
-        }
-    }
-
-    private static double maxAbsDiff(float[] a, float[] b) {
-        assertEquals(a.length, b.length);
-        double m = 0;
-        for (int i = 0; i < a.length; i++) {
-            m = Math.max(m, Math.abs(a[i] - b[i]));
-        }
-        return m;
     }
 }
