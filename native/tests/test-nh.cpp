@@ -15,8 +15,11 @@
 //                  at every layer against a brute force (output norm and unembedding read from the
 //                  GGUF, applied to the resid.post tap); group sums against the per-token results;
 //                  token selection, one layer, a failing callback, bad arguments
+//   reuse          one-token generation steps with reductions reuse llama.cpp's previous graph, and
+//                  give the same logits and sums as with graph reuse disabled; a mask added
+//                  mid-generation takes effect at its step
 //
-//   test-nh <reductions|interventions|identity|attention|errors|faults|lens|all>
+//   test-nh <reductions|interventions|identity|attention|errors|faults|lens|reuse|all>
 //
 // Runs on the CPU, and on the first GPU as well if the build has one (comparisons that are
 // bit-identical on the CPU get a tolerance there). NH_TEST_CPU_ONLY=1 skips the GPU.
@@ -934,6 +937,109 @@ void test_lens(const device_run & dev) {
     llama_model_free(model);
 }
 
+// ---------------------------------------------------------------- graph reuse
+
+// Generation decodes one token at a time; llama.cpp reuses the previous step's graph when its
+// topology is unchanged (llm_graph_result::can_reuse). The hooks keep that: their inputs (token
+// weights, masks) are graph inputs, and nh_generation changes only when the hooks change the graph.
+// Oracle: the same steps with reuse disabled (LLAMA_GRAPH_REUSE_DISABLE, read at context creation)
+// give the same logits and the same reductions; reuse must actually happen, and a hook added
+// mid-generation must take effect on the next step (a stale graph would miss it).
+void test_reuse(const device_run & dev) {
+    model_spec spec;
+    model_file file(spec, "reuse");
+    llama_model * model = load_model(file.path, dev);
+    const auto tokens = prompt(40, spec.n_vocab); // 16 prompt tokens, then 24 one-token steps
+    constexpr int N_PROMPT = 16;
+    constexpr int N_SWITCH = 28;                  // from this step on, a mask deactivates neurons
+    const float one = 1.0f;
+
+    struct result {
+        std::vector<float>  logits; // last logits of every decode
+        std::vector<double> count, sum;
+        int32_t             reused = 0;
+    };
+    auto generate = [&](bool reuse, int switch_at) -> result {
+        if (!reuse) {
+            setenv("LLAMA_GRAPH_REUSE_DISABLE", "1", 1);
+        }
+        llama_context * ctx = new_context(model);
+        unsetenv("LLAMA_GRAPH_REUSE_DISABLE");
+        result r;
+        r.count.assign((size_t) spec.n_layer * spec.n_ff, 0.0);
+        r.sum.assign(r.count.size(), 0.0);
+        std::vector<float> w(N_PROMPT, 1.0f);
+        NH_CHECK(llama_nh_set_columns(ctx, 1) == LLAMA_NH_OK, "columns");
+        NH_CHECK(llama_nh_set_token_weights(ctx, w.data(), N_PROMPT) == LLAMA_NH_OK, "weights");
+        NH_CHECK(llama_nh_set_reduce(ctx, LLAMA_NH_FFN_ACT, LLAMA_NH_STAT_COUNT, r.count.data(), (int64_t) r.count.size(), 0.0f) == LLAMA_NH_OK, "count");
+        NH_CHECK(llama_nh_set_reduce(ctx, LLAMA_NH_FFN_OUT, LLAMA_NH_STAT_SUM, r.sum.data(), (int64_t) r.sum.size(), 0.0f) == LLAMA_NH_OK, "sum");
+        aligned_floats mask(spec.n_ff, 1.0f);
+        for (int n = 0; n < spec.n_ff; n += 3) {
+            mask.p[n] = 0.0f;
+        }
+        const int n_vocab = llama_vocab_n_tokens(llama_model_get_vocab(model));
+        llama_batch b = llama_batch_init(N_PROMPT, 0, 1);
+        for (int pos = 0; pos < (int) tokens.size();) {
+            const int n = pos == 0 ? N_PROMPT : 1;
+            if (pos == switch_at) {
+                NH_CHECK(llama_nh_set_intervention(ctx, LLAMA_NH_FFN_ACT, 1, mask.p, nullptr) == LLAMA_NH_OK, "mask");
+            }
+            if (pos == N_PROMPT) {
+                NH_CHECK(llama_nh_set_token_weights(ctx, &one, 1) == LLAMA_NH_OK, "weights of a step");
+            }
+            for (int i = 0; i < n; ++i) {
+                b.token[i] = tokens[pos + i];
+                b.pos[i] = pos + i;
+                b.n_seq_id[i] = 1;
+                b.seq_id[i][0] = 0;
+                b.logits[i] = i + 1 == n;
+            }
+            b.n_tokens = n;
+            const int32_t rc = llama_decode(ctx, b);
+            NH_CHECK(rc == 0, "%s: step at %d: %d %s", dev.name.c_str(), pos, rc, llama_nh_last_error(ctx));
+            if (rc != 0) {
+                break;
+            }
+            const float * l = llama_get_logits_ith(ctx, n - 1);
+            r.logits.insert(r.logits.end(), l, l + n_vocab);
+            pos += n;
+        }
+        llama_batch_free(b);
+        r.reused = llama_perf_context(ctx).n_reused;
+        llama_free(ctx);
+        return r;
+    };
+    const result with = generate(true, N_SWITCH);
+    const result without = generate(false, N_SWITCH);
+    const result unmasked = generate(true, -1);
+    printf("  %s: graphs reused over %d steps: %d (with reuse disabled: %d)\n", dev.name.c_str(),
+           (int) tokens.size() - N_PROMPT, with.reused, without.reused);
+    NH_CHECK(without.reused == 0, "reuse disabled, yet %d graphs reused", without.reused);
+    // every step after the first reuses the previous graph, except where the KV window grows past a
+    // multiple of 256 cells (not within 40 tokens) and at the step that adds the mask
+    NH_CHECK(with.reused >= (int) tokens.size() - N_PROMPT - 3, "only %d of %d steps reused the graph", with.reused,
+             (int) tokens.size() - N_PROMPT);
+    const double tol = dev.exact ? 0.0 : 1e-4;
+    NH_CHECK(max_abs_diff(with.logits, without.logits) <= tol, "logits differ with graph reuse: %g", max_abs_diff(with.logits, without.logits));
+    NH_CHECK(with.count == without.count, "count(act > 0) differs with graph reuse");
+    double worst = 0.0;
+    for (size_t i = 0; i < with.sum.size(); ++i) {
+        worst = std::max(worst, std::fabs(with.sum[i] - without.sum[i]));
+    }
+    NH_CHECK(worst <= (dev.exact ? 0.0 : 1e-3), "sum(ffn.post) differs with graph reuse: %g", worst);
+    // the mask took effect at its step, not before: decode d is the one of position N_PROMPT - 1 + d
+    const size_t n_vocab = (size_t) llama_vocab_n_tokens(llama_model_get_vocab(model));
+    const size_t first_masked = (size_t) (N_SWITCH - N_PROMPT + 1) * n_vocab;
+    const std::vector<float> before_a(with.logits.begin(), with.logits.begin() + first_masked);
+    const std::vector<float> before_b(unmasked.logits.begin(), unmasked.logits.begin() + first_masked);
+    const std::vector<float> after_a(with.logits.begin() + first_masked, with.logits.begin() + first_masked + n_vocab);
+    const std::vector<float> after_b(unmasked.logits.begin() + first_masked, unmasked.logits.begin() + first_masked + n_vocab);
+    NH_CHECK(bit_identical(before_a, before_b) || (!dev.exact && max_abs_diff(before_a, before_b) <= 1e-4),
+             "steps before the mask differ from the unmasked run: %g", max_abs_diff(before_a, before_b));
+    NH_CHECK(max_abs_diff(after_a, after_b) > 1e-3, "the mask added mid-generation had no effect on its step (a stale graph?)");
+    llama_model_free(model);
+}
+
 } // namespace
 
 int main(int argc, char ** argv) {
@@ -941,10 +1047,10 @@ int main(int argc, char ** argv) {
     const std::map<std::string, void (*)(const device_run &)> tests = {
         { "reductions", test_reductions }, { "interventions", test_interventions }, { "identity", test_identity },
         { "attention", test_attention },   { "errors", test_errors },               { "faults", test_faults },
-        { "lens", test_lens },
+        { "lens", test_lens },             { "reuse", test_reuse },
     };
     if (which != "all" && tests.find(which) == tests.end()) {
-        fprintf(stderr, "usage: %s <reductions|interventions|identity|attention|errors|faults|lens|all>\n", argv[0]);
+        fprintf(stderr, "usage: %s <reductions|interventions|identity|attention|errors|faults|lens|reuse|all>\n", argv[0]);
         return 2;
     }
     init_backends();

@@ -17,6 +17,7 @@ import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.Arrays;
 import java.util.LinkedHashMap;
+import java.util.List;
 import java.util.Map;
 import java.util.SplittableRandom;
 
@@ -27,7 +28,10 @@ import java.util.SplittableRandom;
  * Configurations are interleaved round by round so that machine noise hits them alike; the median
  * per configuration and the ratios to plain are printed.
  *
- * <p>Arguments: [rounds (default 5)] [outputs: last|all (default last)]. Run with
+ * <p>Arguments: [rounds (default 5)] [outputs: last|all (default last)]; {@code -Dhooks.configs=count-only,mask}
+ * runs only those besides plain. With {@code all}, every configuration computes every token in every
+ * layer and the head, so the ratio shows what the hooks' operations cost, without the last layer that
+ * statistics must compute for all tokens (llama.cpp computes only the outputs' rows there). Run with
  * {@code mvn -B -q -DskipTests -Prun verify -pl benchmarks -am -Drun.main=org.neuronscope.benchmarks.HookOverheadBenchmark}.
  */
 public final class HookOverheadBenchmark {
@@ -86,6 +90,14 @@ public final class HookOverheadBenchmark {
                     }
                 }
             });
+            String only = System.getProperty("hooks.configs");
+            if (only != null) { // e.g. -Dhooks.configs=plain,count-only (plain is always kept: the ratios need it)
+                List<String> keep = List.of(("plain," + only).split(","));
+                if (!setups.keySet().containsAll(keep)) {
+                    throw new IllegalArgumentException("-Dhooks.configs: choose among " + setups.keySet() + ", not " + only);
+                }
+                setups.keySet().retainAll(keep);
+            }
             Map<String, double[]> seconds = new LinkedHashMap<>();
             setups.keySet().forEach(k -> seconds.put(k, new double[rounds]));
             for (String name : setups.keySet()) { // warm-up: builds each graph once
@@ -105,11 +117,16 @@ public final class HookOverheadBenchmark {
                 }
             }
             double plain = median(seconds.get("plain"));
-            System.out.printf("%-11s %10s %10s %9s%n", "config", "median s", "tok/s", "vs plain");
+            // "paired": the median over rounds of (config / plain of the same round), which machine noise
+            // that drifts between rounds moves less than the ratio of the two medians
+            System.out.printf("%-11s %10s %10s %9s %9s%n", "config", "median s", "tok/s", "vs plain", "paired");
+            double[] p = seconds.get("plain");
             for (var e : seconds.entrySet()) {
                 double med = median(e.getValue());
-                System.out.printf("%-11s %10.3f %10.1f %+8.2f%%   %s%n", e.getKey(), med, TOKENS / med, (med / plain - 1) * 100,
-                        Arrays.toString(Arrays.stream(e.getValue()).map(x -> Math.round(x * 1000) / 1000.0).toArray()));
+                double[] v = e.getValue();
+                double paired = median(java.util.stream.IntStream.range(0, rounds).mapToDouble(r -> v[r] / p[r]).toArray());
+                System.out.printf("%-11s %10.3f %10.1f %+8.2f%% %+8.2f%%   %s%n", e.getKey(), med, TOKENS / med, (med / plain - 1) * 100,
+                        (paired - 1) * 100, Arrays.toString(Arrays.stream(v).map(x -> Math.round(x * 1000) / 1000.0).toArray()));
             }
         }
     }
