@@ -45,6 +45,8 @@ import java.util.stream.Stream;
  * groups) as a whole process (JVM start and model load included) and in process (the same command
  * through {@link NeuronScopeCli#run}); the library's plain decode of one 512-token batch in process
  * (flash attention off and on), and the statistics run's decode of the same batch ({@code stats-decode}: the hooks' cost alone).
+ * Opt-in ({@code --only}): {@code bench-tg} ({@code llama-bench -p 0 -n 64}, token generation) and {@code generate}
+ * (the library's 64 one-token decodes, with and without the session's CPU thread pool).
  * tokens/s of a whole process = the tokens it processes / its wall time.
  *
  * <p>Arguments (all optional): {@code --tools DIR} (the directory holding llama-bench etc.; see
@@ -113,6 +115,13 @@ public final class ThroughputBenchmark {
         if (o.wants("stats")) {
             runs.put("stats", () -> statsInProcess(o, libraryTokens, statsArgs));
         }
+        if (o.wants("bench-tg")) {
+            runs.put("bench-tg", () -> benchGeneration(o, model));
+        }
+        Model generateModel = o.wants("generate") ? Model.load(model) : null;
+        if (generateModel != null) {
+            runs.put("generate", () -> generation(generateModel, o.threads()));
+        }
         Model plainModel = o.wants("plain") ? Model.load(model) : null;
         if (plainModel != null) {
             runs.put("plain", () -> plainDecode(plainModel, o.threads(), false));
@@ -142,6 +151,9 @@ public final class ThroughputBenchmark {
             if (decodeModel != null && decodeModel != plainModel) {
                 decodeModel.close();
             }
+            if (generateModel != null) {
+                generateModel.close();
+            }
         }
         System.out.println("load average at end: " + loadAverage());
     }
@@ -170,6 +182,9 @@ public final class ThroughputBenchmark {
         ratio(results, "stats-process", "tok/s", "imatrix", "tok/s", "stats whole process / llama-imatrix            target >= 1.3");
         ratio(results, "stats", "tok/s", "imatrix", "tok/s", "stats in process / llama-imatrix");
         ratio(results, "stats-process", "tok/s", "perplexity", "tok/s", "stats whole process / llama-perplexity");
+        ratio(results, "generate", "pool tok/s", "bench-tg", "tg64", "generation, thread pool / llama-bench tg");
+        ratio(results, "generate", "no pool tok/s", "bench-tg", "tg64", "generation, no thread pool / llama-bench tg");
+        ratio(results, "generate", "pool tok/s", "generate", "no pool tok/s", "generation, thread pool / no thread pool");
         ratio(results, "plain", "fa=off tok/s", "bench", "pp512 fa=off", "plain decode / llama-bench pp (fa off)          target >= 0.98");
         ratio(results, "plain", "fa=on tok/s", "bench", "pp512 fa=on", "plain decode / llama-bench pp (fa on)           target >= 0.98");
         ratio(results, "stats-decode", "fa=off tok/s", "plain", "fa=off tok/s", "statistics decode / plain decode (fa off)");
@@ -204,6 +219,49 @@ public final class ThroughputBenchmark {
         }
         if (v.size() != 2) {
             throw new IllegalStateException("llama-bench gave no pp512 results for fa 0 and 1: " + json);
+        }
+        return v;
+    }
+
+    /** llama-bench's token generation: 64 one-token steps after an empty prompt (its default flash attention: auto). */
+    private static Map<String, Double> benchGeneration(Options o, Path model) throws IOException, InterruptedException {
+        String json = exec(o, o.work().resolve("bench-tg.log"), tool(o, "llama-bench"), "-m", model.toString(), "-p", "0", "-n", "64",
+                "-t", Integer.toString(o.threads()), "-r", "2", "-o", "json").output();
+        Matcher m = Pattern.compile("\"avg_ts\":\\s*([0-9.eE+-]+)").matcher(json);
+        if (!m.find()) {
+            throw new IllegalStateException("llama-bench gave no tg64 result: " + json);
+        }
+        return Map.of("tg64", Double.parseDouble(m.group(1)));
+    }
+
+    /**
+     * The library's generation: 64 one-token decodes after a one-token start, as llama-bench's tg64
+     * (no sampling: the next token is fixed), with the session's CPU thread pool (the default) and
+     * without one (ggml then starts its threads for every step's graph).
+     */
+    private static Map<String, Double> generation(Model m, int threads) {
+        Map<String, Double> v = new LinkedHashMap<>();
+        for (boolean pool : List.of(true, false)) {
+            SessionParams p = SessionParams.defaults().withContextSize(CHUNK).withBatchSize(CHUNK).withThreads(threads).withCpuThreadPool(pool);
+            try (Session s = m.newSession(p); Batch batch = Batch.ofTokens(1)) {
+                double[] secs = new double[2];
+                for (int r = -1; r < secs.length; r++) { // r = -1: warm-up, as llama-bench's
+                    s.clearMemory();
+                    long t0 = System.nanoTime();
+                    for (int i = 0; i <= 64; i++) {
+                        if (i == 1) {
+                            t0 = System.nanoTime(); // the first step builds the graph; llama-bench times all 64
+                        }
+                        batch.clear();
+                        batch.add(1000 + i, i, 0, true);
+                        s.decode(batch);
+                    }
+                    if (r >= 0) {
+                        secs[r] = (System.nanoTime() - t0) / 1e9;
+                    }
+                }
+                v.put((pool ? "pool" : "no pool") + " tok/s", 64 / Arrays.stream(secs).average().orElseThrow());
+            }
         }
         return v;
     }

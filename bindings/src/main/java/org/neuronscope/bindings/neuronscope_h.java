@@ -533,6 +533,247 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class ggml_backend_dev_by_type {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("ggml_backend_dev_by_type");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ggml_backend_dev_t ggml_backend_dev_by_type(enum ggml_backend_dev_type type)
+     * }
+     */
+    public static FunctionDescriptor ggml_backend_dev_by_type$descriptor() {
+        return ggml_backend_dev_by_type.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ggml_backend_dev_t ggml_backend_dev_by_type(enum ggml_backend_dev_type type)
+     * }
+     */
+    public static MethodHandle ggml_backend_dev_by_type$handle() {
+        return ggml_backend_dev_by_type.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ggml_backend_dev_t ggml_backend_dev_by_type(enum ggml_backend_dev_type type)
+     * }
+     */
+    public static MemorySegment ggml_backend_dev_by_type$address() {
+        return ggml_backend_dev_by_type.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ggml_backend_dev_t ggml_backend_dev_by_type(enum ggml_backend_dev_type type)
+     * }
+     */
+    public static MemorySegment ggml_backend_dev_by_type(int type) {
+        var mh$ = ggml_backend_dev_by_type.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ggml_backend_dev_by_type", type);
+            }
+            return (MemorySegment)mh$.invokeExact(type);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ggml_backend_dev_backend_reg {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("ggml_backend_dev_backend_reg");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern ggml_backend_reg_t ggml_backend_dev_backend_reg(ggml_backend_dev_t device)
+     * }
+     */
+    public static FunctionDescriptor ggml_backend_dev_backend_reg$descriptor() {
+        return ggml_backend_dev_backend_reg.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern ggml_backend_reg_t ggml_backend_dev_backend_reg(ggml_backend_dev_t device)
+     * }
+     */
+    public static MethodHandle ggml_backend_dev_backend_reg$handle() {
+        return ggml_backend_dev_backend_reg.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern ggml_backend_reg_t ggml_backend_dev_backend_reg(ggml_backend_dev_t device)
+     * }
+     */
+    public static MemorySegment ggml_backend_dev_backend_reg$address() {
+        return ggml_backend_dev_backend_reg.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern ggml_backend_reg_t ggml_backend_dev_backend_reg(ggml_backend_dev_t device)
+     * }
+     */
+    public static MemorySegment ggml_backend_dev_backend_reg(MemorySegment device) {
+        var mh$ = ggml_backend_dev_backend_reg.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ggml_backend_dev_backend_reg", device);
+            }
+            return (MemorySegment)mh$.invokeExact(device);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ggml_backend_reg_get_proc_address {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("ggml_backend_reg_get_proc_address");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern void *ggml_backend_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
+     * }
+     */
+    public static FunctionDescriptor ggml_backend_reg_get_proc_address$descriptor() {
+        return ggml_backend_reg_get_proc_address.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern void *ggml_backend_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
+     * }
+     */
+    public static MethodHandle ggml_backend_reg_get_proc_address$handle() {
+        return ggml_backend_reg_get_proc_address.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern void *ggml_backend_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
+     * }
+     */
+    public static MemorySegment ggml_backend_reg_get_proc_address$address() {
+        return ggml_backend_reg_get_proc_address.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern void *ggml_backend_reg_get_proc_address(ggml_backend_reg_t reg, const char *name)
+     * }
+     */
+    public static MemorySegment ggml_backend_reg_get_proc_address(MemorySegment reg, MemorySegment name) {
+        var mh$ = ggml_backend_reg_get_proc_address.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ggml_backend_reg_get_proc_address", reg, name);
+            }
+            return (MemorySegment)mh$.invokeExact(reg, name);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class ggml_threadpool_params_init {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("ggml_threadpool_params_init");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * extern void ggml_threadpool_params_init(struct ggml_threadpool_params *p, int n_threads)
+     * }
+     */
+    public static FunctionDescriptor ggml_threadpool_params_init$descriptor() {
+        return ggml_threadpool_params_init.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * extern void ggml_threadpool_params_init(struct ggml_threadpool_params *p, int n_threads)
+     * }
+     */
+    public static MethodHandle ggml_threadpool_params_init$handle() {
+        return ggml_threadpool_params_init.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * extern void ggml_threadpool_params_init(struct ggml_threadpool_params *p, int n_threads)
+     * }
+     */
+    public static MemorySegment ggml_threadpool_params_init$address() {
+        return ggml_threadpool_params_init.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * extern void ggml_threadpool_params_init(struct ggml_threadpool_params *p, int n_threads)
+     * }
+     */
+    public static void ggml_threadpool_params_init(MemorySegment p, int n_threads) {
+        var mh$ = ggml_threadpool_params_init.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("ggml_threadpool_params_init", p, n_threads);
+            }
+            mh$.invokeExact(p, n_threads);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class ggml_backend_dev_count {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_LONG    );
@@ -1370,6 +1611,126 @@ public class neuronscope_h extends neuronscope_h$shared {
         try {
             if (TRACE_DOWNCALLS) {
                 traceDowncall("llama_free", ctx);
+            }
+            mh$.invokeExact(ctx);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_attach_threadpool {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_attach_threadpool");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
+     * }
+     */
+    public static FunctionDescriptor llama_attach_threadpool$descriptor() {
+        return llama_attach_threadpool.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
+     * }
+     */
+    public static MethodHandle llama_attach_threadpool$handle() {
+        return llama_attach_threadpool.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
+     * }
+     */
+    public static MemorySegment llama_attach_threadpool$address() {
+        return llama_attach_threadpool.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void llama_attach_threadpool(struct llama_context *ctx, ggml_threadpool_t threadpool, ggml_threadpool_t threadpool_batch)
+     * }
+     */
+    public static void llama_attach_threadpool(MemorySegment ctx, MemorySegment threadpool, MemorySegment threadpool_batch) {
+        var mh$ = llama_attach_threadpool.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_attach_threadpool", ctx, threadpool, threadpool_batch);
+            }
+            mh$.invokeExact(ctx, threadpool, threadpool_batch);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_detach_threadpool {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.ofVoid(
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_detach_threadpool");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * void llama_detach_threadpool(struct llama_context *ctx)
+     * }
+     */
+    public static FunctionDescriptor llama_detach_threadpool$descriptor() {
+        return llama_detach_threadpool.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * void llama_detach_threadpool(struct llama_context *ctx)
+     * }
+     */
+    public static MethodHandle llama_detach_threadpool$handle() {
+        return llama_detach_threadpool.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * void llama_detach_threadpool(struct llama_context *ctx)
+     * }
+     */
+    public static MemorySegment llama_detach_threadpool$address() {
+        return llama_detach_threadpool.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * void llama_detach_threadpool(struct llama_context *ctx)
+     * }
+     */
+    public static void llama_detach_threadpool(MemorySegment ctx) {
+        var mh$ = llama_detach_threadpool.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_detach_threadpool", ctx);
             }
             mh$.invokeExact(ctx);
         } catch (Error | RuntimeException ex) {

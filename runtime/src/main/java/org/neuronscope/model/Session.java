@@ -3,6 +3,7 @@ package org.neuronscope.model;
 import org.neuronscope.hooks.Hooks;
 
 import org.neuronscope.internal.ContextHooks;
+import org.neuronscope.internal.CpuThreadPools;
 import org.neuronscope.internal.NativeHandle;
 
 import org.neuronscope.NeuronScopeException;
@@ -71,7 +72,24 @@ public final class Session implements AutoCloseable {
                 throw new ModelLoadException("llama.cpp could not create a context with " + params + ": "
                         + org.neuronscope.internal.LlamaRuntime.lastNativeError());
             }
-            this.handle = NativeHandle.create(this, "session", ctx, neuronscope_h::llama_free)
+            // the pool's threads serve this context only; it is freed after the context, which uses it until then
+            MemorySegment pool = MemorySegment.NULL;
+            try {
+                if (params.cpuThreadPool() && Math.max(params.threads(), params.threadsBatch()) > 1) {
+                    pool = CpuThreadPools.create(Math.max(params.threads(), params.threadsBatch()));
+                    if (!pool.equals(MemorySegment.NULL)) {
+                        neuronscope_h.llama_attach_threadpool(ctx, pool, pool);
+                    }
+                }
+            } catch (RuntimeException | Error e) {
+                neuronscope_h.llama_free(ctx);
+                throw e;
+            }
+            MemorySegment threadPool = pool;
+            this.handle = NativeHandle.create(this, "session", ctx, c -> {
+                        neuronscope_h.llama_free(c);
+                        CpuThreadPools.free(threadPool);
+                    })
                     .named("session #" + id + " on " + model.path().getFileName());
             this.nCtx = neuronscope_h.llama_n_ctx(ctx);
             this.nBatch = neuronscope_h.llama_n_batch(ctx);
