@@ -30,7 +30,7 @@ import java.util.concurrent.Callable;
  * {@code report/}), beside {@code partitions/}, {@code conditions/} and {@code spark-job.json}.
  */
 @Command(name = "neuronscope-spark-ablate", mixinStandardHelpOptions = true,
-        description = "A dataset evaluated with a neuron set intervened on and a matched random set, over Spark; the table of ablate, exactly.")
+        description = "A dataset evaluated with a neuron set intervened on and a matched random set, over Spark; ablate's table (exactly) and report.")
 public final class SparkAblateMain implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
