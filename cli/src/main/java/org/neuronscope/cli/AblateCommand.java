@@ -6,22 +6,17 @@ import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.MetricTable;
 import org.neuronscope.eval.Sample;
 import org.neuronscope.experiments.AblationExperiment;
-import org.neuronscope.experiments.Charts;
-import org.neuronscope.experiments.HtmlReport;
-import org.neuronscope.experiments.NeuronTables;
+import org.neuronscope.experiments.AblationReport;
+import org.neuronscope.experiments.InterventionOptions;
 import org.neuronscope.experiments.Workbench;
 import org.neuronscope.methods.Intervention;
-import org.neuronscope.methods.InterventionMask;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
-import org.neuronscope.stats.NeuronStatistics;
-import org.neuronscope.stats.Statistic;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Mixin;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.List;
@@ -49,14 +44,8 @@ final class AblateCommand implements Callable<Integer> {
     List<String> modules;
     @Option(names = "--groups", split = ",", description = "groups of the set to intervene on (default: all)")
     List<String> groups;
-    @Option(names = "--mode", defaultValue = "deactivate",
-            description = "deactivate, set[:c], scale[:s], complementary[:<mode>], or minimum (MINER's: each layer's smallest observed activation, "
-                    + "from --stats) (default: ${DEFAULT-VALUE})")
-    Intervention mode;
-    @Option(names = "--stats", description = "minimum: statistics directory with MIN (written by 'neuronscope stats')")
-    Path stats;
-    @Option(names = "--value", description = "the value of a bare --mode set or scale")
-    Float value;
+    @Mixin
+    InterventionOptions how; // --mode, --value, --stats (shared with the Spark entry point)
     @Option(names = "--random-seed", defaultValue = "42", description = "seed of the matched random set (default: ${DEFAULT-VALUE})")
     long seed;
     @Option(names = "--max-tokens", defaultValue = "16", description = "greedy answer length for samples with references (default: ${DEFAULT-VALUE})")
@@ -102,26 +91,7 @@ final class AblateCommand implements Callable<Integer> {
             data.requireLabelValues(label); // the rule stats applies: some sample has the label, and every one does
         }
         Function<Sample, String> groupOf = label != null ? sample -> sample.label(label) : AblationExperiment.BY_MEDIA;
-        Intervention intervention = withValue(mode);
-        if (intervention.needsMinima()) {
-            if (stats == null) {
-                throw new CommandLine.ParameterException(spec.commandLine(),
-                        "--mode " + modeText() + " needs --stats <directory written by 'neuronscope stats'>");
-            }
-            for (int i = 0; i < loaded.size(); i++) {
-                if (loaded.get(i).module().isEncoder()) {
-                    throw new CommandLine.ParameterException(spec.commandLine(), "--mode " + modeText() + " takes the language model's "
-                            + "per-layer minima; " + sets.get(i) + " holds " + loaded.get(i).qualifiedPoint() + " neurons (encoder statistics have no MIN)");
-                }
-            }
-            Path dir = CliSupport.statisticsDir(stats);
-            try (NeuronStatistics observed = NeuronStatistics.load(dir)) {
-                if (!observed.has(Statistic.MIN)) {
-                    throw new IllegalArgumentException(dir + " holds no MIN statistic");
-                }
-                intervention = intervention.withMinima(InterventionMask.layerMinima(observed));
-            }
-        }
+        Intervention intervention = how.intervention(loaded, sets);
         // per set: one random draw the size of the groups' union, per layer (overlapping groups switch off each neuron once)
         List<NeuronSet> random = new ArrayList<>();
         for (int i = 0; i < loaded.size(); i++) {
@@ -146,56 +116,14 @@ final class AblateCommand implements Callable<Integer> {
         try (Workbench wb = Workbench.open(model.setup(parallel))) {
             table = AblationExperiment.run(wb, data, conditions, groupOf, maxTokens, parallel, CliSupport.bar(spec.commandLine().getErr()));
         }
-        Files.createDirectories(out);
-        List<Path> randomFiles = new ArrayList<>();
-        for (int i = 0; i < random.size(); i++) {
-            Path f = out.resolve(random.size() == 1 ? "random.json" : "random-" + (i + 1) + "-" + loaded.get(i).module().id() + ".json");
-            random.get(i).save(f);
-            randomFiles.add(f);
-        }
-        StringBuilder layers = new StringBuilder();
-        for (NeuronSet s : loaded) {
-            layers.append(NeuronTables.text(s)).append('\n');
-        }
-        Files.writeString(out.resolve("table.txt"), table.toText(4) + "\n" + layers);
-        Files.writeString(out.resolve("table.csv"), table.toCsv());
-        Path dir = out.resolve("report");
-        HtmlReport html = new HtmlReport("NeuronScope ablation: " + sets.stream().map(p -> p.getFileName().toString())
-                .collect(java.util.stream.Collectors.joining(", ")));
-        java.util.Map<String, Long> perGroup = data.samples().stream()
-                .collect(java.util.stream.Collectors.groupingBy(groupOf, java.util.LinkedHashMap::new, java.util.stream.Collectors.counting()));
-        html.paragraph("Dataset " + dataset + ", model " + model.model() + (model.mmproj() != null ? " + " + model.mmproj() : "")
-                + "; groups " + (groups == null ? "all of each set" : groups) + ", mode " + intervention + ", random seed " + seed
-                + (loaded.size() > 1 ? " (+i for the i-th set)" : "") + ".");
-        if (modules != null) {
-            html.paragraph("Module sets: " + moduleSets.stream().map(m -> m.name() + " = " + (m.sets().isEmpty() ? "nothing"
-                    : m.sets().stream().map(NeuronSet::qualifiedPoint).collect(java.util.stream.Collectors.joining(" + "))))
-                    .collect(java.util.stream.Collectors.joining("; ")) + ".");
-        }
-        html.paragraph("Samples per group: " + perGroup.entrySet().stream().map(e -> e.getKey() + " " + e.getValue())
-                .collect(java.util.stream.Collectors.joining(", ")) + " (" + data.size() + " in all). Intervals are 95 % Wilson intervals.");
-        html.metricTable(table, 4);
-        html.link(dir, out.resolve("table.csv"), "table.csv: every value at full precision, with intervals and deltas");
-        html.link(dir, out.resolve("table.txt"), "table.txt: the table as text, and the neurons per layer of each set");
-        for (int i = 0; i < loaded.size(); i++) {
-            html.link(dir, sets.get(i), sets.get(i).getFileName() + ": the neuron set (" + loaded.get(i).qualifiedPoint() + ")");
-            html.link(dir, randomFiles.get(i), randomFiles.get(i).getFileName() + ": its matched random set");
-        }
-        html.heading("Neurons per layer, per module");
-        for (int i = 0; i < loaded.size(); i++) {
-            NeuronSet s = loaded.get(i);
-            html.neuronTable(s);
-            String png = loaded.size() == 1 ? "layers.png" : "layers-" + (i + 1) + "-" + s.module().id() + ".png";
-            html.image(dir, Charts.neuronsPerLayer(s, s.qualifiedPoint() + ": neurons per layer", dir.resolve(png)),
-                    s.qualifiedPoint() + ": neurons per layer per group");
-        }
-        for (String metric : table.metrics()) {
-            html.image(dir, Charts.ablationDeltas(table, metric, metric + ": change vs no intervention", dir.resolve(metric + ".png")), metric);
-        }
-        Path report = html.write(dir.resolve("index.html"));
+        String moduleText = modules == null ? null : moduleSets.stream().map(m -> m.name() + " = " + (m.sets().isEmpty() ? "nothing"
+                : m.sets().stream().map(NeuronSet::qualifiedPoint).collect(java.util.stream.Collectors.joining(" + "))))
+                .collect(java.util.stream.Collectors.joining("; "));
+        AblationReport.Written written = new AblationReport(dataset, model.model(), model.mmproj(), sets, loaded, random, groups, intervention,
+                seed, moduleText).write(out, table, data, groupOf);
         spec.commandLine().getOut().println(table.toText(4));
-        spec.commandLine().getOut().print(layers);
-        spec.commandLine().getOut().println("report: " + report);
+        spec.commandLine().getOut().print(written.layers());
+        spec.commandLine().getOut().println("report: " + written.report());
         return 0;
     }
 
@@ -248,26 +176,5 @@ final class AblateCommand implements Callable<Integer> {
             out.add(new ModuleSet(e, loaded.stream().filter(s -> mods.contains(s.module())).toList()));
         }
         return out;
-    }
-
-    /** A bare {@code set} or {@code scale} takes its number from --value. */
-    private Intervention withValue(Intervention i) {
-        if (value == null) {
-            if (modeText().strip().equalsIgnoreCase("scale")) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--mode scale needs --value <factor> (or write scale:<factor>)");
-            }
-            return i; // a bare set is set:0
-        }
-        return switch (i) {
-            case Intervention.SetTo t -> new Intervention.SetTo(value);
-            case Intervention.Scale t -> new Intervention.Scale(value);
-            default -> throw new CommandLine.ParameterException(spec.commandLine(), "--value applies to --mode set and scale, not " + i);
-        };
-    }
-
-    /** The --mode as the user typed it, for messages. */
-    private String modeText() {
-        var matched = spec.commandLine().getParseResult().matchedOption("--mode");
-        return matched == null ? String.valueOf(mode) : matched.stringValues().get(0);
     }
 }

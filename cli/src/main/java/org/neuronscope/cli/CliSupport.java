@@ -8,7 +8,6 @@ import org.neuronscope.media.ModalityGrouping;
 import org.neuronscope.media.TokenGrouping;
 
 import java.io.PrintWriter;
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.time.Duration;
 
@@ -151,7 +150,6 @@ final class CliSupport {
 
     /** The statistics directory of a 'neuronscope stats' output directory, or the directory itself. */
     static Path statisticsDir(Path statsOption) {
-        Path inner = StatsExperiment.statisticsDir(statsOption);
-        return Files.isDirectory(inner) ? inner : statsOption;
+        return StatsExperiment.statisticsDirOf(statsOption);
     }
 }

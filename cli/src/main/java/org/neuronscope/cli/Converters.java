@@ -1,6 +1,7 @@
 package org.neuronscope.cli;
 
 import org.neuronscope.HookPoint;
+import org.neuronscope.experiments.InterventionOptions;
 import org.neuronscope.methods.Intervention;
 import org.neuronscope.stats.Statistic;
 import picocli.CommandLine.TypeConversionException;
@@ -38,16 +39,10 @@ final class Converters {
      * A bare {@code set} or {@code scale} takes its number from {@code --value}.
      */
     static Intervention intervention(String text) {
-        String t = text.strip().toLowerCase(Locale.ROOT);
         try {
-            return switch (t) {
-                case "set" -> new Intervention.SetTo(0f);
-                case "scale" -> new Intervention.Scale(1f);
-                default -> Intervention.parse(t);
-            };
+            return InterventionOptions.parseMode(text); // ablate's --mode, read by the same rules
         } catch (IllegalArgumentException e) {
-            throw new TypeConversionException("--mode must be deactivate, set[:c], scale[:s], minimum, complementary or complementary:minimum ("
-                    + e.getMessage() + ")");
+            throw new TypeConversionException(e.getMessage());
         }
     }
 }

@@ -215,23 +215,78 @@ public final class AblationExperiment {
         part.mask(); // names groups the set lacks
     }
 
-    /** The encoder hooks that apply a condition's encoder parts at encode time (null when it has none). */
-    private static org.neuronscope.media.EncoderHooks encoderHooks(Workbench wb, Condition c, List<InterventionMask> masks) {
-        if (c.parts().stream().noneMatch(p -> p.set().module().isEncoder())) {
-            return null;
+    /**
+     * The encoder side of a run's conditions. The projector holds one set of encoder hooks at a time,
+     * so the run opens one set (when some condition has encoder parts) and keeps it across slices:
+     * every (module, point, layer) that some condition masks gets its mask once, and {@link #use}
+     * swaps the conditions' masks in those (back to the identity, then the condition's own values).
+     * A condition without encoder parts (the baseline among them) encodes through identity masks:
+     * x·1, which is x exactly (x·1 + 0 where an earlier condition set a value: at most the sign of
+     * a zero changes).
+     */
+    private static final class EncoderConditions implements AutoCloseable {
+        private final List<Condition> all;
+        private final List<List<InterventionMask>> masks;
+        private final org.neuronscope.media.EncoderHooks hooks; // null: no condition has encoder parts
+        private final List<org.neuronscope.media.EncoderMask> touched = new ArrayList<>();
+        private int current = -1; // the condition whose encoder masks are in place; -1: every mask is the identity
+
+        EncoderConditions(Workbench wb, List<Condition> all, List<List<InterventionMask>> masks) {
+            this.all = all;
+            this.masks = masks;
+            boolean any = all.stream().anyMatch(EncoderConditions::hasEncoderParts);
+            this.hooks = any ? wb.projector().openHooks(1) : null;
+            try {
+                java.util.Set<org.neuronscope.media.EncoderMask> seen = java.util.Collections.newSetFromMap(new java.util.IdentityHashMap<>());
+                for (int ci = 0; any && ci < all.size(); ci++) {
+                    List<Part> parts = all.get(ci).parts();
+                    for (int pi = 0; pi < parts.size(); pi++) {
+                        NeuronSet set = parts.get(pi).set();
+                        InterventionMask m = masks.get(ci).get(pi);
+                        for (int l = 0; set.module().isEncoder() && l < m.layers(); l++) {
+                            if (!m.isIdentity(l)) {
+                                org.neuronscope.media.EncoderMask em = hooks.mask(set.module(), set.hookPoint(), l);
+                                if (seen.add(em)) {
+                                    touched.add(em);
+                                }
+                            }
+                        }
+                    }
+                }
+            } catch (RuntimeException e) {
+                close();
+                throw e;
+            }
         }
-        org.neuronscope.media.EncoderHooks h = wb.projector().openHooks(1);
-        try {
-            for (int i = 0; i < c.parts().size(); i++) {
-                NeuronSet set = c.parts().get(i).set();
-                if (set.module().isEncoder()) {
-                    h.apply(set.module(), masks.get(i), set.hookPoint());
+
+        private static boolean hasEncoderParts(Condition c) {
+            return c.parts().stream().anyMatch(p -> p.set().module().isEncoder());
+        }
+
+        /** Puts condition {@code ci}'s encoder masks in place (every other mask the identity) for the next encodes. */
+        void use(int ci) {
+            int target = hooks != null && hasEncoderParts(all.get(ci)) ? ci : -1;
+            if (target == current) {
+                return;
+            }
+            touched.forEach(org.neuronscope.media.EncoderMask::identity);
+            if (target >= 0) {
+                List<Part> parts = all.get(ci).parts();
+                for (int pi = 0; pi < parts.size(); pi++) {
+                    NeuronSet set = parts.get(pi).set();
+                    if (set.module().isEncoder()) {
+                        hooks.apply(set.module(), masks.get(ci).get(pi), set.hookPoint());
+                    }
                 }
             }
-            return h;
-        } catch (RuntimeException e) {
-            h.close();
-            throw e;
+            current = target;
+        }
+
+        @Override
+        public void close() {
+            if (hooks != null) {
+                hooks.close();
+            }
         }
     }
 
@@ -321,7 +376,7 @@ public final class AblationExperiment {
             masks.add(c.parts().stream().map(Part::mask).toList());
         }
         Progress progress = new Progress("ablate", (long) all.size() * data.size(), 0, listener);
-        try (Sampler greedy = Sampler.greedy()) {
+        try (Sampler greedy = Sampler.greedy(); EncoderConditions encoder = new EncoderConditions(wb, all, masks)) {
             for (int from = 0; from < data.size(); from += samplesPerDecode) {
                 int to = Math.min(data.size(), from + samplesPerDecode);
                 Outcome[][] slice = new Outcome[to - from][nc];
@@ -329,8 +384,8 @@ public final class AblationExperiment {
                 for (int ci = 0; ci < nc; ci++) {
                     Condition c = all.get(ci);
                     // an encoder set is applied at encode time by the projector's hooks, a language set in the graph
-                    try (HookScope scope = wb.hooks().openScope();
-                         org.neuronscope.media.EncoderHooks encoder = encoderHooks(wb, c, masks.get(ci))) {
+                    encoder.use(ci);
+                    try (HookScope scope = wb.hooks().openScope()) {
                         for (int pi = 0; pi < c.parts().size(); pi++) {
                             NeuronSet set = c.parts().get(pi).set();
                             if (!set.module().isEncoder()) {

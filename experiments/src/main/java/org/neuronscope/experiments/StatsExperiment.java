@@ -76,6 +76,12 @@ public final class StatsExperiment {
         return out.resolve("statistics");
     }
 
+    /** The statistics directory a {@code --stats} option names: a {@code stats} output directory's {@code statistics/}, or the directory itself. */
+    public static Path statisticsDirOf(Path statsOption) {
+        Path inner = statisticsDir(statsOption);
+        return java.nio.file.Files.isDirectory(inner) ? inner : statsOption;
+    }
+
     public static Path checkpointDir(Path out) {
         return out.resolve("checkpoint");
     }

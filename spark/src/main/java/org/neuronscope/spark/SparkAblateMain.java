@@ -4,17 +4,15 @@ import org.apache.spark.sql.SparkSession;
 import org.neuronscope.eval.Dataset;
 import org.neuronscope.eval.MetricTable;
 import org.neuronscope.experiments.AblationExperiment;
+import org.neuronscope.experiments.AblationReport;
+import org.neuronscope.experiments.InterventionOptions;
 import org.neuronscope.methods.Intervention;
-import org.neuronscope.methods.InterventionMask;
 import org.neuronscope.methods.NeuronSet;
 import org.neuronscope.methods.RandomBaseline;
-import org.neuronscope.stats.NeuronStatistics;
-import org.neuronscope.stats.Statistic;
 import picocli.CommandLine;
 import picocli.CommandLine.Command;
 import picocli.CommandLine.Option;
 
-import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.List;
 import java.util.concurrent.Callable;
@@ -26,12 +24,13 @@ import java.util.concurrent.Callable;
  *     --model M.gguf --dataset D.jsonl --set S.json --out DIR [--groups ...] [--mode ...] [--partitions P] ...
  * </pre>
  * The conditions are {@code ablate}'s: the set's groups under {@code --mode}, and the matched random
- * set drawn with {@code --random-seed}. Writes {@code ablate}'s {@code table.txt}, {@code table.csv}
- * and {@code random.json} (not its HTML report), beside {@code partitions/}, {@code conditions/} and
- * {@code spark-job.json}.
+ * set drawn with {@code --random-seed}; {@code --mode}, {@code --value} and {@code --stats} are read by
+ * {@code ablate}'s rules ({@link InterventionOptions}). Writes what {@code ablate} writes
+ * ({@link AblationReport}: {@code table.txt}, {@code table.csv}, {@code random.json} and the HTML report
+ * {@code report/}), beside {@code partitions/}, {@code conditions/} and {@code spark-job.json}.
  */
 @Command(name = "neuronscope-spark-ablate", mixinStandardHelpOptions = true,
-        description = "A dataset evaluated with a neuron set intervened on and a matched random set, over Spark; the table of ablate, exactly.")
+        description = "A dataset evaluated with a neuron set intervened on and a matched random set, over Spark; ablate's table (exactly) and report.")
 public final class SparkAblateMain implements Callable<Integer> {
     @CommandLine.Spec
     CommandLine.Model.CommandSpec spec;
@@ -43,12 +42,8 @@ public final class SparkAblateMain implements Callable<Integer> {
     Path set;
     @Option(names = "--groups", split = ",", description = "groups of the set to intervene on (default: all)")
     List<String> groups;
-    @Option(names = "--mode", defaultValue = "deactivate", description = "deactivate, set[:c], scale[:s], complementary[:<mode>] or minimum (default: ${DEFAULT-VALUE})")
-    String mode;
-    @Option(names = "--value", description = "the value of a bare --mode set or scale")
-    Float value;
-    @Option(names = "--stats", description = "minimum: statistics directory with MIN (written by 'neuronscope stats')")
-    Path stats;
+    @CommandLine.Mixin
+    InterventionOptions how; // --mode, --value, --stats: ablate's, read by the same rules
     @Option(names = "--random-seed", defaultValue = "42", description = "seed of the matched random set (default: ${DEFAULT-VALUE})")
     long seed;
     @Option(names = "--max-tokens", defaultValue = "16", description = "greedy answer length for samples with references (default: ${DEFAULT-VALUE})")
@@ -64,20 +59,7 @@ public final class SparkAblateMain implements Callable<Integer> {
         NeuronSet s = NeuronSet.load(set);
         List<String> g = groups == null ? s.groupNames() : groups;
         NeuronSet random = RandomBaseline.matchingUnion(s, g, seed, true);
-        Intervention intervention = intervention();
-        if (intervention.needsMinima()) {
-            if (stats == null) {
-                throw new CommandLine.ParameterException(spec.commandLine(), "--mode " + mode + " needs --stats <directory written by 'neuronscope stats'>");
-            }
-            Path inner = org.neuronscope.experiments.StatsExperiment.statisticsDir(stats);
-            Path dir = Files.isDirectory(inner) ? inner : stats;
-            try (NeuronStatistics observed = NeuronStatistics.load(dir)) {
-                if (!observed.has(Statistic.MIN)) {
-                    throw new IllegalArgumentException(dir + " holds no MIN statistic");
-                }
-                intervention = intervention.withMinima(InterventionMask.layerMinima(observed));
-            }
-        }
+        Intervention intervention = how.intervention(List.of(s), List.of(set));
         List<AblationExperiment.Condition> conditions = List.of(
                 new AblationExperiment.Condition(s.method() + " " + intervention, s, g, intervention),
                 new AblationExperiment.Condition("random " + intervention, random, random.groupNames(), intervention));
@@ -89,31 +71,19 @@ public final class SparkAblateMain implements Callable<Integer> {
             SparkAblate.Job j = new SparkAblate.Job(job.setup(parallel), groupBy, maxTokens, job.partitions(spark));
             SparkAblate.Result r = SparkAblate.run(spark, j, conditions, samples, data, job.out, SparkStats.TaskObserver.NONE);
             MetricTable table = r.table();
-            random.save(job.out.resolve("random.json"));
-            Files.writeString(job.out.resolve("table.txt"), table.toText(4));
-            Files.writeString(job.out.resolve("table.csv"), table.toCsv());
-            spec.commandLine().getOut().println(table.toText(4));
-            spec.commandLine().getOut().println("ablation of " + data.size() + " samples in " + r.partitions().size() + " partitions ("
+            // ablate's files, written from the merged table as the command line writes them from its own
+            AblationReport.Written written = new AblationReport(dataset, job.model.model(), job.model.mmproj(), List.of(set), List.of(s),
+                    List.of(random), groups, intervention, seed, null).write(job.out, table, data, j.groupOf());
+            var o = spec.commandLine().getOut();
+            o.println(table.toText(4));
+            o.print(written.layers());
+            o.println("ablation of " + data.size() + " samples in " + r.partitions().size() + " partitions ("
                     + r.partitions().stream().filter(PartialResult::reused).count() + " from an earlier run) written to " + job.out);
+            o.println("report: " + written.report());
         } finally {
             spark.stop();
         }
         return 0;
-    }
-
-    /** --mode as ablate reads it: a bare set or scale takes --value. */
-    private Intervention intervention() {
-        String t = mode.strip().toLowerCase(java.util.Locale.ROOT);
-        if (t.equals("scale") && value == null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--mode scale needs --value <factor> (or write scale:<factor>)");
-        }
-        if (t.equals("set") || t.equals("scale")) {
-            return t.equals("set") ? new Intervention.SetTo(value == null ? 0f : value) : new Intervention.Scale(value);
-        }
-        if (value != null) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--value applies to a bare --mode set or scale, not " + mode);
-        }
-        return Intervention.parse(t);
     }
 
     public static void main(String[] args) {

@@ -140,10 +140,18 @@ class SparkStatsTest {
             written = s.filter(p -> !p.getFileName().toString().startsWith(".")).count();
         }
         assertTrue(written >= 1, "partitions written before the failure");
+        // what killed attempts leave: a half-written partition directory, of a partition not yet written and of one written
+        Path killed = Files.createDirectories(Partitions.attemptPath(SparkStats.partitionDir(cut, 3), 7001));
+        Files.write(killed.resolve("half-written"), new byte[100]);
+        Path killedWritten = Files.createDirectories(Partitions.attemptPath(SparkStats.partitionDir(cut, 1), 7002));
         try (SparkStats.Result r = SparkStats.run(spark, job, samples, data, cut, SparkStats.TaskObserver.NONE)) {
             // at least those: a task still running when the job failed may finish writing after the count
             assertTrue(r.partitions().stream().filter(PartialStatistics::reused).count() >= written);
             assertFalse(r.partitions().get(3).reused());
+        }
+        assertFalse(Files.exists(killed) || Files.exists(killedWritten), "the resumed job removed what killed attempts left");
+        try (var s = Files.list(SparkStats.partitionsDir(cut))) {
+            assertEquals(List.of(), s.map(p -> p.getFileName().toString()).filter(n -> n.startsWith(".")).toList());
         }
         SparkFixtures.assertSameFiles(StatsExperiment.statisticsDir(dir.resolve("whole")), StatsExperiment.statisticsDir(cut));
         // another job in the same directory is refused, naming the difference
