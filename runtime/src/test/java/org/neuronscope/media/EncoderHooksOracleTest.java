@@ -12,6 +12,8 @@ import org.neuronscope.hooks.UnsupportedHookException;
 import org.neuronscope.model.Model;
 import org.neuronscope.stats.Statistic;
 import org.junit.jupiter.api.Test;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
@@ -38,6 +40,7 @@ import static org.junit.jupiter.api.Assertions.assertTrue;
  * projector consumes, and what the hooks do not reach fails with a message naming it.
  */
 class EncoderHooksOracleTest {
+    private static final Logger LOG = LoggerFactory.getLogger(EncoderHooksOracleTest.class);
     private static final Statistic[] STATS = {Statistic.COUNT, Statistic.COUNT_ABS, Statistic.SUM, Statistic.SUM_SQ, Statistic.SUM_ABS};
     private static final float THRESHOLD = 0.05f;
 
@@ -267,6 +270,7 @@ class EncoderHooksOracleTest {
                     maxDiff = Math.max(maxDiff, Math.abs(edited[i] - masked[i]));
                 }
                 assertTrue(maxDiff <= 1e-6f, s.name() + " " + module + ": deactivation vs zeroed " + prefixes + " row " + neuron + " differ by " + maxDiff);
+                LOG.info("{} {}: deactivation vs zeroed {} row {}: max |Δ| {}", s.name(), module, prefixes, neuron, maxDiff);
             }
         }
     }
@@ -298,6 +302,7 @@ class EncoderHooksOracleTest {
                     }
                 }
                 assertTrue(maxSilu < 1e-5, "layer " + l + ": ffn.act is not SiLU(ffn.pre): " + maxSilu);
+                LOG.info("gated layer {}: |act - SiLU(pre)|/(1+|pre|) {}, against GELU-quick {}, max |post - act| {}", l, maxSilu, maxQuick, maxGate);
                 assertTrue(maxQuick > 1e-3, "layer " + l + ": ffn.act is also GELU-quick of ffn.pre (vacuous): " + maxQuick);
                 assertTrue(maxGate > 1e-2, "layer " + l + ": ffn.post equals ffn.act: the up projection does not multiply it");
             }
@@ -353,6 +358,7 @@ class EncoderHooksOracleTest {
             float[] lnB = f.containsTensor(m + ".post_ln.bias") ? f.row(m + ".post_ln.bias", 0) : null;
             int e = x[0].length;
             String what = s.name() + " " + module;
+            double worst = 0; // the largest |got - want| / bound
             if (merger) {
                 float[][] pre = taps.rows.get("projector/" + HookPoint.FFN_PRE + "/0");
                 assertEquals(x.length / 4, pre.length, what + ": merged tokens");
@@ -363,7 +369,7 @@ class EncoderHooksOracleTest {
                     for (int j = 0; j < 4; j++) {
                         System.arraycopy(norm(x[4 * t + j], lnW, lnB, rms, eps), 0, v, j * e, e);
                     }
-                    checkProduct(what + " token " + t, w0, b0, v, pre[t]);
+                    worst = Math.max(worst, checkProduct(what + " token " + t, w0, b0, v, pre[t]));
                 }
             } else if (module == Module.AUDIO) {
                 float[][] fc = rows(f, "mm.a.fc.weight");
@@ -376,7 +382,7 @@ class EncoderHooksOracleTest {
                     for (int i = 0; i < e; i++) {
                         avg[i] = (x[2 * t][i] + x[2 * t + 1][i]) / 2;
                     }
-                    checkProduct(what + " token " + t, fc, b, norm(avg, lnW, lnB, false, eps), Arrays.copyOfRange(embeddings, t * dim, (t + 1) * dim));
+                    worst = Math.max(worst, checkProduct(what + " token " + t, fc, b, norm(avg, lnW, lnB, false, eps), Arrays.copyOfRange(embeddings, t * dim, (t + 1) * dim)));
                 }
             } else { // gemma3
                 float[][] in = rows(f, "mm.input_projection.weight"); // [e][dim]: mtmd multiplies by its transpose
@@ -412,10 +418,11 @@ class EncoderHooksOracleTest {
                             u[i] = pooled[i] / Math.sqrt(ms + eps) * soft[i];
                         }
                         int t = ty * out + tx;
-                        checkProduct(what + " token " + t, proj, null, u, Arrays.copyOfRange(embeddings, t * dim, (t + 1) * dim));
+                        worst = Math.max(worst, checkProduct(what + " token " + t, proj, null, u, Arrays.copyOfRange(embeddings, t * dim, (t + 1) * dim)));
                     }
                 }
             }
+            LOG.info("{}: last resid.post ({} rows) through the projector's input: worst |Δ| / F16 bound {}", what, x.length, worst);
         }
     }
 
@@ -453,7 +460,7 @@ class EncoderHooksOracleTest {
      * got[r] = Σ_i w[r][i]·v[i] + b[r] within the error of ggml's product with F16 weights: v rounded
      * to F16 (relative 2^-11) and the F32 sum, bounded by Σ|w||v|; and not vacuously (the bound is small).
      */
-    private static void checkProduct(String what, float[][] w, float[] b, double[] v, float[] got) {
+    private static double checkProduct(String what, float[][] w, float[] b, double[] v, float[] got) {
         assertEquals(w.length, got.length, what + ": output width");
         double worst = 0;
         double scale = 0;
@@ -472,6 +479,7 @@ class EncoderHooksOracleTest {
             }
         }
         assertTrue(scale > 0.1, what + ": outputs near zero, the comparison says little");
+        return worst;
     }
 
     /** A copy of the mmproj with row n of {prefix}.weight and element n of {prefix}.bias zeroed, for each prefix (an independent edit). */
