@@ -10,7 +10,13 @@
 //   FFN_PRE   the pre-activation: gate·x (+ bias) of a gated FFN, up·x (+ bias) otherwise  [n_ff]
 //   FFN_ACT   the neuron activation act(FFN_PRE)                                          [n_ff]
 //   FFN_POST  the input of the down projection: act(gate·x) ⊙ up·x, or act(up·x)           [n_ff]
-// Messages name them as the Java library does: vision.ffn.act, projector.ffn.pre, audio.ffn.post.
+// and in every encoder layer (not the projector's MLP, which has no layers of its own):
+//   RESID_POST the layer's output, the residual stream after the block: the tensor the graph
+//              names "layer_out" (or "layer_out_scaled" where a layer scale follows)     [n_embd]
+//              reductions and taps only, as for the language model
+// Messages name them as the Java library does: vision.ffn.act, projector.ffn.pre, audio.ffn.post,
+// vision.resid.post. A graph that does not name its layers' outputs so fails the encode, naming the
+// point and the architecture.
 // A projector whose MLP the hooks do not know (a single linear projection: qwen2a, gemma3, ...)
 // has no PROJECTOR points: mtmd_nh_width answers MTMD_NH_ERR_UNSUPPORTED and the message names
 // the projector type.
@@ -55,6 +61,7 @@ enum mtmd_nh_point {
     MTMD_NH_FFN_PRE     = 0,
     MTMD_NH_FFN_ACT     = 1,
     MTMD_NH_FFN_POST    = 2,
+    MTMD_NH_RESID_POST  = 3,
     MTMD_NH_POINT_COUNT,
 };
 
@@ -66,7 +73,7 @@ typedef bool (*mtmd_nh_tap_callback)(void * user_data, int32_t module, int32_t p
 // projector MLP the hooks do not know).
 LLAMA_API int32_t mtmd_nh_layers(struct mtmd_context * ctx, int32_t module);
 
-// Width of a hook point in a layer (n_ff), or a negative status.
+// Width of a hook point in a layer (n_ff; n_embd for RESID_POST), or a negative status.
 LLAMA_API int64_t mtmd_nh_width(struct mtmd_context * ctx, int32_t module, int32_t point, int32_t layer);
 
 // Weight columns of the reductions of every module (0 = reductions off). Changing it removes every reduction.

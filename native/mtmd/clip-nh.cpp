@@ -13,6 +13,7 @@
 #include <algorithm>
 #include <cinttypes>
 #include <cmath>
+#include <cstring>
 #include <exception>
 #include <stdexcept>
 #include <string>
@@ -30,6 +31,7 @@ const char * point_id(int32_t point) {
         case MTMD_NH_FFN_PRE:  return "ffn.pre";
         case MTMD_NH_FFN_ACT:  return "ffn.act";
         case MTMD_NH_FFN_POST: return "ffn.post";
+        case MTMD_NH_RESID_POST: return "resid.post";
         default:               return "ffn.?";
     }
 }
@@ -95,6 +97,10 @@ int32_t clip_nh::layers(int32_t part) const noexcept {
 int64_t clip_nh::width(int32_t part, int32_t point, int32_t layer) const noexcept {
     if (point < 0 || point >= MTMD_NH_POINT_COUNT || layer < 0 || layer >= layers(part)) {
         return LLAMA_NH_ERR_ARGUMENT;
+    }
+    if (point == MTMD_NH_RESID_POST) {
+        // the encoder layer's output is the residual stream; the projector's MLP has no layer output
+        return part == ENCODER ? (int64_t) model.hparams.n_embd : (int64_t) LLAMA_NH_ERR_UNSUPPORTED;
     }
     const ggml_tensor * w = nullptr;
     if (part == PROJECTOR) {
@@ -338,6 +344,16 @@ ggml_tensor * clip_nh::ffn_post(ggml_context * ctx0, int32_t part, int32_t layer
     return hook(ctx0, part, layer, MTMD_NH_FFN_POST, cur);
 }
 
+void clip_nh::named(ggml_context * ctx0, const char * name, int32_t layer, ggml_tensor * cur) noexcept {
+    if (layer >= 0 && layer < n_layer && configured(ENCODER, MTMD_NH_RESID_POST, layer)) {
+        // the layer's output: "layer_out", or "layer_out_scaled" where build_vit scales it (ls_out_w) before the next layer
+        const char * out = model.layers[layer].ls_out_w ? "layer_out_scaled" : "layer_out";
+        if (std::strcmp(name, out) == 0) {
+            hook(ctx0, ENCODER, layer, MTMD_NH_RESID_POST, cur); // observed only: resid.post takes no interventions
+        }
+    }
+}
+
 // ---------------------------------------------------------------- around compute
 
 bool clip_nh::before_compute_impl(ggml_cgraph * gf) {
@@ -353,7 +369,9 @@ bool clip_nh::before_compute_impl(ggml_cgraph * gf) {
                 if (configured(part, point, layer) && g.wired[part][layer][point] == 0) {
                     throw std::runtime_error(point_name(part, point) + " of layer " + std::to_string(layer)
                             + " is not reached in the encoder graph of the architecture " + arch_name()
-                            + " (the encoder hooks reach FFNs built by clip_graph::build_ffn)");
+                            + (point == MTMD_NH_RESID_POST
+                                ? " (the encoder hooks reach a layer's output where the graph names it layer_out)"
+                                : " (the encoder hooks reach FFNs built by clip_graph::build_ffn)"));
                 }
             }
         }
@@ -496,6 +514,10 @@ void check_point(const clip_nh & nh, int32_t part, int32_t point) {
     check_layers(nh, part);
     if (point < 0 || point >= MTMD_NH_POINT_COUNT) {
         throw nh_failure(LLAMA_NH_ERR_ARGUMENT, "hook point must be in [0, " + std::to_string(MTMD_NH_POINT_COUNT) + "), got " + std::to_string(point));
+    }
+    if (point == MTMD_NH_RESID_POST && part == clip_nh::PROJECTOR) {
+        throw nh_failure(LLAMA_NH_ERR_UNSUPPORTED, "projector.resid.post: the projector's MLP (" + nh.arch_name()
+                + ") has no layer output; resid.post is a point of the vision and audio encoders' layers");
     }
 }
 

@@ -78,6 +78,8 @@ struct clip_nh {
                          ggml_tensor * up) noexcept;
     // the FFN's output point (and FFN_ACT of a non-gated FFN, the same tensor)
     ggml_tensor * ffn_post(ggml_context * ctx0, int32_t part, int32_t layer, bool gated, ggml_tensor * cur) noexcept;
+    // a tensor the graph names (clip_graph::cb): RESID_POST where it is the encoder layer's output; observed only
+    void named(ggml_context * ctx0, const char * name, int32_t layer, ggml_tensor * cur) noexcept;
 
     // ---- around compute (clip_encode)
     void begin_encode() noexcept;                   // before the graph build: clears the last error

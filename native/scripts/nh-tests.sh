@@ -52,6 +52,7 @@ args=(
   -DLLAMA_NH_TESTS=ON
   -DLLAMA_BUILD_COMMON=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_TOOLS=OFF -DLLAMA_BUILD_EXAMPLES=OFF
   -DLLAMA_BUILD_SERVER=OFF -DLLAMA_BUILD_APP=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_CURL=OFF
+  -DLLAMA_BUILD_MTMD=ON
 )
 if $cuda; then
   command -v nvcc >/dev/null || fail "--cuda needs nvcc (the CUDA toolkit) on PATH"
@@ -60,8 +61,8 @@ fi
 log "configuring ($variant) in $build"
 cmake -S "$tree" -B "$build" "${args[@]}" "$@" >"$build.configure.log" 2>&1 \
   || { tail -30 "$build.configure.log" >&2; fail "cmake configure failed (full log: $build.configure.log)"; }
-log "building test-nh, bench-nh with $jobs jobs"
-cmake --build "$build" -j "$jobs" --target test-nh bench-nh >"$build.build.log" 2>&1 \
+log "building test-nh, test-nh-mtmd, bench-nh with $jobs jobs"
+cmake --build "$build" -j "$jobs" --target test-nh test-nh-mtmd bench-nh >"$build.build.log" 2>&1 \
   || { tail -40 "$build.build.log" >&2; fail "build failed (full log: $build.build.log)"; }
 
 status=0

@@ -39,9 +39,21 @@ public enum Module {
         return this == LANGUAGE ? point.id() : id + "." + point.id();
     }
 
-    /** The hook points the encoder hooks reach in an encoder module (every FFN built by mtmd's build_ffn). */
+    /** The FFN hook points the encoder hooks reach in every encoder module (every FFN built by mtmd's build_ffn). */
     public static HookPoint[] encoderPoints() {
         return new HookPoint[] {HookPoint.FFN_PRE, HookPoint.FFN_ACT, HookPoint.FFN_POST};
+    }
+
+    /**
+     * The hook points of an encoder module: the FFN points, and for the vision and audio encoders also
+     * their layers' output ({@code resid.post}; the projector's MLP has no layer output).
+     */
+    public static HookPoint[] encoderPoints(Module module) {
+        return switch (module) {
+            case VISION, AUDIO -> new HookPoint[] {HookPoint.FFN_PRE, HookPoint.FFN_ACT, HookPoint.FFN_POST, HookPoint.RESID_POST};
+            case PROJECTOR -> encoderPoints();
+            case LANGUAGE -> throw new IllegalArgumentException("the language model is not an encoder module");
+        };
     }
 
     /** The module of a name: its id ({@code vision}) or its enum name ({@code VISION}). */

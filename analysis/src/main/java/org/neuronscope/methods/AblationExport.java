@@ -249,14 +249,18 @@ public final class AblationExport {
         if (gated) {
             float[] upF = ones(n);
             float[] gateF = ones(n);
+            boolean zeroes = false;
             for (int i = 0; i < n; i++) {
                 upF[i] = scale[i];
                 gateF[i] = scale[i] == 0f ? 0f : 1f;
+                zeroes |= scale[i] == 0f;
             }
             rowFactors.put(up, upF);
-            rowFactors.put(gate, gateF);
             putBias(src, up.replace(".weight", ".bias"), upF, n, columnFactors);
-            putBias(src, gate.replace(".weight", ".bias"), gateF, n, columnFactors);
+            if (zeroes) { // only a deactivation touches the gate: a scaled neuron keeps it, and the summary names what changed
+                rowFactors.put(gate, gateF);
+                putBias(src, gate.replace(".weight", ".bias"), gateF, n, columnFactors);
+            }
         } else {
             float[] upF = ones(n);
             float[] downF = ones(n);

@@ -35,7 +35,7 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
     Path out;
     @Option(names = "--group-by", defaultValue = "modality", description = "modality, or label:<name> (e.g. label:language) (default: ${DEFAULT-VALUE})")
     String groupBy;
-    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point: ffn.pre, ffn.act, ffn.post, ffn.up, ffn.down (MANU's gate_proj, up_proj and down_proj outputs are ffn.pre, ffn.up and ffn.down) (default: ${DEFAULT-VALUE})")
+    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point: ffn.pre, ffn.act, ffn.post, ffn.up, ffn.down (MANU's gate_proj, up_proj and down_proj outputs are ffn.pre, ffn.up and ffn.down); encoder modules: ffn.pre, ffn.act, ffn.post, and resid.post (the vision and audio layers' outputs) (default: ${DEFAULT-VALUE})")
     HookPoint hook;
     @Option(names = "--checkpoint-every", defaultValue = "10", description = "samples between checkpoints (default: ${DEFAULT-VALUE})")
     int checkpointEvery;
@@ -121,8 +121,10 @@ final class StatsCommand implements java.util.concurrent.Callable<Integer> {
         if (tokens != null || parallel > 1) {
             throw new CommandLine.ParameterException(spec.commandLine(), "--tokens and --parallel apply to the language model only");
         }
-        if (!java.util.Arrays.asList(org.neuronscope.Module.encoderPoints()).contains(hook)) {
-            throw new CommandLine.ParameterException(spec.commandLine(), "--hook " + hook + ": encoders have ffn.pre, ffn.act and ffn.post");
+        List<HookPoint> points = java.util.Arrays.asList(org.neuronscope.Module.encoderPoints(mod));
+        if (!points.contains(hook)) {
+            throw new CommandLine.ParameterException(spec.commandLine(), "--hook " + hook + ": the " + mod.id() + " module has "
+                    + points.stream().map(HookPoint::id).collect(Collectors.joining(", ")));
         }
         List<String> groups = data.samples().stream().map(x -> x.label(label)).filter(java.util.Objects::nonNull).distinct().sorted().toList();
         if (groups.isEmpty()) {

@@ -72,6 +72,25 @@ class EncoderModuleCommandTest {
         assertEquals(0, ab.code(), ab.err());
         assertTrue(Files.exists(dir.resolve("ablate").resolve("table.csv")), ab.out());
 
+        // the vision layers' outputs (resid.post, n_embd wide) are collected the same way; the projector's MLP has none
+        List<String> resid = new ArrayList<>(args);
+        resid.set(resid.indexOf(dir.resolve("st").toString()), dir.resolve("st-resid").toString());
+        resid.addAll(List.of("--hook", "resid.post"));
+        NeuronScopeCliTest.Run residStats = NeuronScopeCliTest.cli(resid.toArray(String[]::new));
+        assertEquals(0, residStats.code(), residStats.err());
+        assertTrue(residStats.out().contains("vision.resid.post"), residStats.out());
+        try (NeuronStatistics s = NeuronStatistics.load(dir.resolve("st-resid").resolve("statistics"));
+             NeuronStatistics ffn = NeuronStatistics.load(dir.resolve("st").resolve("statistics"))) {
+            assertEquals(org.neuronscope.HookPoint.RESID_POST, s.hookPoint());
+            assertEquals(Module.VISION, s.module());
+            assertEquals(32, s.neurons(), "the vision tower's n_embd");
+            assertEquals(ffn.tokens(0), s.tokens(0), "the same patches");
+        }
+        resid.set(resid.indexOf("vision"), "projector");
+        NeuronScopeCliTest.Run projectorResid = NeuronScopeCliTest.cli(resid.toArray(String[]::new));
+        assertNotEquals(0, projectorResid.code());
+        assertTrue(projectorResid.err().contains("the projector module has ffn.pre, ffn.act, ffn.post"), projectorResid.err());
+
         // refused before any work: no label grouping, no projector, an unknown module
         List<String> bad = new ArrayList<>(List.of("stats", "--model", model.toString(), "--dataset", data.toString(), "--out",
                 dir.resolve("bad").toString(), "--module", "vision", "--group-by", "label:domain"));

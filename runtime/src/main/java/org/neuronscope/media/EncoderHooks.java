@@ -23,7 +23,9 @@ import java.util.Objects;
  * Hooks in the encoder graphs of a {@link Projector} (opened by {@link Projector#openHooks}): the
  * FFN neurons of the vision tower, the audio encoder and the projector's MLP ({@link Module}), at
  * {@link HookPoint#FFN_PRE}, {@link HookPoint#FFN_ACT} and {@link HookPoint#FFN_POST} of every
- * layer, as {@link org.neuronscope.hooks.HookScope} does for the language model:
+ * layer, and the encoder layers' outputs at {@link HookPoint#RESID_POST} (reductions and taps; the
+ * projector's MLP has no layer output), as {@link org.neuronscope.hooks.HookScope} does for the
+ * language model ({@link Module#encoderPoints(Module)}):
  * <ul>
  *   <li>reductions per group: before encoding a media item, {@link #group(int)} names its column
  *       (its label: domain, class, forget/retain); every encode adds, per neuron and column, the sum
@@ -296,7 +298,7 @@ public final class EncoderHooks implements AutoCloseable {
     private boolean onTap(MemorySegment user, int module, int point, int layer, MemorySegment data, long width, long rows) {
         try {
             Module m = module(module);
-            HookPoint hp = Module.encoderPoints()[point];
+            HookPoint hp = hookPoint(point);
             EncoderTapListener l = taps.get(m + "/" + hp + "/" + layer);
             if (l != null) {
                 l.onTap(m, hp, layer, data.reinterpret(width * rows * Float.BYTES), (int) width, (int) rows);
@@ -397,14 +399,33 @@ public final class EncoderHooks implements AutoCloseable {
         };
     }
 
-    /** {@code enum mtmd_nh_point}: ffn.pre, ffn.act, ffn.post. */
+    /** {@code enum mtmd_nh_point}: ffn.pre, ffn.act, ffn.post, resid.post (encoder layers only). */
     private static int nativePoint(Module module, HookPoint point) {
         Objects.requireNonNull(point, "point");
         return switch (point) {
             case FFN_PRE -> 0;
             case FFN_ACT -> 1;
             case FFN_POST -> 2;
-            default -> throw new UnsupportedHookException(module.pointName(point) + " is not an encoder hook point (ffn.pre, ffn.act, ffn.post are)");
+            case RESID_POST -> {
+                if (module == Module.PROJECTOR) {
+                    throw new UnsupportedHookException("projector.resid.post: the projector's MLP has no layer output; resid.post is a point of "
+                            + "the vision and audio encoders' layers");
+                }
+                yield 3;
+            }
+            default -> throw new UnsupportedHookException(module.pointName(point) + " is not an encoder hook point ("
+                    + String.join(", ", java.util.Arrays.stream(Module.encoderPoints(module)).map(HookPoint::id).toList()) + " are)");
+        };
+    }
+
+    /** The hook point of an {@code enum mtmd_nh_point} value. */
+    private static HookPoint hookPoint(int nativePoint) {
+        return switch (nativePoint) {
+            case 0 -> HookPoint.FFN_PRE;
+            case 1 -> HookPoint.FFN_ACT;
+            case 2 -> HookPoint.FFN_POST;
+            case 3 -> HookPoint.RESID_POST;
+            default -> throw new IllegalArgumentException("unknown native hook point " + nativePoint);
         };
     }
 

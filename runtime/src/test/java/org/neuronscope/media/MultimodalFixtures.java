@@ -42,6 +42,11 @@ final class MultimodalFixtures {
         return cached("mmproj-qwen2vl-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.vision(64, 7), p));
     }
 
+    /** Qwen2.5-VL's tower (qwen2.5vl_merger, 2 blocks): gated SiLU FFNs, as clip's build_ffn reads ffn_gate. */
+    static Path gatedProjector() {
+        return cached("mmproj-qwen25vl-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.visionGated(64, 23), p));
+    }
+
     static Path audioProjector() {
         return cached("mmproj-qwen2a-64.gguf", p -> SyntheticProjectors.write(SyntheticProjectors.audio(64, 9), p));
     }

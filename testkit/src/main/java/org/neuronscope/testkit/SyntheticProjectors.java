@@ -19,6 +19,12 @@ import java.util.SplittableRandom;
  * {@code gemma3} text model). The tensor names, shapes and metadata keys follow
  * llama.cpp's converter ({@code tools/mtmd/clip-impl.h}, {@code clip.cpp}).
  *
+ * <p>{@link Spec#gated} turns the Qwen2-VL vision tower into Qwen2.5-VL's: the file is written as
+ * {@code qwen2.5vl_merger}, whose blocks have a gated FFN ({@code ffn_gate}, {@code ffn_up},
+ * {@code ffn_down}, all with biases: SiLU(gate·x) ⊙ up·x, as mtmd's {@code build_ffn} computes it for
+ * that type) and RMS norms without biases; window attention is off ({@code n_wa_pattern} 0: every block
+ * attends to the whole image).
+ *
  * <p>For planted ground truth, {@link Spec#withOutputBias} adds a fixed vector to every embedding the
  * projector outputs (the final projection's bias), and {@link Spec#withWeightScale} scales that
  * projection's random weights, so every media embedding carries a known direction.
@@ -52,13 +58,23 @@ public final class SyntheticProjectors {
      * @param outputBias     added to every output embedding (projectionDim floats), or null
      * @param quietOutputs   output dimensions the final projection's weights leave at exactly the bias
      *                       (their weight rows are zero): a planted axis carries only its planted value
+     * @param gated          qwen2vl_merger only: write Qwen2.5-VL's tower ({@code qwen2.5vl_merger}), whose FFNs are gated
      */
     public record Spec(String projectorType, int width, int layers, int heads, int feedForward, int projectionDim, int patchSize,
-                       int melBins, long seed, float weightScale, float[] outputBias, int[] quietOutputs) {
+                       int melBins, long seed, float weightScale, float[] outputBias, int[] quietOutputs, boolean gated) {
+        /** A spec with the encoder's usual (non-gated) FFN. */
+        public Spec(String projectorType, int width, int layers, int heads, int feedForward, int projectionDim, int patchSize,
+                    int melBins, long seed, float weightScale, float[] outputBias, int[] quietOutputs) {
+            this(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, outputBias, quietOutputs, false);
+        }
+
         public Spec {
             Objects.requireNonNull(projectorType, "projectorType");
             if (!projectorType.equals("qwen2vl_merger") && !projectorType.equals("qwen2a") && !projectorType.equals("gemma3")) {
                 throw new IllegalArgumentException("projector type must be qwen2vl_merger, qwen2a or gemma3, got " + projectorType);
+            }
+            if (gated && !projectorType.equals("qwen2vl_merger")) {
+                throw new IllegalArgumentException("gated FFNs are written for qwen2vl_merger (as Qwen2.5-VL's qwen2.5vl_merger), not " + projectorType);
             }
             if (projectorType.equals("gemma3") && outputBias != null) {
                 throw new IllegalArgumentException("Gemma 3's projection has no bias to plant an output direction in");
@@ -92,7 +108,7 @@ public final class SyntheticProjectors {
 
         /** Output dimensions {@code dims} carry exactly their bias value, nothing of the media. */
         public Spec withQuietOutputs(int... dims) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, outputBias, dims);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, outputBias, dims, gated);
         }
 
         @Override
@@ -100,26 +116,44 @@ public final class SyntheticProjectors {
             return outputBias == null ? null : outputBias.clone();
         }
 
+        /** Qwen2.5-VL's gated tower ({@code qwen2.5vl_merger}) instead of Qwen2-VL's (qwen2vl_merger specs only). */
+        public Spec withGated(boolean gatedFfn) {
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, outputBias, quietOutputs, gatedFfn);
+        }
+
+        /** The projector type the file names: {@code qwen2.5vl_merger} for a gated Qwen2-VL spec, the spec's type otherwise. */
+        public String writtenType() {
+            return gated ? "qwen2.5vl_merger" : projectorType;
+        }
+
         public boolean isVision() {
             return !projectorType.equals("qwen2a");
         }
 
         public Spec withOutputBias(float[] bias) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, bias, quietOutputs);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, weightScale, bias, quietOutputs, gated);
         }
 
         public Spec withWeightScale(float scale) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, scale, outputBias, quietOutputs);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, seed, scale, outputBias, quietOutputs, gated);
         }
 
         public Spec withSeed(long newSeed) {
-            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, newSeed, weightScale, outputBias, quietOutputs);
+            return new Spec(projectorType, width, layers, heads, feedForward, projectionDim, patchSize, melBins, newSeed, weightScale, outputBias, quietOutputs, gated);
         }
     }
 
     /** A tiny Qwen2-VL vision projector (32 wide, 1 block, 14-pixel patches) for a text model of width projectionDim. */
     public static Spec vision(int projectionDim, long seed) {
         return new Spec("qwen2vl_merger", 32, 1, 4, 64, projectionDim, 14, 0, seed, 1f, null, null);
+    }
+
+    /**
+     * A tiny Qwen2.5-VL vision projector ({@code qwen2.5vl_merger}: 32 wide, 2 blocks with gated SiLU FFNs
+     * of 64 neurons, 14-pixel patches) for a qwen2vl text model of width projectionDim.
+     */
+    public static Spec visionGated(int projectionDim, long seed) {
+        return new Spec("qwen2vl_merger", 32, 2, 4, 64, projectionDim, 14, 0, seed, 1f, null, null, true);
     }
 
     /** A tiny Qwen2-Audio projector (32 wide, 1 block, 128 mel bins) for a text model of width projectionDim. */
@@ -138,11 +172,11 @@ public final class SyntheticProjectors {
 
     /** Writes the projector to {@code out} (atomically) and returns it. */
     public static Path write(Spec spec, Path out) {
-        GgufWriter w = header("neuronscope-synthetic-" + spec.projectorType(), spec.isVision(), !spec.isVision());
-        w.putString("clip.projector_type", spec.projectorType());
+        GgufWriter w = header("neuronscope-synthetic-" + spec.writtenType(), spec.isVision(), !spec.isVision());
+        w.putString("clip.projector_type", spec.writtenType());
         encoder(w, spec);
         w.write(out);
-        LOG.debug("wrote synthetic {} projector {} ({} wide into {})", spec.projectorType(), out, spec.width(), spec.projectionDim());
+        LOG.debug("wrote synthetic {} projector {} ({} wide into {})", spec.writtenType(), out, spec.width(), spec.projectionDim());
         return out;
     }
 
@@ -163,7 +197,7 @@ public final class SyntheticProjectors {
                     + " vs " + audio.projectionDim());
         }
         GgufWriter w = header("neuronscope-synthetic-omni", true, true);
-        w.putString("clip.vision.projector_type", vision.projectorType());
+        w.putString("clip.vision.projector_type", vision.writtenType());
         w.putString("clip.audio.projector_type", audio.projectorType());
         encoder(w, vision);
         encoder(w, audio);
@@ -204,6 +238,10 @@ public final class SyntheticProjectors {
             w.putUint32("clip.vision.patch_size", spec.patchSize());
             w.putFloat32Array("clip.vision.image_mean", IMAGE_MEAN);
             w.putFloat32Array("clip.vision.image_std", IMAGE_STD);
+            if (spec.gated()) {
+                w.putBool("clip.use_silu", true); // Qwen2.5-VL's vision MLP: SiLU(gate) * up (an audio encoder beside it keeps its own GELU)
+                w.putUint32("clip.vision.n_wa_pattern", 0); // required by mtmd for qwen2.5vl_merger; 0: no window attention
+            }
             vision(w, spec);
         } else {
             w.putUint32("clip.audio.num_mel_bins", spec.melBins());
@@ -220,7 +258,7 @@ public final class SyntheticProjectors {
         for (int il = 0; il < s.layers(); il++) {
             block(w, s, "v.blk." + il, true);
         }
-        norm(w, "v.post_ln", e);
+        norm(w, s, "v.post_ln", e);
         int merged = 4 * e; // 2x2 patches merged into one token
         weight(w, s, "mm.0.weight", GgmlType.F16, new long[] {merged, merged}, 1.0 / Math.sqrt(merged));
         bias(w, s, "mm.0.bias", merged, null);
@@ -238,7 +276,7 @@ public final class SyntheticProjectors {
         for (int il = 0; il < s.layers(); il++) {
             block(w, s, "v.blk." + il, true);
         }
-        norm(w, "v.post_ln", e);
+        norm(w, s, "v.post_ln", e);
         w.addTensor("mm.soft_emb_norm.weight", GgmlType.F32, new long[] {e}, (row, values) -> java.util.Arrays.fill(values, 1f));
         weight(w, s, "mm.input_projection.weight", GgmlType.F16, new long[] {s.projectionDim(), e}, s.weightScale() / Math.sqrt(e));
     }
@@ -253,23 +291,27 @@ public final class SyntheticProjectors {
         for (int il = 0; il < s.layers(); il++) {
             block(w, s, "a.blk." + il, false);
         }
-        norm(w, "a.post_ln", e);
+        norm(w, s, "a.post_ln", e);
         projection(w, s, "mm.a.fc.weight", new long[] {e, s.projectionDim()}, s.weightScale() / Math.sqrt(e));
         projectionBias(w, s, "mm.a.fc.bias");
     }
 
-    /** One pre-norm transformer block; Whisper's attention has no key bias. */
+    /** One pre-norm transformer block; Whisper's attention has no key bias; a gated spec's FFN has a gate. */
     private static void block(GgufWriter w, Spec s, String prefix, boolean keyBias) {
         int e = s.width();
         double sigma = 1.0 / Math.sqrt(e);
-        norm(w, prefix + ".ln1", e);
+        norm(w, s, prefix + ".ln1", e);
         for (String t : new String[] {"attn_q", "attn_k", "attn_v", "attn_out"}) {
             weight(w, s, prefix + "." + t + ".weight", GgmlType.F16, new long[] {e, e}, sigma);
             if (keyBias || !t.equals("attn_k")) {
                 bias(w, s, prefix + "." + t + ".bias", e, null);
             }
         }
-        norm(w, prefix + ".ln2", e);
+        norm(w, s, prefix + ".ln2", e);
+        if (s.gated()) {
+            weight(w, s, prefix + ".ffn_gate.weight", GgmlType.F16, new long[] {e, s.feedForward()}, sigma);
+            bias(w, s, prefix + ".ffn_gate.bias", s.feedForward(), null);
+        }
         weight(w, s, prefix + ".ffn_up.weight", GgmlType.F16, new long[] {e, s.feedForward()}, sigma);
         bias(w, s, prefix + ".ffn_up.bias", s.feedForward(), null);
         weight(w, s, prefix + ".ffn_down.weight", GgmlType.F16, new long[] {s.feedForward(), e}, 1.0 / Math.sqrt(s.feedForward()));
@@ -328,9 +370,12 @@ public final class SyntheticProjectors {
         w.addTensor(name, GgmlType.F32, new long[] {1, channels}, (row, values) -> values[0] = (float) (rng.nextGaussian() * 0.02));
     }
 
-    private static void norm(GgufWriter w, String prefix, int n) {
+    /** A norm of weight 1 and bias 0; Qwen2.5-VL's RMS norms (a gated spec) have no bias tensor. */
+    private static void norm(GgufWriter w, Spec s, String prefix, int n) {
         w.addTensor(prefix + ".weight", GgmlType.F32, new long[] {n}, (row, values) -> java.util.Arrays.fill(values, 1f));
-        w.addTensor(prefix + ".bias", GgmlType.F32, new long[] {n}, (row, values) -> java.util.Arrays.fill(values, 0f));
+        if (!s.gated()) {
+            w.addTensor(prefix + ".bias", GgmlType.F32, new long[] {n}, (row, values) -> java.util.Arrays.fill(values, 0f));
+        }
     }
 
     private static long seedOf(long seed, String name) {
