@@ -50,8 +50,10 @@ final class AblateCommand implements Callable<Integer> {
     @Option(names = "--groups", split = ",", description = "groups of the set to intervene on (default: all)")
     List<String> groups;
     @Option(names = "--mode", defaultValue = "deactivate",
-            description = "deactivate, set[:c], scale[:s], complementary[:<mode>], or minimum (MINER's: each layer's smallest observed activation, "
-                    + "from --stats) (default: ${DEFAULT-VALUE})")
+            description = "deactivate, set[:c], scale[:s], complementary[:<mode>], minimum (each layer's smallest activation observed in "
+                    + "--stats, one value per layer), or minimum:call (MINER's code: the smallest value of the layer's whole activation tensor "
+                    + "in each call, computed in the graph at every decode; complementary:minimum:call sets every other neuron to it) "
+                    + "(default: ${DEFAULT-VALUE})")
     Intervention mode;
     @Option(names = "--stats", description = "minimum: statistics directory with MIN (written by 'neuronscope stats')")
     Path stats;
@@ -120,6 +122,15 @@ final class AblateCommand implements Callable<Integer> {
                     throw new IllegalArgumentException(dir + " holds no MIN statistic");
                 }
                 intervention = intervention.withMinima(InterventionMask.layerMinima(observed));
+            }
+        }
+        if (intervention.usesCallMinimum()) {
+            for (int i = 0; i < loaded.size(); i++) {
+                if (loaded.get(i).module().isEncoder()) {
+                    throw new CommandLine.ParameterException(spec.commandLine(), "--mode " + modeText() + " is built for the language model's "
+                            + "hooks; " + sets.get(i) + " holds " + loaded.get(i).qualifiedPoint() + " neurons (an encoder's: deactivate, set, "
+                            + "scale or complementary)");
+                }
             }
         }
         // per set: one random draw the size of the groups' union, per layer (overlapping groups switch off each neuron once)
