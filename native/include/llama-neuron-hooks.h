@@ -13,7 +13,9 @@
 //   RESID_POST the layer's output (residual stream after the block)  [n_embd]
 //   ATTN_PROBS the layer's attention probabilities averaged over heads [n_kv] per query token:
 //              row i, column j = attention query token i pays to KV-cache cell j (taps only; needs
-//              flash attention off; with a cleared cache and one sequence, cell j is position j)
+//              flash attention off; with a cleared cache and one sequence, cell j is position j).
+//              With llama_nh_set_attn_unmasked(n): the softmax of the scores before the mask over
+//              cells [0, n) instead, no causal mask (MINER's reference attention), [n] per query token
 //   FFN_UP     the up projection's output up·x (+ its bias)           [n_ff]   (Hugging Face: up_proj's output)
 //   FFN_DOWN   the down projection's output, the FFN's output          [n_embd] (Hugging Face: down_proj's output)
 //              (FFN_UP and FFN_DOWN: reduce and tap only; MANU scores these units)
@@ -104,6 +106,22 @@ LLAMA_API int32_t llama_nh_set_reduce(struct llama_context * ctx, int32_t point,
 // means 0; both NULL removes the intervention. Only FFN_ACT and FFN_OUT accept interventions.
 LLAMA_API int32_t llama_nh_set_intervention(struct llama_context * ctx, int32_t point, int32_t layer,
                                             const float * scale, const float * shift);
+
+// x <- scale*x + shift + min_weight*m at (point, layer), m = the smallest value of the whole tensor
+// of that micro-batch at (point, layer) before the intervention (every token and neuron of the layer:
+// MINER's "minimum of the current call", computed in the graph on the layer's backend). min_weight =
+// NULL: as llama_nh_set_intervention. A layer with a minimum sees every token of the batch (the last
+// layer is not cut to the output tokens), so m is over all of them.
+LLAMA_API int32_t llama_nh_set_intervention_min(struct llama_context * ctx, int32_t point, int32_t layer,
+                                                const float * scale, const float * shift, const float * min_weight);
+
+// ATTN_PROBS as MINER's reference code computes attention: per head the softmax of the scaled scores
+// q·k (after llama.cpp's soft-capping and KQ bias, before the mask) over KV cells [0, n_cells) with no
+// causal mask, then the mean over heads: [n_cells] per query token. For a query of a second sequence
+// decoded after a first one filled cells [0, n_cells) with the same prompt, that is the prompt's
+// non-causal attention. Layers with a sliding window and models with ALiBi are refused (the decode
+// fails, naming the layer). n_cells = 0: the model's own probabilities again.
+LLAMA_API int32_t llama_nh_set_attn_unmasked(struct llama_context * ctx, int32_t n_cells);
 
 // Tap (point, layer) (layer = -1: every layer) on or off. The callback serves every tap.
 LLAMA_API int32_t llama_nh_set_tap(struct llama_context * ctx, int32_t point, int32_t layer, bool enabled);

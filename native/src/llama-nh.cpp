@@ -140,7 +140,7 @@ bool llama_neuron_hooks::has_reduce(int32_t point) const noexcept {
 
 bool llama_neuron_hooks::configured(int32_t point, int32_t layer) const noexcept {
     const auto & iv = interventions[layer][point];
-    return has_reduce(point) || taps[layer][point] || iv.t_scale || iv.t_shift ||
+    return has_reduce(point) || taps[layer][point] || iv.t_scale || iv.t_shift || iv.t_min ||
            (point == LLAMA_NH_RESID_POST && lens_layer(layer) && lens_active());
 }
 
@@ -206,14 +206,25 @@ bool llama_neuron_hooks::observes(const llama_ubatch & ubatch) const noexcept {
             other |= on;
         }
     }
-    if (other) {
+    if (other || any_minimum()) {
         return true;
     }
     return lens_active() && !lens_rows_are_outputs(ubatch);
 }
 
+bool llama_neuron_hooks::any_minimum() const noexcept {
+    for (const auto & layer : interventions) {
+        for (const auto & iv : layer) {
+            if (iv.t_min) {
+                return true;
+            }
+        }
+    }
+    return false;
+}
+
 bool llama_neuron_hooks::observes() const noexcept {
-    if (lens_active()) {
+    if (lens_active() || any_minimum()) {
         return true;
     }
     for (int32_t p = 0; p < LLAMA_NH_POINT_COUNT; ++p) {
@@ -238,13 +249,17 @@ void llama_neuron_hooks::free_intervention(intervention & iv) noexcept {
     if (iv.buf_shift) {
         ggml_backend_buffer_free(iv.buf_shift);
     }
+    if (iv.buf_min) {
+        ggml_backend_buffer_free(iv.buf_min);
+    }
     if (iv.ctx) {
         ggml_free(iv.ctx);
     }
     iv = intervention{};
 }
 
-int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift) {
+int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift,
+                                             const float * min_weight) {
     // ffn.up and ffn.down too: a mask there is what an exported weight edit of those rows computes
     if (point != LLAMA_NH_FFN_ACT && point != LLAMA_NH_FFN_OUT && point != LLAMA_NH_FFN_UP && point != LLAMA_NH_FFN_DOWN) {
         last_error = std::string("interventions are only possible at ffn.act, ffn.post, ffn.up and ffn.down, not at ") + nh_point_name(point);
@@ -255,7 +270,7 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
         last_error = "no hook point " + std::string(nh_point_name(point)) + " in layer " + std::to_string(layer);
         return w < 0 ? (int32_t) w : (int32_t) LLAMA_NH_ERR_ARGUMENT;
     }
-    for (const float * p : { scale, shift }) {
+    for (const float * p : { scale, shift, min_weight }) {
         if (p && (uintptr_t) p % 32 != 0) {
             last_error = "intervention arrays must be 32-byte aligned";
             return LLAMA_NH_ERR_ARGUMENT;
@@ -265,12 +280,12 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
     auto & iv = interventions[layer][point];
     free_intervention(iv);
     generation++;
-    if (!scale && !shift) {
+    if (!scale && !shift && !min_weight) {
         return LLAMA_NH_OK;
     }
 
     // a failure below leaves no intervention at (point, layer), never half of one
-    ggml_init_params ip = { /*.mem_size =*/ 2*ggml_tensor_overhead(), /*.mem_buffer =*/ nullptr, /*.no_alloc =*/ true };
+    ggml_init_params ip = { /*.mem_size =*/ 3*ggml_tensor_overhead(), /*.mem_buffer =*/ nullptr, /*.no_alloc =*/ true };
     iv.ctx   = ggml_init(ip);
     if (!iv.ctx) {
         last_error = "out of memory for an intervention";
@@ -278,6 +293,7 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
     }
     iv.scale = scale;
     iv.shift = shift;
+    iv.min_weight = min_weight;
 
     // On a host device the graph reads the caller's memory in place; elsewhere a device copy is
     // kept and uploaded when the caller's values change (before_compute).
@@ -314,6 +330,11 @@ int32_t llama_neuron_hooks::set_intervention(int32_t point, int32_t layer, const
         if (shift && !(iv.t_shift = make(shift, "shift", iv.buf_shift, iv.shadow_shift))) {
             free_intervention(iv);
             last_error = std::string("could not allocate the shift of an intervention at ") + nh_point_name(point) + " of layer " + std::to_string(layer);
+            return LLAMA_NH_ERR_INTERNAL;
+        }
+        if (min_weight && !(iv.t_min = make(min_weight, "minw", iv.buf_min, iv.shadow_min))) {
+            free_intervention(iv);
+            last_error = std::string("could not allocate the minimum weights of an intervention at ") + nh_point_name(point) + " of layer " + std::to_string(layer);
             return LLAMA_NH_ERR_INTERNAL;
         }
     } catch (...) {
@@ -372,7 +393,7 @@ bool llama_neuron_hooks::act_needs_tensor(int32_t layer) const noexcept {
         return false;
     }
     const auto & iv = interventions[layer][LLAMA_NH_FFN_ACT];
-    if (taps[layer][LLAMA_NH_FFN_ACT] || iv.t_scale || iv.t_shift) {
+    if (taps[layer][LLAMA_NH_FFN_ACT] || iv.t_scale || iv.t_shift || iv.t_min) {
         return true;
     }
     for (int32_t s = 0; s < LLAMA_NH_STAT_COUNT_OF; ++s) {
@@ -535,11 +556,25 @@ ggml_tensor * llama_neuron_hooks::hook_impl(ggml_context * ctx0, llm_graph_resul
     }
     // the intervention first: what is observed is what flows on
     const auto & iv = interventions[layer][point];
+    // the micro-batch's minimum of x, before the intervention: ggml has no min, so -max(-x) with
+    // pool_1d (max over each token's row, then over the tokens), ops every backend runs
+    ggml_tensor * x_min = nullptr;
+    if (iv.t_min) {
+        ggml_tensor * neg = ggml_scale(ctx0, ggml_is_contiguous(x) ? x : ggml_cont(ctx0, x), -1.0f); // [width, tokens]
+        ggml_tensor * row_max = ggml_pool_1d(ctx0, neg, GGML_OP_POOL_MAX, (int) neg->ne[0], (int) neg->ne[0], 0); // [1, tokens]
+        row_max = ggml_reshape_2d(ctx0, row_max, row_max->ne[1], 1);
+        ggml_tensor * all_max = ggml_pool_1d(ctx0, row_max, GGML_OP_POOL_MAX, (int) row_max->ne[0], (int) row_max->ne[0], 0); // [1, 1]
+        x_min = ggml_mul(ctx0, iv.t_min, ggml_scale(ctx0, all_max, -1.0f)); // [width]: min_weight * min(x)
+        ggml_format_name(x_min, "nh_min-%d-%s", layer, nh_point_name(point));
+    }
     if (iv.t_scale) {
         x = ggml_mul(ctx0, x, iv.t_scale);
     }
     if (iv.t_shift) {
         x = ggml_add(ctx0, x, iv.t_shift);
+    }
+    if (x_min) {
+        x = ggml_add(ctx0, x, x_min);
     }
     if (fault == FAULT_BUILD) {
         throw std::bad_alloc(); // (tests) half-way through a hook: nodes were added, the hook is not done
@@ -580,7 +615,7 @@ bool llama_neuron_hooks::build_gated_impl(ggml_context * ctx0, llm_graph_result 
 }
 
 void llama_neuron_hooks::build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
-                                              ggml_tensor * kq) const {
+                                              ggml_tensor * kq, ggml_tensor * scores, float kq_scale) const {
     if (layer < 0 || layer >= n_layer || !taps[layer][LLAMA_NH_ATTN_PROBS]) {
         return;
     }
@@ -588,6 +623,22 @@ void llama_neuron_hooks::build_attention_impl(ggml_context * ctx0, llm_graph_res
     if (kq->ne[3] != 1 || kq->ne[1] != n_tokens) {
         mark_wired(res, LLAMA_NH_ATTN_PROBS, layer, kq); // records the shape problem
         return;
+    }
+    if (attn_unmasked > 0) {
+        // MINER's reference: softmax(q·k/sqrt(d)) without any mask, over the cells [0, n) that hold the
+        // whole prompt (of another sequence: see llama_nh_set_attn_unmasked)
+        const char * why = model.hparams.is_swa((uint32_t) layer) ? "a sliding-window layer (its KV cells are not the prompt's)"
+                         : model.hparams.use_alibi ? "ALiBi (its position bias is part of the mask)"
+                         : scores->ne[0] < attn_unmasked ? "fewer KV cells than asked for"
+                         : nullptr;
+        if (why) {
+            nh_graph_problem(res->nh_graph, "the unmasked attention (MINER's reference) over " + std::to_string(attn_unmasked) +
+                " cells is not possible in layer " + std::to_string(layer) + " of architecture '" + llm_arch_name(model.arch) +
+                "': " + why + " (" + std::to_string(scores->ne[0]) + " cells in this micro-batch)");
+            return;
+        }
+        ggml_tensor * first = ggml_view_3d(ctx0, scores, attn_unmasked, scores->ne[1], scores->ne[2], scores->nb[1], scores->nb[2], 0);
+        kq = ggml_soft_max_ext(ctx0, ggml_cont(ctx0, first), nullptr, kq_scale, 0.0f); // [n, n_tokens, n_head]
     }
     ggml_tensor * heads_first = ggml_cont(ctx0, ggml_permute(ctx0, kq, 1, 2, 0, 3)); // [n_head, n_kv, n_tokens]
     ggml_tensor * mean = ggml_scale(ctx0, ggml_sum_rows(ctx0, heads_first), 1.0f / kq->ne[2]);
@@ -817,9 +868,9 @@ bool llama_neuron_hooks::build_gated(ggml_context * ctx0, llm_graph_result * res
 }
 
 void llama_neuron_hooks::build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer,
-                                         ggml_tensor * kq) const noexcept {
+                                         ggml_tensor * kq, ggml_tensor * scores, float kq_scale) const noexcept {
     try {
-        build_attention_impl(ctx0, res, n_tokens, layer, kq);
+        build_attention_impl(ctx0, res, n_tokens, layer, kq, scores, kq_scale);
     } catch (const std::exception & e) {
         build_failed(res, "attn.probs", nh_what(e));
     } catch (...) {
@@ -949,6 +1000,11 @@ bool llama_neuron_hooks::before_compute_impl(llm_graph_result * res, const llama
             if (iv.t_shift && memcmp(iv.shadow_shift.data(), iv.shift, nbytes_shift) != 0) {
                 memcpy(iv.shadow_shift.data(), iv.shift, nbytes_shift);
                 ggml_backend_tensor_set(iv.t_shift, iv.shift, 0, nbytes_shift);
+            }
+            const size_t nbytes_min = iv.shadow_min.size() * sizeof(float);
+            if (iv.t_min && memcmp(iv.shadow_min.data(), iv.min_weight, nbytes_min) != 0) {
+                memcpy(iv.shadow_min.data(), iv.min_weight, nbytes_min);
+                ggml_backend_tensor_set(iv.t_min, iv.min_weight, 0, nbytes_min);
             }
         }
     }
@@ -1371,7 +1427,31 @@ int32_t llama_nh_set_intervention(llama_context * ctx, int32_t point, int32_t la
         if (!nh_valid_point(nh, point)) {
             return (int32_t) LLAMA_NH_ERR_ARGUMENT;
         }
-        return nh.set_intervention(point, layer, scale, shift);
+        return nh.set_intervention(point, layer, scale, shift, nullptr);
+    });
+}
+
+int32_t llama_nh_set_intervention_min(llama_context * ctx, int32_t point, int32_t layer, const float * scale, const float * shift,
+                                      const float * min_weight) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        if (!nh_valid_point(nh, point)) {
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        return nh.set_intervention(point, layer, scale, shift, min_weight);
+    });
+}
+
+int32_t llama_nh_set_attn_unmasked(llama_context * ctx, int32_t n_cells) {
+    return nh_call(ctx, [&](llama_neuron_hooks & nh) {
+        if (n_cells < 0) {
+            nh.last_error = "the unmasked attention needs a number of cells >= 0, got " + std::to_string(n_cells);
+            return (int32_t) LLAMA_NH_ERR_ARGUMENT;
+        }
+        if (nh.attn_unmasked != n_cells) {
+            nh.attn_unmasked = n_cells;
+            nh.generation++; // another graph: the tap's width and its inputs change
+        }
+        return (int32_t) LLAMA_NH_OK;
     });
 }
 

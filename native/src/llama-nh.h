@@ -46,13 +46,16 @@ struct llama_neuron_hooks {
     struct intervention {
         const float *         scale = nullptr; // caller-owned
         const float *         shift = nullptr;
+        const float *         min_weight = nullptr; // of the micro-batch's tensor minimum
         ggml_context *        ctx   = nullptr; // owns the tensor objects below
         ggml_backend_buffer_t buf_scale = nullptr;
         ggml_backend_buffer_t buf_shift = nullptr;
+        ggml_backend_buffer_t buf_min   = nullptr;
         ggml_tensor *         t_scale = nullptr;
         ggml_tensor *         t_shift = nullptr;
+        ggml_tensor *         t_min   = nullptr;
         bool                  zero_copy = false;   // tensors alias the caller's memory
-        std::vector<float>    shadow_scale, shadow_shift; // last uploaded values (device copies)
+        std::vector<float>    shadow_scale, shadow_shift, shadow_min; // last uploaded values (device copies)
     };
     std::vector<std::array<intervention, LLAMA_NH_POINT_COUNT>> interventions; // [layer][point]
 
@@ -61,6 +64,9 @@ struct llama_neuron_hooks {
     void *                tap_user_data = nullptr;
 
     std::vector<float> scratch; // device-to-host copies
+
+    // attn.probs as MINER's reference computes it: unmasked softmax over KV cells [0, n) (0: off)
+    int32_t attn_unmasked = 0;
 
     // the logit lens (llama_nh_set_lens_*)
     struct lens_config {
@@ -111,7 +117,9 @@ struct llama_neuron_hooks {
     // the ubatch rows the lens decodes (ubatch positions); all = every row
     bool lens_rows_of(const llama_ubatch & ubatch, std::vector<int32_t> & rows) const;
 
-    int32_t set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift);
+    int32_t set_intervention(int32_t point, int32_t layer, const float * scale, const float * shift, const float * min_weight);
+    // some intervention uses its tensor's minimum: those layers must see every token
+    bool any_minimum() const noexcept;
     void    free_intervention(intervention & iv) noexcept;
     void    clear() noexcept;
 
@@ -135,8 +143,11 @@ struct llama_neuron_hooks {
     bool build_gated(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
                      ggml_tensor *& cur, ggml_tensor * up) const noexcept;
 
-    // attn.probs: the head-averaged softmax(kq) of a layer (a side branch; kq goes on unchanged).
-    void build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq) const noexcept;
+    // attn.probs: the head-averaged softmax(kq) of a layer (a side branch; kq goes on unchanged), or
+    // with attn_unmasked the head-averaged softmax(kq_scale * scores) over the first cells, no mask
+    // (scores: kq before llama.cpp's masked softmax).
+    void build_attention(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq,
+                         ggml_tensor * scores, float kq_scale) const noexcept;
 
     // Hooks of the FFN's output (and of ffn.act for non-gated FFNs, where both are act(up)).
     ggml_tensor * build_ffn_out(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool gated,
@@ -167,7 +178,8 @@ private:
     ggml_tensor * hook_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t point, int32_t layer, ggml_tensor * x) const;
     bool build_gated_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, bool silu, bool gelu, bool parallel,
                           ggml_tensor *& cur, ggml_tensor * up) const;
-    void build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq) const;
+    void build_attention_impl(ggml_context * ctx0, llm_graph_result * res, int64_t n_tokens, int32_t layer, ggml_tensor * kq,
+                              ggml_tensor * scores, float kq_scale) const;
     void build_lens_impl(ggml_context * ctx0, llm_graph_result * res, const llama_ubatch & ubatch, int32_t norm_type,
                          ggml_tensor * mw, ggml_tensor * mb) const;
     bool deliver_lens(const llm_graph_result * res, const llama_ubatch & ubatch, std::vector<float> & sums);

@@ -110,6 +110,10 @@ public final class AblationExport {
         if (projection && module != Module.LANGUAGE) {
             throw new IllegalArgumentException(point + " masks are of the language model; the " + module.id() + " encoder has no " + point);
         }
+        if (mask.usesCallMinimum()) {
+            throw new IllegalArgumentException("the mask sets neurons to the minimum of each call's activation tensor (minimum:call), a value "
+                    + "that depends on the input: no weight edit equals that, so it cannot be exported (deactivate or scale can)");
+        }
         if (model.toAbsolutePath().normalize().equals(out.toAbsolutePath().normalize())) {
             throw new IllegalArgumentException("the export writes a copy: model and output are both " + model);
         }

@@ -9,8 +9,9 @@ import java.util.Locale;
  * set and the set's chosen groups into per-layer masks {@code a ← scale·a + shift}.
  *
  * <p>The text form (files, {@code --mode}): {@code deactivate}, {@code set:<c>}, {@code scale:<s>},
- * {@code minimum} (the per-layer minima are supplied from statistics), {@code complementary} (every
- * neuron but the set's deactivated) and {@code complementary:minimum}.
+ * {@code minimum} (the per-layer minima are supplied from statistics), {@code minimum:call} (the
+ * minimum of each call's activation tensor, as MINER's code), {@code complementary} (every neuron but
+ * the set's deactivated), {@code complementary:minimum} and {@code complementary:minimum:call}.
  */
 public sealed interface Intervention extends java.io.Serializable {
     /** a = 0. */
@@ -83,10 +84,24 @@ public sealed interface Intervention extends java.io.Serializable {
         }
     }
 
+    /**
+     * MINER's code's "set to the minimum" ({@code utils/func.py:252-254}, deactivation value −1): a
+     * neuron is set to {@code output.min()}, the smallest value of the layer's activation tensor in the
+     * current call (every position and neuron of the layer in that decode's micro-batch, before the
+     * ablation), computed anew at every call: a prefill's minimum runs over all its positions, a
+     * one-token generation step's over that token's neurons only. Computed in the graph.
+     */
+    record SetToCallMinimum() implements Intervention {
+        @Override
+        public String toString() {
+            return "minimum:call";
+        }
+    }
+
     /** {@code others} applied to every neuron <em>except</em> the chosen ones (MINER's complementary ablation). */
     record Complementary(Intervention others) implements Intervention {
         public Complementary {
-            if (!(others instanceof Deactivate || others instanceof SetToMinimum)) {
+            if (!(others instanceof Deactivate || others instanceof SetToMinimum || others instanceof SetToCallMinimum)) {
                 throw new IllegalArgumentException("complementary ablation deactivates or sets to the minimum, not " + others);
             }
         }
@@ -113,6 +128,11 @@ public sealed interface Intervention extends java.io.Serializable {
         return new Complementary(new Deactivate());
     }
 
+    /** Whether this sets neurons to the minimum of each call's tensor ({@link SetToCallMinimum}, also complementary). */
+    default boolean usesCallMinimum() {
+        return this instanceof SetToCallMinimum || this instanceof Complementary c && c.others() instanceof SetToCallMinimum;
+    }
+
     /** Whether this needs per-layer minima that it does not have yet. */
     default boolean needsMinima() {
         return switch (this) {
@@ -134,7 +154,7 @@ public sealed interface Intervention extends java.io.Serializable {
     /** Parses the text form (see the class comment); the inverse of {@code toString()}. */
     static Intervention parse(String text) {
         if (text == null || text.isBlank()) {
-            throw new IllegalArgumentException("an intervention is required (deactivate, set:<c>, scale:<s>, minimum, complementary)");
+            throw new IllegalArgumentException("an intervention is required (deactivate, set:<c>, scale:<s>, minimum, minimum:call, complementary)");
         }
         String t = text.strip().toLowerCase(Locale.ROOT);
         int colon = t.indexOf(':');
@@ -142,13 +162,25 @@ public sealed interface Intervention extends java.io.Serializable {
         String arg = colon < 0 ? null : t.substring(colon + 1);
         return switch (kind) {
             case "deactivate" -> noArgument(new Deactivate(), arg, text);
-            case "minimum", "set_to_min", "set-to-minimum" -> noArgument(new SetToMinimum(null), arg, text);
+            case "minimum", "set_to_min", "set-to-minimum" -> minimum(arg, text);
             case "set" -> new SetTo(number(arg, text));
             case "scale" -> new Scale(number(arg, text));
             case "complementary" -> arg == null ? complementary() : new Complementary(parse(arg));
             default -> throw new IllegalArgumentException("unknown intervention '" + text
-                    + "' (deactivate, set:<c>, scale:<s>, minimum, complementary, complementary:minimum)");
+                    + "' (deactivate, set:<c>, scale:<s>, minimum, minimum:call, complementary, complementary:minimum, complementary:minimum:call)");
         };
+    }
+
+    /** {@code minimum} (per-layer minima from statistics) or {@code minimum:call} (each call's tensor minimum). */
+    private static Intervention minimum(String arg, String text) {
+        if (arg == null) {
+            return new SetToMinimum(null);
+        }
+        if (arg.equals("call")) {
+            return new SetToCallMinimum();
+        }
+        throw new IllegalArgumentException("'" + text + "': minimum takes no value, or 'call' (minimum:call: the minimum of each call's "
+                + "activation tensor); the static per-layer minimum is plain 'minimum'");
     }
 
     private static Intervention noArgument(Intervention i, String arg, String text) {

@@ -11,17 +11,25 @@ import java.util.Collection;
 import java.util.List;
 
 /**
- * A per-layer, per-neuron intervention {@code a ← scale·a + shift} as plain arrays
- * {@code scale[L][N]} and {@code shift[L][N]} (identity: scale 1, shift 0), built from groups of a
- * {@link NeuronSet} (docs/METHODS.md §6). Immutable; the runtime writes it into a session's hooks.
+ * A per-layer, per-neuron intervention {@code a ← scale·a + shift + minimum·m} as plain arrays
+ * {@code scale[L][N]}, {@code shift[L][N]} and {@code minimum[L][N]} (identity: scale 1, shift 0,
+ * minimum 0), built from groups of a {@link NeuronSet} (docs/METHODS.md §6); m is the smallest value
+ * of the layer's tensor in the current call ({@link Intervention.SetToCallMinimum}), which the graph
+ * computes. Immutable; the runtime writes it into a session's hooks.
  */
 public final class InterventionMask {
     private final float[][] scale;
     private final float[][] shift;
+    private final float[][] minimum;
 
     private InterventionMask(float[][] scale, float[][] shift) {
+        this(scale, shift, new float[scale.length][scale.length == 0 ? 0 : scale[0].length]);
+    }
+
+    private InterventionMask(float[][] scale, float[][] shift, float[][] minimum) {
         this.scale = scale;
         this.shift = shift;
+        this.minimum = minimum;
     }
 
     /** The identity mask of L layers × N neurons. */
@@ -91,6 +99,7 @@ public final class InterventionMask {
                     case Intervention.Deactivate d -> m.scale[l][n] = 0f;
                     case Intervention.SetTo c -> { m.scale[l][n] = 0f; m.shift[l][n] = c.value(); }
                     case Intervention.SetToMinimum x -> { m.scale[l][n] = 0f; m.shift[l][n] = (float) minima[l]; }
+                    case Intervention.SetToCallMinimum x -> { m.scale[l][n] = 0f; m.minimum[l][n] = 1f; }
                     case Intervention.Scale s -> m.scale[l][n] = s.factor();
                     case Intervention.Complementary c -> throw new IllegalArgumentException("complementary of complementary");
                 }
@@ -138,6 +147,23 @@ public final class InterventionMask {
         return shift[layer][neuron];
     }
 
+    /** The weight of the current call's tensor minimum added to the neuron (1: set to that minimum, 0: none). */
+    public float minimumWeight(int layer, int neuron) {
+        return minimum[layer][neuron];
+    }
+
+    /** Whether some neuron is set to the minimum of the current call's tensor (no weight edit expresses that). */
+    public boolean usesCallMinimum() {
+        for (float[] row : minimum) {
+            for (float w : row) {
+                if (w != 0f) {
+                    return true;
+                }
+            }
+        }
+        return false;
+    }
+
     /** A copy of the scale array, [layer][neuron]. */
     public float[][] scale() {
         return deepCopy(scale);
@@ -148,10 +174,10 @@ public final class InterventionMask {
         return deepCopy(shift);
     }
 
-    /** Whether layer l is untouched (every scale 1, every shift 0). */
+    /** Whether layer l is untouched (every scale 1, every shift 0, no minimum). */
     public boolean isIdentity(int layer) {
         for (int n = 0; n < neurons(); n++) {
-            if (scale[layer][n] != 1f || shift[layer][n] != 0f) {
+            if (scale[layer][n] != 1f || shift[layer][n] != 0f || minimum[layer][n] != 0f) {
                 return false;
             }
         }
@@ -163,7 +189,7 @@ public final class InterventionMask {
         int c = 0;
         for (int l = 0; l < layers(); l++) {
             for (int n = 0; n < neurons(); n++) {
-                c += scale[l][n] != 1f || shift[l][n] != 0f ? 1 : 0;
+                c += scale[l][n] != 1f || shift[l][n] != 0f || minimum[l][n] != 0f ? 1 : 0;
             }
         }
         return c;

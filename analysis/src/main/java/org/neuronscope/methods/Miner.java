@@ -107,22 +107,44 @@ public final class Miner {
     public enum Stage4 { SPECIFICATION, REFERENCE }
 
     /**
+     * Which attention the attn_k and attn_q metrics of stage 2 weight the activations with (the
+     * collector computes them: {@code MinerCollector}).
+     * <ul>
+     * <li>{@code SPECIFICATION}: the model's own head-averaged (causal) attention probabilities A,
+     *     restricted to T_m: w_k[j] = Σ_{i∈T_m} A[i,j], w_q[i] = Σ_{j∈T_m} A[i,j].</li>
+     * <li>{@code REFERENCE}: as MINER's released code ({@code invasive_modification_for_attn_score.py:15-50},
+     *     {@code utils/func.py:96-108}): A = mean over heads of softmax(q·k/√d) over the whole prompt with
+     *     no mask (the model itself stays causal), restricted to T_m and softmaxed again: attn_k weighs
+     *     position i with the row sum of softmax(A_m, dim 0), attn_q position j with the column sum of
+     *     softmax(A_m, dim 1).</li>
+     * </ul>
+     */
+    public enum Attention { SPECIFICATION, REFERENCE }
+
+    /**
      * @param ratio    budget K = round(ratio·L·N) (floored under {@link Stage4#REFERENCE}), default 2 %
      *                 (the paper also uses 0.1, 0.5, 1, 1.5, 5, 10 %)
      * @param strategy default LA_MU
      * @param seed     RANDOM's seed
      * @param stage4   the specification's budgets and draws, or the reference code's
+     * @param attention the attention the aggregated attn_k/attn_q were collected with (recorded in the
+     *                 set's params as {@code attention}; stage 4 itself does not depend on it)
      */
-    public record Params(Weights weights, double ratio, Strategy strategy, long seed, Stage4 stage4) {
+    public record Params(Weights weights, double ratio, Strategy strategy, long seed, Stage4 stage4, Attention attention) {
         public static final Params DEFAULTS = new Params(Weights.DEFAULTS, 0.02, Strategy.LA_MU, 0, Stage4.SPECIFICATION);
 
         public Params {
             if (!(ratio > 0 && ratio <= 1)) {
                 throw new IllegalArgumentException("ratio must be in (0, 1], got " + ratio);
             }
-            if (weights == null || strategy == null || stage4 == null) {
-                throw new IllegalArgumentException("weights, strategy and stage4 must not be null");
+            if (weights == null || strategy == null || stage4 == null || attention == null) {
+                throw new IllegalArgumentException("weights, strategy, stage4 and attention must not be null");
             }
+        }
+
+        /** With the specification's attention. */
+        public Params(Weights weights, double ratio, Strategy strategy, long seed, Stage4 stage4) {
+            this(weights, ratio, strategy, seed, stage4, Attention.SPECIFICATION);
         }
 
         /** The specification's stage 4. */
@@ -131,19 +153,23 @@ public final class Miner {
         }
 
         public Params with(Strategy s) {
-            return new Params(weights, ratio, s, seed, stage4);
+            return new Params(weights, ratio, s, seed, stage4, attention);
         }
 
         public Params with(Weights w) {
-            return new Params(w, ratio, strategy, seed, stage4);
+            return new Params(w, ratio, strategy, seed, stage4, attention);
         }
 
         public Params with(Stage4 s) {
-            return new Params(weights, ratio, strategy, seed, s);
+            return new Params(weights, ratio, strategy, seed, s, attention);
+        }
+
+        public Params with(Attention a) {
+            return new Params(weights, ratio, strategy, seed, stage4, a);
         }
 
         public Params withRatio(double r) {
-            return new Params(weights, r, strategy, seed, stage4);
+            return new Params(weights, r, strategy, seed, stage4, attention);
         }
 
         /** budget / parts, rounded or floored as the stage 4 says. */
@@ -658,6 +684,9 @@ public final class Miner {
         p.put("budget", Integer.toString(budget));
         p.put("seed", Long.toString(params.seed()));
         p.put("stage4", params.stage4().name().toLowerCase(java.util.Locale.ROOT));
+        if (params.weights().needsAttention()) {
+            p.put("attention", params.attention().name().toLowerCase(java.util.Locale.ROOT));
+        }
         NeuronSet set = new NeuronSet("miner", hookPoint, layers, neurons, p);
         if (params.strategy() == Strategy.RANDOM) {
             set.ensureGroup("random");

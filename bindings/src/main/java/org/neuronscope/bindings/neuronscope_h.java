@@ -7129,6 +7129,132 @@ public class neuronscope_h extends neuronscope_h$shared {
         }
     }
 
+    private static class llama_nh_set_intervention_min {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_POINTER
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_intervention_min");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_intervention_min(struct llama_context *ctx, int32_t point, int32_t layer, const float *scale, const float *shift, const float *min_weight)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_intervention_min$descriptor() {
+        return llama_nh_set_intervention_min.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_intervention_min(struct llama_context *ctx, int32_t point, int32_t layer, const float *scale, const float *shift, const float *min_weight)
+     * }
+     */
+    public static MethodHandle llama_nh_set_intervention_min$handle() {
+        return llama_nh_set_intervention_min.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_intervention_min(struct llama_context *ctx, int32_t point, int32_t layer, const float *scale, const float *shift, const float *min_weight)
+     * }
+     */
+    public static MemorySegment llama_nh_set_intervention_min$address() {
+        return llama_nh_set_intervention_min.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_intervention_min(struct llama_context *ctx, int32_t point, int32_t layer, const float *scale, const float *shift, const float *min_weight)
+     * }
+     */
+    public static int llama_nh_set_intervention_min(MemorySegment ctx, int point, int layer, MemorySegment scale, MemorySegment shift, MemorySegment min_weight) {
+        var mh$ = llama_nh_set_intervention_min.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_intervention_min", ctx, point, layer, scale, shift, min_weight);
+            }
+            return (int)mh$.invokeExact(ctx, point, layer, scale, shift, min_weight);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
+    private static class llama_nh_set_attn_unmasked {
+        public static final FunctionDescriptor DESC = FunctionDescriptor.of(
+            neuronscope_h.C_INT,
+            neuronscope_h.C_POINTER,
+            neuronscope_h.C_INT
+        );
+
+        public static final MemorySegment ADDR = SYMBOL_LOOKUP.findOrThrow("llama_nh_set_attn_unmasked");
+
+        public static final MethodHandle HANDLE = Linker.nativeLinker().downcallHandle(ADDR, DESC);
+    }
+
+    /**
+     * Function descriptor for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_attn_unmasked(struct llama_context *ctx, int32_t n_cells)
+     * }
+     */
+    public static FunctionDescriptor llama_nh_set_attn_unmasked$descriptor() {
+        return llama_nh_set_attn_unmasked.DESC;
+    }
+
+    /**
+     * Downcall method handle for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_attn_unmasked(struct llama_context *ctx, int32_t n_cells)
+     * }
+     */
+    public static MethodHandle llama_nh_set_attn_unmasked$handle() {
+        return llama_nh_set_attn_unmasked.HANDLE;
+    }
+
+    /**
+     * Address for:
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_attn_unmasked(struct llama_context *ctx, int32_t n_cells)
+     * }
+     */
+    public static MemorySegment llama_nh_set_attn_unmasked$address() {
+        return llama_nh_set_attn_unmasked.ADDR;
+    }
+
+    /**
+     * {@snippet lang=c :
+     * int32_t llama_nh_set_attn_unmasked(struct llama_context *ctx, int32_t n_cells)
+     * }
+     */
+    public static int llama_nh_set_attn_unmasked(MemorySegment ctx, int n_cells) {
+        var mh$ = llama_nh_set_attn_unmasked.HANDLE;
+        try {
+            if (TRACE_DOWNCALLS) {
+                traceDowncall("llama_nh_set_attn_unmasked", ctx, n_cells);
+            }
+            return (int)mh$.invokeExact(ctx, n_cells);
+        } catch (Error | RuntimeException ex) {
+           throw ex;
+        } catch (Throwable ex$) {
+           throw new AssertionError("should not reach here", ex$);
+        }
+    }
+
     private static class llama_nh_set_tap {
         public static final FunctionDescriptor DESC = FunctionDescriptor.of(
             neuronscope_h.C_INT,

@@ -38,7 +38,7 @@ final class ExportCommand implements Callable<Integer> {
     List<String> groups;
     @Option(names = "--mode", defaultValue = "deactivate",
             description = "deactivate, scale:<s>, or complementary[:deactivate|:scale:<s>]; set:<c> for ffn.up/ffn.down sets of a model "
-                    + "with biases there (elsewhere set to a value ≠ 0 has no exact weight edit, and minimum has none anywhere: refused) "
+                    + "with biases there (elsewhere set to a value ≠ 0 has no exact weight edit, and minimum and minimum:call have none anywhere: refused) "
                     + "(default: ${DEFAULT-VALUE})")
     Intervention mode;
     @Option(names = "--out", required = true, description = "the GGUF to write: the copy of --model, or of --mmproj when every set "
@@ -47,7 +47,7 @@ final class ExportCommand implements Callable<Integer> {
 
     @Override
     public Integer call() throws Exception {
-        if (mode.needsMinima()) {
+        if (mode.needsMinima() || mode.usesCallMinimum()) {
             throw new IllegalArgumentException("--mode " + mode + " sets neurons to the smallest observed activation: no weight edit equals "
                     + "that for every input, so it cannot be exported (deactivate or scale can)");
         }

@@ -111,6 +111,12 @@ final class SelectCommand implements Callable<Integer> {
             description = "miner: SPECIFICATION (rounded budgets, distinct random neurons) or REFERENCE (MINER's code: floored budgets, "
                     + "random pairs with replacement from Python's generator) (default: ${DEFAULT-VALUE})")
     Miner.Stage4 stage4;
+    @Option(names = "--attention", defaultValue = "SPECIFICATION",
+            description = "miner: the attention of attn_k/attn_q: SPECIFICATION (the model's causal attention probabilities, restricted to "
+                    + "the modality) or REFERENCE (MINER's code: softmax(q·k/√d) over the whole prompt without a mask, restricted to the "
+                    + "modality, softmaxed again; each sample is decoded three times, twice side by side, so --ctx must hold 2× the longest "
+                    + "sample) (default: ${DEFAULT-VALUE})")
+    Miner.Attention attentionProtocol;
 
     @Override
     public Integer call() throws Exception {
@@ -150,10 +156,12 @@ final class SelectCommand implements Callable<Integer> {
                 }
                 List<Dataset> data = dataset.stream().map(Dataset::load).toList();
                 boolean attention = weights.attnK() != 0 || weights.attnQ() != 0;
-                try (Workbench wb = Workbench.open(model.setup(1, attention))) {
-                    Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, CliSupport.bar(spec.commandLine().getErr()));
+                boolean reference = attention && attentionProtocol == Miner.Attention.REFERENCE;
+                try (Workbench wb = Workbench.open(model.setup(reference ? 2 : 1, attention))) {
+                    Miner.Aggregator agg = MinerExperiment.collect(wb, data, modalities, attention, attentionProtocol,
+                            CliSupport.bar(spec.commandLine().getErr()));
                     long drawSeed = seed != null ? seed : stage4 == Miner.Stage4.REFERENCE ? 2024 : 0;
-                    yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, drawSeed, stage4));
+                    yield Miner.select(agg, HookPoint.FFN_ACT, new Miner.Params(weights, ratio, strategy, drawSeed, stage4, attentionProtocol));
                 }
             }
         };

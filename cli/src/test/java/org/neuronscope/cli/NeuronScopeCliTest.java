@@ -177,6 +177,35 @@ class NeuronScopeCliTest {
     }
 
     /**
+     * MINER's reference protocol end to end on the planted model (images through mtmd, so the
+     * reference attention decodes media chunks into a second sequence): select with the code's
+     * attention and stage 4, recorded in the set; then an ablation with the code's per-call minimum.
+     */
+    @Test
+    void minerReferenceProtocolOnThePlantedModel() throws Exception {
+        Path work = dir.resolve("planted-miner-reference");
+        deleteTree(work);
+        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
+        var planted = org.neuronscope.testkit.PlantedModels.write(org.neuronscope.testkit.PlantedModels.Spec.demo(vocab, false), work.resolve("model"));
+        Path data = org.neuronscope.cli.Demo.writeDataset(work, 4);
+        List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
+                "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
+        Run select = cli(with(concat(List.of("select", "--method", "miner", "--ratio", "0.03", "--stage4", "reference", "--attention", "reference"),
+                model), "--dataset", data.toString(), "--out", work.resolve("miner.json").toString()));
+        assertEquals(0, select.code(), select.err());
+        var set = org.neuronscope.methods.NeuronSet.load(work.resolve("miner.json"));
+        assertEquals("reference", set.params().get("attention"));
+        assertEquals("reference", set.params().get("stage4"));
+        double[] pr = org.neuronscope.cli.Demo.precisionRecall(set, "image", planted.truth(HookPoint.FFN_ACT));
+        assertTrue(pr[1] >= 0.9, "the planted image neurons under the code's attention: precision " + pr[0] + " recall " + pr[1]);
+        Run ablate = cli(with(concat(List.of("ablate"), model), "--dataset", data.toString(), "--set", work.resolve("miner.json").toString(),
+                "--groups", "image", "--mode", "minimum:call", "--max-tokens", "2", "--out", work.resolve("ablate").toString()));
+        assertEquals(0, ablate.code(), ablate.err());
+        String table = Files.readString(work.resolve("ablate").resolve("table.txt"));
+        assertTrue(table.contains("minimum:call"), table);
+    }
+
+    /**
      * The commands chained on the planted model, as a user runs them on a real one: stats → select
      * (entropy, MINER mean+max, MANU) → ablate; the selections find the planted image neurons.
      */

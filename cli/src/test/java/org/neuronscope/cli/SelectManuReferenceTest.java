@@ -137,5 +137,12 @@ class SelectManuReferenceTest {
                 dir.resolve("min.gguf").toString());
         assertNotEquals(0, minimum.code());
         assertTrue(minimum.err().contains("cannot be exported"), minimum.err());
+        for (String mode : java.util.List.of("minimum:call", "complementary:minimum:call")) { // the per-call minimum depends on the input
+            var call = NeuronScopeCliTest.cli("export", "--model", model.toString(), "--set", file.toString(), "--mode", mode, "--out",
+                    dir.resolve("min-call.gguf").toString());
+            assertNotEquals(0, call.code(), mode);
+            assertTrue(call.err().contains("cannot be exported"), call.err());
+            assertTrue(!java.nio.file.Files.exists(dir.resolve("min-call.gguf")), mode + " wrote nothing");
+        }
     }
 }

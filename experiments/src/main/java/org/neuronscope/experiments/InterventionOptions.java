@@ -23,8 +23,10 @@ public final class InterventionOptions {
     @CommandLine.Spec(CommandLine.Spec.Target.MIXEE)
     CommandLine.Model.CommandSpec command;
     @Option(names = "--mode", defaultValue = "deactivate", converter = ModeConverter.class,
-            description = "deactivate, set[:c], scale[:s], complementary[:<mode>], or minimum (MINER's: each layer's smallest observed activation, "
-                    + "from --stats) (default: ${DEFAULT-VALUE})")
+            description = "deactivate, set[:c], scale[:s], complementary[:<mode>], minimum (each layer's smallest activation observed in "
+                    + "--stats, one value per layer), or minimum:call (MINER's code: the smallest value of the layer's whole activation tensor "
+                    + "in each call, computed in the graph at every decode; complementary:minimum:call sets every other neuron to it) "
+                    + "(default: ${DEFAULT-VALUE})")
     Intervention mode;
     @Option(names = "--stats", description = "minimum: statistics directory with MIN (written by 'neuronscope stats')")
     Path stats;
@@ -32,7 +34,7 @@ public final class InterventionOptions {
     Float value;
 
     /**
-     * {@code --mode} as typed: deactivate, set:c, scale:s, minimum, complementary[:&lt;mode&gt;]. A bare
+     * {@code --mode} as typed: deactivate, set:c, scale:s, minimum, minimum:call, complementary[:&lt;mode&gt;]. A bare
      * {@code set} reads as {@code set:0} and a bare {@code scale} as {@code scale:1} until
      * {@code --value} gives their number.
      *
@@ -47,7 +49,8 @@ public final class InterventionOptions {
                 default -> Intervention.parse(t);
             };
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--mode must be deactivate, set[:c], scale[:s], minimum, complementary or complementary:minimum ("
+            throw new IllegalArgumentException("--mode must be deactivate, set[:c], scale[:s], minimum, minimum:call, complementary, "
+                    + "complementary:minimum or complementary:minimum:call ("
                     + e.getMessage() + ")", e);
         }
     }
@@ -122,6 +125,14 @@ public final class InterventionOptions {
      */
     public Intervention intervention(List<NeuronSet> sets, List<Path> files) throws IOException {
         Intervention i = withValue();
+        if (i.usesCallMinimum()) {
+            for (int k = 0; k < sets.size(); k++) {
+                if (sets.get(k).module().isEncoder()) {
+                    throw usage("--mode " + modeText() + " is built for the language model's hooks; " + files.get(k) + " holds "
+                            + sets.get(k).qualifiedPoint() + " neurons (an encoder's: deactivate, set, scale or complementary)");
+                }
+            }
+        }
         if (!i.needsMinima()) {
             return i;
         }

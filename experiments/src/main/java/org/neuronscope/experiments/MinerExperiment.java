@@ -35,6 +35,16 @@ public final class MinerExperiment {
      */
     public static Miner.Aggregator collect(Workbench wb, List<Dataset> datasets, List<String> modalities, boolean attention,
                                            Progress.Listener listener) {
+        return collect(wb, datasets, modalities, attention, Miner.Attention.SPECIFICATION, listener);
+    }
+
+    /**
+     * Stages 1–3 with the attention metrics of {@code protocol}: {@link Miner.Attention#REFERENCE} is
+     * MINER's code's unmasked attention with the second softmax ({@link MinerCollector}); its session
+     * needs 2 sequences and twice the longest sample's entries of context.
+     */
+    public static Miner.Aggregator collect(Workbench wb, List<Dataset> datasets, List<String> modalities, boolean attention,
+                                           Miner.Attention protocol, Progress.Listener listener) {
         java.util.Set<String> names = new java.util.HashSet<>();
         for (Dataset d : datasets) {
             if (!names.add(d.name())) {
@@ -63,7 +73,7 @@ public final class MinerExperiment {
             }
         }
         base.sort(java.util.Comparator.comparingInt(known::indexOf));
-        MinerCollector collector = new MinerCollector(base, attention, unions);
+        MinerCollector collector = new MinerCollector(base, attention, unions, protocol);
         Progress progress = new Progress("miner", datasets.stream().mapToLong(Dataset::size).sum(), 0, listener);
         for (Dataset data : datasets) {
             collectInto(wb, data, base, collector, agg, progress);

@@ -26,10 +26,23 @@ import java.util.List;
  * modality's tokens and averaged over heads. Attention needs flash attention off; with it the sample
  * is decoded twice (first the attention of every micro-batch, then the weighted activations), so a
  * sample may span any number of decodes and micro-batches.
+ *
+ * <p>With {@link Miner.Attention#REFERENCE} the attention weights are those of MINER's code
+ * ({@code invasive_modification_for_attn_score.py:15-50}, {@code utils/func.py:96-108}): A = the mean
+ * over heads of softmax(q·k/√d) over the whole prompt with <em>no</em> mask, future positions
+ * included, from the causal model's queries and keys; per group A_m = A[T_m, T_m] is softmaxed again,
+ * and attn_k weighs entry i with Σ_j softmax(A_m, dim 0)[i, j] (its row sum), attn_q entry j with
+ * Σ_i softmax(A_m, dim 1)[i, j] (its column sum). The unmasked attention needs every key of the prompt
+ * before the first query: the sample is decoded into sequence 0 (filling KV cells 0..n-1), then again
+ * into sequence 1 beside it, where the attn.probs tap in its unmasked form
+ * ({@link org.neuronscope.hooks.Hooks#setAttentionUnmasked}) scores each query of sequence 1 against
+ * cells 0..n-1; then the activations pass. So the session needs 2 sequences and 2n KV cells, and the
+ * sample is decoded three times; memory O(layers × n²) floats for A.
  */
 public final class MinerCollector {
     private final List<String> modalities;
     private final boolean attention;
+    private final Miner.Attention protocol;
     private final List<String> groups;           // modalities, then unions
     private final int[][][] common;             // [base i][base j] -> groups holding both
 
@@ -44,6 +57,15 @@ public final class MinerCollector {
      * appended to the groups of the result, in the map's iteration order.
      */
     public MinerCollector(List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions) {
+        this(modalities, attention, unions, Miner.Attention.SPECIFICATION);
+    }
+
+    /** A collector whose attention metrics follow {@code protocol} (see the class comment). */
+    public MinerCollector(List<String> modalities, boolean attention, java.util.Map<String, List<String>> unions, Miner.Attention protocol) {
+        if (protocol == null) {
+            throw new IllegalArgumentException("the attention protocol must not be null");
+        }
+        this.protocol = protocol;
         this.modalities = List.copyOf(modalities);
         this.attention = attention;
         List<String> all = new ArrayList<>(this.modalities);
@@ -87,6 +109,11 @@ public final class MinerCollector {
         return groups;
     }
 
+    /** The attention protocol of the attn_k/attn_q metrics. */
+    public Miner.Attention protocol() {
+        return protocol;
+    }
+
     /**
      * Clears the session's memory and decodes {@code batch} (one sample: sequence 0, positions
      * 0..n-1 in order), entry i belonging to modality {@code modalityOfEntry[i]} (an index into the
@@ -102,7 +129,34 @@ public final class MinerCollector {
                 throw new IllegalArgumentException("a MINER sample is one sequence (0) at positions 0..n-1; entry " + i + " is not");
             }
         }
-        return collect(session, n, modalityOfEntry, step -> step.decode(batch, modalityOfEntry));
+        return collect(session, n, modalityOfEntry, (seq, step) -> {
+            if (seq == 0) {
+                step.decode(batch, modalityOfEntry);
+            } else {
+                try (Batch copy = inSequence(batch, seq)) {
+                    step.decode(copy, modalityOfEntry);
+                }
+            }
+        });
+    }
+
+    /** {@code batch}'s entries (tokens or embeddings, same positions and outputs) in sequence {@code seq}. */
+    private static Batch inSequence(Batch batch, int seq) {
+        int n = batch.size();
+        Batch copy = batch.holdsEmbeddings() ? Batch.ofEmbeddings(n, batch.embeddingSize(), batch.positionsPerToken()) : Batch.ofTokens(n);
+        try {
+            for (int i = 0; i < n; i++) {
+                if (batch.holdsEmbeddings()) {
+                    copy.addEmbedding(batch.embedding(i), batch.positions(i), seq, batch.isOutput(i));
+                } else {
+                    copy.add(batch.token(i), batch.position(i), seq, batch.isOutput(i));
+                }
+            }
+            return copy;
+        } catch (RuntimeException e) {
+            copy.close();
+            throw e;
+        }
     }
 
     /**
@@ -117,15 +171,16 @@ public final class MinerCollector {
         if (modalityOfEntry.length != prompt.length()) {
             throw new IllegalArgumentException(modalityOfEntry.length + " modality labels for a prompt of " + prompt.length() + " entries");
         }
-        return collect(session, prompt.length(), modalityOfEntry, step -> prompt.decode(session, 0, 0, modalityOfEntry, step));
+        return collect(session, prompt.length(), modalityOfEntry, (seq, step) -> prompt.decode(session, seq, 0, modalityOfEntry, step));
     }
 
     /**
-     * The collection itself: {@code decodeAll} runs every decode of one sample (n entries, sequence
-     * 0 from position 0) through the step it is given; it is called once, or twice with attention.
+     * The collection itself: {@code decodeAll} runs every decode of one sample (n entries, into the
+     * sequence it is given from position 0) through the step it is given; it is called once, twice
+     * with attention, three times with the reference attention (sequence 1 in its second call).
      */
     private Miner.SampleStatistics collect(Session session, int n, int[] modalityOfEntry,
-                                           java.util.function.Consumer<org.neuronscope.media.DecodeStep> decodeAll) {
+                                           java.util.function.BiConsumer<Integer, org.neuronscope.media.DecodeStep> decodeAll) {
         int nb = modalities.size();
         int nm = groups.size();
         for (int i = 0; i < n; i++) {
@@ -145,7 +200,9 @@ public final class MinerCollector {
         // After clearMemory a single sequence fills KV cells in entry order, so cell j is entry j.
         double[][][] wk = attention ? new double[layers][nm][n] : null;
         double[][][] wq = attention ? new double[layers][nm][n] : null;
-        if (attention) {
+        if (attention && protocol == Miner.Attention.REFERENCE) {
+            referenceWeights(session, n, modalityOfEntry, decodeAll, counting, base, wk, wq);
+        } else if (attention) {
             try (HookScope scope = hooks.openScope()) {
                 scope.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
                     int cols = Math.min(w, n);
@@ -170,7 +227,7 @@ public final class MinerCollector {
                 });
                 session.clearMemory();
                 base[0] = 0;
-                decodeAll.accept(counting);
+                decodeAll.accept(0, counting);
             }
         }
         // pass 2: activations, weighted by the attention gathered above
@@ -210,7 +267,7 @@ public final class MinerCollector {
             });
             session.clearMemory();
             base[0] = 0;
-            decodeAll.accept(counting);
+            decodeAll.accept(0, counting);
         } catch (RuntimeException e) {
             act.close();
             if (attnK != null) {
@@ -230,6 +287,93 @@ public final class MinerCollector {
             }
         }
         return new Miner.SampleStatistics(act, attnK, attnQ);
+    }
+
+    /**
+     * The reference code's attention weights (class comment): sequence 0 puts the prompt's keys into
+     * cells 0..n-1, sequence 1's queries are scored against them without a mask (attn.probs
+     * unmasked), and per layer and group the second softmax turns A[T_g, T_g] into the weights.
+     */
+    private void referenceWeights(Session session, int n, int[] modalityOfEntry,
+                                  java.util.function.BiConsumer<Integer, org.neuronscope.media.DecodeStep> decodeAll,
+                                  org.neuronscope.media.DecodeStep counting, int[] base, double[][][] wk, double[][][] wq) {
+        if (session.maxSequences() < 2) {
+            throw new IllegalArgumentException("MINER's reference attention decodes each sample a second time as sequence 1 beside sequence 0: "
+                    + "it needs a session of 2 sequences (SessionParams.withMaxSequences(2)), this one has " + session.maxSequences());
+        }
+        if (session.contextSize() < 2L * n) {
+            throw new IllegalArgumentException("MINER's reference attention holds a sample twice in the KV cache: a sample of " + n
+                    + " entries needs a context of " + 2L * n + " cells, the session has " + session.contextSize() + " (raise --ctx)");
+        }
+        if ((long) n * n > Integer.MAX_VALUE) {
+            throw new IllegalArgumentException("MINER's reference attention keeps the sample's n × n attention per layer; n = " + n + " is too long");
+        }
+        Hooks hooks = session.hooks();
+        int layers = hooks.layers();
+        float[][] a = new float[layers][];
+        // pass 0: the whole prompt into sequence 0: after clearMemory its keys fill cells 0..n-1 in entry order
+        session.clearMemory();
+        base[0] = 0;
+        decodeAll.accept(0, counting);
+        // pass 1: the same prompt as sequence 1; each of its queries against cells 0..n-1, unmasked
+        hooks.setAttentionUnmasked(n);
+        try (HookScope scope = hooks.openScope()) {
+            scope.tap(HookPoint.ATTN_PROBS, -1, (p, layer, data, w, rows, idx) -> {
+                if (w != n) {
+                    throw new IllegalStateException("unmasked attn.probs of layer " + layer + " is " + w + " wide, not the sample's " + n);
+                }
+                float[] al = a[layer] == null ? (a[layer] = new float[n * n]) : a[layer];
+                for (int r = 0; r < rows; r++) {
+                    int i = base[0] + idx[r];
+                    MemorySegment.copy(data, ValueLayout.JAVA_FLOAT, (long) r * w * Float.BYTES, al, i * n, n);
+                }
+            });
+            base[0] = 0;
+            decodeAll.accept(1, counting);
+        } finally {
+            hooks.setAttentionUnmasked(0);
+        }
+        session.clearMemory();
+        for (int layer = 0; layer < layers; layer++) {
+            if (a[layer] == null) {
+                throw new IllegalStateException("no unmasked attention was tapped in layer " + layer);
+            }
+            for (int g = 0; g < groups.size(); g++) {
+                secondSoftmax(a[layer], n, members(modalityOfEntry, g), wk[layer][g], wq[layer][g]);
+            }
+        }
+    }
+
+    /** The entries of group g, in order. */
+    private int[] members(int[] modalityOfEntry, int g) {
+        return java.util.stream.IntStream.range(0, modalityOfEntry.length)
+                .filter(e -> modalityOfEntry[e] >= 0 && java.util.Arrays.stream(common[modalityOfEntry[e]][modalityOfEntry[e]]).anyMatch(x -> x == g))
+                .toArray();
+    }
+
+    /**
+     * utils/func.py:96-108 on A_m = a[t, t] (rows: queries): wk[i] = Σ_j exp(A[i,j]) / Σ_i' exp(A[i',j])
+     * (the row sums of softmax over dim 0), wq[j] = Σ_i exp(A[i,j]) / Σ_j' exp(A[i,j']) (the column
+     * sums of softmax over dim 1). A lies in [0, 1], so exp needs no shift by the maximum.
+     */
+    static void secondSoftmax(float[] a, int n, int[] t, double[] wk, double[] wq) {
+        int m = t.length;
+        double[] colSum = new double[m];
+        double[] rowSum = new double[m];
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < m; c++) {
+                double e = Math.exp(a[t[r] * n + t[c]]);
+                rowSum[r] += e;
+                colSum[c] += e;
+            }
+        }
+        for (int r = 0; r < m; r++) {
+            for (int c = 0; c < m; c++) {
+                double e = Math.exp(a[t[r] * n + t[c]]);
+                wk[t[r]] += e / colSum[c];
+                wq[t[c]] += e / rowSum[r];
+            }
+        }
     }
 
     /** count (a &gt; 0), sum and max of one row into the doubles at byte offset {@code at}. */

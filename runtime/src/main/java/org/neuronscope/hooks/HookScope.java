@@ -154,10 +154,11 @@ public final class HookScope implements AutoCloseable {
         hooks.claimMask(this, point, layer);
         MemorySegment scale = arena.allocate((long) width * Float.BYTES, ALIGNMENT);
         MemorySegment shift = arena.allocate((long) width * Float.BYTES, ALIGNMENT);
-        LayerMask m = new LayerMask(this, point, layer, width, scale, shift);
+        MemorySegment minimum = arena.allocate((long) width * Float.BYTES, ALIGNMENT);
+        LayerMask m = new LayerMask(this, point, layer, width, scale, shift, minimum);
         masks.put(key, m);
         try {
-            m.register(false);
+            m.register(false, false);
         } catch (RuntimeException e) {
             masks.remove(key);
             hooks.removeMask(this, point, layer);
@@ -188,7 +189,10 @@ public final class HookScope implements AutoCloseable {
             for (int n = 0; n < mask.neurons(); n++) {
                 float s = mask.scale(l, n);
                 float c = mask.shift(l, n);
-                if (s != 1f || c != 0f) {
+                float w = mask.minimumWeight(l, n);
+                if (w != 0f) {
+                    m.affine(n, s, c, w);
+                } else if (s != 1f || c != 0f) {
                     m.affine(n, s, c);
                 }
             }
@@ -213,9 +217,10 @@ public final class HookScope implements AutoCloseable {
         }
     }
 
-    void registerMask(LayerMask m, boolean withShift) {
+    void registerMask(LayerMask m, boolean withShift, boolean withMinimum) {
         ensureOpen();
-        hooks.setMask(m.point(), m.layer(), m.scaleSegment(), withShift ? m.shiftSegment() : MemorySegment.NULL);
+        hooks.setMask(m.point(), m.layer(), m.scaleSegment(), withShift ? m.shiftSegment() : MemorySegment.NULL,
+                withMinimum ? m.minimumSegment() : MemorySegment.NULL);
     }
 
     // ------------------------------------------------------------------ taps

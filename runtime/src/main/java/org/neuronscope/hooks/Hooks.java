@@ -163,6 +163,22 @@ public final class Hooks {
         call("set portable reductions", ctx -> neuronscope_h.llama_nh_set_portable_reductions(ctx, portable));
     }
 
+    /**
+     * Makes {@link HookPoint#ATTN_PROBS} taps deliver attention as MINER's reference code computes it
+     * ({@code invasive_modification_for_attn_score.py}): per head the softmax of the scaled scores
+     * q·k over KV cells [0, {@code cells}) with no causal mask, then the mean over heads; {@code cells}
+     * floats per query token. For the queries of a second sequence decoded after a first one put the
+     * same prompt into cells [0, cells) (a cleared cache), this is the prompt's non-causal attention
+     * while the model itself stays causal. Sliding-window layers and ALiBi are refused (the decode
+     * fails, naming the layer). 0: the model's own probabilities again.
+     */
+    public void setAttentionUnmasked(int cells) {
+        if (cells < 0) {
+            throw new IllegalArgumentException("the unmasked attention needs a number of cells >= 0, got " + cells);
+        }
+        call("unmasked attention", ctx -> neuronscope_h.llama_nh_set_attn_unmasked(ctx, cells));
+    }
+
     // ------------------------------------------------------------------ used by HookScope
 
     /** Claims the token weights for {@code scope} (columns and all reductions belong to one scope). */
@@ -196,14 +212,14 @@ public final class Hooks {
         maskOwners.put(key(point, layer), scope);
     }
 
-    void setMask(HookPoint point, int layer, MemorySegment scale, MemorySegment shift) {
+    void setMask(HookPoint point, int layer, MemorySegment scale, MemorySegment shift, MemorySegment minimumWeight) {
         call("intervene at " + point + " layer " + layer,
-                ctx -> neuronscope_h.llama_nh_set_intervention(ctx, NativeIds.of(point), layer, scale, shift));
+                ctx -> neuronscope_h.llama_nh_set_intervention_min(ctx, NativeIds.of(point), layer, scale, shift, minimumWeight));
     }
 
     void removeMask(HookScope scope, HookPoint point, int layer) {
         if (maskOwners.remove(key(point, layer), scope)) {
-            setMask(point, layer, MemorySegment.NULL, MemorySegment.NULL);
+            setMask(point, layer, MemorySegment.NULL, MemorySegment.NULL, MemorySegment.NULL);
         }
     }
 

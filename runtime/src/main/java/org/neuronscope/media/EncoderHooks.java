@@ -243,6 +243,10 @@ public final class EncoderHooks implements AutoCloseable {
         if (mask.layers() != layers) {
             throw new IllegalArgumentException("the mask has " + mask.layers() + " layers, " + module.id() + " has " + layers);
         }
+        if (mask.usesCallMinimum()) {
+            throw new IllegalArgumentException("minimum:call (the minimum of each call's tensor) is built for the language model's hooks; the "
+                    + module.id() + " encoder's masks take deactivate, set, scale and complementary");
+        }
         for (int l = 0; l < layers; l++) {
             if (mask.isIdentity(l)) {
                 continue;
