@@ -49,9 +49,8 @@ public final class InterventionOptions {
                 default -> Intervention.parse(t);
             };
         } catch (IllegalArgumentException e) {
-            throw new IllegalArgumentException("--mode must be deactivate, set[:c], scale[:s], minimum, minimum:call, complementary, "
-                    + "complementary:minimum or complementary:minimum:call ("
-                    + e.getMessage() + ")", e);
+            throw new IllegalArgumentException("--mode must be deactivate, set[:c], scale[:s], minimum, minimum:call, complementary or "
+                    + "complementary:<mode> (" + e.getMessage() + ")", e);
         }
     }
 

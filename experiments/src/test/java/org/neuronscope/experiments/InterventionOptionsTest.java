@@ -70,7 +70,7 @@ class InterventionOptionsTest {
                 read("--mode", "scale:2", "--value", "3"));
         String halve = read("--mode", "halve"); // refused while parsing, naming the option and the modes there are
         assertTrue(halve.startsWith("refused: ") && halve.contains("'--mode'") && halve.contains("--mode must be deactivate, set[:c], "
-                + "scale[:s], minimum, complementary or complementary:minimum ("), halve);
+                + "scale[:s], minimum, minimum:call, complementary or complementary:<mode> (unknown intervention 'halve'"), halve);
         assertEquals("refused: --mode MINIMUM needs --stats <directory written by 'neuronscope stats'>", read("--mode", "MINIMUM"));
         Probe encoder = new Probe();
         encoder.sets = List.of(new NeuronSet("test", Module.VISION, HookPoint.FFN_ACT, 2, 8, Map.of()));
