@@ -89,8 +89,15 @@ public final class MinerExperiment {
      */
     public static java.util.Map<String, String> fingerprint(List<Dataset> datasets, Workbench.Setup setup, List<String> modalities,
                                                             boolean attention) {
+        return fingerprint(datasets, setup, modalities, attention, Miner.Attention.SPECIFICATION);
+    }
+
+    /** {@link #fingerprint(List, Workbench.Setup, List, boolean)} for the attention of {@code protocol} (the specification's keeps the same keys and values). */
+    public static java.util.Map<String, String> fingerprint(List<Dataset> datasets, Workbench.Setup setup, List<String> modalities,
+                                                            boolean attention, Miner.Attention protocol) {
         java.util.Map<String, String> m = new java.util.LinkedHashMap<>();
-        String params = "miner modalities=" + modalities + " attention=" + attention;
+        String params = "miner modalities=" + modalities + " attention=" + attention
+                + (attention && protocol == Miner.Attention.REFERENCE ? " protocol=reference" : "");
         for (int i = 0; i < datasets.size(); i++) {
             Dataset d = datasets.get(i);
             m.put("dataset." + i, d.name() + " " + StatsExperiment.datasetId(d));

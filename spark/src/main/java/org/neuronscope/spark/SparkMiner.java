@@ -47,14 +47,29 @@ public final class SparkMiner {
      * @param setup      how every executor opens the model
      * @param modalities the modalities (as {@code select --modalities})
      * @param attention  collect attn_k/attn_q (what weights on them need)
+     * @param protocol   whose attention: the specification's causal probabilities, or the reference code's
+     *                   unmasked scores softmaxed again (each sample decoded beside itself: 2 sequences)
      * @param partitions ranges the datasets are cut into (at most one per sample)
      */
-    public record Job(JobSetup setup, List<String> modalities, boolean attention, int partitions) implements Serializable {
+    public record Job(JobSetup setup, List<String> modalities, boolean attention, Miner.Attention protocol, int partitions)
+            implements Serializable {
         public Job {
             if (partitions <= 0) {
                 throw new IllegalArgumentException("partitions must be positive, got " + partitions);
             }
+            if (protocol == null) {
+                throw new IllegalArgumentException("protocol must not be null");
+            }
+            if (attention && protocol == Miner.Attention.REFERENCE && setup.parallel() < 2) {
+                throw new IllegalArgumentException("the reference attention decodes each sample beside itself: the setup needs 2 sequences "
+                        + "(parallel 2), it has " + setup.parallel());
+            }
             modalities = List.copyOf(modalities);
+        }
+
+        /** With the specification's attention. */
+        public Job(JobSetup setup, List<String> modalities, boolean attention, int partitions) {
+            this(setup, modalities, attention, Miner.Attention.SPECIFICATION, partitions);
         }
     }
 
@@ -86,7 +101,7 @@ public final class SparkMiner {
         int parts = (int) Math.min(job.partitions(), n);
         Map<String, String> m = new LinkedHashMap<>();
         m.put("job", "miner");
-        m.putAll(MinerExperiment.fingerprint(data, job.setup().toSetup(), job.modalities(), job.attention()));
+        m.putAll(MinerExperiment.fingerprint(data, job.setup().toSetup(), job.modalities(), job.attention(), job.protocol()));
         m.put("partitions", Integer.toString(parts));
         m.put("samples", Long.toString(n));
         Path absOut = out.toAbsolutePath().normalize();
@@ -152,7 +167,7 @@ public final class SparkMiner {
         }
         long t0 = System.nanoTime();
         Miner.Aggregator agg = Workbenches.with(job.setup(),
-                wb -> MinerExperiment.collect(wb, slices, job.modalities(), job.attention(), Progress.Listener.NONE));
+                wb -> MinerExperiment.collect(wb, slices, job.modalities(), job.attention(), job.protocol(), Progress.Listener.NONE));
         byte[] payload = agg.toBytes();
         byte[] framed = Partitions.frame(FORMAT, p, from, to, payload);
         Partitions.commit(file, attemptId, tmp -> Files.write(tmp, framed));

@@ -45,18 +45,24 @@ public final class SparkMinerMain implements Callable<Integer> {
     Long seed;
     @Option(names = "--stage4", defaultValue = "SPECIFICATION", description = "SPECIFICATION or REFERENCE (default: ${DEFAULT-VALUE})")
     Miner.Stage4 stage4;
+    @Option(names = "--attention", defaultValue = "SPECIFICATION", description = "the attention of attn_k/attn_q, as select's: "
+            + "SPECIFICATION (the model's causal probabilities) or REFERENCE (MINER's code: unmasked scores, softmaxed again; each sample "
+            + "is decoded beside itself, so --ctx must hold 2x the longest sample) (default: ${DEFAULT-VALUE})")
+    Miner.Attention attention;
 
     @Override
     public Integer call() throws Exception {
         SparkSupport.checkJdk();
         Miner.Weights w = Miner.Weights.parse(weights);
         long drawSeed = seed != null ? seed : stage4 == Miner.Stage4.REFERENCE ? 2024 : 0;
-        Miner.Params params = new Miner.Params(w, ratio, strategy, drawSeed, stage4); // checked before any work
+        Miner.Params params = new Miner.Params(w, ratio, strategy, drawSeed, stage4, attention); // checked before any work
+        boolean reference = w.needsAttention() && attention == Miner.Attention.REFERENCE;
         SparkSession spark = SparkSession.builder().appName("neuronscope miner").getOrCreate();
         try {
             List<Samples> samples = dataset.stream().map(d -> Samples.read(spark, d, job.format, job.mediaRoot)).toList();
             List<Dataset> data = samples.stream().map(Samples::loadOnDriver).toList();
-            SparkMiner.Job j = new SparkMiner.Job(job.setup(1, w.needsAttention()), modalities, w.needsAttention(), job.partitions(spark));
+            SparkMiner.Job j = new SparkMiner.Job(job.setup(reference ? 2 : 1, w.needsAttention()), modalities, w.needsAttention(), attention,
+                    job.partitions(spark));
             SparkMiner.Result r = SparkMiner.run(spark, j, samples, data, job.out, SparkStats.TaskObserver.NONE);
             NeuronSet set = Miner.select(r.aggregate(), HookPoint.FFN_ACT, params);
             Path file = job.out.resolve("miner.json");

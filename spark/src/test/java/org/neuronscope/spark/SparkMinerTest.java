@@ -71,6 +71,27 @@ class SparkMinerTest {
     }
 
     @Test
+    void theReferenceAttentionOnOnePartitionIsTheSingleMachineAggregateBitForBit(@TempDir Path dir) throws Exception {
+        Path file = SparkFixtures.dataset(dir, 6);
+        JobSetup setup = setup().withParallel(2); // each sample decoded beside itself
+        SparkMiner.Job job = new SparkMiner.Job(setup, MODALITIES, true, Miner.Attention.REFERENCE, 1);
+        Miner.Aggregator single;
+        Miner.Aggregator specification;
+        try (Workbench wb = Workbench.open(setup.toSetup())) {
+            single = MinerExperiment.collect(wb, List.of(Dataset.load(file)), MODALITIES, true, Miner.Attention.REFERENCE, Progress.Listener.NONE);
+            specification = MinerExperiment.collect(wb, List.of(Dataset.load(file)), MODALITIES, true, Progress.Listener.NONE);
+        }
+        SparkMiner.Result r = onSpark(job, List.of(file), dir.resolve("spark"), SparkStats.TaskObserver.NONE);
+        assertArrayEquals(single.toBytes(), r.aggregate().toBytes(), "the reference attention's aggregate over Spark");
+        assertFalse(java.util.Arrays.equals(specification.toBytes(), single.toBytes()), "the protocols must give different attention metrics");
+        // a job directory of one protocol is not resumed by the other
+        SparkMiner.Job other = new SparkMiner.Job(setup, MODALITIES, true, Miner.Attention.SPECIFICATION, 1);
+        assertThrows(RuntimeException.class, () -> onSpark(other, List.of(file), dir.resolve("spark"), SparkStats.TaskObserver.NONE));
+        // too small a setup is refused before any work
+        assertThrows(IllegalArgumentException.class, () -> new SparkMiner.Job(setup(), MODALITIES, true, Miner.Attention.REFERENCE, 2));
+    }
+
+    @Test
     void onePartitionIsTheSingleMachineAggregateBitForBit(@TempDir Path dir) throws Exception {
         Path file = SparkFixtures.dataset(dir, 6);
         SparkMiner.Job job = new SparkMiner.Job(setup(), MODALITIES, true, 1);
