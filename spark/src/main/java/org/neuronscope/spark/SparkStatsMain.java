@@ -39,7 +39,7 @@ public final class SparkStatsMain implements Callable<Integer> {
     String groupBy;
     @Option(names = "--tokens", description = "label groupings: TEXT (a sample's text only, LAPE's rule; the default) or ALL entries")
     String tokens;
-    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point: ffn.pre, ffn.act, ffn.post, resid.post (default: ${DEFAULT-VALUE})")
+    @Option(names = "--hook", defaultValue = "ffn.act", description = "hook point of the language model: ffn.pre, ffn.act, ffn.post, ffn.up, ffn.down, resid.post (default: ${DEFAULT-VALUE})")
     String hook;
     @Option(names = "--statistics", split = ",", description = "of count, count_abs, sum, sum_sq, sum_abs, max, min (default: all)")
     List<Statistic> statistics;
