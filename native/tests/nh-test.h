@@ -17,6 +17,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <functional>
 #include <memory>
 #include <random>
 #include <set>
@@ -62,6 +63,53 @@ struct model_spec {
     std::set<std::pair<int, int>> zero_down;
 };
 
+// A tensor of a synthetic GGUF: N(0, stdev²) values, or norm weights around 1.
+struct random_tensor {
+    std::string          name;
+    std::vector<int64_t> ne;
+    float                stdev;
+    bool                 norm;
+};
+
+// Adds F32 tensors to g, each from its own random stream (seed·1000003 + its index, so that an edit
+// of one tensor changes no other): norm weights 1 + norm_jitter·N(0, 1), the others stdev·N(0, 1);
+// edit(name, data, ne) may then change a tensor's values. Writes g to path and frees it.
+inline bool write_random_tensors(gguf_context * g, const std::vector<random_tensor> & tensors, uint32_t seed, float norm_jitter,
+                                 const std::string & path,
+                                 const std::function<void(const std::string &, float *, const int64_t *)> & edit) {
+    size_t bytes = 0;
+    for (const auto & t : tensors) {
+        size_t n = 1;
+        for (int64_t d : t.ne) {
+            n *= (size_t) d;
+        }
+        bytes += ggml_tensor_overhead() + n * sizeof(float) + 64;
+    }
+    ggml_init_params ip = { bytes, nullptr, false };
+    ggml_context * ctx = ggml_init(ip);
+    for (size_t k = 0; k < tensors.size(); ++k) {
+        const auto & t = tensors[k];
+        int64_t ne[4] = { 1, 1, 1, 1 };
+        for (size_t d = 0; d < t.ne.size(); ++d) {
+            ne[d] = t.ne[d];
+        }
+        ggml_tensor * x = ggml_new_tensor(ctx, GGML_TYPE_F32, (int) t.ne.size(), ne);
+        ggml_set_name(x, t.name.c_str());
+        float * d = (float *) x->data;
+        std::mt19937 rng(seed * 1000003u + (uint32_t) k);
+        std::normal_distribution<float> normal(0.0f, 1.0f);
+        for (int64_t i = 0; i < ggml_nelements(x); ++i) {
+            d[i] = t.norm ? 1.0f + norm_jitter * normal(rng) : t.stdev * normal(rng);
+        }
+        edit(t.name, d, ne);
+        gguf_add_tensor(g, x);
+    }
+    const bool ok = gguf_write_to_file(g, path.c_str(), false);
+    gguf_free(g);
+    ggml_free(ctx);
+    return ok;
+}
+
 // Writes the model as a GGUF file (F32 weights, llama architecture, llama.cpp's "test" tokenizer).
 inline bool write_model(const model_spec & s, const std::string & path) {
     gguf_context * g = gguf_init_empty();
@@ -89,54 +137,32 @@ inline bool write_model(const model_spec & s, const std::string & path) {
 
     const int64_t head = s.n_embd / s.n_head;
     const int64_t n_kv = head * s.n_head_kv;
-    struct spec_t { std::string name; int64_t ne0, ne1; float stdev; bool norm; };
-    std::vector<spec_t> tensors;
-    tensors.push_back({ "token_embd.weight", s.n_embd, s.n_vocab, 1.0f, false });
-    tensors.push_back({ "output_norm.weight", s.n_embd, 1, 0.0f, true });
-    tensors.push_back({ "output.weight", s.n_embd, s.n_vocab, 1.0f / std::sqrt((float) s.n_embd), false });
+    std::vector<random_tensor> tensors;
+    tensors.push_back({ "token_embd.weight", { s.n_embd, s.n_vocab }, 1.0f, false });
+    tensors.push_back({ "output_norm.weight", { s.n_embd }, 0.0f, true });
+    tensors.push_back({ "output.weight", { s.n_embd, s.n_vocab }, 1.0f / std::sqrt((float) s.n_embd), false });
     for (int il = 0; il < s.n_layer; ++il) {
         const std::string b = "blk." + std::to_string(il) + ".";
         const float in_embd = 1.0f / std::sqrt((float) s.n_embd);
-        tensors.push_back({ b + "attn_norm.weight", s.n_embd, 1, 0.0f, true });
-        tensors.push_back({ b + "attn_q.weight", s.n_embd, s.n_embd, in_embd, false });
-        tensors.push_back({ b + "attn_k.weight", s.n_embd, n_kv, in_embd, false });
-        tensors.push_back({ b + "attn_v.weight", s.n_embd, n_kv, in_embd, false });
-        tensors.push_back({ b + "attn_output.weight", s.n_embd, s.n_embd, in_embd, false });
-        tensors.push_back({ b + "ffn_norm.weight", s.n_embd, 1, 0.0f, true });
-        tensors.push_back({ b + "ffn_gate.weight", s.n_embd, s.n_ff, in_embd, false });
-        tensors.push_back({ b + "ffn_up.weight", s.n_embd, s.n_ff, in_embd, false });
-        tensors.push_back({ b + "ffn_down.weight", s.n_ff, s.n_embd, 1.0f / std::sqrt((float) s.n_ff), false });
+        tensors.push_back({ b + "attn_norm.weight", { s.n_embd }, 0.0f, true });
+        tensors.push_back({ b + "attn_q.weight", { s.n_embd, s.n_embd }, in_embd, false });
+        tensors.push_back({ b + "attn_k.weight", { s.n_embd, n_kv }, in_embd, false });
+        tensors.push_back({ b + "attn_v.weight", { s.n_embd, n_kv }, in_embd, false });
+        tensors.push_back({ b + "attn_output.weight", { s.n_embd, s.n_embd }, in_embd, false });
+        tensors.push_back({ b + "ffn_norm.weight", { s.n_embd }, 0.0f, true });
+        tensors.push_back({ b + "ffn_gate.weight", { s.n_embd, s.n_ff }, in_embd, false });
+        tensors.push_back({ b + "ffn_up.weight", { s.n_embd, s.n_ff }, in_embd, false });
+        tensors.push_back({ b + "ffn_down.weight", { s.n_ff, s.n_embd }, 1.0f / std::sqrt((float) s.n_ff), false });
     }
-    size_t bytes = 0;
-    for (const auto & t : tensors) {
-        bytes += ggml_tensor_overhead() + (size_t) t.ne0 * t.ne1 * sizeof(float) + 64;
-    }
-    ggml_init_params ip = { bytes, nullptr, false };
-    ggml_context * ctx = ggml_init(ip);
-    for (size_t k = 0; k < tensors.size(); ++k) {
-        const auto & t = tensors[k];
-        ggml_tensor * x = t.ne1 == 1 ? ggml_new_tensor_1d(ctx, GGML_TYPE_F32, t.ne0) : ggml_new_tensor_2d(ctx, GGML_TYPE_F32, t.ne0, t.ne1);
-        ggml_set_name(x, t.name.c_str());
-        float * d = (float *) x->data;
-        // every tensor has its own stream: a zeroed column changes nothing else
-        std::mt19937 rng(s.seed * 1000003u + (uint32_t) k);
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (int64_t i = 0; i < t.ne0 * t.ne1; ++i) {
-            d[i] = t.norm ? 1.0f + 0.1f * normal(rng) : t.stdev * normal(rng);
-        }
+    return write_random_tensors(g, tensors, s.seed, 0.1f, path, [&](const std::string & name, float * d, const int64_t * ne) {
         for (const auto & z : s.zero_down) {
-            if (t.name == "blk." + std::to_string(z.first) + ".ffn_down.weight") {
-                for (int64_t r = 0; r < t.ne1; ++r) {
-                    d[r * t.ne0 + z.second] = 0.0f; // column z.second: what neuron z.second of ffn.post feeds
+            if (name == "blk." + std::to_string(z.first) + ".ffn_down.weight") {
+                for (int64_t r = 0; r < ne[1]; ++r) {
+                    d[r * ne[0] + z.second] = 0.0f; // column z.second: what neuron z.second of ffn.post feeds
                 }
             }
         }
-        gguf_add_tensor(g, x);
-    }
-    const bool ok = gguf_write_to_file(g, path.c_str(), false);
-    gguf_free(g);
-    ggml_free(ctx);
-    return ok;
+    });
 }
 
 // A scratch file name for this process.

@@ -61,9 +61,8 @@ bool write_mmproj(const proj_spec & s, const std::string & path) {
     gguf_set_arr_data(g, "clip.vision.image_mean", GGUF_TYPE_FLOAT32, mean, 3);
     gguf_set_arr_data(g, "clip.vision.image_std", GGUF_TYPE_FLOAT32, stdv, 3);
 
-    struct spec_t { std::string name; std::vector<int64_t> ne; float stdev; bool norm; };
     const int e = s.n_embd, m = 4 * s.n_embd;
-    std::vector<spec_t> tensors;
+    std::vector<random_tensor> tensors;
     const float sp = 1.0f / std::sqrt(2.0f * s.patch * s.patch * 3);
     tensors.push_back({ "v.patch_embd.weight",   { s.patch, s.patch, 3, e }, sp, false });
     tensors.push_back({ "v.patch_embd.weight.1", { s.patch, s.patch, 3, e }, sp, false });
@@ -89,42 +88,19 @@ bool write_mmproj(const proj_spec & s, const std::string & path) {
     tensors.push_back({ "mm.2.weight", { m, s.n_proj }, 1.0f / std::sqrt((float) m), false });
     tensors.push_back({ "mm.2.bias", { s.n_proj }, 0.02f, false });
 
-    size_t bytes = 0;
-    for (const auto & t : tensors) {
-        size_t n = 1;
-        for (int64_t d : t.ne) n *= (size_t) d;
-        bytes += ggml_tensor_overhead() + n * sizeof(float) + 64;
-    }
-    ggml_init_params ip = { bytes, nullptr, false };
-    ggml_context * ctx = ggml_init(ip);
     const std::string zb = "v.blk." + std::to_string(s.zero_layer) + ".";
-    for (size_t k = 0; k < tensors.size(); ++k) {
-        const auto & t = tensors[k];
-        int64_t ne[4] = { 1, 1, 1, 1 };
-        for (size_t d = 0; d < t.ne.size(); ++d) ne[d] = t.ne[d];
-        ggml_tensor * x = ggml_new_tensor(ctx, GGML_TYPE_F32, (int) t.ne.size(), ne);
-        ggml_set_name(x, t.name.c_str());
-        float * d = (float *) x->data;
-        std::mt19937 rng(s.seed * 1000003u + (uint32_t) k); // one stream per tensor: a zeroed row changes nothing else
-        std::normal_distribution<float> normal(0.0f, 1.0f);
-        for (int64_t i = 0; i < ggml_nelements(x); ++i) {
-            d[i] = t.norm ? 1.0f : t.stdev * normal(rng);
+    return write_random_tensors(g, tensors, s.seed, 0.0f, path, [&](const std::string & name, float * d, const int64_t *) {
+        if (s.zero_layer < 0) {
+            return;
         }
-        if (s.zero_layer >= 0) {
-            for (const char * w : { "ffn_gate", "ffn_up" }) {
-                if (t.name == zb + w + ".weight") {
-                    std::fill(d + (size_t) s.zero_neuron * e, d + (size_t) (s.zero_neuron + 1) * e, 0.0f); // row n: neuron n
-                } else if (t.name == zb + w + ".bias") {
-                    d[s.zero_neuron] = 0.0f;
-                }
+        for (const char * w : { "ffn_gate", "ffn_up" }) {
+            if (name == zb + w + ".weight") {
+                std::fill(d + (size_t) s.zero_neuron * e, d + (size_t) (s.zero_neuron + 1) * e, 0.0f); // row n: neuron n
+            } else if (name == zb + w + ".bias") {
+                d[s.zero_neuron] = 0.0f;
             }
         }
-        gguf_add_tensor(g, x);
-    }
-    const bool ok = gguf_write_to_file(g, path.c_str(), false);
-    gguf_free(g);
-    ggml_free(ctx);
-    return ok;
+    });
 }
 
 struct proj_file {
