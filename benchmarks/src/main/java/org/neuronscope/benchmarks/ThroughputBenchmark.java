@@ -247,10 +247,10 @@ public final class ThroughputBenchmark {
                 double[] secs = new double[2];
                 for (int r = -1; r < secs.length; r++) { // r = -1: warm-up, as llama-bench's
                     s.clearMemory();
-                    long t0 = System.nanoTime();
+                    long t0 = 0;
                     for (int i = 0; i <= 64; i++) {
                         if (i == 1) {
-                            t0 = System.nanoTime(); // the first step builds the graph; llama-bench times all 64
+                            t0 = System.nanoTime(); // step 0 starts the sequence and builds the graph: 64 timed steps after it
                         }
                         batch.clear();
                         batch.add(1000 + i, i, 0, true);

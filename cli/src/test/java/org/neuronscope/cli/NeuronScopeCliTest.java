@@ -160,6 +160,20 @@ class NeuronScopeCliTest {
         }
     }
 
+    /** The demo's planted model (no audio) and a dataset of {@code samples} samples written into a fresh {@code work}, and the model options the commands take. */
+    record PlantedRun(org.neuronscope.testkit.PlantedModels.Planted planted, Path data, List<String> modelOptions) {
+    }
+
+    private static PlantedRun plantedRun(Path work, int samples) throws Exception {
+        deleteTree(work);
+        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
+        var planted = org.neuronscope.testkit.PlantedModels.write(org.neuronscope.testkit.PlantedModels.Spec.demo(vocab, false), work.resolve("model"));
+        Path data = org.neuronscope.cli.Demo.writeDataset(work, samples);
+        List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
+                "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
+        return new PlantedRun(planted, data, model);
+    }
+
     private static String[] with(List<String> args, String... more) {
         List<String> all = new ArrayList<>(args);
         all.addAll(List.of(more));
@@ -184,12 +198,10 @@ class NeuronScopeCliTest {
     @Test
     void minerReferenceProtocolOnThePlantedModel() throws Exception {
         Path work = dir.resolve("planted-miner-reference");
-        deleteTree(work);
-        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
-        var planted = org.neuronscope.testkit.PlantedModels.write(org.neuronscope.testkit.PlantedModels.Spec.demo(vocab, false), work.resolve("model"));
-        Path data = org.neuronscope.cli.Demo.writeDataset(work, 4);
-        List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
-                "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
+        PlantedRun run = plantedRun(work, 4);
+        var planted = run.planted();
+        Path data = run.data();
+        List<String> model = run.modelOptions();
         Run select = cli(with(concat(List.of("select", "--method", "miner", "--ratio", "0.03", "--stage4", "reference", "--attention", "reference"),
                 model), "--dataset", data.toString(), "--out", work.resolve("miner.json").toString()));
         assertEquals(0, select.code(), select.err());
@@ -212,12 +224,10 @@ class NeuronScopeCliTest {
     @Test
     void statsSelectAblateOnThePlantedModel() throws Exception {
         Path work = dir.resolve("planted-cli");
-        deleteTree(work);
-        Path vocab = Path.of("..", "native", "target", "llama.cpp", "models", "ggml-vocab-qwen2.gguf").toAbsolutePath().normalize();
-        var planted = org.neuronscope.testkit.PlantedModels.write(org.neuronscope.testkit.PlantedModels.Spec.demo(vocab, false), work.resolve("model"));
-        Path data = org.neuronscope.cli.Demo.writeDataset(work, 6);
-        List<String> model = List.of("--model", planted.model().toString(), "--mmproj", planted.projector().toString(),
-                "--threads", "2", "--ctx", "1024", "--batch", "256", "--image-max-tokens", "16");
+        PlantedRun run = plantedRun(work, 6);
+        var planted = run.planted();
+        Path data = run.data();
+        List<String> model = run.modelOptions();
         var truth = planted.truth(HookPoint.FFN_ACT);
 
         Run stats = cli(with(concat(List.of("stats"), model), "--dataset", data.toString(), "--out", work.resolve("stats").toString()));

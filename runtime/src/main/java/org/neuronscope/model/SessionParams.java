@@ -29,8 +29,9 @@ public record SessionParams(int contextSize, int batchSize, int ubatchSize, int 
         requirePositive("maxSequences", maxSequences);
         requirePositive("threads", threads);
         requirePositive("threadsBatch", threadsBatch);
-        if (Math.max(threads, threadsBatch) > 512) { // GGML_MAX_N_THREADS: ggml would fail an assertion
-            throw new IllegalArgumentException("threads and threadsBatch must be at most 512 (ggml's limit), got "
+        if (Math.max(threads, threadsBatch) > org.neuronscope.internal.CpuThreadPools.MAX_THREADS) { // ggml would fail an assertion
+            throw new IllegalArgumentException("threads and threadsBatch must be at most " + org.neuronscope.internal.CpuThreadPools.MAX_THREADS
+                    + " (ggml's limit), got "
                     + threads + " and " + threadsBatch);
         }
         if (ubatchSize > batchSize) {

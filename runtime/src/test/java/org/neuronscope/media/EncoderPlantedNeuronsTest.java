@@ -109,8 +109,8 @@ class EncoderPlantedNeuronsTest {
                     for (boolean red : new boolean[] {true, false}) {
                         Media item = image(500 + k, red);
                         float[] unablated = answerLogits(session, source, item, null, null);
-                        answers[red ? 0 : 2] += meanAbsDiff(unablated, answerLogits(session, source, item, set, "red")) / 3;
-                        answers[red ? 1 : 3] += meanAbsDiff(unablated, answerLogits(session, source, item, random, random.groupNames().get(0))) / 3;
+                        answers[red ? 0 : 2] += distance(unablated, answerLogits(session, source, item, set, "red")) / 3;
+                        answers[red ? 1 : 3] += distance(unablated, answerLogits(session, source, item, random, random.groupNames().get(0))) / 3;
                     }
                 }
             }
@@ -130,8 +130,7 @@ class EncoderPlantedNeuronsTest {
 
     /** The next-token logits after an image question; with {@code set}, its group deactivated in the vision encoder. */
     private static float[] answerLogits(Session session, MultimodalPrompts source, Media item, NeuronSet set, String group) {
-        EncoderHooks hooks = set == null ? null : source.projector().openHooks(1);
-        try {
+        try (EncoderHooks hooks = set == null ? null : source.projector().openHooks(1)) { // a null resource is not closed
             if (hooks != null) {
                 hooks.apply(Module.VISION, InterventionMask.of(set, List.of(group), new Intervention.Deactivate()), HookPoint.FFN_ACT);
             }
@@ -142,19 +141,7 @@ class EncoderPlantedNeuronsTest {
                 p.decode(session, 0, 0, new int[p.length()], DecodeStep.plain(session));
                 return session.logitsArray(p.lastBatchIndex());
             }
-        } finally {
-            if (hooks != null) {
-                hooks.close();
-            }
         }
-    }
-
-    private static double meanAbsDiff(float[] a, float[] b) {
-        double d = 0;
-        for (int i = 0; i < a.length; i++) {
-            d += Math.abs(a[i] - b[i]);
-        }
-        return d / a.length;
     }
 
     private static double distance(float[] a, float[] b) {
